@@ -1,0 +1,295 @@
+package config
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-viper/mapstructure/v2"
+	"gopkg.in/yaml.v3"
+
+	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// The tenant schema. Field names are the configuration's own; the same
+// schema is used for YAML files and for documents in the tenants
+// collection. README.md documents every field and its default.
+type tenantSpec struct {
+	ID             string             `mapstructure:"id"`
+	DisplayName    string             `mapstructure:"display_name"`
+	Domains        []string           `mapstructure:"domains"`
+	LoginMethods   []string           `mapstructure:"login_methods"`
+	PasswordPolicy passwordPolicySpec `mapstructure:"password_policy"`
+	Tokens         tokensSpec         `mapstructure:"tokens"`
+	Sessions       sessionsSpec       `mapstructure:"sessions"`
+	Redirects      redirectsSpec      `mapstructure:"redirects"`
+	Throttling     throttlingSpec     `mapstructure:"throttling"`
+}
+
+type passwordPolicySpec struct {
+	MinLength    int      `mapstructure:"min_length"`
+	MaxLength    int      `mapstructure:"max_length"`
+	RejectCommon bool     `mapstructure:"reject_common"`
+	Hash         hashSpec `mapstructure:"hash"`
+}
+
+type hashSpec struct {
+	MemoryKiB   uint32 `mapstructure:"memory_kib"`
+	Iterations  uint32 `mapstructure:"iterations"`
+	Parallelism uint8  `mapstructure:"parallelism"`
+}
+
+type tokensSpec struct {
+	AccessTTL   time.Duration `mapstructure:"access_ttl"`
+	RefreshTTL  time.Duration `mapstructure:"refresh_ttl"`
+	AppTokenTTL time.Duration `mapstructure:"app_token_ttl"`
+}
+
+type sessionsSpec struct {
+	IdleTimeout     time.Duration `mapstructure:"idle_timeout"`
+	AbsoluteTimeout time.Duration `mapstructure:"absolute_timeout"`
+}
+
+type redirectsSpec struct {
+	Allow   []string `mapstructure:"allow"`
+	Default string   `mapstructure:"default"`
+}
+
+type limitSpec struct {
+	Limit  int           `mapstructure:"limit"`
+	Window time.Duration `mapstructure:"window"`
+}
+
+type throttlingSpec struct {
+	LoginPerAccount limitSpec `mapstructure:"login_per_account"`
+	LoginPerIP      limitSpec `mapstructure:"login_per_ip"`
+	RegisterPerIP   limitSpec `mapstructure:"register_per_ip"`
+}
+
+func specFromTenant(t tenant.Tenant) tenantSpec {
+	methods := make([]string, len(t.LoginMethods))
+	for i, m := range t.LoginMethods {
+		methods[i] = string(m)
+	}
+	limit := func(l tenant.Limit) limitSpec { return limitSpec{Limit: l.Count, Window: l.Window} }
+	return tenantSpec{
+		ID: t.ID, DisplayName: t.DisplayName, Domains: slices.Clone(t.Domains), LoginMethods: methods,
+		PasswordPolicy: passwordPolicySpec{MinLength: t.Password.MinLength, MaxLength: t.Password.MaxLength, RejectCommon: t.Password.RejectCommon,
+			Hash: hashSpec{MemoryKiB: t.Password.Hash.MemoryKiB, Iterations: t.Password.Hash.Iterations, Parallelism: t.Password.Hash.Parallelism}},
+		Tokens:    tokensSpec{AccessTTL: t.Tokens.Access, RefreshTTL: t.Tokens.Refresh, AppTokenTTL: t.Tokens.App},
+		Sessions:  sessionsSpec{IdleTimeout: t.Sessions.IdleTimeout, AbsoluteTimeout: t.Sessions.AbsoluteTimeout},
+		Redirects: redirectsSpec{Allow: slices.Clone(t.Redirects.Allow), Default: t.Redirects.Default},
+		Throttling: throttlingSpec{LoginPerAccount: limit(t.Throttling.LoginPerAccount), LoginPerIP: limit(t.Throttling.LoginPerIP),
+			RegisterPerIP: limit(t.Throttling.RegisterPerIP)},
+	}
+}
+
+func (s tenantSpec) tenant() tenant.Tenant {
+	methods := make([]tenant.LoginMethod, len(s.LoginMethods))
+	for i, m := range s.LoginMethods {
+		methods[i] = tenant.LoginMethod(m)
+	}
+	limit := func(l limitSpec) tenant.Limit { return tenant.Limit{Count: l.Limit, Window: l.Window} }
+	return tenant.Tenant{
+		ID: s.ID, DisplayName: s.DisplayName, Domains: s.Domains, LoginMethods: methods,
+		Password: tenant.PasswordPolicy{MinLength: s.PasswordPolicy.MinLength, MaxLength: s.PasswordPolicy.MaxLength, RejectCommon: s.PasswordPolicy.RejectCommon,
+			Hash: tenant.HashParams{MemoryKiB: s.PasswordPolicy.Hash.MemoryKiB, Iterations: s.PasswordPolicy.Hash.Iterations, Parallelism: s.PasswordPolicy.Hash.Parallelism}},
+		Tokens:    tenant.TokenTTLs{Access: s.Tokens.AccessTTL, Refresh: s.Tokens.RefreshTTL, App: s.Tokens.AppTokenTTL},
+		Sessions:  tenant.SessionPolicy{IdleTimeout: s.Sessions.IdleTimeout, AbsoluteTimeout: s.Sessions.AbsoluteTimeout},
+		Redirects: tenant.RedirectPolicy{Allow: s.Redirects.Allow, Default: s.Redirects.Default},
+		Throttling: tenant.Throttling{LoginPerAccount: limit(s.Throttling.LoginPerAccount), LoginPerIP: limit(s.Throttling.LoginPerIP),
+			RegisterPerIP: limit(s.Throttling.RegisterPerIP)},
+	}
+}
+
+// DecodeTenant builds a validated tenant from a configuration document (a
+// YAML file's contents, or a stored document, as a map). Absent fields take
+// their defaults; unknown fields are refused. source names the document in
+// errors when it has no usable id.
+func DecodeTenant(doc map[string]any, source string) (tenant.Tenant, error) {
+	spec := specFromTenant(tenant.Default())
+	name := source
+	if id, ok := doc["id"].(string); ok && id != "" {
+		name = id
+	}
+	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
+		Result:      &spec,
+		ErrorUnused: true,
+		ZeroFields:  true, // a list in the document replaces the default list
+		DecodeHook:  durationHook,
+	})
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	if err := dec.Decode(doc); err != nil {
+		var ps []tenant.Problem
+		for _, p := range decodeProblems(err) {
+			ps = append(ps, tenant.Problem{Field: p.Field, Reason: p.Reason})
+		}
+		return tenant.Tenant{}, &tenant.ValidationError{Tenant: name, Problems: ps}
+	}
+	t := spec.tenant()
+	t.Source = source
+	if err := t.Validate(); err != nil {
+		return tenant.Tenant{}, err
+	}
+	return t, nil
+}
+
+// durationHook reads durations only from strings with a unit ("15m"): a bare
+// number would silently mean nanoseconds.
+func durationHook(from, to reflect.Type, data any) (any, error) {
+	if to != reflect.TypeFor[time.Duration]() {
+		return data, nil
+	}
+	str, ok := data.(string)
+	if !ok {
+		return nil, fmt.Errorf("must be a duration with a unit such as 15m or 1h30m, got %v", data)
+	}
+	d, err := time.ParseDuration(str)
+	if err != nil {
+		return nil, fmt.Errorf("must be a duration with a unit such as 15m or 1h30m, got %q", str)
+	}
+	return d, nil
+}
+
+// EncodeTenant returns a tenant as a configuration document in the same
+// schema DecodeTenant reads; durations are strings such as "15m0s".
+func EncodeTenant(t tenant.Tenant) map[string]any {
+	s := specFromTenant(t)
+	limit := func(l limitSpec) map[string]any { return map[string]any{"limit": l.Limit, "window": l.Window.String()} }
+	return map[string]any{
+		"id": s.ID, "display_name": s.DisplayName, "domains": orEmpty(s.Domains), "login_methods": orEmpty(s.LoginMethods),
+		"password_policy": map[string]any{
+			"min_length": s.PasswordPolicy.MinLength, "max_length": s.PasswordPolicy.MaxLength, "reject_common": s.PasswordPolicy.RejectCommon,
+			"hash": map[string]any{"memory_kib": int64(s.PasswordPolicy.Hash.MemoryKiB), "iterations": int64(s.PasswordPolicy.Hash.Iterations), "parallelism": int64(s.PasswordPolicy.Hash.Parallelism)},
+		},
+		"tokens":    map[string]any{"access_ttl": s.Tokens.AccessTTL.String(), "refresh_ttl": s.Tokens.RefreshTTL.String(), "app_token_ttl": s.Tokens.AppTokenTTL.String()},
+		"sessions":  map[string]any{"idle_timeout": s.Sessions.IdleTimeout.String(), "absolute_timeout": s.Sessions.AbsoluteTimeout.String()},
+		"redirects": map[string]any{"allow": orEmpty(s.Redirects.Allow), "default": s.Redirects.Default},
+		"throttling": map[string]any{"login_per_account": limit(s.Throttling.LoginPerAccount), "login_per_ip": limit(s.Throttling.LoginPerIP),
+			"register_per_ip": limit(s.Throttling.RegisterPerIP)},
+	}
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+// ParseTenantYAML decodes one tenant file.
+func ParseTenantYAML(data []byte, source string) (tenant.Tenant, error) {
+	var doc map[string]any
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&doc); err != nil {
+		return tenant.Tenant{}, &tenant.ValidationError{Tenant: source, Problems: []tenant.Problem{{Field: "(file)", Reason: "is not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}}}
+	}
+	var extra any
+	if err := dec.Decode(&extra); err == nil {
+		return tenant.Tenant{}, &tenant.ValidationError{Tenant: source, Problems: []tenant.Problem{{Field: "(file)", Reason: "holds more than one YAML document; put each tenant in its own file"}}}
+	}
+	t, err := DecodeTenant(doc, source)
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	sum := sha256.Sum256(data)
+	t.Version = "file:" + hex.EncodeToString(sum[:8])
+	return t, nil
+}
+
+// TenantDir is a directory of tenant files, one tenant per *.yaml or *.yml
+// file. It implements tenancy.Source and re-reads only files whose size or
+// modification time changed since the last call.
+type TenantDir struct {
+	path string
+
+	mu    sync.Mutex
+	cache map[string]cachedTenant
+}
+
+type cachedTenant struct {
+	mod  time.Time
+	size int64
+	t    tenant.Tenant
+}
+
+var _ tenancy.Source = (*TenantDir)(nil)
+
+// NewTenantDir returns the source for the directory at path. An empty path
+// means no tenant files.
+func NewTenantDir(path string) *TenantDir {
+	return &TenantDir{path: path, cache: map[string]cachedTenant{}}
+}
+
+// Tenants reads every tenant file; any invalid file fails the whole listing,
+// naming each file and problem.
+func (d *TenantDir) Tenants(context.Context) ([]tenant.Tenant, error) {
+	if d.path == "" {
+		return nil, nil
+	}
+	entries, err := os.ReadDir(d.path)
+	if err != nil {
+		return nil, fmt.Errorf("tenants_dir %q: %w", d.path, err)
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var (
+		out      []tenant.Tenant
+		problems []error
+		seen     = map[string]bool{}
+	)
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasPrefix(name, ".") || (!strings.HasSuffix(name, ".yaml") && !strings.HasSuffix(name, ".yml")) {
+			continue
+		}
+		path := filepath.Join(d.path, name)
+		seen[path] = true
+		info, err := e.Info()
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		if c, ok := d.cache[path]; ok && c.mod.Equal(info.ModTime()) && c.size == info.Size() {
+			out = append(out, c.t)
+			continue
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		t, err := ParseTenantYAML(data, "file:"+path)
+		if err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", path, err))
+			continue
+		}
+		d.cache[path] = cachedTenant{mod: info.ModTime(), size: info.Size(), t: t}
+		out = append(out, t)
+	}
+	for path := range d.cache {
+		if !seen[path] {
+			delete(d.cache, path)
+		}
+	}
+	if err := tenancy.CheckConflicts(out); err != nil {
+		problems = append(problems, err)
+	}
+	if len(problems) > 0 {
+		return nil, errors.Join(problems...)
+	}
+	return out, nil
+}

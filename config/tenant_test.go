@@ -1,0 +1,164 @@
+package config_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+func TestShippedDemoTenantIsValid(t *testing.T) {
+	t.Parallel()
+	ts, err := config.NewTenantDir("tenants").Tenants(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 1 || ts[0].ID != "demo" || !ts[0].Enabled(tenant.MethodPassword) {
+		t.Fatalf("got %+v", ts)
+	}
+	if ts[0].Tokens.App != 0 || ts[0].Tokens.Access != 15*time.Minute {
+		t.Fatalf("tokens %+v", ts[0].Tokens)
+	}
+}
+
+func TestMinimalTenantTakesDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := config.ParseTenantYAML([]byte("id: tiny\npassword_policy:\n  min_length: 10\n"), "file:tiny.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tenant.Default()
+	if got.Password.MinLength != 10 || got.Password.MaxLength != want.Password.MaxLength || got.Password.Hash != want.Password.Hash {
+		t.Fatalf("a partial section must keep the other defaults: %+v", got.Password)
+	}
+	if got.Tokens != want.Tokens || got.Sessions != want.Sessions || got.Throttling != want.Throttling ||
+		len(got.LoginMethods) != 1 || got.Redirects.Default != "/" {
+		t.Fatalf("defaults not applied: %+v", got)
+	}
+	if !strings.HasPrefix(got.Version, "file:") || got.Source != "file:tiny.yaml" {
+		t.Fatalf("version %q source %q", got.Version, got.Source)
+	}
+	other, _ := config.ParseTenantYAML([]byte("id: tiny\npassword_policy:\n  min_length: 11\n"), "file:tiny.yaml")
+	if other.Version == got.Version {
+		t.Fatal("a changed file must have a new version")
+	}
+}
+
+func TestListsReplaceDefaults(t *testing.T) {
+	t.Parallel()
+	got, err := config.ParseTenantYAML([]byte("id: x\nlogin_methods: [sms_otp]\n"), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.LoginMethods) != 1 || got.LoginMethods[0] != tenant.MethodSMSOTP {
+		t.Fatalf("methods %v", got.LoginMethods)
+	}
+}
+
+func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, yaml, want string
+	}{
+		{"unknown field", "id: shop\ncolour: red\n", `tenant "shop": colour: is not a known setting`},
+		{"unknown nested field", "id: shop\ntokens:\n  acces_ttl: 5m\n", `tenant "shop": tokens.acces_ttl: is not a known setting`},
+		{"number for duration", "id: shop\ntokens:\n  access_ttl: 900\n", `tenant "shop": tokens.access_ttl: must be a duration with a unit such as 15m or 1h30m, got 900`},
+		{"bad duration", "id: shop\nsessions:\n  idle_timeout: 3 days\n", `sessions.idle_timeout: must be a duration with a unit such as 15m or 1h30m, got "3 days"`},
+		{"string for number", "id: shop\npassword_policy:\n  min_length: eight\n", `tenant "shop": password_policy.min_length: must be a whole number, got a string`},
+		{"negative unsigned", "id: shop\npassword_policy:\n  hash:\n    iterations: -1\n", `password_policy.hash.iterations`},
+		{"scalar for list", "id: shop\ndomains: shop.example\n", `tenant "shop": domains: must be a list, got a string`},
+		{"every problem at once", "id: shop\ndomains: x\npassword_policy:\n  max_length: x\n  min_length: eight\n",
+			`domains: must be a list, got a string; password_policy.max_length: must be a whole number, got a string; password_policy.min_length: must be a whole number, got a string`},
+		{"invariant", "id: shop\ntokens:\n  access_ttl: 0s\n", `tenant "shop": tokens.access_ttl: must be a positive duration, got 0s`},
+		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
+		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
+		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			_, err := config.ParseTenantYAML([]byte(tc.yaml), "file:nameless.yaml")
+			var ve *tenant.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("want ValidationError, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	t.Parallel()
+	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\n"), "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := config.DecodeTenant(config.EncodeTenant(in), "src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Version = ""
+	if fmt.Sprintf("%+v", out) != fmt.Sprintf("%+v", in) {
+		t.Fatalf("round trip:\n in %+v\nout %+v", in, out)
+	}
+}
+
+func writeTenant(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTenantDir(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeTenant(t, dir, "a.yaml", "id: a\ndomains: [a.example]\n")
+	writeTenant(t, dir, "b.yml", "id: b\ndomains: [b.example]\n")
+	writeTenant(t, dir, "README.md", "not a tenant")
+	writeTenant(t, dir, ".hidden.yaml", "garbage: [")
+	d := config.NewTenantDir(dir)
+	ts, err := d.Tenants(ctx)
+	if err != nil || len(ts) != 2 {
+		t.Fatalf("got %d tenants, %v", len(ts), err)
+	}
+
+	writeTenant(t, dir, "c.yaml", "id: c\ndomains: [a.example]\n")
+	writeTenant(t, dir, "d.yaml", "id: d\ntokens: {access_ttl: soon}\n")
+	_, err = d.Tenants(ctx)
+	if err == nil {
+		t.Fatal("want errors")
+	}
+	for _, want := range []string{`tenant "c": domain "a.example" already belongs to tenant "a"`, filepath.Join(dir, "d.yaml") + `: tenant "d": tokens.access_ttl`} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q missing from %q", want, err)
+		}
+	}
+
+	if err := os.Remove(filepath.Join(dir, "c.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	writeTenant(t, dir, "d.yaml", "id: d\ndisplay_name: Dee\n")
+	ts, err = d.Tenants(ctx)
+	if err != nil || len(ts) != 3 {
+		t.Fatalf("after fixing: %d tenants, %v", len(ts), err)
+	}
+	for _, x := range ts {
+		if x.ID == "d" && x.DisplayName != "Dee" {
+			t.Fatal("a changed file must be re-read")
+		}
+	}
+	if _, err := config.NewTenantDir(filepath.Join(dir, "missing")).Tenants(ctx); err == nil || !strings.Contains(err.Error(), "tenants_dir") {
+		t.Fatalf("missing directory: %v", err)
+	}
+}

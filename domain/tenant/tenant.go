@@ -1,0 +1,344 @@
+// Package tenant holds the tenant: one customer of the platform with its own
+// domains, enabled login methods and policies. A Tenant value is only handed
+// to the rest of the system after Validate has accepted it.
+package tenant
+
+import (
+	"fmt"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+)
+
+// LoginMethod names one way of signing in that a tenant can enable.
+type LoginMethod string
+
+// The login methods Portcullis knows.
+const (
+	MethodPassword   LoginMethod = "password"    // e-mail + password
+	MethodSMSOTP     LoginMethod = "sms_otp"     // one-time code by SMS
+	MethodEmailLink  LoginMethod = "email_link"  // magic link or code by e-mail
+	MethodAdminLink  LoginMethod = "admin_link"  // admin-issued one-time login link
+	MethodTokenLogin LoginMethod = "token_login" // user id + API token opens a browser session
+	MethodTOTP       LoginMethod = "totp"        // TOTP second factor with backup codes
+	MethodAdminOTP   LoginMethod = "admin_otp"   // admin login gated by an e-mail code
+)
+
+// LoginMethods lists every known method, in documentation order.
+var LoginMethods = []LoginMethod{MethodPassword, MethodSMSOTP, MethodEmailLink, MethodAdminLink, MethodTokenLogin, MethodTOTP, MethodAdminOTP}
+
+// PasswordPolicy says which passwords a tenant accepts and how they are hashed.
+type PasswordPolicy struct {
+	MinLength    int  // in code points
+	MaxLength    int  // in code points
+	RejectCommon bool // refuse passwords found in the common-password list
+	Hash         HashParams
+}
+
+// HashParams are argon2id parameters.
+type HashParams struct {
+	MemoryKiB   uint32
+	Iterations  uint32
+	Parallelism uint8
+}
+
+// TokenTTLs are the lifetimes of issued credentials.
+type TokenTTLs struct {
+	Access  time.Duration
+	Refresh time.Duration
+	// App is the lifetime of an app token; zero means it lives until revoked.
+	App time.Duration
+}
+
+// SessionPolicy bounds how long a session lives.
+type SessionPolicy struct {
+	IdleTimeout     time.Duration // sliding: unused this long, a session ends
+	AbsoluteTimeout time.Duration // from creation, however active
+}
+
+// RedirectPolicy says where the server may send a browser after login or
+// logout.
+type RedirectPolicy struct {
+	// Allow lists permitted targets: a path prefix starting with "/" or an
+	// absolute origin ("https://shop.example"). Relative paths on the tenant's
+	// own host are always allowed.
+	Allow   []string
+	Default string // used when a requested target is not allowed
+}
+
+// Limit allows Count events per Window.
+type Limit struct {
+	Count  int
+	Window time.Duration
+}
+
+// Throttling holds the per-tenant limits enforced in Redis.
+type Throttling struct {
+	LoginPerAccount Limit
+	LoginPerIP      Limit
+	RegisterPerIP   Limit
+}
+
+// Tenant is one customer's configuration.
+type Tenant struct {
+	ID           string
+	DisplayName  string
+	Domains      []string // lower-case host names, no port
+	LoginMethods []LoginMethod
+	Password     PasswordPolicy
+	Tokens       TokenTTLs
+	Sessions     SessionPolicy
+	Redirects    RedirectPolicy
+	Throttling   Throttling
+	// Version changes whenever the configuration changes; the registry
+	// rebuilds a tenant's services when it does.
+	Version string
+	// Source says where the configuration came from ("file:<path>" or
+	// "store"), for error messages and logs.
+	Source string
+}
+
+// Default returns a tenant with every field at its documented default; ID,
+// display name and domains are left empty.
+func Default() Tenant {
+	return Tenant{
+		LoginMethods: []LoginMethod{MethodPassword},
+		Password: PasswordPolicy{
+			MinLength:    8,
+			MaxLength:    128,
+			RejectCommon: true,
+			Hash:         HashParams{MemoryKiB: 19 * 1024, Iterations: 2, Parallelism: 1},
+		},
+		Tokens:   TokenTTLs{Access: 15 * time.Minute, Refresh: 30 * 24 * time.Hour},
+		Sessions: SessionPolicy{IdleTimeout: 7 * 24 * time.Hour, AbsoluteTimeout: 30 * 24 * time.Hour},
+		Redirects: RedirectPolicy{
+			Default: "/",
+		},
+		Throttling: Throttling{
+			LoginPerAccount: Limit{Count: 10, Window: 15 * time.Minute},
+			LoginPerIP:      Limit{Count: 100, Window: 15 * time.Minute},
+			RegisterPerIP:   Limit{Count: 20, Window: time.Hour},
+		},
+	}
+}
+
+// Enabled reports whether the tenant has switched method on.
+func (t Tenant) Enabled(m LoginMethod) bool { return slices.Contains(t.LoginMethods, m) }
+
+// Problem is one thing wrong with a tenant configuration.
+type Problem struct {
+	Field  string // dotted path as written in the configuration, e.g. "tokens.access_ttl"
+	Reason string
+}
+
+// ValidationError lists everything wrong with one tenant's configuration.
+type ValidationError struct {
+	Tenant   string // the tenant id, or the source when the id itself is missing
+	Problems []Problem
+}
+
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Problems))
+	for i, p := range e.Problems {
+		parts[i] = p.Field + ": " + p.Reason
+	}
+	return fmt.Sprintf("tenant %q: %s", e.Tenant, strings.Join(parts, "; "))
+}
+
+var (
+	idPattern    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+	labelPattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$`)
+)
+
+// Limits on values, chosen so that a typo cannot take a server down (an
+// argon2 memory of 19 GiB) or make a credential immortal by accident.
+const (
+	maxHashMemoryKiB  = 1024 * 1024 // 1 GiB
+	maxHashIterations = 64
+	maxPasswordLength = 1024
+	maxDisplayName    = 200
+)
+
+// Validate checks every invariant and reports all problems at once.
+func (t Tenant) Validate() error {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{Field: field, Reason: fmt.Sprintf(format, args...)})
+	}
+
+	switch {
+	case t.ID == "":
+		add("id", "is required")
+	case !idPattern.MatchString(t.ID):
+		add("id", "must be 1-63 lower-case letters, digits or hyphens, not starting or ending with a hyphen")
+	}
+	if n := len([]rune(t.DisplayName)); n > maxDisplayName {
+		add("display_name", "must be at most %d characters, got %d", maxDisplayName, n)
+	}
+	seen := map[string]bool{}
+	for i, d := range t.Domains {
+		f := fmt.Sprintf("domains[%d]", i)
+		if !validHost(d) {
+			add(f, "%q is not a lower-case host name or IP address without port", d)
+		} else if seen[d] {
+			add(f, "%q is listed twice", d)
+		}
+		seen[d] = true
+	}
+
+	if len(t.LoginMethods) == 0 {
+		add("login_methods", "must enable at least one method")
+	}
+	for i, m := range t.LoginMethods {
+		if !slices.Contains(LoginMethods, m) {
+			add(fmt.Sprintf("login_methods[%d]", i), "unknown method %q (known: %s)", m, joinMethods())
+		}
+	}
+
+	p := t.Password
+	if p.MinLength < 1 {
+		add("password_policy.min_length", "must be at least 1, got %d", p.MinLength)
+	}
+	if p.MaxLength > maxPasswordLength {
+		add("password_policy.max_length", "must be at most %d, got %d", maxPasswordLength, p.MaxLength)
+	}
+	if p.MaxLength < p.MinLength {
+		add("password_policy.max_length", "must not be less than min_length (%d), got %d", p.MinLength, p.MaxLength)
+	}
+	if p.Hash.MemoryKiB < 8*uint32(max(p.Hash.Parallelism, 1)) || p.Hash.MemoryKiB > maxHashMemoryKiB {
+		add("password_policy.hash.memory_kib", "must be between %d and %d, got %d", 8*uint32(max(p.Hash.Parallelism, 1)), maxHashMemoryKiB, p.Hash.MemoryKiB)
+	}
+	if p.Hash.Iterations < 1 || p.Hash.Iterations > maxHashIterations {
+		add("password_policy.hash.iterations", "must be between 1 and %d, got %d", maxHashIterations, p.Hash.Iterations)
+	}
+	if p.Hash.Parallelism < 1 {
+		add("password_policy.hash.parallelism", "must be at least 1, got %d", p.Hash.Parallelism)
+	}
+
+	positive := func(field string, d time.Duration) {
+		if d <= 0 {
+			add(field, "must be a positive duration, got %s", d)
+		}
+	}
+	positive("tokens.access_ttl", t.Tokens.Access)
+	if t.Tokens.Access > 24*time.Hour {
+		add("tokens.access_ttl", "must be at most 24h (access tokens cannot be recalled from caches), got %s", t.Tokens.Access)
+	}
+	positive("tokens.refresh_ttl", t.Tokens.Refresh)
+	if t.Tokens.Refresh > 0 && t.Tokens.Refresh < t.Tokens.Access {
+		add("tokens.refresh_ttl", "must not be shorter than access_ttl (%s), got %s", t.Tokens.Access, t.Tokens.Refresh)
+	}
+	if t.Tokens.App < 0 {
+		add("tokens.app_token_ttl", "must be zero (no expiry) or a positive duration, got %s", t.Tokens.App)
+	}
+	positive("sessions.idle_timeout", t.Sessions.IdleTimeout)
+	positive("sessions.absolute_timeout", t.Sessions.AbsoluteTimeout)
+	if t.Sessions.AbsoluteTimeout > 0 && t.Sessions.IdleTimeout > t.Sessions.AbsoluteTimeout {
+		add("sessions.idle_timeout", "must not exceed absolute_timeout (%s), got %s", t.Sessions.AbsoluteTimeout, t.Sessions.IdleTimeout)
+	}
+
+	for i, a := range t.Redirects.Allow {
+		if reason := checkRedirectEntry(a); reason != "" {
+			add(fmt.Sprintf("redirects.allow[%d]", i), "%q %s", a, reason)
+		}
+	}
+	if t.Redirects.Default == "" {
+		add("redirects.default", "is required")
+	} else if !validDefaultRedirect(t.Redirects.Default) {
+		add("redirects.default", "%q must be a path starting with a single \"/\" or an absolute http(s) URL", t.Redirects.Default)
+	}
+
+	limit := func(field string, l Limit) {
+		if l.Count < 1 {
+			add(field+".limit", "must be at least 1, got %d", l.Count)
+		}
+		if l.Window < time.Second {
+			add(field+".window", "must be at least 1s, got %s", l.Window)
+		}
+	}
+	limit("throttling.login_per_account", t.Throttling.LoginPerAccount)
+	limit("throttling.login_per_ip", t.Throttling.LoginPerIP)
+	limit("throttling.register_per_ip", t.Throttling.RegisterPerIP)
+
+	if len(ps) == 0 {
+		return nil
+	}
+	name := t.ID
+	if name == "" {
+		name = t.Source
+	}
+	return &ValidationError{Tenant: name, Problems: ps}
+}
+
+func joinMethods() string {
+	s := make([]string, len(LoginMethods))
+	for i, m := range LoginMethods {
+		s[i] = string(m)
+	}
+	return strings.Join(s, ", ")
+}
+
+// validHost accepts a lower-case DNS name (labels of letters, digits and
+// hyphens) or an IP literal, without a port.
+func validHost(h string) bool {
+	if h == "" || len(h) > 253 || strings.ToLower(h) != h {
+		return false
+	}
+	if strings.Contains(h, ":") { // IPv6 literal, possibly bracketed
+		h = strings.TrimSuffix(strings.TrimPrefix(h, "["), "]")
+		u, err := url.Parse("http://[" + h + "]/")
+		return err == nil && u.Port() == ""
+	}
+	for _, l := range strings.Split(h, ".") {
+		if !labelPattern.MatchString(l) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRedirectEntry returns why an allow-list entry is unusable, or "".
+func checkRedirectEntry(a string) string {
+	if strings.HasPrefix(a, "/") {
+		if strings.HasPrefix(a, "//") || strings.Contains(a, `\`) {
+			return "must be a path starting with a single \"/\" (no \"//\" or backslash)"
+		}
+		return ""
+	}
+	u, err := url.Parse(a)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		return "must be a path starting with \"/\" or an http(s) origin such as https://shop.example"
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" {
+		return "must be an origin only (scheme and host, no path, query or fragment)"
+	}
+	return ""
+}
+
+// validDefaultRedirect accepts a safe local path or an absolute http(s) URL
+// without credentials.
+func validDefaultRedirect(d string) bool {
+	if strings.HasPrefix(d, "/") {
+		return checkRedirectEntry(d) == ""
+	}
+	u, err := url.Parse(d)
+	return err == nil && (u.Scheme == "https" || u.Scheme == "http") && u.Host != "" && u.User == nil
+}
+
+// DomainKey normalises a Host header value for matching against Domains:
+// lower-cased, port and trailing dot removed.
+func DomainKey(host string) string {
+	h := strings.ToLower(strings.TrimSpace(host))
+	if strings.HasPrefix(h, "[") { // [v6]:port
+		if i := strings.Index(h, "]"); i > 0 {
+			return h[1:i]
+		}
+		return h
+	}
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && strings.Count(h, ":") == 1 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(h, ".")
+}

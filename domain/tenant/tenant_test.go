@@ -1,0 +1,106 @@
+package tenant_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+func valid() tenant.Tenant {
+	t := tenant.Default()
+	t.ID = "shop"
+	t.Domains = []string{"shop.example", "127.0.0.1", "::1"}
+	return t
+}
+
+func TestDefaultsAreValid(t *testing.T) {
+	t.Parallel()
+	if err := valid().Validate(); err != nil {
+		t.Fatalf("defaults rejected: %v", err)
+	}
+}
+
+func TestValidateNamesFieldAndReason(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name   string
+		mutate func(*tenant.Tenant)
+		want   string
+	}{
+		{"missing id", func(x *tenant.Tenant) { x.ID = "" }, "id: is required"},
+		{"bad id", func(x *tenant.Tenant) { x.ID = "Shop_1" }, "id: must be 1-63 lower-case letters"},
+		{"domain with port", func(x *tenant.Tenant) { x.Domains = []string{"shop.example:443"} }, `domains[0]: "shop.example:443" is not a lower-case host name`},
+		{"upper-case domain", func(x *tenant.Tenant) { x.Domains = []string{"Shop.example"} }, `domains[0]: "Shop.example" is not`},
+		{"duplicate domain", func(x *tenant.Tenant) { x.Domains = []string{"a.example", "a.example"} }, `domains[1]: "a.example" is listed twice`},
+		{"no methods", func(x *tenant.Tenant) { x.LoginMethods = nil }, "login_methods: must enable at least one method"},
+		{"unknown method", func(x *tenant.Tenant) { x.LoginMethods = []tenant.LoginMethod{"carrier_pigeon"} }, `login_methods[0]: unknown method "carrier_pigeon"`},
+		{"min length zero", func(x *tenant.Tenant) { x.Password.MinLength = 0 }, "password_policy.min_length: must be at least 1, got 0"},
+		{"max below min", func(x *tenant.Tenant) { x.Password.MaxLength = 4 }, "password_policy.max_length: must not be less than min_length (8), got 4"},
+		{"huge hash memory", func(x *tenant.Tenant) { x.Password.Hash.MemoryKiB = 20 << 20 }, "password_policy.hash.memory_kib: must be between 8 and 1048576"},
+		{"zero iterations", func(x *tenant.Tenant) { x.Password.Hash.Iterations = 0 }, "password_policy.hash.iterations: must be between 1 and 64, got 0"},
+		{"zero access ttl", func(x *tenant.Tenant) { x.Tokens.Access = 0 }, "tokens.access_ttl: must be a positive duration, got 0s"},
+		{"access ttl too long", func(x *tenant.Tenant) { x.Tokens.Access = 48 * time.Hour }, "tokens.access_ttl: must be at most 24h"},
+		{"refresh shorter than access", func(x *tenant.Tenant) { x.Tokens.Refresh = time.Minute }, "tokens.refresh_ttl: must not be shorter than access_ttl (15m0s), got 1m0s"},
+		{"idle beyond absolute", func(x *tenant.Tenant) { x.Sessions.IdleTimeout = 90 * 24 * time.Hour }, "sessions.idle_timeout: must not exceed absolute_timeout"},
+		{"protocol-relative allow", func(x *tenant.Tenant) { x.Redirects.Allow = []string{"//evil.example"} }, `redirects.allow[0]: "//evil.example" must be a path starting with a single "/"`},
+		{"allow with path", func(x *tenant.Tenant) { x.Redirects.Allow = []string{"https://shop.example/a"} }, "must be an origin only"},
+		{"allow javascript", func(x *tenant.Tenant) { x.Redirects.Allow = []string{"javascript:alert(1)"} }, `"javascript:alert(1)" must be a path starting with "/" or an http(s) origin`},
+		{"default backslash", func(x *tenant.Tenant) { x.Redirects.Default = `/\evil.example` }, `redirects.default: "/\\evil.example" must be a path`},
+		{"zero limit", func(x *tenant.Tenant) { x.Throttling.LoginPerIP.Count = 0 }, "throttling.login_per_ip.limit: must be at least 1, got 0"},
+		{"tiny window", func(x *tenant.Tenant) { x.Throttling.RegisterPerIP.Window = time.Millisecond }, "throttling.register_per_ip.window: must be at least 1s, got 1ms"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			x := valid()
+			tc.mutate(&x)
+			err := x.Validate()
+			var ve *tenant.ValidationError
+			if !errors.As(err, &ve) {
+				t.Fatalf("want ValidationError, got %v", err)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %q does not contain %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestValidateReportsAllProblemsAndNamesTenant(t *testing.T) {
+	t.Parallel()
+	x := valid()
+	x.Tokens.Access = 0
+	x.Password.MinLength = 0
+	var ve *tenant.ValidationError
+	if !errors.As(x.Validate(), &ve) {
+		t.Fatal("want ValidationError")
+	}
+	if ve.Tenant != "shop" || len(ve.Problems) != 2 {
+		t.Fatalf("got tenant %q with %d problems: %v", ve.Tenant, len(ve.Problems), ve)
+	}
+	y := valid()
+	y.ID = ""
+	y.Source = "file:config/tenants/x.yaml"
+	if !errors.As(y.Validate(), &ve) || ve.Tenant != "file:config/tenants/x.yaml" {
+		t.Fatalf("a tenant without id is named by its source, got %v", ve)
+	}
+}
+
+func TestDomainKey(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"Shop.Example:8080": "shop.example",
+		"shop.example.":     "shop.example",
+		"[::1]:8080":        "::1",
+		"::1":               "::1",
+		"127.0.0.1:80":      "127.0.0.1",
+		"localhost":         "localhost",
+	} {
+		if got := tenant.DomainKey(in); got != want {
+			t.Errorf("DomainKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
