@@ -1,0 +1,50 @@
+# Portcullis — see README.md. Every target needs only Go; `make run` and
+# `make test` need nothing else on the machine.
+GO        ?= go
+BIN       ?= bin/portcullis
+PKGS      := ./...
+# Packages of the core that must not import frameworks, drivers or Wire.
+CORE      := ./domain/... ./application/...
+FORBIDDEN := github.com/gofiber|github.com/valyala|go.mongodb.org|github.com/redis|github.com/google/wire|github.com/alicebob|github.com/FerretDB|/adapters/|/cmd/|/config
+
+.PHONY: run build test test-integration generate check-generate lint bench
+
+## run: start the server on its embedded defaults (dev mode, data in ./var)
+run:
+	PORTCULLIS_DEV_MODE=true $(GO) run ./cmd/portcullis serve
+
+## build: compile the server binary into bin/
+build:
+	$(GO) build -o $(BIN) ./cmd/portcullis
+
+## test: unit, adapter and end-to-end tests on embedded MongoDB/Redis
+test:
+	$(GO) test -count=1 $(PKGS)
+
+## test-integration: adapter and end-to-end tests against real servers;
+## needs REDIS_URL and MONGODB_URI (or FERRETDB_POSTGRESQL_URL)
+test-integration:
+	@test -n "$$REDIS_URL" || { echo "test-integration: set REDIS_URL"; exit 2; }
+	@test -n "$$MONGODB_URI$$FERRETDB_POSTGRESQL_URL" || { echo "test-integration: set MONGODB_URI or FERRETDB_POSTGRESQL_URL"; exit 2; }
+	$(GO) test -count=1 ./adapters/... ./test/...
+
+## generate: regenerate Wire code
+generate:
+	$(GO) tool wire ./cmd/portcullis
+
+## check-generate: fail when wire_gen.go is stale
+check-generate:
+	@$(GO) tool wire diff ./cmd/portcullis >/dev/null 2>&1 || { echo "wire_gen.go is stale: run make generate"; $(GO) tool wire diff ./cmd/portcullis; exit 1; }
+
+## lint: gofmt, go vet, and the dependency rule of the hexagon
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	@bad=$$($(GO) list -deps -test -f '{{if not .Standard}}{{.ImportPath}}{{end}}' $(CORE) | grep -v '^github.com/portcullis/portcullis/\(domain\|application\)' | grep -E '$(FORBIDDEN)' || true); \
+		if [ -n "$$bad" ]; then echo "domain/ and application/ must not depend on:"; echo "$$bad"; exit 1; fi
+	@echo "lint: ok"
+
+## bench: load and benchmark figures (filled by the load-harness issue)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x ./...

@@ -1,0 +1,294 @@
+// Package server assembles the Fiber application: middleware (request id,
+// client IP, access log, panic recovery, tenant resolution), the platform
+// routes (/healthz, /readyz), the per-tenant routes every tenant has (JWKS)
+// and, in dev mode only, the dev outbox.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/adapters/outbox"
+	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/signing"
+)
+
+// Resolver finds and builds the tenant a request is for.
+type Resolver interface {
+	Resolve(ctx context.Context, host, tenantID string) (*tenancy.Runtime, error)
+}
+
+// Check is one readiness probe.
+type Check struct {
+	Name string
+	Ping func(context.Context) error
+}
+
+// Options configure the server.
+type Options struct {
+	Logger         *slog.Logger
+	Resolver       Resolver
+	Checks         []Check
+	TrustedProxies web.TrustedProxies
+	// RequestTimeout is the deadline of every request's context.
+	RequestTimeout time.Duration
+	// BodyLimit caps request bodies, in bytes.
+	BodyLimit int
+	// Outbox, when not nil, exposes the dev outbox endpoint. Set it in dev
+	// mode only.
+	Outbox *outbox.Outbox
+}
+
+// Server is the HTTP server.
+type Server struct {
+	app      *fiber.App
+	opts     Options
+	draining atomic.Bool
+}
+
+// Request header names.
+const (
+	HeaderRequestID = "X-Request-ID"
+	HeaderTenantID  = "X-Tenant-ID"
+)
+
+// Defaults for Options left zero.
+const (
+	DefaultRequestTimeout = 30 * time.Second
+	DefaultBodyLimit      = 1 << 20
+)
+
+// New builds the server and its routes.
+func New(opts Options) *Server {
+	if opts.RequestTimeout <= 0 {
+		opts.RequestTimeout = DefaultRequestTimeout
+	}
+	if opts.BodyLimit <= 0 {
+		opts.BodyLimit = DefaultBodyLimit
+	}
+	s := &Server{opts: opts}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "portcullis",
+		DisableStartupMessage: true,
+		ErrorHandler:          web.ErrorHandler(opts.Logger),
+		BodyLimit:             opts.BodyLimit,
+		// Request line and headers must fit in 16 KiB: a larger
+		// Authorization header is refused with 431 before any handler runs.
+		ReadBufferSize:    16 << 10,
+		ReadTimeout:       opts.RequestTimeout,
+		WriteTimeout:      opts.RequestTimeout,
+		IdleTimeout:       2 * time.Minute,
+		StrictRouting:     false,
+		CaseSensitive:     true,
+		ReduceMemoryUsage: false,
+	})
+	s.app.Use(s.requestContext, s.accessLog, s.recoverPanic)
+	s.app.Get("/healthz", s.healthz)
+	s.app.Get("/readyz", s.readyz)
+
+	tenant := s.app.Group("", s.resolveTenant)
+	tenant.Get("/.well-known/jwks.json", jwks)
+	if opts.Outbox != nil {
+		tenant.Get("/dev/outbox", s.devOutbox)
+		tenant.Delete("/dev/outbox", s.devOutboxClear)
+	}
+	tenant.Use(func(*fiber.Ctx) error { return errs.ErrNotFound })
+	return s
+}
+
+// App returns the Fiber application, for tests and for adding surfaces.
+func (s *Server) App() *fiber.App { return s.app }
+
+// Serve accepts connections on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting connections, marks the server not ready and
+// waits for in-flight requests to finish until ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.draining.Store(true)
+	return s.app.ShutdownWithContext(ctx)
+}
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// requestContext gives every request its id, client IP and deadline.
+func (s *Server) requestContext(c *fiber.Ctx) error {
+	rid := c.Get(HeaderRequestID)
+	if !requestIDPattern.MatchString(rid) {
+		rid = newRequestID()
+	} else {
+		rid = strings.Clone(rid)
+	}
+	c.Set(HeaderRequestID, rid)
+
+	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
+	var xff []string
+	c.Request().Header.VisitAll(func(k, v []byte) {
+		if strings.EqualFold(string(k), fiber.HeaderXForwardedFor) {
+			xff = append(xff, string(v))
+		}
+	})
+	ip := s.opts.TrustedProxies.ClientIP(peer, xff)
+
+	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
+	defer cancel()
+	ctx = web.WithClientIP(web.WithRequestID(ctx, rid), ip)
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
+func newRequestID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// accessLog writes one structured line per request. The query string is
+// left out: it can carry one-time tokens.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	if err != nil {
+		// Render now so that the logged status is the one sent.
+		if herr := s.app.ErrorHandler(c, err); herr != nil {
+			_ = c.SendStatus(fiber.StatusInternalServerError)
+		}
+	}
+	status := c.Response().StatusCode()
+	level := slog.LevelInfo
+	switch {
+	case status >= 500:
+		level = slog.LevelError
+	case c.Path() == "/healthz" || c.Path() == "/readyz":
+		level = slog.LevelDebug
+	}
+	ctx := c.UserContext()
+	attrs := []slog.Attr{
+		slog.String("method", c.Method()),
+		slog.String("path", c.Path()),
+		slog.Int("status", status),
+		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
+		slog.Int("bytes", len(c.Response().Body())),
+		slog.String("request_id", web.RequestID(ctx)),
+		slog.String("client_ip", web.ClientIP(ctx).String()),
+	}
+	if rt := web.Tenant(ctx); rt != nil {
+		attrs = append(attrs, slog.String("tenant", rt.Tenant.ID))
+	}
+	s.opts.Logger.LogAttrs(ctx, level, "request", attrs...)
+	return nil
+}
+
+// recoverPanic turns a panic into a logged internal error.
+func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.opts.Logger.Error("panic in handler", "request_id", web.RequestID(c.UserContext()), "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = errs.ErrInternal.Wrap(fmt.Errorf("panic: %v", r))
+		}
+	}()
+	return c.Next()
+}
+
+// resolveTenant puts the request's tenant into its context. The Host header
+// is read as sent (X-Forwarded-Host only from a trusted proxy).
+func (s *Server) resolveTenant(c *fiber.Ctx) error {
+	host := string(c.Request().Host())
+	if fwd := c.Get(fiber.HeaderXForwardedHost); fwd != "" {
+		if peer, ok := netip.AddrFromSlice(c.Context().RemoteIP()); ok && s.opts.TrustedProxies.Trusts(peer) {
+			host, _, _ = strings.Cut(fwd, ",")
+		}
+	}
+	rt, err := s.opts.Resolver.Resolve(c.UserContext(), host, c.Get(HeaderTenantID))
+	if err != nil {
+		return err
+	}
+	c.SetUserContext(web.WithTenant(c.UserContext(), rt))
+	return c.Next()
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// readyz answers 200 when every dependency answers within two seconds, and
+// 503 while draining or when one does not.
+func (s *Server) readyz(c *fiber.Ctx) error {
+	if s.draining.Load() {
+		return errs.ErrUnavailable.WithMessage("The server is shutting down.")
+	}
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	results := make(map[string]string, len(s.opts.Checks))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var failed []string
+	for _, ch := range s.opts.Checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := ch.Ping(ctx)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				s.opts.Logger.Warn("readiness check failed", "check", ch.Name, "error", err)
+				results[ch.Name] = "unreachable"
+				failed = append(failed, ch.Name)
+				return
+			}
+			results[ch.Name] = "ok"
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		return errs.ErrUnavailable.WithMessage("Not ready: %s unreachable.", strings.Join(failed, ", ")).WithRetryAfter(5)
+	}
+	return c.JSON(fiber.Map{"status": "ready", "checks": results})
+}
+
+// jwks serves the tenant's public signing keys.
+func jwks(c *fiber.Ctx) error {
+	rt := web.Tenant(c.UserContext())
+	keys, err := rt.Keys.Keys(c.UserContext())
+	if err != nil {
+		return err
+	}
+	set := struct {
+		Keys []signing.JWK `json:"keys"`
+	}{Keys: make([]signing.JWK, len(keys))}
+	for i, k := range keys {
+		set.Keys[i] = k.PublicJWK()
+	}
+	c.Set(fiber.HeaderCacheControl, "public, max-age=300")
+	return c.JSON(set)
+}
+
+func (s *Server) devOutbox(c *fiber.Ctx) error {
+	rt := web.Tenant(c.UserContext())
+	msgs := s.opts.Outbox.Messages(rt.Tenant.ID, c.Query("to"))
+	if msgs == nil {
+		msgs = []outbox.Message{}
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"messages": msgs})
+}
+
+func (s *Server) devOutboxClear(c *fiber.Ctx) error {
+	s.opts.Outbox.Clear(web.Tenant(c.UserContext()).Tenant.ID)
+	return c.SendStatus(fiber.StatusNoContent)
+}

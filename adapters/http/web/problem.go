@@ -1,0 +1,141 @@
+package web
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/portcullis/portcullis/domain/errs"
+)
+
+// ContentTypeProblem is the media type of RFC 9457 problem details.
+const ContentTypeProblem = "application/problem+json"
+
+// Problem is an RFC 9457 problem details body with Portcullis' stable code.
+type Problem struct {
+	Type      string            `json:"type"`
+	Title     string            `json:"title"`
+	Status    int               `json:"status"`
+	Detail    string            `json:"detail,omitempty"`
+	Code      string            `json:"code"`
+	Errors    []errs.FieldError `json:"errors,omitempty"`
+	RequestID string            `json:"request_id,omitempty"`
+}
+
+// Status is the one place an error kind becomes an HTTP status.
+func Status(k errs.Kind) int {
+	switch k {
+	case errs.Invalid:
+		return http.StatusBadRequest
+	case errs.Unauthenticated:
+		return http.StatusUnauthorized
+	case errs.Forbidden:
+		return http.StatusForbidden
+	case errs.NotFound:
+		return http.StatusNotFound
+	case errs.Conflict:
+		return http.StatusConflict
+	case errs.RateLimited:
+		return http.StatusTooManyRequests
+	case errs.Unavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+// FromError converts any error into the core error it stands for: core
+// errors as they are, Fiber's own errors (unknown route, body too large...)
+// into the matching kind, anything else into an internal error.
+func FromError(err error) *errs.Error {
+	var fe *fiber.Error
+	if errors.As(err, &fe) {
+		return fromFiber(fe)
+	}
+	return errs.As(err)
+}
+
+func fromFiber(fe *fiber.Error) *errs.Error {
+	switch fe.Code {
+	case fiber.StatusNotFound:
+		return errs.ErrNotFound
+	case fiber.StatusMethodNotAllowed:
+		return errs.E(errs.Invalid, "method_not_allowed", "This method is not allowed on this resource.")
+	case fiber.StatusRequestEntityTooLarge:
+		return errs.E(errs.Invalid, "request_too_large", "The request body is too large.")
+	case fiber.StatusRequestHeaderFieldsTooLarge:
+		return errs.E(errs.Invalid, "headers_too_large", "The request headers are too large.")
+	case fiber.StatusRequestTimeout:
+		return errs.E(errs.Invalid, "request_timeout", "The request was not received in time.")
+	case fiber.StatusUnsupportedMediaType:
+		return errs.E(errs.Invalid, "unsupported_media_type", "The request body must be application/json.")
+	}
+	if fe.Code >= 400 && fe.Code < 500 {
+		return errs.E(errs.Invalid, "bad_request", "The request could not be understood.")
+	}
+	return errs.ErrInternal.Wrap(fe)
+}
+
+// statusFor lets a few Fiber errors keep their own precise status while
+// sharing the Invalid kind.
+func statusFor(e *errs.Error) int {
+	switch e.Code {
+	case "method_not_allowed":
+		return http.StatusMethodNotAllowed
+	case "request_too_large":
+		return http.StatusRequestEntityTooLarge
+	case "headers_too_large":
+		return http.StatusRequestHeaderFieldsTooLarge
+	case "request_timeout":
+		return http.StatusRequestTimeout
+	case "unsupported_media_type":
+		return http.StatusUnsupportedMediaType
+	}
+	return Status(e.Kind)
+}
+
+// NewProblem builds the problem body for e.
+func NewProblem(e *errs.Error, requestID string) Problem {
+	status := statusFor(e)
+	p := Problem{
+		Type:      "urn:portcullis:problem:" + e.Code,
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    e.Message,
+		Code:      e.Code,
+		Errors:    e.Fields,
+		RequestID: requestID,
+	}
+	return p
+}
+
+// ErrorHandler renders every error that reaches Fiber as problem+json.
+// Internal errors are logged with their cause; the client sees only a
+// generic message and the request id to quote.
+func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
+	return func(c *fiber.Ctx, err error) error {
+		e := FromError(err)
+		rid := RequestID(c.UserContext())
+		if e.Kind == errs.Internal {
+			log.Error("internal error", "request_id", rid, "method", c.Method(), "path", c.Path(), "error", err)
+			e = errs.ErrInternal
+		}
+		return Render(c, e, rid)
+	}
+}
+
+// Render writes e as problem+json, with Retry-After when e carries one.
+func Render(c *fiber.Ctx, e *errs.Error, requestID string) error {
+	p := NewProblem(e, requestID)
+	if e.RetryAfter > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
+	}
+	c.Status(p.Status)
+	if err := c.JSON(p); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, ContentTypeProblem)
+	return nil
+}

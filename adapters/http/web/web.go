@@ -1,0 +1,53 @@
+// Package web holds what every HTTP surface shares: the request context
+// (tenant, request id, client IP), the one mapping from error kinds to HTTP
+// status, and problem+json rendering.
+package web
+
+import (
+	"context"
+	"net/netip"
+
+	"github.com/portcullis/portcullis/application/tenancy"
+)
+
+type ctxKey int
+
+const (
+	keyTenant ctxKey = iota
+	keyRequestID
+	keyClientIP
+)
+
+// WithTenant returns ctx carrying the request's tenant.
+func WithTenant(ctx context.Context, rt *tenancy.Runtime) context.Context {
+	return context.WithValue(ctx, keyTenant, rt)
+}
+
+// Tenant returns the request's tenant, or nil outside tenant routes.
+func Tenant(ctx context.Context) *tenancy.Runtime {
+	rt, _ := ctx.Value(keyTenant).(*tenancy.Runtime)
+	return rt
+}
+
+// WithRequestID returns ctx carrying the request id.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, keyRequestID, id)
+}
+
+// RequestID returns the request id, or "".
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+// WithClientIP returns ctx carrying the client's address.
+func WithClientIP(ctx context.Context, ip netip.Addr) context.Context {
+	return context.WithValue(ctx, keyClientIP, ip)
+}
+
+// ClientIP returns the client's address as the trusted-proxy rules
+// determined it.
+func ClientIP(ctx context.Context) netip.Addr {
+	ip, _ := ctx.Value(keyClientIP).(netip.Addr)
+	return ip
+}

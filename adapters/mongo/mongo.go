@@ -1,0 +1,195 @@
+// Package mongo keeps Portcullis' durable state in MongoDB (or a server
+// speaking its wire protocol, such as FerretDB) through the official driver.
+//
+// Every tenant-scoped document carries tenant_id and every unique index
+// starts with it. Code here avoids what FerretDB lacks (transactions, TTL
+// indexes, partial indexes, arrayFilters): invariants are kept by
+// single-document atomic operations, and expiry by an expires_at field that
+// reads filter on and a periodic sweep deletes.
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// DB is a connected database.
+type DB struct {
+	client *mongo.Client
+	db     *mongo.Database
+	log    *slog.Logger
+	// ttlIndexes is whether the server supports TTL indexes; without them
+	// the sweep alone removes expired documents.
+	ttlIndexes bool
+}
+
+// Connect opens a client to uri, pings the primary and returns the database
+// with a function that disconnects.
+func Connect(ctx context.Context, uri, database string, log *slog.Logger) (*DB, func(), error) {
+	opts := options.Client().ApplyURI(uri).
+		SetAppName("portcullis").
+		SetServerSelectionTimeout(10 * time.Second).
+		SetConnectTimeout(5 * time.Second)
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)
+	}
+	disconnect := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = client.Disconnect(ctx)
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if err := client.Ping(pingCtx, readpref.Primary()); err != nil {
+		disconnect()
+		return nil, nil, fmt.Errorf("mongodb: ping %s: %w", redact(uri), err)
+	}
+	return &DB{client: client, db: client.Database(database), log: log, ttlIndexes: true}, disconnect, nil
+}
+
+// Ping checks that the primary answers.
+func (d *DB) Ping(ctx context.Context) error {
+	return d.client.Ping(ctx, readpref.Primary())
+}
+
+// Collection returns a collection of the database.
+func (d *DB) Collection(name string) *mongo.Collection { return d.db.Collection(name) }
+
+// Index declares one index.
+type Index struct {
+	Collection string
+	Name       string
+	Keys       bson.D
+	Unique     bool
+	// ExpiresAt marks an index on the expires_at field of a collection whose
+	// documents expire: it becomes a TTL index where the server has them,
+	// and the collection is swept either way.
+	ExpiresAt bool
+}
+
+// Indexes lists every index Portcullis needs. Collections that are not
+// tenant-scoped are listed in globalCollections.
+var Indexes = []Index{
+	{Collection: "signing_keys", Name: "tenant_generation", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "generation", Value: 1}}, Unique: true},
+}
+
+// globalCollections hold platform data keyed by _id, not tenant data.
+var globalCollections = map[string]bool{"tenants": true}
+
+// CheckIndexes enforces the tenancy rule: every unique index of a
+// tenant-scoped collection begins with tenant_id.
+func CheckIndexes(idx []Index) error {
+	var problems []error
+	for _, ix := range idx {
+		if globalCollections[ix.Collection] {
+			continue
+		}
+		if ix.Unique && (len(ix.Keys) == 0 || ix.Keys[0].Key != "tenant_id") {
+			problems = append(problems, fmt.Errorf("index %s.%s is unique but does not begin with tenant_id", ix.Collection, ix.Name))
+		}
+		if ix.ExpiresAt && (len(ix.Keys) != 1 || ix.Keys[0].Key != "expires_at") {
+			problems = append(problems, fmt.Errorf("index %s.%s: an expiry index must be on expires_at alone", ix.Collection, ix.Name))
+		}
+	}
+	return errors.Join(problems...)
+}
+
+// EnsureIndexes creates the declared indexes; creating an index that exists
+// is a no-op, so this runs at every start.
+func (d *DB) EnsureIndexes(ctx context.Context, idx []Index) error {
+	if err := CheckIndexes(idx); err != nil {
+		return err
+	}
+	for _, ix := range idx {
+		opts := options.Index().SetName(ix.Name)
+		if ix.Unique {
+			opts.SetUnique(true)
+		}
+		if ix.ExpiresAt && d.ttlIndexes {
+			_, err := d.db.Collection(ix.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys, Options: options.Index().SetName(ix.Name).SetExpireAfterSeconds(0)})
+			if err == nil {
+				continue
+			}
+			if !isNotImplemented(err) {
+				return fmt.Errorf("mongodb: create index %s.%s: %w", ix.Collection, ix.Name, err)
+			}
+			d.ttlIndexes = false
+			d.log.Info("the database has no TTL indexes; expired documents are removed by the periodic sweep only")
+		}
+		if _, err := d.db.Collection(ix.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys, Options: opts}); err != nil {
+			return fmt.Errorf("mongodb: create index %s.%s: %w", ix.Collection, ix.Name, err)
+		}
+	}
+	return nil
+}
+
+// Sweep deletes documents whose expires_at has passed from every collection
+// with an expiry index, and returns how many it deleted.
+func (d *DB) Sweep(ctx context.Context, idx []Index, now time.Time) (int64, error) {
+	var total int64
+	for _, ix := range idx {
+		if !ix.ExpiresAt {
+			continue
+		}
+		res, err := d.db.Collection(ix.Collection).DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now}}}})
+		if err != nil {
+			return total, fmt.Errorf("mongodb: sweep %s: %w", ix.Collection, err)
+		}
+		total += res.DeletedCount
+	}
+	return total, nil
+}
+
+// RunSweeper sweeps every interval until ctx ends.
+func (d *DB) RunSweeper(ctx context.Context, idx []Index, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if n, err := d.Sweep(ctx, idx, now); err != nil && ctx.Err() == nil {
+				d.log.Warn("expiry sweep failed", "error", err)
+			} else if n > 0 {
+				d.log.Debug("expired documents removed", "count", n)
+			}
+		}
+	}
+}
+
+func isNotImplemented(err error) bool {
+	var ce mongo.CommandError
+	if errors.As(err, &ce) {
+		return ce.Code == 238 || ce.Name == "NotImplemented"
+	}
+	return strings.Contains(err.Error(), "NotImplemented")
+}
+
+// isDuplicate reports a unique-index violation. FerretDB reports some as an
+// internal error rather than E11000, so callers that can, check with a read.
+func isDuplicate(err error) bool {
+	return mongo.IsDuplicateKeyError(err)
+}
+
+func redact(uri string) string {
+	if i := strings.Index(uri, "@"); i > 0 {
+		if j := strings.Index(uri, "://"); j >= 0 && j < i {
+			return uri[:j+3] + "xxxxx@" + uri[i+1:]
+		}
+	}
+	return uri
+}
+
+// Drop deletes the whole database; tests use it to clean up.
+func (d *DB) Drop(ctx context.Context) error { return d.db.Drop(ctx) }

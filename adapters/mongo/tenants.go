@@ -1,0 +1,171 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// TenantStore keeps tenant configurations in the tenants collection, one
+// document per tenant in the same schema as a tenant YAML file, with the
+// tenant id as _id and a version counter that every write increments.
+type TenantStore struct {
+	coll *mongo.Collection
+	now  func() time.Time
+}
+
+var _ tenancy.Store = (*TenantStore)(nil)
+
+// NewTenantStore returns the tenant store of db.
+func NewTenantStore(db *DB) *TenantStore {
+	return &TenantStore{coll: db.Collection("tenants"), now: time.Now}
+}
+
+// Fields of a tenant document that are bookkeeping, not configuration.
+const (
+	fieldVersion   = "version"
+	fieldUpdatedAt = "updated_at"
+)
+
+// Get returns one tenant.
+func (s *TenantStore) Get(ctx context.Context, id string) (tenant.Tenant, error) {
+	raw, err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return tenant.Tenant{}, errs.ErrTenantNotFound
+	}
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("tenants: find %q: %w", id, err)
+	}
+	return tenantToDomain(raw)
+}
+
+// List returns every valid stored tenant; invalid ones are reported in the
+// error, joined, while the valid ones are still returned.
+func (s *TenantStore) List(ctx context.Context) ([]tenant.Tenant, error) {
+	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("tenants: find: %w", err)
+	}
+	defer cur.Close(ctx)
+	out := []tenant.Tenant{}
+	var invalid []error
+	for cur.Next(ctx) {
+		t, err := tenantToDomain(cur.Current)
+		if err != nil {
+			invalid = append(invalid, err)
+			continue
+		}
+		out = append(out, t)
+	}
+	if err := cur.Err(); err != nil {
+		return nil, fmt.Errorf("tenants: read: %w", err)
+	}
+	return out, errors.Join(invalid...)
+}
+
+// Put validates t and replaces its stored configuration, incrementing the
+// version in the same single-document write.
+func (s *TenantStore) Put(ctx context.Context, t tenant.Tenant) (tenant.Tenant, error) {
+	t.Source = "store"
+	if err := t.Validate(); err != nil {
+		return tenant.Tenant{}, err
+	}
+	set := bson.D{}
+	for k, v := range config.EncodeTenant(t) {
+		if k != "id" {
+			set = append(set, bson.E{Key: k, Value: v})
+		}
+	}
+	set = append(set, bson.E{Key: fieldUpdatedAt, Value: s.now().UTC()})
+	update := bson.D{{Key: "$set", Value: set}, {Key: "$inc", Value: bson.D{{Key: fieldVersion, Value: int64(1)}}}}
+	raw, err := s.coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: t.ID}}, update,
+		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Raw()
+	if err != nil {
+		return tenant.Tenant{}, fmt.Errorf("tenants: put %q: %w", t.ID, err)
+	}
+	return tenantToDomain(raw)
+}
+
+// Delete removes a tenant's stored configuration.
+func (s *TenantStore) Delete(ctx context.Context, id string) error {
+	res, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return fmt.Errorf("tenants: delete %q: %w", id, err)
+	}
+	if res.DeletedCount == 0 {
+		return errs.ErrTenantNotFound
+	}
+	return nil
+}
+
+// tenantToDomain decodes a stored tenant through the same schema and
+// validation as a tenant file.
+func tenantToDomain(raw bson.Raw) (tenant.Tenant, error) {
+	var doc bson.M
+	if err := bson.Unmarshal(raw, &doc); err != nil {
+		return tenant.Tenant{}, fmt.Errorf("tenants: decode: %w", err)
+	}
+	m := plain(doc).(map[string]any)
+	id, _ := m["_id"].(string)
+	version := toInt64(m[fieldVersion])
+	delete(m, "_id")
+	delete(m, fieldVersion)
+	delete(m, fieldUpdatedAt)
+	m["id"] = id
+	t, err := config.DecodeTenant(m, "store")
+	if err != nil {
+		return tenant.Tenant{}, err
+	}
+	t.Source = "store"
+	t.Version = "store:" + strconv.FormatInt(version, 10)
+	return t, nil
+}
+
+// plain turns driver values (bson.M, bson.D, bson.A) into the plain maps
+// and slices the configuration decoder reads.
+func plain(v any) any {
+	switch x := v.(type) {
+	case bson.M:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = plain(e)
+		}
+		return m
+	case bson.D:
+		m := make(map[string]any, len(x))
+		for _, e := range x {
+			m[e.Key] = plain(e.Value)
+		}
+		return m
+	case bson.A:
+		s := make([]any, len(x))
+		for i, e := range x {
+			s[i] = plain(e)
+		}
+		return s
+	}
+	return v
+}
+
+func toInt64(v any) int64 {
+	switch n := v.(type) {
+	case int32:
+		return int64(n)
+	case int64:
+		return n
+	case float64:
+		return int64(n)
+	}
+	return 0
+}

@@ -1,0 +1,214 @@
+// Command portcullis is the Portcullis authentication server.
+//
+//	portcullis [serve] [-config FILE]   run the server (the default)
+//	portcullis check-config [-config FILE]  validate the configuration and tenants, then exit
+//	portcullis version                  print the version
+//
+// Settings come from the YAML file named by -config or PORTCULLIS_CONFIG,
+// then PORTCULLIS_* environment variables; README.md lists them all.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	"time"
+
+	"github.com/portcullis/portcullis/adapters/http/server"
+	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stderr))
+}
+
+func run(args []string, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
+		cmd, args = args[0], args[1:]
+	}
+	fs := flag.NewFlagSet("portcullis "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	switch cmd {
+	case "serve":
+		return serve(*configPath, stderr)
+	case "check-config":
+		return checkConfig(*configPath, stderr)
+	case "version":
+		fmt.Fprintln(stderr, "portcullis", version())
+		return 0
+	case "help":
+		fs.Usage()
+		return 0
+	}
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version)\n", cmd)
+	return 2
+}
+
+func version() string {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				return bi.Main.Version + " " + s.Value
+			}
+		}
+		return bi.Main.Version
+	}
+	return "unknown"
+}
+
+func newLogger(cfg config.Platform, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.Level()}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func checkConfig(path string, stderr io.Writer) int {
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	ts, err := config.NewTenantDir(cfg.TenantsDir).Tenants(context.Background())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "configuration is valid; %d tenant file(s) in %s\n", len(ts), cfg.TenantsDir)
+	return 0
+}
+
+func serve(path string, stderr io.Writer) int {
+	started := time.Now()
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		fmt.Fprintln(stderr, "portcullis:", err)
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	log.Info("starting portcullis", "version", version(), "config", cfg)
+	if cfg.DevMode {
+		log.Warn("dev mode is on: the dev outbox is exposed and cookies work over plain HTTP; never run it in production")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+
+	p, cleanup, err := initPlatform(ctx, cfg, log)
+	if err != nil {
+		log.Error("start-up failed", "error", err)
+		return 1
+	}
+	defer cleanup()
+
+	dir := tenancy.NewDirectory(config.NewTenantDir(cfg.TenantsDir), p.Tenants, cfg.DefaultTenant, log)
+	if err := dir.Refresh(ctx); err != nil {
+		log.Error("tenant configuration is invalid", "error", err)
+		return 1
+	}
+	registry := NewRegistry(dir, func(ctx context.Context, t tenant.Tenant) (*tenancy.Runtime, func(), error) {
+		return initTenant(ctx, p, t)
+	}, log, cfg.ShutdownTimeout)
+	defer registry.Close()
+
+	srv := server.New(server.Options{
+		Logger:         log,
+		Resolver:       registry,
+		TrustedProxies: web.TrustedProxies(cfg.Proxies()),
+		Checks: []server.Check{
+			{Name: "mongodb", Ping: p.Mongo.Ping},
+			{Name: "redis", Ping: func(ctx context.Context) error { return p.Redis.Ping(ctx).Err() }},
+		},
+		Outbox: p.Outbox,
+	})
+
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		log.Error("cannot listen", "listen", cfg.Listen, "error", err)
+		return 1
+	}
+	url := "http://" + ln.Addr().String()
+	log.Info("listening", "url", url, "tenants", dir.Len(), "startup", time.Since(started).Round(time.Millisecond))
+	if cfg.DevMode {
+		printDevBanner(stderr, ln.Addr().(*net.TCPAddr), dir)
+	}
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	bg, stopBG := context.WithCancel(context.Background())
+	defer stopBG()
+	go refreshTenants(bg, dir, registry, cfg.TenantRefreshInterval, log)
+	go p.Mongo.RunSweeper(bg, mongo.Indexes, time.Minute)
+
+	select {
+	case err := <-serveErr:
+		log.Error("server stopped", "error", err)
+		return 1
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		log.Error("shutdown did not finish in time", "error", err)
+		return 1
+	}
+	if err := <-serveErr; err != nil && !errors.Is(err, net.ErrClosed) {
+		log.Warn("listener", "error", err)
+	}
+	stopBG()
+	log.Info("stopped")
+	return 0
+}
+
+func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := dir.Refresh(ctx); err != nil {
+				if ctx.Err() == nil {
+					log.Error("tenant refresh failed; keeping the previous tenants", "error", err)
+				}
+				continue
+			}
+			reg.Prune()
+		}
+	}
+}
+
+func printDevBanner(w io.Writer, addr *net.TCPAddr, dir *tenancy.Directory) {
+	base := fmt.Sprintf("http://localhost:%d", addr.Port)
+	fmt.Fprintf(w, `
+  Portcullis is running in dev mode on %s (%d tenant(s)).
+  The demo tenant answers on the host "localhost"; any tenant answers to X-Tenant-ID.
+
+    curl -s %s/readyz
+    curl -s %s/.well-known/jwks.json
+    curl -s -H 'X-Tenant-ID: demo' http://%s/.well-known/jwks.json
+    curl -s %s/dev/outbox          # mail and SMS the server "sent"
+
+`, base, dir.Len(), base, base, addr.String(), base)
+}

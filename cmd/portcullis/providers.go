@@ -1,0 +1,207 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/google/wire"
+
+	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
+	"github.com/portcullis/portcullis/adapters/embedded"
+	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/adapters/outbox"
+	"github.com/portcullis/portcullis/adapters/redis"
+	"github.com/portcullis/portcullis/application/keyring"
+	"github.com/portcullis/portcullis/application/notify"
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// Platform is what all tenants share, built once by the platform injector.
+type Platform struct {
+	Config  config.Platform
+	Logger  *slog.Logger
+	Mongo   *mongo.DB
+	Redis   redis.Client
+	HTTP    *http.Client
+	Clock   platform.Clock
+	Random  platform.Random
+	Sealer  *aesgcm.Sealer
+	Keys    *mongo.KeyStore
+	Tenants *mongo.TenantStore
+	// Outbox records mail and SMS in dev mode; nil otherwise.
+	Outbox *outbox.Outbox
+}
+
+// MasterKey is the decoded platform master key.
+type MasterKey []byte
+
+var platformSet = wire.NewSet(
+	wire.Struct(new(Platform), "*"),
+	provideMongo,
+	provideRedis,
+	provideHTTPClient,
+	provideClock,
+	provideRandom,
+	provideMasterKey,
+	provideSealer,
+	mongo.NewKeyStore,
+	mongo.NewTenantStore,
+	provideOutbox,
+)
+
+var tenantSet = wire.NewSet(
+	wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Config"),
+	wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
+	wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
+	provideKeyring,
+	provideMailer,
+	provideSMS,
+	wire.Struct(new(tenancy.Runtime), "*"),
+)
+
+// provideMongo connects to the configured MongoDB, or starts the embedded
+// FerretDB under the data directory, and creates the indexes.
+func provideMongo(ctx context.Context, cfg config.Platform, log *slog.Logger) (*mongo.DB, func(), error) {
+	uri := cfg.MongoDBURI
+	stopEmbedded := func() {}
+	if uri == "" {
+		var err error
+		uri, stopEmbedded, err = embedded.StartFerretDB(ctx, embedded.FerretDBOptions{Dir: filepath.Join(cfg.DataDir, "ferretdb"), Logger: log})
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("embedded MongoDB-compatible store started (FerretDB on SQLite)", "dir", filepath.Join(cfg.DataDir, "ferretdb"))
+	}
+	db, disconnect, err := mongo.Connect(ctx, uri, cfg.MongoDBDatabase, log)
+	if err != nil {
+		stopEmbedded()
+		return nil, nil, err
+	}
+	if err := db.EnsureIndexes(ctx, mongo.Indexes); err != nil {
+		disconnect()
+		stopEmbedded()
+		return nil, nil, err
+	}
+	return db, func() { disconnect(); stopEmbedded() }, nil
+}
+
+// provideRedis connects to the configured Redis, or starts the embedded one.
+func provideRedis(ctx context.Context, cfg config.Platform, log *slog.Logger) (redis.Client, func(), error) {
+	url := cfg.RedisURL
+	stopEmbedded := func() {}
+	if url == "" {
+		var err error
+		url, stopEmbedded, err = embedded.StartRedis()
+		if err != nil {
+			return nil, nil, err
+		}
+		log.Info("embedded Redis started (miniredis; state is lost at exit)")
+	}
+	c, err := redis.NewClient(url)
+	if err != nil {
+		stopEmbedded()
+		return nil, nil, err
+	}
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := redis.Ping(pingCtx, c); err != nil {
+		_ = c.Close()
+		stopEmbedded()
+		return nil, nil, fmt.Errorf("redis: ping: %w", err)
+	}
+	return c, func() { _ = c.Close(); stopEmbedded() }, nil
+}
+
+func provideHTTPClient() *http.Client {
+	return &http.Client{Timeout: 10 * time.Second}
+}
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+func provideClock() platform.Clock { return systemClock{} }
+
+func provideRandom() platform.Random { return rand.Reader }
+
+// masterKeyFile is where dev mode keeps a generated master key.
+const masterKeyFile = "master.key"
+
+// provideMasterKey decodes the configured master key. In dev mode without
+// one, it reads or generates data_dir/master.key, with a warning.
+func provideMasterKey(cfg config.Platform, log *slog.Logger) (MasterKey, error) {
+	if cfg.MasterKey != "" {
+		return config.DecodeMasterKey(cfg.MasterKey)
+	}
+	if !cfg.DevMode {
+		return nil, errors.New("master_key: is required outside dev mode")
+	}
+	path := filepath.Join(cfg.DataDir, masterKeyFile)
+	data, err := os.ReadFile(path)
+	if err == nil {
+		key, err := config.DecodeMasterKey(string(data))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		log.Warn("dev mode: using the generated master key; set PORTCULLIS_MASTER_KEY in production", "file", path)
+		return key, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	key := make([]byte, config.MasterKeySize)
+	if _, err := rand.Read(key); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data_dir: %w", err)
+	}
+	encoded := base64.StdEncoding.EncodeToString(key) + "\n"
+	if err := os.WriteFile(path, []byte(encoded), 0o600); err != nil {
+		return nil, fmt.Errorf("write %s: %w", path, err)
+	}
+	log.Warn("dev mode: generated a master key; anything sealed with it is unreadable without this file, and production must set PORTCULLIS_MASTER_KEY", "file", path)
+	return key, nil
+}
+
+func provideSealer(key MasterKey) (*aesgcm.Sealer, error) { return aesgcm.New(key) }
+
+func provideOutbox(cfg config.Platform, log *slog.Logger) *outbox.Outbox {
+	if !cfg.DevMode {
+		return nil
+	}
+	return outbox.New(log, outbox.DefaultCapacity)
+}
+
+func provideKeyring(t tenant.Tenant, store keyring.Store, sealer keyring.Sealer, clock platform.Clock, random platform.Random) *keyring.Ring {
+	return keyring.New(t.ID, store, sealer, clock, random)
+}
+
+// provideMailer returns the tenant's mail sender: the dev outbox in dev
+// mode; until a provider is configured, one that refuses.
+func provideMailer(t tenant.Tenant, box *outbox.Outbox) notify.Mailer {
+	if box != nil {
+		return box.Mailer(t.ID)
+	}
+	return outbox.Unconfigured{Channel: "mail"}
+}
+
+// provideSMS returns the tenant's SMS sender, chosen like provideMailer.
+func provideSMS(t tenant.Tenant, box *outbox.Outbox) notify.SMSSender {
+	if box != nil {
+		return box.SMS(t.ID)
+	}
+	return outbox.Unconfigured{Channel: "SMS"}
+}
