@@ -23,8 +23,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/adapters/http/server"
-	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
