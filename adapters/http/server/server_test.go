@@ -1,0 +1,313 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/adapters/http/server"
+	"github.com/portcullis/portcullis/adapters/outbox"
+	"github.com/portcullis/portcullis/application/keyring"
+	"github.com/portcullis/portcullis/application/keyring/keyringtest"
+	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/message"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+type nopSealer struct{}
+
+func (nopSealer) Seal(p, _ []byte) ([]byte, error) { return append([]byte(nil), p...), nil }
+func (nopSealer) Open(c, _ []byte) ([]byte, error) { return append([]byte(nil), c...), nil }
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+
+// fakeResolver serves tenants by Host; "panic.example" panics.
+type fakeResolver struct {
+	tenants map[string]*tenancy.Runtime
+}
+
+func (f *fakeResolver) Resolve(_ context.Context, host, id string) (*tenancy.Runtime, error) {
+	if host == "panic.example" {
+		panic("resolver exploded with secret s3cr3t")
+	}
+	if rt, ok := f.tenants[host]; ok {
+		return rt, nil
+	}
+	if rt, ok := f.tenants[id]; ok {
+		return rt, nil
+	}
+	return nil, errs.ErrTenantNotFound
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func runtimeFor(id string, box *outbox.Outbox) *tenancy.Runtime {
+	t := tenant.Default()
+	t.ID = id
+	rt := &tenancy.Runtime{Tenant: t, Keys: keyring.New(id, keyringtest.NewMemoryStore(), nopSealer{}, wallClock{}, rand.Reader)}
+	if box != nil {
+		rt.Mail = box.Mailer(id)
+	}
+	return rt
+}
+
+func newServer(t *testing.T, opts server.Options) (*server.Server, *syncBuffer) {
+	t.Helper()
+	logs := &syncBuffer{}
+	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	if opts.Resolver == nil {
+		opts.Resolver = &fakeResolver{tenants: map[string]*tenancy.Runtime{"shop.example": runtimeFor("shop", opts.Outbox), "other.example": runtimeFor("other", opts.Outbox)}}
+	}
+	return server.New(opts), logs
+}
+
+func do(t *testing.T, s *server.Server, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := s.App().Test(req, 10_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	return resp, body
+}
+
+type problem struct {
+	Type      string `json:"type"`
+	Title     string `json:"title"`
+	Detail    string `json:"detail"`
+	Code      string `json:"code"`
+	RequestID string `json:"request_id"`
+	Status    int    `json:"status"`
+}
+
+func decodeProblem(t *testing.T, resp *http.Response, body []byte) problem {
+	t.Helper()
+	if ct := resp.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("content type %q, body %s", ct, body)
+	}
+	var p problem
+	if err := json.Unmarshal(body, &p); err != nil {
+		t.Fatal(err)
+	}
+	if p.Status != resp.StatusCode {
+		t.Fatalf("body status %d, response %d", p.Status, resp.StatusCode)
+	}
+	return p
+}
+
+func TestUnknownTenantIsProblem404(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t, server.Options{})
+	req := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
+	req.Host = "nobody.example"
+	resp, body := do(t, s, req)
+	p := decodeProblem(t, resp, body)
+	if resp.StatusCode != 404 || p.Code != "tenant_not_found" || p.Type != "urn:portcullis:problem:tenant_not_found" || p.RequestID == "" {
+		t.Fatalf("%d %+v", resp.StatusCode, p)
+	}
+	if p.RequestID != resp.Header.Get("X-Request-ID") {
+		t.Fatal("the problem must quote the response's request id")
+	}
+}
+
+func TestJWKSPerTenant(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t, server.Options{})
+	kid := func(host string) string {
+		req := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
+		req.Host = host
+		resp, body := do(t, s, req)
+		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") == "" {
+			t.Fatalf("%d %s", resp.StatusCode, body)
+		}
+		var set struct {
+			Keys []struct{ Kty, Crv, X, Kid, Alg, Use string }
+		}
+		if err := json.Unmarshal(body, &set); err != nil || len(set.Keys) != 1 {
+			t.Fatalf("%s %v", body, err)
+		}
+		k := set.Keys[0]
+		if k.Kty != "OKP" || k.Crv != "Ed25519" || k.Alg != "EdDSA" || k.Use != "sig" || k.X == "" || k.Kid == "" {
+			t.Fatalf("%+v", k)
+		}
+		return k.Kid
+	}
+	a, b := kid("shop.example"), kid("other.example")
+	if a == b {
+		t.Fatal("two tenants share a signing key")
+	}
+	if kid("shop.example") != a {
+		t.Fatal("the key changed between requests")
+	}
+}
+
+func TestRequestIDIsEchoedWhenSaneAndReplacedOtherwise(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t, server.Options{})
+	req := httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	req.Header.Set("X-Request-ID", "abc-123")
+	resp, _ := do(t, s, req)
+	if resp.Header.Get("X-Request-ID") != "abc-123" {
+		t.Fatalf("got %q", resp.Header.Get("X-Request-ID"))
+	}
+	req = httptest.NewRequest(http.MethodGet, "/healthz", nil)
+	req.Header.Set("X-Request-ID", "<script>alert(1)</script>")
+	resp, _ = do(t, s, req)
+	if got := resp.Header.Get("X-Request-ID"); got == "" || strings.Contains(got, "<") {
+		t.Fatalf("got %q", got)
+	}
+}
+
+func TestPanicBecomesGeneric500AndIsLogged(t *testing.T) {
+	t.Parallel()
+	s, logs := newServer(t, server.Options{})
+	req := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
+	req.Host = "panic.example"
+	resp, body := do(t, s, req)
+	p := decodeProblem(t, resp, body)
+	if resp.StatusCode != 500 || p.Code != "internal" {
+		t.Fatalf("%d %+v", resp.StatusCode, p)
+	}
+	if strings.Contains(string(body), "s3cr3t") || strings.Contains(string(body), "goroutine") {
+		t.Fatalf("panic details leaked to the client: %s", body)
+	}
+	if !strings.Contains(logs.String(), "panic in handler") || !strings.Contains(logs.String(), `"status":500`) {
+		t.Fatalf("panic not logged: %s", logs)
+	}
+}
+
+func TestReadiness(t *testing.T) {
+	t.Parallel()
+	ok := server.Check{Name: "mongodb", Ping: func(context.Context) error { return nil }}
+	down := server.Check{Name: "redis", Ping: func(context.Context) error { return errors.New("dial tcp: refused") }}
+
+	s, _ := newServer(t, server.Options{Checks: []server.Check{ok}})
+	resp, body := do(t, s, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"mongodb":"ok"`) {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+
+	s, logs := newServer(t, server.Options{Checks: []server.Check{ok, down}})
+	resp, body = do(t, s, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	p := decodeProblem(t, resp, body)
+	if resp.StatusCode != 503 || p.Code != "unavailable" || !strings.Contains(p.Detail, "redis") || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%d %+v", resp.StatusCode, p)
+	}
+	if strings.Contains(string(body), "refused") {
+		t.Fatal("dependency errors belong in the log, not the response")
+	}
+	if !strings.Contains(logs.String(), "readiness check failed") {
+		t.Fatal("failure not logged")
+	}
+	if resp, _ := do(t, s, httptest.NewRequest(http.MethodGet, "/healthz", nil)); resp.StatusCode != 200 {
+		t.Fatal("liveness must not depend on dependencies")
+	}
+}
+
+func TestOversizedInputIsRefusedWith4xx(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t, server.Options{BodyLimit: 1024})
+	// Over a real connection: the header limit is enforced while reading.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = s.Serve(ln) }()
+	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
+	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/.well-known/jwks.json", nil)
+	req.Host = "shop.example"
+	req.Header.Set("Authorization", "Bearer "+strings.Repeat(".", 1<<20))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 431 {
+		t.Fatalf("1 MB header: status %d, want 431", resp.StatusCode)
+	}
+
+	req, _ = http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/.well-known/jwks.json", strings.NewReader(strings.Repeat("x", 4096)))
+	req.Host = "shop.example"
+	resp, err = http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 413 {
+		t.Fatalf("large body: %d %s", resp.StatusCode, body)
+	}
+	if p := decodeProblem(t, resp, body); p.Code != "request_too_large" {
+		t.Fatalf("%+v", p)
+	}
+}
+
+func TestDevOutboxOnlyWhenEnabled(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t, server.Options{})
+	req := httptest.NewRequest(http.MethodGet, "/dev/outbox", nil)
+	req.Host = "shop.example"
+	if resp, _ := do(t, s, req); resp.StatusCode != 404 {
+		t.Fatalf("dev outbox exposed without dev mode: %d", resp.StatusCode)
+	}
+
+	box := outbox.New(slog.New(slog.NewTextHandler(io.Discard, nil)), 10)
+	s, _ = newServer(t, server.Options{Outbox: box})
+	_ = box.Mailer("shop").SendMail(context.Background(), message.Mail{To: "a@shop.example", Subject: "Code", Text: "111222"})
+	_ = box.Mailer("other").SendMail(context.Background(), message.Mail{To: "b@other.example", Text: "999"})
+	req = httptest.NewRequest(http.MethodGet, "/dev/outbox", nil)
+	req.Host = "shop.example"
+	resp, body := do(t, s, req)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "111222") || strings.Contains(string(body), "999") {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	req = httptest.NewRequest(http.MethodDelete, "/dev/outbox", nil)
+	req.Host = "shop.example"
+	if resp, _ := do(t, s, req); resp.StatusCode != 204 || len(box.Messages("shop", "")) != 0 {
+		t.Fatalf("clear: %d", resp.StatusCode)
+	}
+}
+
+func TestAccessLogOmitsQueryAndNamesTenant(t *testing.T) {
+	t.Parallel()
+	s, logs := newServer(t, server.Options{})
+	req := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json?token=supersecret", nil)
+	req.Host = "shop.example"
+	do(t, s, req)
+	out := logs.String()
+	if strings.Contains(out, "supersecret") {
+		t.Fatalf("query string logged: %s", out)
+	}
+	if !strings.Contains(out, `"tenant":"shop"`) || !strings.Contains(out, `"path":"/.well-known/jwks.json"`) {
+		t.Fatalf("access log: %s", out)
+	}
+}
