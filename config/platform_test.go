@@ -136,3 +136,14 @@ func TestLogValueMasksSecrets(t *testing.T) {
 		}
 	}
 }
+
+func TestShippedExampleConfigIsValid(t *testing.T) {
+	t.Parallel()
+	p, err := config.Load("portcullis.example.yaml", []string{"PORTCULLIS_MASTER_KEY=" + goodKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.LogFormat != "json" || len(p.Proxies()) != 1 {
+		t.Fatalf("%+v", p)
+	}
+}

@@ -5,6 +5,7 @@
 package embedded
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -26,13 +27,17 @@ type FerretDBOptions struct {
 	PostgreSQLURL string
 	// Logger receives FerretDB's own errors.
 	Logger *slog.Logger
+	// Listen is the TCP address to serve on; empty picks a free loopback
+	// port.
+	Listen string
 }
 
-// StartFerretDB starts FerretDB on a free loopback port and returns its
+// StartFerretDB starts FerretDB (on a free loopback port unless
+// opts.Listen says otherwise) and returns its
 // mongodb:// URI and a function that stops it and closes its files.
 func StartFerretDB(ctx context.Context, opts FerretDBOptions) (string, func(), error) {
 	cfg := &ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Listener: ferretdb.ListenerConfig{TCP: cmp.Or(opts.Listen, "127.0.0.1:0")},
 		// FerretDB logs whole wire messages at warning level when it answers
 		// with an error; those can hold user data, so only its errors are
 		// let through.

@@ -1,0 +1,45 @@
+// Command portcullis-devdb runs Portcullis' embedded MongoDB-compatible store
+// (FerretDB) as a standalone server, on SQLite files or on PostgreSQL. It is
+// for development and CI: several Portcullis processes can share it, and the
+// adapter tests can run against it over the network (MONGODB_URI). It is not
+// a production database.
+//
+//	portcullis-devdb -listen 127.0.0.1:27017 -sqlite-dir var/devdb
+//	portcullis-devdb -listen 127.0.0.1:27017 -postgresql-url postgres://postgres@127.0.0.1:5432/ferretdb
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/portcullis/portcullis/adapters/embedded"
+)
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:27017", "TCP address to serve the MongoDB wire protocol on")
+	dir := flag.String("sqlite-dir", "var/devdb", "directory of the SQLite files (when -postgresql-url is empty)")
+	pg := flag.String("postgresql-url", "", "store data in this PostgreSQL database instead of SQLite")
+	flag.Parse()
+
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	uri, shutdown, err := embedded.StartFerretDB(ctx, embedded.FerretDBOptions{Listen: *listen, Dir: *dir, PostgreSQLURL: *pg, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "portcullis-devdb:", err)
+		os.Exit(1)
+	}
+	backend := "sqlite:" + *dir
+	if *pg != "" {
+		backend = "postgresql"
+	}
+	log.Info("serving", "uri", uri, "backend", backend)
+	<-ctx.Done()
+	shutdown()
+	log.Info("stopped")
+}
