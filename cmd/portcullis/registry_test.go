@@ -159,3 +159,32 @@ func TestRegistryBuildFailureIsUnavailableAndRetried(t *testing.T) {
 		t.Fatalf("a failed build must be retried on the next request: %v", err)
 	}
 }
+
+// BenchmarkRegistryResolve measures the per-request cost of finding a built
+// tenant among 1,000 by Host header.
+func BenchmarkRegistryResolve(b *testing.B) {
+	src := &listSource{}
+	var ts []tenant.Tenant
+	for i := range 1000 {
+		ts = append(ts, mk(fmt.Sprintf("t%04d", i), "v1"))
+	}
+	src.set(ts...)
+	dir := tenancy.NewDirectory(src, nil, "", quietLog)
+	if err := dir.Refresh(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	builder := &countingBuilder{}
+	reg := NewRegistry(dir, builder.build, quietLog, 0)
+	ctx := context.Background()
+	if _, err := reg.Resolve(ctx, "t0500.example:8080", ""); err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if _, err := reg.Resolve(ctx, "T0500.example:8080", ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
