@@ -59,6 +59,9 @@ type Server struct {
 	app      *fiber.App
 	opts     Options
 	draining atomic.Bool
+
+	mu        sync.Mutex
+	listeners []*trackingListener
 }
 
 // Request header names.
@@ -115,13 +118,40 @@ func New(opts Options) *Server {
 func (s *Server) App() *fiber.App { return s.app }
 
 // Serve accepts connections on ln until Shutdown.
-func (s *Server) Serve(ln net.Listener) error { return s.app.Listener(ln) }
+func (s *Server) Serve(ln net.Listener) error {
+	tl := newTrackingListener(ln)
+	s.mu.Lock()
+	s.listeners = append(s.listeners, tl)
+	s.mu.Unlock()
+	return s.app.Listener(tl)
+}
 
-// Shutdown stops accepting connections, marks the server not ready and
-// waits for in-flight requests to finish until ctx ends.
+// Shutdown stops accepting connections and waits for in-flight requests to
+// finish until ctx ends. Connections that have not sent a byte are closed,
+// so that a silent client cannot hold the shutdown; idle keep-alive
+// connections are closed by Fiber.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.draining.Store(true)
-	return s.app.ShutdownWithContext(ctx)
+	done := make(chan error, 1)
+	go func() { done <- s.app.ShutdownWithContext(ctx) }()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s.closeSilent()
+		select {
+		case err := <-done:
+			return err
+		case <-tick.C:
+		}
+	}
+}
+
+func (s *Server) closeSilent() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.listeners {
+		l.closeSilent()
+	}
 }
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)

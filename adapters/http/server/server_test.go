@@ -243,19 +243,39 @@ func TestOversizedInputIsRefusedWith4xx(t *testing.T) {
 	}
 	go func() { _ = s.Serve(ln) }()
 	t.Cleanup(func() { _ = s.Shutdown(context.Background()) })
-	req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/.well-known/jwks.json", nil)
-	req.Host = "shop.example"
-	req.Header.Set("Authorization", "Bearer "+strings.Repeat(".", 1<<20))
-	resp, err := http.DefaultClient.Do(req)
+	header := func(size int) (*http.Response, error) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+ln.Addr().String()+"/.well-known/jwks.json", nil)
+		req.Host = "shop.example"
+		req.Header.Set("Authorization", "Bearer "+strings.Repeat(".", size))
+		return http.DefaultClient.Do(req)
+	}
+	// Just over the limit: the whole request fits in the socket buffers, so
+	// the client always reads the answer.
+	resp, err := header(20 << 10)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 431 {
-		t.Fatalf("1 MB header: status %d, want 431", resp.StatusCode)
+		t.Fatalf("20 KiB header: status %d, want 431", resp.StatusCode)
+	}
+	// 1 MiB: the server answers 431 and closes while the client is still
+	// writing, so the client sees either the 431 or the reset — never a
+	// success — and the server stays healthy.
+	resp, err = header(1 << 20)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != 431 {
+			t.Fatalf("1 MiB header: status %d, want 431", resp.StatusCode)
+		}
+	} else if !strings.Contains(err.Error(), "reset") && !strings.Contains(err.Error(), "broken pipe") {
+		t.Fatalf("1 MiB header: %v", err)
+	}
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("server unhealthy after oversized header: %v", err)
 	}
 
-	req, _ = http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/.well-known/jwks.json", strings.NewReader(strings.Repeat("x", 4096)))
+	req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/.well-known/jwks.json", strings.NewReader(strings.Repeat("x", 4096)))
 	req.Host = "shop.example"
 	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
@@ -310,4 +330,32 @@ func TestAccessLogOmitsQueryAndNamesTenant(t *testing.T) {
 	if !strings.Contains(out, `"tenant":"shop"`) || !strings.Contains(out, `"path":"/.well-known/jwks.json"`) {
 		t.Fatalf("access log: %s", out)
 	}
+}
+
+func TestShutdownIsNotHeldBySilentConnection(t *testing.T) {
+	t.Parallel()
+	s, _ := newServer(t, server.Options{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- s.Serve(ln) }()
+	silent, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	// A request on another connection proves the silent one was accepted.
+	resp, err := http.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown held by a connection that never sent a byte: %v", err)
+	}
+	<-served
 }
