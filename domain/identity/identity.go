@@ -1,0 +1,155 @@
+// Package identity holds the people who sign in and the proof that they did:
+// users, their roles, sessions and the refresh tokens bound to sessions.
+package identity
+
+import (
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/portcullis/portcullis/domain/errs"
+)
+
+// Role is what a user may do.
+type Role string
+
+// The roles. Admin and staff rights are refined by the admin API.
+const (
+	RoleUser  Role = "user"
+	RoleStaff Role = "staff"
+	RoleAdmin Role = "admin"
+)
+
+// Field limits shared by every API surface.
+const (
+	MaxEmailLength = 150 // seed 001's limit, stricter than RFC 5321's 254
+	MaxNameLength  = 150
+	MaxPhoneLength = 32
+)
+
+// User is one account of one tenant.
+type User struct {
+	ID            string
+	TenantID      string
+	Email         string // as the user wrote it, NFKC-normalised
+	EmailKey      string // the uniqueness key: NFKC, case-folded
+	FirstName     string
+	LastName      string
+	Phone         string
+	Role          Role
+	Active        bool // false: disabled, every credential is refused
+	EmailVerified bool
+	PasswordHash  string // PHC string; empty for password-less accounts
+	CreatedAt     time.Time
+	UpdatedAt     time.Time
+	LastLoginAt   time.Time
+}
+
+// Profile is what a person may set about themselves at registration.
+type Profile struct {
+	Email     string
+	FirstName string
+	LastName  string
+	Phone     string
+}
+
+// ErrEmailTaken reports a registration for an address the tenant has.
+var ErrEmailTaken = errs.E(errs.Conflict, "email_taken", "An account with this e-mail address already exists.")
+
+// CheckProfile normalises a profile and reports every invalid field.
+func CheckProfile(p Profile) (Profile, string, error) {
+	var fields []errs.FieldError
+	email, key, err := NormalizeEmail(p.Email)
+	if err != nil {
+		fields = append(fields, errs.FieldError{Field: "email", Reason: err.Error()})
+	}
+	p.Email = email
+	p.FirstName, p.LastName, p.Phone = strings.TrimSpace(p.FirstName), strings.TrimSpace(p.LastName), strings.TrimSpace(p.Phone)
+	name := func(field, v string) {
+		switch n := utf8.RuneCountInString(v); {
+		case n == 0:
+			fields = append(fields, errs.FieldError{Field: field, Reason: "is required"})
+		case n > MaxNameLength:
+			fields = append(fields, errs.FieldError{Field: field, Reason: tooLong(MaxNameLength, n)})
+		case strings.ContainsFunc(v, isControl):
+			fields = append(fields, errs.FieldError{Field: field, Reason: "must not contain control characters"})
+		}
+	}
+	name("first_name", p.FirstName)
+	name("last_name", p.LastName)
+	if p.Phone != "" && (utf8.RuneCountInString(p.Phone) > MaxPhoneLength || strings.ContainsFunc(p.Phone, func(r rune) bool { return !strings.ContainsRune("+0123456789 -()", r) })) {
+		fields = append(fields, errs.FieldError{Field: "phone", Reason: "must be a phone number of digits, spaces, + - ( ), at most 32 characters"})
+	}
+	if len(fields) > 0 {
+		return Profile{}, "", errs.InvalidFields(fields...)
+	}
+	return p, key, nil
+}
+
+// SessionKind says which credential a session stands behind.
+type SessionKind string
+
+// The session kinds.
+const (
+	SessionWeb SessionKind = "web" // a browser with the session cookie
+	SessionApp SessionKind = "app" // an app token: Authorization: Token <key>
+	SessionAPI SessionKind = "api" // access JWT + rotating refresh token
+)
+
+// Session is one sign-in. Its secret (cookie value or app token) is stored
+// only as a hash; its public ID names it in lists and revocations.
+type Session struct {
+	ID            string
+	TenantID      string
+	UserID        string
+	Kind          SessionKind
+	SecretHash    string // SHA-256 of the cookie value or app token; empty for api sessions
+	CreatedAt     time.Time
+	LastSeenAt    time.Time
+	IdleExpiresAt time.Time // sliding: LastSeenAt + idle timeout
+	ExpiresAt     time.Time // absolute: CreatedAt + absolute timeout
+	RevokedAt     time.Time // zero while the session is live
+	IP            string
+	UserAgent     string
+	AMR           []string // authentication methods: "pwd", "otp", "mfa"...
+}
+
+// Live reports whether the session may still be used at now.
+func (s Session) Live(now time.Time) bool {
+	return s.RevokedAt.IsZero() && now.Before(s.ExpiresAt) && now.Before(s.IdleExpiresAt)
+}
+
+// Touched returns the session as seen at now with the idle window slid
+// forward, never past the absolute expiry.
+func (s Session) Touched(now time.Time, idle time.Duration) Session {
+	s.LastSeenAt = now
+	s.IdleExpiresAt = now.Add(idle)
+	if s.IdleExpiresAt.After(s.ExpiresAt) {
+		s.IdleExpiresAt = s.ExpiresAt
+	}
+	return s
+}
+
+// HasAMR reports whether the session was established with method m.
+func (s Session) HasAMR(m string) bool { return slices.Contains(s.AMR, m) }
+
+// RefreshToken is one link of an api session's rotating refresh chain. A
+// token is used once; presenting a used token again means it was stolen,
+// and the whole session (the token family) is revoked.
+type RefreshToken struct {
+	Hash      string // SHA-256 of the token
+	TenantID  string
+	SessionID string
+	UserID    string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	UsedAt    time.Time // zero until rotated
+}
+
+func tooLong(limit, n int) string {
+	return "must be at most " + strconv.Itoa(limit) + " characters, got " + strconv.Itoa(n)
+}
+
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }
