@@ -35,6 +35,8 @@ type tenantSpec struct {
 	Sessions       sessionsSpec       `mapstructure:"sessions"`
 	Redirects      redirectsSpec      `mapstructure:"redirects"`
 	Throttling     throttlingSpec     `mapstructure:"throttling"`
+	// RequireVerifiedEmail: see tenant.Tenant.
+	RequireVerifiedEmail bool `mapstructure:"require_verified_email"`
 }
 
 type passwordPolicySpec struct {
@@ -92,6 +94,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Redirects: redirectsSpec{Allow: slices.Clone(t.Redirects.Allow), Default: t.Redirects.Default},
 		Throttling: throttlingSpec{LoginPerAccount: limit(t.Throttling.LoginPerAccount), LoginPerIP: limit(t.Throttling.LoginPerIP),
 			RegisterPerIP: limit(t.Throttling.RegisterPerIP)},
+		RequireVerifiedEmail: t.RequireVerifiedEmail,
 	}
 }
 
@@ -110,6 +113,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Redirects: tenant.RedirectPolicy{Allow: s.Redirects.Allow, Default: s.Redirects.Default},
 		Throttling: tenant.Throttling{LoginPerAccount: limit(s.Throttling.LoginPerAccount), LoginPerIP: limit(s.Throttling.LoginPerIP),
 			RegisterPerIP: limit(s.Throttling.RegisterPerIP)},
+		RequireVerifiedEmail: s.RequireVerifiedEmail,
 	}
 }
 
@@ -180,6 +184,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"redirects": map[string]any{"allow": orEmpty(s.Redirects.Allow), "default": s.Redirects.Default},
 		"throttling": map[string]any{"login_per_account": limit(s.Throttling.LoginPerAccount), "login_per_ip": limit(s.Throttling.LoginPerIP),
 			"register_per_ip": limit(s.Throttling.RegisterPerIP)},
+		"require_verified_email": s.RequireVerifiedEmail,
 	}
 }
 

@@ -92,6 +92,9 @@ type Tenant struct {
 	Sessions     SessionPolicy
 	Redirects    RedirectPolicy
 	Throttling   Throttling
+	// RequireVerifiedEmail makes a password login of an account whose
+	// e-mail address is not verified fail like wrong credentials.
+	RequireVerifiedEmail bool
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string

@@ -104,6 +104,7 @@ func Sample(id string) tenant.Tenant {
 		LoginPerIP:      tenant.Limit{Count: 30, Window: 10 * time.Minute},
 		RegisterPerIP:   tenant.Limit{Count: 4, Window: 2 * time.Hour},
 	}
+	t.RequireVerifiedEmail = true
 	return t
 }
 
@@ -113,7 +114,7 @@ func equalConfig(a, b tenant.Tenant) bool {
 	return a.ID == b.ID && a.DisplayName == b.DisplayName && slices.Equal(a.Domains, b.Domains) &&
 		slices.Equal(a.LoginMethods, b.LoginMethods) && a.Password == b.Password && a.Tokens == b.Tokens &&
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
-		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling
+		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail
 }
 
 // RunStoreContract checks the behaviour every tenancy.Store must have.
