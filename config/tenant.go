@@ -36,7 +36,22 @@ type tenantSpec struct {
 	Redirects      redirectsSpec      `mapstructure:"redirects"`
 	Throttling     throttlingSpec     `mapstructure:"throttling"`
 	// RequireVerifiedEmail: see tenant.Tenant.
-	RequireVerifiedEmail bool `mapstructure:"require_verified_email"`
+	RequireVerifiedEmail bool         `mapstructure:"require_verified_email"`
+	Profiles             profilesSpec `mapstructure:"profiles"`
+}
+
+type profilesSpec struct {
+	Seed000 seed000Spec `mapstructure:"seed000"`
+	Seed001 seed001Spec `mapstructure:"seed001"`
+}
+
+type seed000Spec struct {
+	Enabled bool `mapstructure:"enabled"`
+}
+
+type seed001Spec struct {
+	Enabled bool   `mapstructure:"enabled"`
+	Prefix  string `mapstructure:"prefix"`
 }
 
 type passwordPolicySpec struct {
@@ -95,6 +110,8 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Throttling: throttlingSpec{LoginPerAccount: limit(t.Throttling.LoginPerAccount), LoginPerIP: limit(t.Throttling.LoginPerIP),
 			RegisterPerIP: limit(t.Throttling.RegisterPerIP)},
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
+		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
+			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
 	}
 }
 
@@ -114,6 +131,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Throttling: tenant.Throttling{LoginPerAccount: limit(s.Throttling.LoginPerAccount), LoginPerIP: limit(s.Throttling.LoginPerIP),
 			RegisterPerIP: limit(s.Throttling.RegisterPerIP)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
+		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
 	}
 }
 
@@ -185,6 +203,10 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"throttling": map[string]any{"login_per_account": limit(s.Throttling.LoginPerAccount), "login_per_ip": limit(s.Throttling.LoginPerIP),
 			"register_per_ip": limit(s.Throttling.RegisterPerIP)},
 		"require_verified_email": s.RequireVerifiedEmail,
+		"profiles": map[string]any{
+			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},
+			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
+		},
 	}
 }
 

@@ -81,6 +81,18 @@ type Throttling struct {
 	RegisterPerIP   Limit
 }
 
+// Profiles are the compatibility API surfaces a tenant serves besides the
+// canonical API, each faithful to one of the seed documents.
+type Profiles struct {
+	// Seed000 serves /users/login/, /users/logout/... (token "key" API).
+	Seed000 bool
+	// Seed001 serves {Seed001Prefix}/user/login/, register, logout, me.
+	Seed001 bool
+	// Seed001Prefix is the URI prefix of the seed 001 routes: empty or a
+	// path such as "/api" (no trailing slash).
+	Seed001Prefix string
+}
+
 // Tenant is one customer's configuration.
 type Tenant struct {
 	ID           string
@@ -92,6 +104,8 @@ type Tenant struct {
 	Sessions     SessionPolicy
 	Redirects    RedirectPolicy
 	Throttling   Throttling
+	// Profiles switches on the compatibility API surfaces.
+	Profiles Profiles
 	// RequireVerifiedEmail makes a password login of an account whose
 	// e-mail address is not verified fail like wrong credentials.
 	RequireVerifiedEmail bool
@@ -251,6 +265,10 @@ func (t Tenant) Validate() error {
 		add("redirects.default", "is required")
 	} else if !validDefaultRedirect(t.Redirects.Default) {
 		add("redirects.default", "%q must be a path starting with a single \"/\" or an absolute http(s) URL", t.Redirects.Default)
+	}
+
+	if pfx := t.Profiles.Seed001Prefix; pfx != "" && (!strings.HasPrefix(pfx, "/") || strings.HasSuffix(pfx, "/") || strings.Contains(pfx, "//") || strings.ContainsAny(pfx, "?#\\ :")) {
+		add("profiles.seed001.prefix", "%q must be empty or a path like /api: starting with \"/\", no trailing \"/\"", pfx)
 	}
 
 	limit := func(field string, l Limit) {

@@ -49,6 +49,8 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"allow with path", func(x *tenant.Tenant) { x.Redirects.Allow = []string{"https://shop.example/a"} }, "must be an origin only"},
 		{"allow javascript", func(x *tenant.Tenant) { x.Redirects.Allow = []string{"javascript:alert(1)"} }, `"javascript:alert(1)" must be a path starting with "/" or an http(s) origin`},
 		{"default backslash", func(x *tenant.Tenant) { x.Redirects.Default = `/\evil.example` }, `redirects.default: "/\\evil.example" must be a path`},
+		{"seed001 prefix with trailing slash", func(x *tenant.Tenant) { x.Profiles.Seed001Prefix = "/api/" }, `profiles.seed001.prefix: "/api/" must be empty or a path like /api`},
+		{"seed001 prefix relative", func(x *tenant.Tenant) { x.Profiles.Seed001Prefix = "api" }, `profiles.seed001.prefix: "api" must be empty`},
 		{"zero limit", func(x *tenant.Tenant) { x.Throttling.LoginPerIP.Count = 0 }, "throttling.login_per_ip.limit: must be at least 1, got 0"},
 		{"tiny window", func(x *tenant.Tenant) { x.Throttling.RegisterPerIP.Window = time.Millisecond }, "throttling.register_per_ip.window: must be at least 1s, got 1ms"},
 	}

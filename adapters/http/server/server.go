@@ -52,6 +52,9 @@ type Options struct {
 	// Outbox, when not nil, exposes the dev outbox endpoint. Set it in dev
 	// mode only.
 	Outbox *outbox.Outbox
+	// Surfaces add the API surfaces (canonical API, compatibility
+	// profiles) to the tenant-scoped router.
+	Surfaces []func(fiber.Router)
 }
 
 // Server is the HTTP server.
@@ -106,6 +109,9 @@ func New(opts Options) *Server {
 
 	tenant := s.app.Group("", s.resolveTenant)
 	tenant.Get("/.well-known/jwks.json", jwks)
+	for _, add := range opts.Surfaces {
+		add(tenant)
+	}
 	if opts.Outbox != nil {
 		tenant.Get("/dev/outbox", s.devOutbox)
 		tenant.Delete("/dev/outbox", s.devOutboxClear)

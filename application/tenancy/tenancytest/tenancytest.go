@@ -105,6 +105,7 @@ func Sample(id string) tenant.Tenant {
 		RegisterPerIP:   tenant.Limit{Count: 4, Window: 2 * time.Hour},
 	}
 	t.RequireVerifiedEmail = true
+	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
 	return t
 }
 
@@ -114,7 +115,7 @@ func equalConfig(a, b tenant.Tenant) bool {
 	return a.ID == b.ID && a.DisplayName == b.DisplayName && slices.Equal(a.Domains, b.Domains) &&
 		slices.Equal(a.LoginMethods, b.LoginMethods) && a.Password == b.Password && a.Tokens == b.Tokens &&
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
-		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail
+		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles
 }
 
 // RunStoreContract checks the behaviour every tenancy.Store must have.

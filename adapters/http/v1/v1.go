@@ -1,0 +1,250 @@
+// Package v1 is the canonical JSON API under /auth/v1: register, login,
+// token refresh, logout, the current user and their sessions. It only
+// translates HTTP to use-case calls; openapi.json describes it.
+package v1
+
+import (
+	_ "embed"
+	"errors"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+)
+
+// Prefix is where the API lives.
+const Prefix = "/auth/v1"
+
+//go:embed openapi.json
+var openAPI []byte
+
+// OpenAPI returns the API description served at /auth/v1/openapi.json.
+func OpenAPI() []byte { return openAPI }
+
+// Options configure the surface.
+type Options struct {
+	// Dev relaxes the session cookie for plain HTTP (no Secure flag, no
+	// __Host- prefix).
+	Dev bool
+}
+
+// Register adds the routes to r, a router whose requests carry a resolved
+// tenant.
+func Register(r fiber.Router, opts Options) {
+	h := handlers{opts: opts}
+	g := r.Group(Prefix)
+	g.Get("/openapi.json", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		return c.Send(openAPI)
+	})
+	g.Post("/register", h.register)
+	g.Post("/login", h.login)
+	g.Post("/token/refresh", h.refresh)
+	g.Post("/logout", h.logout)
+	g.Get("/me", h.me)
+	g.Get("/sessions", h.sessions)
+	g.Post("/sessions/revoke-others", h.revokeOthers)
+	g.Delete("/sessions/:id", h.revokeSession)
+}
+
+type handlers struct{ opts Options }
+
+func service(c *fiber.Ctx) *account.Service { return web.Tenant(c.UserContext()).Accounts }
+
+func client(c *fiber.Ctx) account.Client {
+	return account.Client{IP: web.ClientIP(c.UserContext()), UserAgent: string(c.Request().Header.UserAgent())}
+}
+
+type registerRequest struct {
+	Email     string `json:"email"`
+	Password  string `json:"password"`
+	FirstName string `json:"first_name"`
+	LastName  string `json:"last_name"`
+	Phone     string `json:"phone"`
+}
+
+// registerAccepted is the answer to every valid registration, whether the
+// address was new or taken: the response must not tell them apart.
+var registerAccepted = fiber.Map{
+	"status": "accepted",
+	"detail": "If this address can be registered, the account now exists and you can sign in. If it already had an account, its owner has been told by e-mail.",
+}
+
+func (h handlers) register(c *fiber.Ctx) error {
+	var req registerRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	_, err := service(c).Register(c.UserContext(), account.RegisterInput{
+		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone},
+		Password: req.Password,
+		Client:   client(c),
+	})
+	if err != nil && !errors.Is(err, identity.ErrEmailTaken) {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(registerAccepted)
+}
+
+type loginRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+	// Session selects the credential: "bearer" (default: access JWT and
+	// refresh token), "cookie" (browser session) or "app" (app token).
+	Session string `json:"session"`
+}
+
+func (h handlers) login(c *fiber.Ctx) error {
+	var req loginRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	kind := identity.SessionAPI
+	switch req.Session {
+	case "", "bearer":
+	case "cookie":
+		kind = identity.SessionWeb
+	case "app":
+		kind = identity.SessionApp
+	default:
+		return errs.InvalidFields(errs.FieldError{Field: "session", Reason: `must be "bearer", "cookie" or "app"`})
+	}
+	u, creds, err := service(c).Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: client(c)})
+	if err != nil {
+		return err
+	}
+	return h.credentials(c, u, creds)
+}
+
+func (h handlers) credentials(c *fiber.Ctx, u identity.User, creds account.Credentials) error {
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	out := fiber.Map{"user": userJSON(u), "session": sessionJSON(creds.Session, creds.Session.ID)}
+	switch creds.Session.Kind {
+	case identity.SessionAPI:
+		now := time.Now()
+		out["token_type"] = "Bearer"
+		out["access_token"] = creds.AccessToken
+		out["expires_in"] = int(creds.AccessExpiresAt.Sub(now).Round(time.Second).Seconds())
+		out["refresh_token"] = creds.RefreshToken
+		out["refresh_expires_in"] = int(creds.RefreshExpiresAt.Sub(now).Round(time.Second).Seconds())
+	case identity.SessionApp:
+		out["token_type"] = "Token"
+		out["app_token"] = creds.AppToken
+	case identity.SessionWeb:
+		web.SetSessionCookie(c, h.opts.Dev, creds.Cookie, creds.Session.ExpiresAt)
+		out["csrf_token"] = creds.CSRFToken
+	}
+	return c.JSON(out)
+}
+
+type refreshRequest struct {
+	RefreshToken string `json:"refresh_token"`
+}
+
+func (h handlers) refresh(c *fiber.Ctx) error {
+	var req refreshRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if req.RefreshToken == "" {
+		return errs.InvalidFields(errs.FieldError{Field: "refresh_token", Reason: "is required"})
+	}
+	u, creds, err := service(c).Refresh(c.UserContext(), req.RefreshToken)
+	if err != nil {
+		return err
+	}
+	return h.credentials(c, u, creds)
+}
+
+func (h handlers) principal(c *fiber.Ctx) (account.Principal, error) {
+	return web.Authenticate(c, service(c), h.opts.Dev, nil)
+}
+
+func (h handlers) logout(c *fiber.Ctx) error {
+	p, err := h.principal(c)
+	if err != nil {
+		return err
+	}
+	if err := service(c).Logout(c.UserContext(), p); err != nil {
+		return err
+	}
+	if p.Method == account.ByCookie {
+		web.ClearSessionCookie(c, h.opts.Dev)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (h handlers) me(c *fiber.Ctx) error {
+	p, err := h.principal(c)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"user": userJSON(p.User)})
+}
+
+func (h handlers) sessions(c *fiber.Ctx) error {
+	p, err := h.principal(c)
+	if err != nil {
+		return err
+	}
+	list, err := service(c).Sessions(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	out := make([]fiber.Map, len(list))
+	for i, s := range list {
+		out[i] = sessionJSON(s, p.Session.ID)
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"sessions": out})
+}
+
+func (h handlers) revokeSession(c *fiber.Ctx) error {
+	p, err := h.principal(c)
+	if err != nil {
+		return err
+	}
+	if err := service(c).RevokeSession(c.UserContext(), p, c.Params("id")); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (h handlers) revokeOthers(c *fiber.Ctx) error {
+	p, err := h.principal(c)
+	if err != nil {
+		return err
+	}
+	n, err := service(c).RevokeOtherSessions(c.UserContext(), p)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"revoked": n})
+}
+
+func userJSON(u identity.User) fiber.Map {
+	return fiber.Map{
+		"id": u.ID, "email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "phone": u.Phone,
+		"role": string(u.Role), "email_verified": u.EmailVerified, "created_at": u.CreatedAt.UTC().Format(time.RFC3339),
+		"last_login_at": timeOrNil(u.LastLoginAt),
+	}
+}
+
+func sessionJSON(s identity.Session, current string) fiber.Map {
+	return fiber.Map{
+		"id": s.ID, "kind": string(s.Kind), "created_at": timeOrNil(s.CreatedAt), "last_seen_at": timeOrNil(s.LastSeenAt),
+		"expires_at": timeOrNil(s.ExpiresAt), "ip": s.IP, "user_agent": s.UserAgent, "amr": s.AMR, "current": s.ID == current,
+	}
+}
+
+func timeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
