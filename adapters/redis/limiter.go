@@ -1,0 +1,133 @@
+package redis
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+var _ account.Limiter = (*Limiter)(nil)
+
+// minRetryAfter is the smallest retry-after a refusal reports, so that a
+// refusal never comes with a zero or negative wait after float rounding.
+const minRetryAfter = time.Millisecond
+
+// Limiter is one tenant's account.Limiter: a GCRA limiter
+// (github.com/go-redis/redis_rate) that keeps one value per key, under
+// Key(tenant, "rl", key), updated atomically by a Lua script on the server.
+//
+// A tenant.Limit{Count, Window} is a bucket of Count events that refills at
+// Count per Window: Count events may come at once, then one more every
+// Window/Count. A refused Hit is not counted.
+type Limiter struct {
+	tenantID string
+	rate     *redis_rate.Limiter
+}
+
+// NewLimiter returns the limiter of one tenant.
+func NewLimiter(c Client, tenantID string) *Limiter {
+	return &Limiter{tenantID: tenantID, rate: redis_rate.NewLimiter(unprefixed{c})}
+}
+
+// Peek reports whether one more event would be allowed now, without counting
+// it. When not, retryAfter is the time until it would be.
+func (l *Limiter) Peek(ctx context.Context, key string, lim tenant.Limit) (bool, time.Duration, error) {
+	rl, err := toRate(lim)
+	if err != nil {
+		return false, 0, err
+	}
+	// AllowN with n = 0 changes nothing, but its Allowed is always 0 and its
+	// RetryAfter -1; what it does report is ResetAfter, the time until the
+	// bucket is full again. One event fits once no more than Count-1
+	// emission intervals of it are used.
+	res, err := l.rate.AllowN(ctx, l.key(key), rl, 0)
+	if err != nil {
+		return false, 0, fmt.Errorf("limiter: peek %q: %w", key, err)
+	}
+	wait := res.ResetAfter - time.Duration(float64(lim.Window)*float64(lim.Count-1)/float64(lim.Count))
+	if wait <= 0 {
+		return true, 0, nil
+	}
+	return false, max(wait, minRetryAfter), nil
+}
+
+// Hit counts one event if it is allowed. When not, nothing is counted and
+// retryAfter is the time until one more would be allowed.
+func (l *Limiter) Hit(ctx context.Context, key string, lim tenant.Limit) (bool, time.Duration, error) {
+	rl, err := toRate(lim)
+	if err != nil {
+		return false, 0, err
+	}
+	res, err := l.rate.AllowN(ctx, l.key(key), rl, 1)
+	if err != nil {
+		return false, 0, fmt.Errorf("limiter: hit %q: %w", key, err)
+	}
+	if res.Allowed > 0 {
+		return true, 0, nil
+	}
+	return false, max(res.RetryAfter, minRetryAfter), nil
+}
+
+// Reset forgets every event counted against key.
+func (l *Limiter) Reset(ctx context.Context, key string) error {
+	if err := l.rate.Reset(ctx, l.key(key)); err != nil {
+		return fmt.Errorf("limiter: reset %q: %w", key, err)
+	}
+	return nil
+}
+
+func (l *Limiter) key(k string) string { return Key(l.tenantID, "rl", k) }
+
+// toRate maps a tenant limit to redis_rate's. The script divides by Count
+// and Window, so a limit that tenant.Validate would refuse is an error here
+// rather than a limiter that allows or refuses everything.
+func toRate(lim tenant.Limit) (redis_rate.Limit, error) {
+	if lim.Count < 1 || lim.Window <= 0 {
+		return redis_rate.Limit{}, fmt.Errorf("limiter: invalid limit %d per %s", lim.Count, lim.Window)
+	}
+	return redis_rate.Limit{Rate: lim.Count, Burst: lim.Count, Period: lim.Window}, nil
+}
+
+// rateKeyPrefix is what redis_rate puts in front of every key it is given.
+const rateKeyPrefix = "rate:"
+
+// unprefixed hands redis_rate the client with its "rate:" key prefix taken
+// off again, so that limiter keys stay inside the tenant's "pc:<tenant>:"
+// namespace like every other key (a tenant's keys can then be found, or an
+// ACL written, by that one pattern).
+type unprefixed struct{ Client }
+
+func (u unprefixed) Eval(ctx context.Context, script string, keys []string, args ...any) *goredis.Cmd {
+	return u.Client.Eval(ctx, script, trimRatePrefix(keys), args...)
+}
+
+func (u unprefixed) EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *goredis.Cmd {
+	return u.Client.EvalSha(ctx, sha1, trimRatePrefix(keys), args...)
+}
+
+func (u unprefixed) EvalRO(ctx context.Context, script string, keys []string, args ...any) *goredis.Cmd {
+	return u.Client.EvalRO(ctx, script, trimRatePrefix(keys), args...)
+}
+
+func (u unprefixed) EvalShaRO(ctx context.Context, sha1 string, keys []string, args ...any) *goredis.Cmd {
+	return u.Client.EvalShaRO(ctx, sha1, trimRatePrefix(keys), args...)
+}
+
+func (u unprefixed) Del(ctx context.Context, keys ...string) *goredis.IntCmd {
+	return u.Client.Del(ctx, trimRatePrefix(keys)...)
+}
+
+func trimRatePrefix(keys []string) []string {
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = strings.TrimPrefix(k, rateKeyPrefix)
+	}
+	return out
+}
