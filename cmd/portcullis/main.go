@@ -22,7 +22,12 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/portcullis/portcullis/adapters/http/seed000"
+	"github.com/portcullis/portcullis/adapters/http/seed001"
 	"github.com/portcullis/portcullis/adapters/http/server"
+	v1 "github.com/portcullis/portcullis/adapters/http/v1"
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/tenancy"
@@ -138,6 +143,11 @@ func serve(path string, stderr io.Writer) int {
 			{Name: "redis", Ping: func(ctx context.Context) error { return p.Redis.Ping(ctx).Err() }},
 		},
 		Outbox: p.Outbox,
+		Surfaces: []func(fiber.Router){
+			func(r fiber.Router) { v1.Register(r, v1.Options{Dev: cfg.DevMode}) },
+			func(r fiber.Router) { seed000.Register(r, seed000.Options{Dev: cfg.DevMode}) },
+			func(r fiber.Router) { seed001.Register(r, seed001.Options{Dev: cfg.DevMode}) },
+		},
 	})
 
 	ln, err := net.Listen("tcp", cfg.Listen)

@@ -15,11 +15,15 @@ import (
 
 	"github.com/google/wire"
 
+	"github.com/portcullis/portcullis/adapters/commonpass"
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
+	"github.com/portcullis/portcullis/adapters/crypto/argon2"
+	"github.com/portcullis/portcullis/adapters/crypto/jwt"
 	"github.com/portcullis/portcullis/adapters/embedded"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/adapters/redis"
+	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/platform"
@@ -42,6 +46,15 @@ type Platform struct {
 	Tenants *mongo.TenantStore
 	// Outbox records mail and SMS in dev mode; nil otherwise.
 	Outbox *outbox.Outbox
+
+	Users         *mongo.UserStore
+	Sessions      *mongo.SessionStore
+	RefreshTokens *mongo.RefreshTokenStore
+	Revocations   *redis.Revocations
+	// Hasher is shared by all tenants: its pool bounds the CPU and memory
+	// spent on password hashing for the whole process.
+	Hasher *argon2.Hasher
+	Common *commonpass.List
 }
 
 // MasterKey is the decoded platform master key.
@@ -59,15 +72,25 @@ var platformSet = wire.NewSet(
 	mongo.NewKeyStore,
 	mongo.NewTenantStore,
 	provideOutbox,
+	mongo.NewUserStore,
+	mongo.NewSessionStore,
+	mongo.NewRefreshTokenStore,
+	redis.NewRevocations,
+	provideHasher,
+	commonpass.Default,
 )
 
 var tenantSet = wire.NewSet(
-	wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Config"),
+	wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Config", "Redis",
+		"Users", "Sessions", "RefreshTokens", "Revocations", "Hasher", "Common"),
 	wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
 	wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
 	provideKeyring,
 	provideMailer,
 	provideSMS,
+	provideAccessTokens,
+	provideLimiter,
+	provideAccounts,
 	wire.Struct(new(tenancy.Runtime), "*"),
 )
 
@@ -187,6 +210,23 @@ func provideOutbox(cfg config.Platform, log *slog.Logger) *outbox.Outbox {
 
 func provideKeyring(t tenant.Tenant, store keyring.Store, sealer keyring.Sealer, clock platform.Clock, random platform.Random) *keyring.Ring {
 	return keyring.New(t.ID, store, sealer, clock, random)
+}
+
+func provideHasher() *argon2.Hasher { return argon2.New(argon2.Options{}) }
+
+func provideAccessTokens(t tenant.Tenant, ring *keyring.Ring, clock platform.Clock) *jwt.Issuer {
+	return jwt.New(t.ID, ring, clock, t.Tokens.Access)
+}
+
+func provideLimiter(t tenant.Tenant, c redis.Client) *redis.Limiter { return redis.NewLimiter(c, t.ID) }
+
+func provideAccounts(t tenant.Tenant, users *mongo.UserStore, sessions *mongo.SessionStore, refresh *mongo.RefreshTokenStore,
+	revocations *redis.Revocations, limiter *redis.Limiter, hasher *argon2.Hasher, tokens *jwt.Issuer, common *commonpass.List,
+	mail notify.Mailer, clock platform.Clock, random platform.Random) *account.Service {
+	return account.New(t, account.Deps{
+		Users: users, Sessions: sessions, Refresh: refresh, Revocations: revocations, Limiter: limiter,
+		Hasher: hasher, Tokens: tokens, Common: common, Mail: mail, Clock: clock, Random: random,
+	})
 }
 
 // provideMailer returns the tenant's mail sender: the dev outbox in dev

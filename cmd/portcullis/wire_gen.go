@@ -8,7 +8,9 @@ package main
 
 import (
 	"context"
+	"github.com/portcullis/portcullis/adapters/commonpass"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -46,18 +48,30 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	keyStore := mongo.NewKeyStore(db)
 	tenantStore := mongo.NewTenantStore(db)
 	outbox := provideOutbox(cfg, log)
+	userStore := mongo.NewUserStore(db)
+	sessionStore := mongo.NewSessionStore(db)
+	refreshTokenStore := mongo.NewRefreshTokenStore(db)
+	revocations := redis.NewRevocations(v)
+	hasher := provideHasher()
+	list := commonpass.Default()
 	platform := &Platform{
-		Config:  cfg,
-		Logger:  log,
-		Mongo:   db,
-		Redis:   v,
-		HTTP:    client,
-		Clock:   clock,
-		Random:  random,
-		Sealer:  sealer,
-		Keys:    keyStore,
-		Tenants: tenantStore,
-		Outbox:  outbox,
+		Config:        cfg,
+		Logger:        log,
+		Mongo:         db,
+		Redis:         v,
+		HTTP:          client,
+		Clock:         clock,
+		Random:        random,
+		Sealer:        sealer,
+		Keys:          keyStore,
+		Tenants:       tenantStore,
+		Outbox:        outbox,
+		Users:         userStore,
+		Sessions:      sessionStore,
+		RefreshTokens: refreshTokenStore,
+		Revocations:   revocations,
+		Hasher:        hasher,
+		Common:        list,
 	}
 	return platform, func() {
 		cleanup2()
@@ -75,11 +89,22 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*tenancy.Run
 	outbox := p.Outbox
 	mailer := provideMailer(t, outbox)
 	smsSender := provideSMS(t, outbox)
+	userStore := p.Users
+	sessionStore := p.Sessions
+	refreshTokenStore := p.RefreshTokens
+	revocations := p.Revocations
+	v := p.Redis
+	limiter := provideLimiter(t, v)
+	hasher := p.Hasher
+	issuer := provideAccessTokens(t, ring, clock)
+	list := p.Common
+	service := provideAccounts(t, userStore, sessionStore, refreshTokenStore, revocations, limiter, hasher, issuer, list, mailer, clock, random)
 	runtime := &tenancy.Runtime{
-		Tenant: t,
-		Keys:   ring,
-		Mail:   mailer,
-		SMS:    smsSender,
+		Tenant:   t,
+		Keys:     ring,
+		Mail:     mailer,
+		SMS:      smsSender,
+		Accounts: service,
 	}
 	return runtime, func() {
 	}, nil

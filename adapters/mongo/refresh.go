@@ -1,0 +1,123 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+)
+
+// RefreshTokenStore keeps refresh tokens in the refresh_tokens collection
+// with tenant_id:hash as _id, and a claim per used token in
+// refresh_token_uses.
+//
+// Use marks a token used with one conditional find-and-modify, which on
+// MongoDB alone decides the one use that sees the token unused. FerretDB
+// 1.24 runs a find-and-modify as a read and a later write, so several
+// racers can all match there; of those, the one that inserts the claim
+// (an insert of one _id succeeds once) wins and the others see the token
+// as used.
+type RefreshTokenStore struct {
+	coll *mongo.Collection
+	uses *mongo.Collection
+}
+
+var _ account.RefreshTokens = (*RefreshTokenStore)(nil)
+
+// NewRefreshTokenStore returns the refresh token store of db.
+func NewRefreshTokenStore(db *DB) *RefreshTokenStore {
+	return &RefreshTokenStore{coll: db.Collection("refresh_tokens"), uses: db.Collection("refresh_token_uses")}
+}
+
+type refreshDocument struct {
+	ID        string    `bson:"_id"` // tenant_id:hash
+	TenantID  string    `bson:"tenant_id"`
+	Hash      string    `bson:"hash"`
+	SessionID string    `bson:"session_id"`
+	UserID    string    `bson:"user_id"`
+	CreatedAt time.Time `bson:"created_at"`
+	ExpiresAt time.Time `bson:"expires_at"`
+	UsedAt    time.Time `bson:"used_at,omitempty"` // absent until used: Use filters on that
+}
+
+func refreshID(tenantID, hash string) string { return tenantID + ":" + hash }
+
+func refreshToDocument(t identity.RefreshToken) refreshDocument {
+	return refreshDocument{ID: refreshID(t.TenantID, t.Hash), TenantID: t.TenantID, Hash: t.Hash, SessionID: t.SessionID, UserID: t.UserID,
+		CreatedAt: t.CreatedAt.UTC(), ExpiresAt: t.ExpiresAt.UTC(), UsedAt: t.UsedAt.UTC()}
+}
+
+func refreshToDomain(d refreshDocument) identity.RefreshToken {
+	return identity.RefreshToken{Hash: d.Hash, TenantID: d.TenantID, SessionID: d.SessionID, UserID: d.UserID,
+		CreatedAt: d.CreatedAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(), UsedAt: d.UsedAt.UTC()}
+}
+
+// Create stores a new token; errs.ErrConflict if the tenant has its hash.
+func (s *RefreshTokenStore) Create(ctx context.Context, t identity.RefreshToken) error {
+	doc := refreshToDocument(t)
+	_, err := s.coll.InsertOne(ctx, doc)
+	if err == nil {
+		return nil
+	}
+	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: doc.ID}}); isDuplicate(err) || (cerr == nil && n > 0) {
+		return errs.ErrConflict.WithMessage("the refresh token exists").Wrap(err)
+	}
+	return fmt.Errorf("refresh_tokens: insert: %w", err)
+}
+
+// Use marks the token used at at and returns it as it was before: UsedAt
+// zero for the one use that rotates it, the stored UsedAt for every other.
+// Expiry is the caller's to check.
+func (s *RefreshTokenStore) Use(ctx context.Context, tenantID, hash string, at time.Time) (identity.RefreshToken, error) {
+	id := refreshID(tenantID, hash)
+	var before refreshDocument
+	err := s.coll.FindOneAndUpdate(ctx,
+		bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}, {Key: "used_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: at.UTC()}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.Before),
+	).Decode(&before)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		// Used already, or unknown.
+		t, err := s.stored(ctx, tenantID, id)
+		if err == nil && t.UsedAt.IsZero() {
+			// Created after the update looked: it was not there.
+			return identity.RefreshToken{}, errs.ErrNotFound
+		}
+		return t, err
+	case err != nil:
+		return identity.RefreshToken{}, fmt.Errorf("refresh_tokens: use: %w", err)
+	}
+	won, err := claim(ctx, s.uses, id, tenantID, at, before.ExpiresAt)
+	if err != nil {
+		return identity.RefreshToken{}, err
+	}
+	if !won {
+		t, err := s.stored(ctx, tenantID, id)
+		if err == nil && t.UsedAt.IsZero() {
+			t.UsedAt = at.UTC() // not expected: this use wrote used_at before claiming
+		}
+		return t, err
+	}
+	return refreshToDomain(before), nil
+}
+
+func (s *RefreshTokenStore) stored(ctx context.Context, tenantID, id string) (identity.RefreshToken, error) {
+	var d refreshDocument
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}}).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return identity.RefreshToken{}, errs.ErrNotFound
+	}
+	if err != nil {
+		return identity.RefreshToken{}, fmt.Errorf("refresh_tokens: find: %w", err)
+	}
+	return refreshToDomain(d), nil
+}

@@ -1,0 +1,122 @@
+package mongo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+)
+
+// UserStore keeps accounts in the users collection, one document per user
+// with the user id (made by the use case) as _id. The unique index on
+// tenant_id + email_key makes one of several racing registrations win.
+//
+// FerretDB 1.24 applies an update by reading the document and writing it
+// back whole, without concurrency control: two concurrent updates of one
+// user (say RecordLogin and SetPasswordHash) can lose one of them there.
+// MongoDB applies each $set atomically.
+type UserStore struct {
+	coll *mongo.Collection
+}
+
+var _ account.Users = (*UserStore)(nil)
+
+// NewUserStore returns the user store of db.
+func NewUserStore(db *DB) *UserStore { return &UserStore{coll: db.Collection("users")} }
+
+type userDocument struct {
+	ID            string    `bson:"_id"`
+	TenantID      string    `bson:"tenant_id"`
+	Email         string    `bson:"email"`
+	EmailKey      string    `bson:"email_key"`
+	FirstName     string    `bson:"first_name"`
+	LastName      string    `bson:"last_name"`
+	Phone         string    `bson:"phone,omitempty"`
+	Role          string    `bson:"role"`
+	Active        bool      `bson:"active"`
+	EmailVerified bool      `bson:"email_verified"`
+	PasswordHash  string    `bson:"password_hash,omitempty"`
+	CreatedAt     time.Time `bson:"created_at"`
+	UpdatedAt     time.Time `bson:"updated_at"`
+	LastLoginAt   time.Time `bson:"last_login_at,omitempty"`
+}
+
+func userToDocument(u identity.User) userDocument {
+	return userDocument{ID: u.ID, TenantID: u.TenantID, Email: u.Email, EmailKey: u.EmailKey, FirstName: u.FirstName, LastName: u.LastName,
+		Phone: u.Phone, Role: string(u.Role), Active: u.Active, EmailVerified: u.EmailVerified, PasswordHash: u.PasswordHash,
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt.UTC()}
+}
+
+func userToDomain(d userDocument) identity.User {
+	return identity.User{ID: d.ID, TenantID: d.TenantID, Email: d.Email, EmailKey: d.EmailKey, FirstName: d.FirstName, LastName: d.LastName,
+		Phone: d.Phone, Role: identity.Role(d.Role), Active: d.Active, EmailVerified: d.EmailVerified, PasswordHash: d.PasswordHash,
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), LastLoginAt: d.LastLoginAt.UTC()}
+}
+
+// Create stores a new user; identity.ErrEmailTaken if the tenant has the
+// e-mail key, errs.ErrConflict if the id is taken.
+func (s *UserStore) Create(ctx context.Context, u identity.User) error {
+	_, err := s.coll.InsertOne(ctx, userToDocument(u))
+	if err == nil {
+		return nil
+	}
+	// FerretDB reports some unique violations as internal errors rather
+	// than E11000, so whatever the error, a read decides what happened.
+	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: u.TenantID}, {Key: "email_key", Value: u.EmailKey}}); cerr == nil && n > 0 {
+		return identity.ErrEmailTaken.Wrap(err)
+	}
+	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: u.ID}}); isDuplicate(err) || (cerr == nil && n > 0) {
+		return errs.ErrConflict.WithMessage("user id %s exists", u.ID).Wrap(err)
+	}
+	return fmt.Errorf("users: insert: %w", err)
+}
+
+// ByEmail returns the tenant's user with the e-mail key.
+func (s *UserStore) ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error) {
+	return s.findOne(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "email_key", Value: emailKey}})
+}
+
+// ByID returns the tenant's user with the id.
+func (s *UserStore) ByID(ctx context.Context, tenantID, id string) (identity.User, error) {
+	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}})
+}
+
+func (s *UserStore) findOne(ctx context.Context, filter bson.D) (identity.User, error) {
+	var d userDocument
+	err := s.coll.FindOne(ctx, filter).Decode(&d)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return identity.User{}, errs.ErrNotFound
+	}
+	if err != nil {
+		return identity.User{}, fmt.Errorf("users: find: %w", err)
+	}
+	return userToDomain(d), nil
+}
+
+// SetPasswordHash replaces the user's password hash.
+func (s *UserStore) SetPasswordHash(ctx context.Context, tenantID, id, hash string, at time.Time) error {
+	return s.set(ctx, tenantID, id, bson.D{{Key: "password_hash", Value: hash}, {Key: "updated_at", Value: at.UTC()}})
+}
+
+// RecordLogin stamps the user's last login.
+func (s *UserStore) RecordLogin(ctx context.Context, tenantID, id string, at time.Time) error {
+	return s.set(ctx, tenantID, id, bson.D{{Key: "last_login_at", Value: at.UTC()}})
+}
+
+func (s *UserStore) set(ctx context.Context, tenantID, id string, fields bson.D) error {
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}}, bson.D{{Key: "$set", Value: fields}})
+	if err != nil {
+		return fmt.Errorf("users: update %s: %w", id, err)
+	}
+	if res.MatchedCount == 0 {
+		return errs.ErrNotFound
+	}
+	return nil
+}
