@@ -81,6 +81,14 @@ type Index struct {
 // tenant-scoped are listed in globalCollections.
 var Indexes = []Index{
 	{Collection: "signing_keys", Name: "tenant_generation", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "generation", Value: 1}}, Unique: true},
+	{Collection: "users", Name: "tenant_email_key", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "email_key", Value: 1}}, Unique: true},
+	// Secret-less sessions store a unique placeholder in secret_hash; see SessionStore.
+	{Collection: "sessions", Name: "tenant_secret_hash", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "secret_hash", Value: 1}}, Unique: true},
+	{Collection: "sessions", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
+	{Collection: "sessions", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
+	{Collection: "session_revocations", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
+	{Collection: "refresh_tokens", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
+	{Collection: "refresh_token_uses", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 }
 
 // globalCollections hold platform data keyed by _id, not tenant data.

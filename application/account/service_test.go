@@ -1,0 +1,487 @@
+package account_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/message"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// --- fakes for the ports without an in-memory twin elsewhere ---
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// fixedWindow is a fixed-window limiter on the fake clock.
+type fixedWindow struct {
+	clock *clock
+	mu    sync.Mutex
+	hits  map[string][]time.Time
+}
+
+func (f *fixedWindow) count(key string, l tenant.Limit) int {
+	now := f.clock.Now()
+	var kept []time.Time
+	for _, at := range f.hits[key] {
+		if now.Sub(at) < l.Window {
+			kept = append(kept, at)
+		}
+	}
+	f.hits[key] = kept
+	return len(kept)
+}
+
+func (f *fixedWindow) Peek(_ context.Context, key string, l tenant.Limit) (bool, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.count(key, l) >= l.Count {
+		return false, l.Window, nil
+	}
+	return true, 0, nil
+}
+
+func (f *fixedWindow) Hit(_ context.Context, key string, l tenant.Limit) (bool, time.Duration, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.count(key, l) >= l.Count {
+		return false, l.Window, nil
+	}
+	f.hits[key] = append(f.hits[key], f.clock.Now())
+	return true, 0, nil
+}
+
+func (f *fixedWindow) Reset(_ context.Context, key string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.hits, key)
+	return nil
+}
+
+type revocations struct {
+	mu  sync.Mutex
+	set map[string]bool
+}
+
+func (r *revocations) Revoke(_ context.Context, tenantID, sid string, _ time.Duration) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.set[tenantID+"/"+sid] = true
+	return nil
+}
+
+func (r *revocations) Revoked(_ context.Context, tenantID, sid string) (bool, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.set[tenantID+"/"+sid], nil
+}
+
+// hasher is a transparent fake that counts verifications.
+type hasher struct{ verifies atomic.Int64 }
+
+func params(p tenant.HashParams) string { return fmt.Sprintf("m=%d,t=%d,p=%d", p.MemoryKiB, p.Iterations, p.Parallelism) }
+
+func (h *hasher) Hash(_ context.Context, pw string, p tenant.HashParams) (string, error) {
+	return "fake$" + params(p) + "$" + pw, nil
+}
+
+func (h *hasher) Verify(_ context.Context, pw, encoded string, p tenant.HashParams) (bool, bool, error) {
+	h.verifies.Add(1)
+	parts := strings.SplitN(encoded, "$", 3)
+	if len(parts) != 3 {
+		return false, false, errors.New("malformed")
+	}
+	ok := parts[2] == pw
+	return ok, ok && parts[1] != params(p), nil
+}
+
+// tokens is a fake issuer: "at.<sid>.<sub>.<exp unix>".
+type tokens struct{ clock *clock }
+
+func (k tokens) Issue(_ context.Context, c account.AccessClaims) (string, error) {
+	return fmt.Sprintf("at.%s.%s.%d", c.SessionID, c.Subject, c.ExpiresAt.Unix()), nil
+}
+
+func (k tokens) Verify(_ context.Context, tok string) (account.AccessClaims, error) {
+	var sid, sub string
+	var exp int64
+	parts := strings.Split(tok, ".")
+	if len(parts) != 4 || parts[0] != "at" {
+		return account.AccessClaims{}, account.ErrInvalidToken
+	}
+	sid, sub = parts[1], parts[2]
+	fmt.Sscan(parts[3], &exp)
+	if !k.clock.Now().Before(time.Unix(exp, 0)) {
+		return account.AccessClaims{}, account.ErrInvalidToken
+	}
+	return account.AccessClaims{Subject: sub, SessionID: sid}, nil
+}
+
+type common map[string]bool
+
+func (c common) Contains(pw string) bool { return c[pw] }
+
+type mailbox struct {
+	mu   sync.Mutex
+	sent []message.Mail
+}
+
+func (m *mailbox) SendMail(_ context.Context, msg message.Mail) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, msg)
+	return nil
+}
+
+type fixture struct {
+	svc    *account.Service
+	clock  *clock
+	users  *accounttest.MemoryUsers
+	hasher *hasher
+	mail   *mailbox
+	t      tenant.Tenant
+}
+
+func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
+	t.Helper()
+	tn := tenant.Default()
+	tn.ID = "shop"
+	for _, m := range mutate {
+		m(&tn)
+	}
+	if err := tn.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	f := &fixture{clock: c, users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mailbox{}, t: tn}
+	f.svc = account.New(tn, account.Deps{
+		Users: f.users, Sessions: accounttest.NewMemorySessions(), Refresh: accounttest.NewMemoryRefreshTokens(),
+		Revocations: &revocations{set: map[string]bool{}}, Limiter: &fixedWindow{clock: c, hits: map[string][]time.Time{}},
+		Hasher: f.hasher, Tokens: tokens{clock: c}, Common: common{"password1": true}, Mail: f.mail, Clock: c, Random: rand.Reader,
+	})
+	return f
+}
+
+var ctx = context.Background()
+
+var alice = account.Client{IP: netip.MustParseAddr("198.51.100.7"), UserAgent: "test"}
+
+func (f *fixture) register(t *testing.T, email, pw string) identity.User {
+	t.Helper()
+	u, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "Ann", LastName: "Lee"}, Password: pw, Client: alice})
+	if err != nil {
+		t.Fatalf("register %s: %v", email, err)
+	}
+	return u
+}
+
+func (f *fixture) login(email, pw string, kind identity.SessionKind) (identity.User, account.Credentials, error) {
+	return f.svc.Login(ctx, account.LoginInput{Email: email, Password: pw, Kind: kind, Client: alice})
+}
+
+func TestRegisterThenLoginWithEveryCredentialKind(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.register(t, "Ann@Example.com", "correct horse battery")
+	if u.Role != identity.RoleUser || !u.Active || u.EmailVerified || u.EmailKey != "ann@example.com" || u.Email != "Ann@Example.com" {
+		t.Fatalf("registered %+v", u)
+	}
+	for _, tc := range []struct {
+		kind  identity.SessionKind
+		cred  account.CredentialKind
+		value func(account.Credentials) string
+	}{
+		{identity.SessionAPI, account.ByBearer, func(c account.Credentials) string { return c.AccessToken }},
+		{identity.SessionApp, account.ByToken, func(c account.Credentials) string { return c.AppToken }},
+		{identity.SessionWeb, account.ByCookie, func(c account.Credentials) string { return c.Cookie }},
+	} {
+		_, creds, err := f.login("ANN@example.COM", "correct horse battery", tc.kind)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.kind, err)
+		}
+		if creds.Session.Kind != tc.kind || creds.Session.SecretHash == tc.value(creds) {
+			t.Fatalf("%s: session %+v", tc.kind, creds.Session)
+		}
+		p, err := f.svc.Authenticate(ctx, tc.cred, tc.value(creds))
+		if err != nil || p.User.ID != u.ID || p.Session.ID != creds.Session.ID {
+			t.Fatalf("%s: authenticate %+v %v", tc.kind, p, err)
+		}
+		// The wrong scheme for the credential fails.
+		other := account.ByToken
+		if tc.cred == account.ByToken {
+			other = account.ByCookie
+		}
+		if _, err := f.svc.Authenticate(ctx, other, tc.value(creds)); !errors.Is(err, account.ErrInvalidToken) {
+			t.Fatalf("%s presented as %s: %v", tc.kind, other, err)
+		}
+	}
+	_, creds, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
+	if len(creds.AppToken) != 40 || strings.Trim(creds.AppToken, "0123456789abcdef") != "" {
+		t.Fatalf("app token %q is not 40 hex characters", creds.AppToken)
+	}
+	_, web, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
+	if !account.CheckCSRF(web.Cookie, web.CSRFToken) || account.CheckCSRF(web.Cookie, "forged") || account.CheckCSRF(creds.AppToken, web.CSRFToken) {
+		t.Fatal("CSRF token must be bound to its session cookie")
+	}
+}
+
+func TestFailedLoginsLookAlikeAndHashAlike(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "ann@example.com", "correct horse battery")
+	before := f.hasher.verifies.Load()
+	_, _, errUnknown := f.login("nobody@example.com", "correct horse battery", identity.SessionAPI)
+	_, _, errWrong := f.login("ann@example.com", "wrong horse battery", identity.SessionAPI)
+	_, _, errMalformed := f.login("not-an-address", "wrong horse battery", identity.SessionAPI)
+	for _, err := range []error{errUnknown, errWrong, errMalformed} {
+		if !errors.Is(err, account.ErrInvalidCredentials) || errs.As(err).Message != account.ErrInvalidCredentials.Message {
+			t.Fatalf("got %v", err)
+		}
+	}
+	if n := f.hasher.verifies.Load() - before; n != 3 {
+		t.Fatalf("%d password verifications for 3 failed logins: unknown accounts must be verified against a dummy hash", n)
+	}
+}
+
+func TestUnverifiedAndDisabledAccountsLookLikeWrongPasswords(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.RequireVerifiedEmail = true })
+	f.register(t, "ann@example.com", "correct horse battery")
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("unverified: %v", err)
+	}
+	g := newFixture(t)
+	if err := g.users.Create(ctx, identity.User{ID: "u1", TenantID: "shop", Email: "off@example.com", EmailKey: "off@example.com",
+		Role: identity.RoleUser, Active: false, PasswordHash: "fake$" + params(g.t.Password.Hash) + "$correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := g.login("off@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("disabled: %v", err)
+	}
+}
+
+func TestRehashOnLoginWhenParametersChange(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	old := f.t.Password.Hash
+	old.Iterations = 1
+	if err := f.users.Create(ctx, identity.User{ID: "u1", TenantID: "shop", Email: "ann@example.com", EmailKey: "ann@example.com",
+		Role: identity.RoleUser, Active: true, PasswordHash: "fake$" + params(old) + "$correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+		t.Fatal(err)
+	}
+	u, _ := f.users.ByID(ctx, "shop", "u1")
+	if u.PasswordHash != "fake$"+params(f.t.Password.Hash)+"$correct horse battery" {
+		t.Fatalf("not rehashed: %s", u.PasswordHash)
+	}
+}
+
+func TestPasswordPolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	reg := func(email, pw string) error {
+		_, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "Ann", LastName: "Lee"}, Password: pw, Client: alice})
+		return err
+	}
+	for name, pw := range map[string]string{
+		"too short": "short", "129 characters": strings.Repeat("a", 129), "common": "Password1", "same as e-mail": "ann@example.com",
+		"huge": strings.Repeat("x", 100_000),
+	} {
+		err := reg("ann@example.com", pw)
+		if errs.KindOf(err) != errs.Invalid || len(errs.As(err).Fields) == 0 || errs.As(err).Fields[0].Field != "password" {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if err := reg("b@example.com", strings.Repeat("日", 100)); err != nil {
+		t.Fatalf("100 multi-byte characters are 100 code points: %v", err)
+	}
+	// NFD and NFC spellings of one password are the same password.
+	if err := reg("c@example.com", "caf\u00e9 au lait!"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.login("c@example.com", "cafe\u0301 au lait!", identity.SessionAPI); err != nil {
+		t.Fatalf("NFD spelling of the password: %v", err)
+	}
+}
+
+func TestDuplicateRegistrationIsToldByMailAndCaseFolded(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "Ann@Example.com", "correct horse battery")
+	for _, email := range []string{"ann@example.com", "ＡＮＮ@example.com"} {
+		_, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "X", LastName: "Y"}, Password: "another good one", Client: alice})
+		if !errors.Is(err, identity.ErrEmailTaken) {
+			t.Fatalf("%s: %v", email, err)
+		}
+	}
+	if len(f.mail.sent) != 2 || !strings.Contains(f.mail.sent[0].Subject, "Sign-up attempt") {
+		t.Fatalf("owner not told: %+v", f.mail.sent)
+	}
+	if _, _, err := f.login("ann@example.com", "another good one", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatal("the duplicate's password must not work")
+	}
+}
+
+func TestConcurrentRegistrationsCreateOneAccount(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.RegisterPerIP.Count = 100 })
+	var wg sync.WaitGroup
+	var created, taken atomic.Int64
+	start := make(chan struct{})
+	for i := range 20 {
+		wg.Go(func() {
+			<-start
+			_, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: "race@example.com", FirstName: "R", LastName: "C"}, Password: fmt.Sprintf("password number %d", i), Client: alice})
+			switch {
+			case err == nil:
+				created.Add(1)
+			case errors.Is(err, identity.ErrEmailTaken):
+				taken.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if created.Load() != 1 || taken.Load() != 19 {
+		t.Fatalf("created %d, taken %d", created.Load(), taken.Load())
+	}
+}
+
+func TestLoginThrottlingPerAccountAndReset(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerAccount = tenant.Limit{Count: 3, Window: time.Minute} })
+	f.register(t, "ann@example.com", "correct horse battery")
+	for range 3 {
+		if _, _, err := f.login("ann@example.com", "wrong", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+	}
+	_, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI)
+	if !errors.Is(err, account.ErrThrottled) || errs.As(err).RetryAfter < 1 {
+		t.Fatalf("4th attempt: %v", err)
+	}
+	f.clock.advance(time.Minute)
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+		t.Fatalf("after the window: %v", err)
+	}
+}
+
+func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "ann@example.com", "correct horse battery")
+	_, first, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, second, err := f.svc.Refresh(ctx, first.RefreshToken)
+	if err != nil || second.RefreshToken == first.RefreshToken || second.Session.ID != first.Session.ID {
+		t.Fatalf("rotate: %v", err)
+	}
+	if _, _, err := f.svc.Refresh(ctx, first.RefreshToken); !errors.Is(err, account.ErrRefreshReused) {
+		t.Fatalf("reuse: %v", err)
+	}
+	if _, _, err := f.svc.Refresh(ctx, second.RefreshToken); !errors.Is(err, account.ErrInvalidToken) {
+		t.Fatalf("the newest token of a revoked family: %v", err)
+	}
+	if _, err := f.svc.Authenticate(ctx, account.ByBearer, second.AccessToken); !errors.Is(err, account.ErrInvalidToken) {
+		t.Fatalf("access token of a revoked family: %v", err)
+	}
+	if _, _, err := f.svc.Refresh(ctx, "never-issued"); !errors.Is(err, account.ErrInvalidToken) {
+		t.Fatal(err)
+	}
+}
+
+func TestLogoutRevokesAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.register(t, "ann@example.com", "correct horse battery")
+	_, api, _ := f.login("ann@example.com", "correct horse battery", identity.SessionAPI)
+	_, app, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
+	for kind, value := range map[account.CredentialKind]string{account.ByBearer: api.AccessToken, account.ByToken: app.AppToken} {
+		p, err := f.svc.Authenticate(ctx, kind, value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.svc.Logout(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Authenticate(ctx, kind, value); !errors.Is(err, account.ErrInvalidToken) {
+			t.Fatalf("%s after logout: %v", kind, err)
+		}
+	}
+	if _, _, err := f.svc.Refresh(ctx, api.RefreshToken); !errors.Is(err, account.ErrInvalidToken) {
+		t.Fatalf("refresh after logout: %v", err)
+	}
+}
+
+func TestSessionsIdleTimeoutSlidesAndOthersCanBeRevoked(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.Sessions = tenant.SessionPolicy{IdleTimeout: time.Hour, AbsoluteTimeout: 3 * time.Hour} })
+	f.register(t, "ann@example.com", "correct horse battery")
+	_, web, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
+	for range 4 { // 4 × 50 min > absolute timeout only at the end
+		f.clock.advance(50 * time.Minute)
+		_, err := f.svc.Authenticate(ctx, account.ByCookie, web.Cookie)
+		if f.clock.Now().Sub(web.Session.CreatedAt) < 3*time.Hour {
+			if err != nil {
+				t.Fatalf("used every 50 minutes, the session must stay alive: %v", err)
+			}
+		} else if !errors.Is(err, account.ErrInvalidToken) {
+			t.Fatalf("past the absolute timeout: %v", err)
+		}
+	}
+	_, idle, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
+	f.clock.advance(61 * time.Minute)
+	if _, err := f.svc.Authenticate(ctx, account.ByCookie, idle.Cookie); !errors.Is(err, account.ErrInvalidToken) {
+		t.Fatalf("idle for longer than the timeout: %v", err)
+	}
+
+	_, a, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
+	_, b, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
+	pa, _ := f.svc.Authenticate(ctx, account.ByToken, a.AppToken)
+	list, _ := f.svc.Sessions(ctx, pa)
+	if len(list) != 2 {
+		t.Fatalf("live sessions: %d", len(list))
+	}
+	if n, err := f.svc.RevokeOtherSessions(ctx, pa); err != nil || n != 1 {
+		t.Fatalf("revoke others: %d %v", n, err)
+	}
+	if _, err := f.svc.Authenticate(ctx, account.ByToken, b.AppToken); !errors.Is(err, account.ErrInvalidToken) {
+		t.Fatal("the other session must be revoked")
+	}
+	if _, err := f.svc.Authenticate(ctx, account.ByToken, a.AppToken); err != nil {
+		t.Fatal("the current session must survive")
+	}
+	// Someone else's session cannot be revoked, nor found.
+	f.register(t, "bob@example.com", "another good one")
+	_, bob, _ := f.login("bob@example.com", "another good one", identity.SessionApp)
+	if err := f.svc.RevokeSession(ctx, pa, bob.Session.ID); !errors.Is(err, account.ErrSessionNotFound) {
+		t.Fatalf("revoking another user's session: %v", err)
+	}
+}
