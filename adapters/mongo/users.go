@@ -110,6 +110,11 @@ func (s *UserStore) RecordLogin(ctx context.Context, tenantID, id string, at tim
 	return s.set(ctx, tenantID, id, bson.D{{Key: "last_login_at", Value: at.UTC()}})
 }
 
+// SetActive enables or disables the user.
+func (s *UserStore) SetActive(ctx context.Context, tenantID, id string, active bool, at time.Time) error {
+	return s.set(ctx, tenantID, id, bson.D{{Key: "active", Value: active}, {Key: "updated_at", Value: at.UTC()}})
+}
+
 func (s *UserStore) set(ctx context.Context, tenantID, id string, fields bson.D) error {
 	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}}, bson.D{{Key: "$set", Value: fields}})
 	if err != nil {

@@ -21,6 +21,9 @@ type Users interface {
 	ByID(ctx context.Context, tenantID, id string) (identity.User, error)
 	SetPasswordHash(ctx context.Context, tenantID, id, hash string, at time.Time) error
 	RecordLogin(ctx context.Context, tenantID, id string, at time.Time) error
+	// SetActive enables or disables an account; a disabled account's
+	// credentials are refused from the next request on.
+	SetActive(ctx context.Context, tenantID, id string, active bool, at time.Time) error
 }
 
 // Sessions stores sessions. Lookups answer errs.ErrNotFound, also for

@@ -584,4 +584,3 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
-

@@ -100,7 +100,9 @@ func (r *revocations) Revoked(_ context.Context, tenantID, sid string) (bool, er
 // hasher is a transparent fake that counts verifications.
 type hasher struct{ verifies atomic.Int64 }
 
-func params(p tenant.HashParams) string { return fmt.Sprintf("m=%d,t=%d,p=%d", p.MemoryKiB, p.Iterations, p.Parallelism) }
+func params(p tenant.HashParams) string {
+	return fmt.Sprintf("m=%d,t=%d,p=%d", p.MemoryKiB, p.Iterations, p.Parallelism)
+}
 
 func (h *hasher) Hash(_ context.Context, pw string, p tenant.HashParams) (string, error) {
 	return "fake$" + params(p) + "$" + pw, nil
@@ -281,6 +283,29 @@ func TestUnverifiedAndDisabledAccountsLookLikeWrongPasswords(t *testing.T) {
 	}
 }
 
+func TestDisablingAUserRejectsItsLiveCredentials(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.register(t, "ann@example.com", "correct horse battery")
+	_, api, _ := f.login("ann@example.com", "correct horse battery", identity.SessionAPI)
+	_, app, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
+	_, web, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
+	if err := f.users.SetActive(ctx, "shop", u.ID, false, f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for kind, value := range map[account.CredentialKind]string{account.ByBearer: api.AccessToken, account.ByToken: app.AppToken, account.ByCookie: web.Cookie} {
+		if _, err := f.svc.Authenticate(ctx, kind, value); !errors.Is(err, account.ErrInvalidToken) {
+			t.Errorf("%s of a disabled user: %v", kind, err)
+		}
+	}
+	if _, _, err := f.svc.Refresh(ctx, api.RefreshToken); !errors.Is(err, account.ErrInvalidToken) {
+		t.Errorf("refresh of a disabled user: %v", err)
+	}
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Errorf("login of a disabled user: %v", err)
+	}
+}
+
 func TestRehashOnLoginWhenParametersChange(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
@@ -442,7 +467,9 @@ func TestLogoutRevokesAtOnce(t *testing.T) {
 
 func TestSessionsIdleTimeoutSlidesAndOthersCanBeRevoked(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, func(t *tenant.Tenant) { t.Sessions = tenant.SessionPolicy{IdleTimeout: time.Hour, AbsoluteTimeout: 3 * time.Hour} })
+	f := newFixture(t, func(t *tenant.Tenant) {
+		t.Sessions = tenant.SessionPolicy{IdleTimeout: time.Hour, AbsoluteTimeout: 3 * time.Hour}
+	})
 	f.register(t, "ann@example.com", "correct horse battery")
 	_, web, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
 	for range 4 { // 4 × 50 min > absolute timeout only at the end

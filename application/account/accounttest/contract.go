@@ -190,6 +190,31 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 		}
 	})
 
+	t.Run("SetActive disables and enables", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("u-mu", "user-1", "ada@example.com")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetActive(ctx, "u-mu", "user-1", false, at(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := u
+		want.Active, want.UpdatedAt = false, at(time.Hour)
+		if got, err := s.ByID(ctx, "u-mu", "user-1"); err != nil || !sameUser(got, want) {
+			t.Fatalf("ByID = %+v, %v; want %+v", got, err, want)
+		}
+		if err := s.SetActive(ctx, "u-mu", "user-1", true, at(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.ByID(ctx, "u-mu", "user-1"); !got.Active {
+			t.Fatal("not enabled again")
+		}
+		if err := s.SetActive(ctx, "u-nu", "user-1", false, at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("another tenant's user: %v", err)
+		}
+	})
+
 	t.Run("updates of an unknown or another tenant's user are not found", func(t *testing.T) {
 		s := newStore(t)
 		u := sampleUser("u-kappa", "user-1", "ada@example.com")

@@ -82,6 +82,11 @@ func (m *MemoryUsers) RecordLogin(_ context.Context, tenantID, id string, at tim
 	return m.update(tenantID, id, func(u *identity.User) { u.LastLoginAt = ms(at) })
 }
 
+// SetActive enables or disables the user.
+func (m *MemoryUsers) SetActive(_ context.Context, tenantID, id string, active bool, at time.Time) error {
+	return m.update(tenantID, id, func(u *identity.User) { u.Active, u.UpdatedAt = active, ms(at) })
+}
+
 func (m *MemoryUsers) update(tenantID, id string, f func(*identity.User)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
