@@ -512,3 +512,29 @@ func TestSessionsIdleTimeoutSlidesAndOthersCanBeRevoked(t *testing.T) {
 		t.Fatalf("revoking another user's session: %v", err)
 	}
 }
+
+func TestLoginThrottlingPerIPKeysIPv6ByPrefix64(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerIP = tenant.Limit{Count: 2, Window: time.Hour} })
+	fail := func(ip string) error {
+		_, _, err := f.svc.Login(ctx, account.LoginInput{Email: "nobody@example.com", Password: "wrong", Kind: identity.SessionAPI,
+			Client: account.Client{IP: netip.MustParseAddr(ip)}})
+		return err
+	}
+	// Two addresses of one /64 share a budget...
+	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
+		if err := fail(ip); !errors.Is(err, account.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+	}
+	if err := fail("2001:db8:1:2:abcd::1"); !errors.Is(err, account.ErrThrottled) {
+		t.Fatalf("third failure from the same /64: %v", err)
+	}
+	// ...another /64 and an IPv4 client have their own.
+	if err := fail("2001:db8:1:3::1"); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("another /64: %v", err)
+	}
+	if err := fail("203.0.113.5"); !errors.Is(err, account.ErrInvalidCredentials) {
+		t.Fatalf("IPv4: %v", err)
+	}
+}
