@@ -75,6 +75,24 @@ func (l *Limiter) Hit(ctx context.Context, key string, lim tenant.Limit) (bool, 
 	return false, max(res.RetryAfter, minRetryAfter), nil
 }
 
+// Refund gives one counted event back (GCRA with a cost of -1: the bucket
+// never holds more than Count). When that leaves the bucket full, the key
+// is deleted, since the script only writes a key that still has a wait.
+func (l *Limiter) Refund(ctx context.Context, key string, lim tenant.Limit) error {
+	rl, err := toRate(lim)
+	if err != nil {
+		return err
+	}
+	res, err := l.rate.AllowN(ctx, l.key(key), rl, -1)
+	if err != nil {
+		return fmt.Errorf("limiter: refund %q: %w", key, err)
+	}
+	if res.ResetAfter <= 0 {
+		return l.Reset(ctx, key)
+	}
+	return nil
+}
+
 // Reset forgets every event counted against key.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
 	if err := l.rate.Reset(ctx, l.key(key)); err != nil {

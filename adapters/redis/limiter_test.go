@@ -332,3 +332,34 @@ func TestLimiterRejectsInvalidLimit(t *testing.T) {
 		}
 	}
 }
+
+func TestLimiterRefundGivesOneBackAndNeverMore(t *testing.T) {
+	t.Parallel()
+	c := client(t)
+	l := redis.NewLimiter(c, freshTenant(t, c))
+	lim := tenant.Limit{Count: 3, Window: time.Hour}
+	ctx := context.Background()
+	// Refunds on an untouched key must not create credit beyond Count.
+	for range 5 {
+		if err := l.Refund(ctx, "k", lim); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 3 {
+		if ok, _ := mustHit(t, l, "k", lim); !ok {
+			t.Fatalf("hit %d refused", i+1)
+		}
+	}
+	if ok, _ := mustHit(t, l, "k", lim); ok {
+		t.Fatal("a 4th hit of 3 allowed: refunds made extra credit")
+	}
+	if err := l.Refund(ctx, "k", lim); err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := mustHit(t, l, "k", lim); !ok {
+		t.Fatal("after a refund one more hit must be allowed")
+	}
+	if ok, _ := mustHit(t, l, "k", lim); ok {
+		t.Fatal("a refund gives back one hit, not more")
+	}
+}

@@ -126,7 +126,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (identity.User
 	}
 	err = s.d.Users.Create(ctx, u)
 	if errors.Is(err, identity.ErrEmailTaken) {
-		s.notifyTaken(ctx, profile.Email)
+		// Tell the owner, at the address of the account: the one typed may
+		// be a different mailbox that folds to the same key (ß and ss).
+		if owner, lerr := s.d.Users.ByEmail(ctx, s.t.ID, key); lerr == nil {
+			s.notifyTaken(ctx, owner.Email)
+		}
 		return identity.User{}, identity.ErrEmailTaken
 	}
 	if err != nil {
@@ -182,10 +186,14 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (identity.User, Cred
 	_, key, emailErr := identity.NormalizeEmail(in.Email)
 	accountKey := loginAccountKey(key)
 	ipKey := loginIPKey(in.Client.IP)
-	if err := s.throttle(ctx, ipKey, s.t.Throttling.LoginPerIP, false); err != nil {
+	// Every attempt is counted against both budgets before any hashing, so
+	// that guesses sent together cannot all pass a check made before any of
+	// them was counted. A success gives the attempt back.
+	if err := s.throttle(ctx, ipKey, s.t.Throttling.LoginPerIP, true); err != nil {
 		return identity.User{}, Credentials{}, err
 	}
-	if err := s.throttle(ctx, accountKey, s.t.Throttling.LoginPerAccount, false); err != nil {
+	if err := s.throttle(ctx, accountKey, s.t.Throttling.LoginPerAccount, true); err != nil {
+		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
 		return identity.User{}, Credentials{}, err
 	}
 
@@ -212,11 +220,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (identity.User, Cred
 		return identity.User{}, Credentials{}, err
 	}
 	if !found || !ok || !u.Active || (s.t.RequireVerifiedEmail && !u.EmailVerified) {
-		_, _, _ = s.d.Limiter.Hit(ctx, ipKey, s.t.Throttling.LoginPerIP)
-		_, _, _ = s.d.Limiter.Hit(ctx, accountKey, s.t.Throttling.LoginPerAccount)
 		return identity.User{}, Credentials{}, ErrInvalidCredentials
 	}
 	_ = s.d.Limiter.Reset(ctx, accountKey)
+	_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
 	now := s.d.Clock.Now().UTC()
 	if rehash {
 		if h, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash); err == nil {
@@ -518,8 +525,8 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 // principal's.
 var ErrSessionNotFound = errs.E(errs.NotFound, "session_not_found", "No such session.")
 
-// throttle refuses when key is over its limit; count also counts this
-// attempt (registrations), otherwise only failures are counted elsewhere.
+// throttle refuses when key is over its limit; with count it also counts
+// this attempt when it is allowed.
 func (s *Service) throttle(ctx context.Context, key string, l tenant.Limit, count bool) error {
 	check := s.d.Limiter.Peek
 	if count {

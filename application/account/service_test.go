@@ -72,6 +72,15 @@ func (f *fixedWindow) Hit(_ context.Context, key string, l tenant.Limit) (bool, 
 	return true, 0, nil
 }
 
+func (f *fixedWindow) Refund(_ context.Context, key string, _ tenant.Limit) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.hits[key]); n > 0 {
+		f.hits[key] = f.hits[key][:n-1]
+	}
+	return nil
+}
+
 func (f *fixedWindow) Reset(_ context.Context, key string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -365,6 +374,11 @@ func TestDuplicateRegistrationIsToldByMailAndCaseFolded(t *testing.T) {
 	if len(f.mail.sent) != 2 || !strings.Contains(f.mail.sent[0].Subject, "Sign-up attempt") {
 		t.Fatalf("owner not told: %+v", f.mail.sent)
 	}
+	for _, m := range f.mail.sent {
+		if m.To != "Ann@Example.com" {
+			t.Fatalf("the notice must go to the account's own address, not the one typed: %q", m.To)
+		}
+	}
 	if _, _, err := f.login("ann@example.com", "another good one", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
 		t.Fatal("the duplicate's password must not work")
 	}
@@ -536,5 +550,44 @@ func TestLoginThrottlingPerIPKeysIPv6ByPrefix64(t *testing.T) {
 	}
 	if err := fail("203.0.113.5"); !errors.Is(err, account.ErrInvalidCredentials) {
 		t.Fatalf("IPv4: %v", err)
+	}
+}
+
+func TestConcurrentGuessesCannotOutrunTheAccountLimit(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerAccount = tenant.Limit{Count: 3, Window: time.Hour} })
+	f.register(t, "ann@example.com", "correct horse battery")
+	var wg sync.WaitGroup
+	var checked, throttled atomic.Int64
+	start := make(chan struct{})
+	for i := range 20 {
+		wg.Go(func() {
+			<-start
+			_, _, err := f.login("ann@example.com", fmt.Sprintf("guess %d", i), identity.SessionAPI)
+			switch {
+			case errors.Is(err, account.ErrInvalidCredentials):
+				checked.Add(1)
+			case errors.Is(err, account.ErrThrottled):
+				throttled.Add(1)
+			default:
+				t.Error(err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if checked.Load() != 3 || throttled.Load() != 17 {
+		t.Fatalf("%d guesses checked and %d throttled; want 3 and 17", checked.Load(), throttled.Load())
+	}
+}
+
+func TestSuccessfulLoginsDoNotSpendTheIPBudget(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerIP = tenant.Limit{Count: 2, Window: time.Hour} })
+	f.register(t, "ann@example.com", "correct horse battery")
+	for i := range 5 {
+		if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+			t.Fatalf("login %d from one IP: %v", i+1, err)
+		}
 	}
 }

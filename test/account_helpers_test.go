@@ -1,0 +1,467 @@
+package e2e_test
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Helpers for the account attack tests: tenant files with the settings a
+// test needs, request options for bodies and credentials, and the sign-up
+// and sign-in steps most tests begin with.
+
+// generousLimit is a throttling limit no test reaches by accident.
+const generousLimit = "{limit: 10000, window: 1h}"
+
+// tenantSpec is a tenant file: the shipped demo tenant's settings, with what
+// a test needs changed. Empty fields keep the demo's value.
+type tenantSpec struct {
+	ID      string
+	Domains []string
+	// NoSeed000 and NoSeed001 switch a compatibility profile off.
+	NoSeed000, NoSeed001 bool
+	// RedirectDefault is redirects.default; "/" when empty.
+	RedirectDefault string
+	// Throttling limits as YAML flow mappings ("{limit: 3, window: 3s}");
+	// generousLimit when empty, so that a test only meets the limit it is
+	// about.
+	LoginPerAccount, LoginPerIP, RegisterPerIP string
+}
+
+// yaml renders the tenant file.
+func (ts tenantSpec) yaml() string {
+	or := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "id: %s\ndisplay_name: %s\ndomains:\n", ts.ID, ts.ID)
+	for _, d := range ts.Domains {
+		fmt.Fprintf(&b, "  - %s\n", d)
+	}
+	fmt.Fprintf(&b, `login_methods: [password]
+password_policy:
+  min_length: 8
+  max_length: 128
+  reject_common: true
+  hash: {memory_kib: 19456, iterations: 2, parallelism: 1}
+tokens: {access_ttl: 15m, refresh_ttl: 720h, app_token_ttl: 0s}
+sessions: {idle_timeout: 168h, absolute_timeout: 720h}
+redirects:
+  allow: [/, "http://localhost:3000"]
+  default: %s
+profiles:
+  seed000: {enabled: %t}
+  seed001: {enabled: %t, prefix: /api}
+require_verified_email: false
+throttling:
+  login_per_account: %s
+  login_per_ip: %s
+  register_per_ip: %s
+`, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001,
+		or(ts.LoginPerAccount, generousLimit), or(ts.LoginPerIP, generousLimit), or(ts.RegisterPerIP, generousLimit))
+	return b.String()
+}
+
+// startTenants starts a server serving exactly these tenants. Its client
+// does not follow redirects: the tests look at them.
+func startTenants(t *testing.T, specs ...tenantSpec) *server {
+	t.Helper()
+	files := make(map[string]string, len(specs))
+	for _, ts := range specs {
+		files[ts.ID+".yaml"] = ts.yaml()
+	}
+	s := start(t, options{Env: map[string]string{"PORTCULLIS_TENANTS_DIR": writeTenants(t, files)}})
+	noRedirects(s)
+	return s
+}
+
+// startLocal starts a server with one tenant, "local", on the demo's domains
+// (localhost, demo.localhost) with the demo's settings but generous
+// throttling limits.
+func startLocal(t *testing.T) *server {
+	t.Helper()
+	return startTenants(t, tenantSpec{ID: "local", Domains: []string{"localhost", "demo.localhost"}})
+}
+
+func noRedirects(s *server) {
+	s.client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+}
+
+// withBody sends body with the given Content-Type.
+func withBody(contentType, body string) reqOption {
+	return func(r *http.Request) {
+		r.Body = io.NopCloser(strings.NewReader(body))
+		r.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(strings.NewReader(body)), nil }
+		r.ContentLength = int64(len(body))
+		r.Header.Set("Content-Type", contentType)
+	}
+}
+
+// withJSON sends v as a JSON body.
+func withJSON(v any) reqOption {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return withBody("application/json", string(b))
+}
+
+// withForm sends the fields URL-encoded, as an HTML form does.
+func withForm(fields url.Values) reqOption {
+	return withBody("application/x-www-form-urlencoded", fields.Encode())
+}
+
+// withBearer authenticates with an access token.
+func withBearer(token string) reqOption { return withHeader("Authorization", "Bearer "+token) }
+
+// withAppToken authenticates with an app token (seed 000's key).
+func withAppToken(key string) reqOption { return withHeader("Authorization", "Token "+key) }
+
+// withSessionCookie sends the dev-mode session cookie.
+func withSessionCookie(value string) reqOption {
+	return withHeader("Cookie", "portcullis_session="+value)
+}
+
+// account is an e-mail address and password.
+type account struct {
+	Email    string
+	Password string
+}
+
+var addressSeq atomic.Int64
+
+// uniqueEmail returns an address no other test uses.
+func uniqueEmail(tag string) string {
+	return fmt.Sprintf("%s.%d@example.com", tag, addressSeq.Add(1))
+}
+
+// strongPassword returns a random password the policy accepts.
+func strongPassword() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return "Qv7-" + hex.EncodeToString(b) + "-zX"
+}
+
+// newAccount returns an unregistered account with a unique address.
+func newAccount(tag string) account {
+	return account{Email: uniqueEmail(tag), Password: strongPassword()}
+}
+
+// registerBody is a canonical registration request.
+func registerBody(a account) map[string]any {
+	return map[string]any{"email": a.Email, "password": a.Password, "first_name": "Ann", "last_name": "Example"}
+}
+
+// register registers a on the canonical API of the tenant at host and
+// fails the test unless it is accepted.
+func register(t *testing.T, s *server, host string, a account) {
+	t.Helper()
+	r := s.do(t, http.MethodPost, "/auth/v1/register", withHost(host), withJSON(registerBody(a)))
+	if r.Status != http.StatusAccepted {
+		t.Fatalf("register %s: status %d, want 202; body %s", a.Email, r.Status, r.Body)
+	}
+}
+
+// loginAnswer is the canonical login (and refresh) answer.
+type loginAnswer struct {
+	User struct {
+		ID            string `json:"id"`
+		Email         string `json:"email"`
+		Role          string `json:"role"`
+		EmailVerified bool   `json:"email_verified"`
+	} `json:"user"`
+	Session struct {
+		ID   string `json:"id"`
+		Kind string `json:"kind"`
+	} `json:"session"`
+	TokenType    string `json:"token_type"`
+	AccessToken  string `json:"access_token"`
+	RefreshToken string `json:"refresh_token"`
+	AppToken     string `json:"app_token"`
+	CSRFToken    string `json:"csrf_token"`
+	// Cookie is the session cookie's value from Set-Cookie.
+	Cookie string `json:"-"`
+}
+
+// login signs a in on the canonical API with the session kind ("" for the
+// default bearer session, "cookie", "app") and fails the test unless it
+// succeeds.
+func login(t *testing.T, s *server, host string, a account, kind string) loginAnswer {
+	t.Helper()
+	body := map[string]any{"email": a.Email, "password": a.Password}
+	if kind != "" {
+		body["session"] = kind
+	}
+	r := s.do(t, http.MethodPost, "/auth/v1/login", withHost(host), withJSON(body))
+	if r.Status != http.StatusOK {
+		t.Fatalf("login %s (session %q): status %d, want 200; body %s", a.Email, kind, r.Status, r.Body)
+	}
+	var ans loginAnswer
+	if err := json.Unmarshal(r.Body, &ans); err != nil {
+		t.Fatalf("login answer is not JSON (%v): %s", err, r.Body)
+	}
+	if c := sessionCookie(r); c != nil {
+		ans.Cookie = c.Value
+	}
+	return ans
+}
+
+// tryLogin posts a canonical bearer login and returns the reply whatever it
+// is.
+func tryLogin(t *testing.T, s *server, host, email, password string) reply {
+	t.Helper()
+	return s.do(t, http.MethodPost, "/auth/v1/login", withHost(host), withJSON(map[string]any{"email": email, "password": password}))
+}
+
+// sessionCookie returns the session cookie a reply sets, or nil.
+func sessionCookie(r reply) *http.Cookie {
+	for _, c := range (&http.Response{Header: r.Header}).Cookies() {
+		if c.Name == "portcullis_session" {
+			return c
+		}
+	}
+	return nil
+}
+
+// me is GET /auth/v1/me.
+func me(t *testing.T, s *server, host string, opts ...reqOption) reply {
+	t.Helper()
+	return s.get(t, "/auth/v1/me", append([]reqOption{withHost(host)}, opts...)...)
+}
+
+// wantProblem checks that r is a problem+json answer with this status and
+// code, and returns it.
+func wantProblem(t *testing.T, r reply, status int, code string) problem {
+	t.Helper()
+	if r.Status != status {
+		t.Errorf("status %d, want %d (%s); body %s", r.Status, status, code, r.Body)
+		return problem{}
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type %q, want application/problem+json", ct)
+	}
+	var p problem
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Errorf("body is not a problem (%v): %s", err, r.Body)
+		return p
+	}
+	if p.Code != code || p.Status != status {
+		t.Errorf("problem code %q status %d, want %q %d: %s", p.Code, p.Status, code, status, r.Body)
+	}
+	return p
+}
+
+// outboxMessage is one message of the dev outbox.
+type outboxMessage struct {
+	Kind    string `json:"kind"`
+	To      string `json:"to"`
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+}
+
+// outbox returns the dev outbox of the tenant at host.
+func outbox(t *testing.T, s *server, host string) []outboxMessage {
+	t.Helper()
+	r := s.get(t, "/dev/outbox", withHost(host))
+	if r.Status != http.StatusOK {
+		t.Fatalf("GET /dev/outbox: status %d; body %s", r.Status, r.Body)
+	}
+	return decodeJSON[struct {
+		Messages []outboxMessage `json:"messages"`
+	}](t, r).Messages
+}
+
+// signUpAttempts counts the "Sign-up attempt" mails to address (compared
+// without regard to case).
+func signUpAttempts(msgs []outboxMessage, address string) int {
+	n := 0
+	for _, m := range msgs {
+		if m.Kind == "mail" && strings.HasPrefix(m.Subject, "Sign-up attempt") && strings.EqualFold(m.To, address) {
+			n++
+		}
+	}
+	return n
+}
+
+// rawJSONRequest is an HTTP/1.1 request with a JSON body, closing the
+// connection after the answer.
+func rawJSONRequest(method, path, host, body string) string {
+	return fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		method, path, host, len(body), body)
+}
+
+// sendEachTogether is sendTogether for requests that differ: it opens one
+// connection per raw request, writes all of each but its last byte, then
+// writes the last bytes together. Replies are in the order of raws.
+func (s *server) sendEachTogether(t *testing.T, raws []string) []reply {
+	t.Helper()
+	conns := make([]net.Conn, len(raws))
+	for i, raw := range raws {
+		c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.SetDeadline(time.Now().Add(requestTimeout)); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(c, raw[:len(raw)-1]); err != nil {
+			t.Fatal(err)
+		}
+		conns[i] = c
+	}
+	replies := make([]reply, len(raws))
+	errs := make([]error, len(raws))
+	var wg sync.WaitGroup
+	release := make(chan struct{})
+	for i, c := range conns {
+		wg.Go(func() {
+			<-release
+			raw := raws[i]
+			if _, errs[i] = io.WriteString(c, raw[len(raw)-1:]); errs[i] != nil {
+				return
+			}
+			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			replies[i], errs[i] = reply{Status: resp.StatusCode, Header: resp.Header, Body: body, RequestID: resp.Header.Get("X-Request-ID")}, err
+		})
+	}
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("request %d of %d sent together: %v", i+1, len(raws), err)
+		}
+	}
+	return replies
+}
+
+// median returns the median of ds (the mean of the middle two for an even
+// count).
+func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// loginTimings times n logins of an unknown address and n of known with a
+// wrong password, interleaved so that load on the machine affects both
+// alike. It uses only send, so that a benchmark can call it too.
+func loginTimings(tb testing.TB, s *server, host string, known account, n int) (unknown, wrong []time.Duration) {
+	tb.Helper()
+	try := func(email, password string) time.Duration {
+		tb.Helper()
+		begun := time.Now()
+		r, err := s.send(http.MethodPost, "/auth/v1/login", withHost(host), withJSON(map[string]any{"email": email, "password": password}))
+		took := time.Since(begun)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		if r.Status != http.StatusUnauthorized {
+			tb.Fatalf("login of %s: status %d, want 401; body %s", email, r.Status, r.Body)
+		}
+		return took
+	}
+	// Warm up: the first unknown-account login computes the dummy hash, and
+	// the first connection is dialled.
+	try(uniqueEmail("warmup"), strongPassword())
+	try(known.Email, strongPassword())
+	for i := range n {
+		stranger, pw := uniqueEmail("nobody"), strongPassword()
+		if i%2 == 0 {
+			unknown = append(unknown, try(stranger, pw))
+			wrong = append(wrong, try(known.Email, pw))
+		} else {
+			wrong = append(wrong, try(known.Email, pw))
+			unknown = append(unknown, try(stranger, pw))
+		}
+	}
+	return unknown, wrong
+}
+
+// startForBenchmark starts a server for a benchmark. It does what start
+// does for tests, which it cannot call: start needs a *testing.T.
+func startForBenchmark(b *testing.B, opts options) *server {
+	b.Helper()
+	dataDir := b.TempDir()
+	s := &server{
+		DataDir: dataDir,
+		logs:    newLogBook(),
+		exited:  make(chan struct{}),
+		client:  &http.Client{Timeout: requestTimeout, Transport: &http.Transport{}},
+	}
+	s.cmd = exec.Command(binary, append([]string{"serve"}, opts.Args...)...)
+	s.cmd.Env = serverEnv(dataDir, opts.Env)
+	s.cmd.Dir = b.TempDir()
+	stderr, err := s.cmd.StderrPipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.started = time.Now()
+	if err := s.cmd.Start(); err != nil {
+		b.Fatalf("start server: %v", err)
+	}
+	go func() {
+		r := bufio.NewReader(stderr)
+		for {
+			line, err := r.ReadString('\n')
+			if line = strings.TrimRight(line, "\r\n"); line != "" {
+				s.logs.add(line)
+			}
+			if err != nil {
+				break
+			}
+		}
+		_ = s.cmd.Wait()
+		s.code = s.cmd.ProcessState.ExitCode()
+		s.logs.close()
+		close(s.exited)
+	}()
+	b.Cleanup(func() {
+		s.client.CloseIdleConnections()
+		if !s.hasExited() {
+			_ = s.cmd.Process.Signal(syscall.SIGTERM)
+			select {
+			case <-s.exited:
+			case <-time.After(exitTimeout):
+				_ = s.cmd.Process.Kill()
+				<-s.exited
+			}
+		}
+	})
+	e, ok := s.logs.wait(startTimeout, func(e logEntry) bool { return e.Msg() == "listening" })
+	if !ok {
+		b.Fatalf("server did not start listening; stderr:\n%s", s.logs.tail(50))
+	}
+	s.URL = e.Str("url")
+	s.Addr = strings.TrimPrefix(s.URL, "http://")
+	return s
+}
