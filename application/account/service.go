@@ -404,8 +404,11 @@ func (s *Service) Authenticate(ctx context.Context, kind CredentialKind, value s
 	switch kind {
 	case ByBearer:
 		claims, err := s.d.Tokens.Verify(ctx, value)
-		if err != nil {
+		if errors.Is(err, ErrInvalidToken) {
 			return Principal{}, ErrInvalidToken.Wrap(err)
+		}
+		if err != nil { // the keys could not be read: not the client's fault
+			return Principal{}, errs.ErrUnavailable.Wrap(err)
 		}
 		revoked, err := s.d.Revocations.Revoked(ctx, s.t.ID, claims.SessionID)
 		if err != nil {
