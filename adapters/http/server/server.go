@@ -88,21 +88,10 @@ func New(opts Options) *Server {
 		opts.BodyLimit = DefaultBodyLimit
 	}
 	s := &Server{opts: opts}
-	s.app = fiber.New(fiber.Config{
-		AppName:               "portcullis",
-		DisableStartupMessage: true,
-		ErrorHandler:          web.ErrorHandler(opts.Logger),
-		BodyLimit:             opts.BodyLimit,
-		// Request line and headers must fit in 16 KiB: a larger
-		// Authorization header is refused with 431 before any handler runs.
-		ReadBufferSize:    16 << 10,
-		ReadTimeout:       opts.RequestTimeout,
-		WriteTimeout:      opts.RequestTimeout,
-		IdleTimeout:       2 * time.Minute,
-		StrictRouting:     false,
-		CaseSensitive:     true,
-		ReduceMemoryUsage: false,
-	})
+	cfg := BaseConfig(opts.RequestTimeout)
+	cfg.ErrorHandler = web.ErrorHandler(opts.Logger)
+	cfg.BodyLimit = opts.BodyLimit
+	s.app = fiber.New(cfg)
 	s.app.Use(s.requestContext, s.accessLog, s.recoverPanic)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
@@ -157,6 +146,23 @@ func (s *Server) closeSilent() {
 	defer s.mu.Unlock()
 	for _, l := range s.listeners {
 		l.closeSilent()
+	}
+}
+
+// BaseConfig is the Fiber configuration the server runs with, before its
+// error handler and body limit are set. The load harness serves its bare
+// reference handler with it, so that both are served the same way.
+func BaseConfig(requestTimeout time.Duration) fiber.Config {
+	return fiber.Config{
+		AppName:               "portcullis",
+		DisableStartupMessage: true,
+		// Request line and headers must fit in 16 KiB: a larger
+		// Authorization header is refused with 431 before any handler runs.
+		ReadBufferSize: 16 << 10,
+		ReadTimeout:    requestTimeout,
+		WriteTimeout:   requestTimeout,
+		IdleTimeout:    2 * time.Minute,
+		CaseSensitive:  true,
 	}
 }
 
