@@ -438,6 +438,15 @@ func (s *Service) Authenticate(ctx context.Context, kind CredentialKind, value s
 		if sess.Kind != want || !sess.Live(now) {
 			return Principal{}, ErrInvalidToken
 		}
+		// The session may come from a cache; the revocation set, written
+		// first by a logout on any instance, is the word on revocation.
+		revoked, err := s.d.Revocations.Revoked(ctx, s.t.ID, sess.ID)
+		if err != nil {
+			return Principal{}, errs.ErrUnavailable.Wrap(err)
+		}
+		if revoked {
+			return Principal{}, ErrInvalidToken
+		}
 		u, err := s.activeUser(ctx, sess.UserID)
 		if err != nil {
 			return Principal{}, err
@@ -480,13 +489,14 @@ func (s *Service) Logout(ctx context.Context, p Principal) error {
 }
 
 func (s *Service) revoke(ctx context.Context, sessionID string, now time.Time) error {
-	if _, err := s.d.Sessions.Revoke(ctx, s.t.ID, sessionID, now); err != nil {
-		return fmt.Errorf("revoke session: %w", err)
-	}
-	// Access tokens are self-contained: the revocation set stops them until
-	// the last one issued could have expired.
+	// The revocation set first: every instance checks it on every request,
+	// whatever it has cached, and access tokens are self-contained, so it
+	// stops them until the last one issued could have expired.
 	if err := s.d.Revocations.Revoke(ctx, s.t.ID, sessionID, s.t.Tokens.Access+time.Minute); err != nil {
 		return errs.ErrUnavailable.Wrap(err)
+	}
+	if _, err := s.d.Sessions.Revoke(ctx, s.t.ID, sessionID, now); err != nil {
+		return fmt.Errorf("revoke session: %w", err)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/wire"
 
+	"github.com/portcullis/portcullis/adapters/cache"
 	"github.com/portcullis/portcullis/adapters/commonpass"
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/adapters/crypto/argon2"
@@ -55,6 +56,11 @@ type Platform struct {
 	// spent on password hashing for the whole process.
 	Hasher *argon2.Hasher
 	Common *commonpass.List
+
+	// Process-wide caches in front of the stores and token verification.
+	UserCache    *cache.Users
+	SessionCache *cache.Sessions
+	TokenCache   *cache.Tokens
 }
 
 // MasterKey is the decoded platform master key.
@@ -78,11 +84,14 @@ var platformSet = wire.NewSet(
 	redis.NewRevocations,
 	provideHasher,
 	commonpass.Default,
+	provideUserCache,
+	provideSessionCache,
+	provideTokenCache,
 )
 
 var tenantSet = wire.NewSet(
 	wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Config", "Redis",
-		"Users", "Sessions", "RefreshTokens", "Revocations", "Hasher", "Common"),
+		"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "Hasher", "Common"),
 	wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
 	wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
 	provideKeyring,
@@ -214,14 +223,26 @@ func provideKeyring(t tenant.Tenant, store keyring.Store, sealer keyring.Sealer,
 
 func provideHasher() *argon2.Hasher { return argon2.New(argon2.Options{}) }
 
-func provideAccessTokens(t tenant.Tenant, ring *keyring.Ring, clock platform.Clock) *jwt.Issuer {
-	return jwt.New(t.ID, ring, clock, t.Tokens.Access)
+func provideUserCache(users *mongo.UserStore) *cache.Users {
+	return cache.NewUsers(users, cache.DefaultUsers, cache.DefaultUserTTL)
+}
+
+func provideSessionCache(sessions *mongo.SessionStore, clock platform.Clock) *cache.Sessions {
+	return cache.NewSessions(sessions, clock, cache.DefaultSessions, cache.DefaultRecordTTL)
+}
+
+func provideTokenCache() *cache.Tokens { return cache.NewTokens(cache.DefaultTokens, cache.DefaultTokenTTL) }
+
+// provideAccessTokens returns the tenant's issuer, its verifications cached
+// in the process-wide token cache.
+func provideAccessTokens(t tenant.Tenant, ring *keyring.Ring, clock platform.Clock, tokens *cache.Tokens) *cache.AccessTokens {
+	return cache.NewAccessTokens(jwt.New(t.ID, ring, clock, t.Tokens.Access), t.ID, tokens, clock)
 }
 
 func provideLimiter(t tenant.Tenant, c redis.Client) *redis.Limiter { return redis.NewLimiter(c, t.ID) }
 
-func provideAccounts(t tenant.Tenant, users *mongo.UserStore, sessions *mongo.SessionStore, refresh *mongo.RefreshTokenStore,
-	revocations *redis.Revocations, limiter *redis.Limiter, hasher *argon2.Hasher, tokens *jwt.Issuer, common *commonpass.List,
+func provideAccounts(t tenant.Tenant, users *cache.Users, sessions *cache.Sessions, refresh *mongo.RefreshTokenStore,
+	revocations *redis.Revocations, limiter *redis.Limiter, hasher *argon2.Hasher, tokens *cache.AccessTokens, common *commonpass.List,
 	mail notify.Mailer, clock platform.Clock, random platform.Random) *account.Service {
 	return account.New(t, account.Deps{
 		Users: users, Sessions: sessions, Refresh: refresh, Revocations: revocations, Limiter: limiter,

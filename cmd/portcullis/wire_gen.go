@@ -54,6 +54,9 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	revocations := redis.NewRevocations(v)
 	hasher := provideHasher()
 	list := commonpass.Default()
+	users := provideUserCache(userStore)
+	sessions := provideSessionCache(sessionStore, clock)
+	tokens := provideTokenCache()
 	platform := &Platform{
 		Config:        cfg,
 		Logger:        log,
@@ -72,6 +75,9 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		Revocations:   revocations,
 		Hasher:        hasher,
 		Common:        list,
+		UserCache:     users,
+		SessionCache:  sessions,
+		TokenCache:    tokens,
 	}
 	return platform, func() {
 		cleanup2()
@@ -89,16 +95,17 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*tenancy.Run
 	outbox := p.Outbox
 	mailer := provideMailer(t, outbox)
 	smsSender := provideSMS(t, outbox)
-	userStore := p.Users
-	sessionStore := p.Sessions
+	users := p.UserCache
+	sessions := p.SessionCache
 	refreshTokenStore := p.RefreshTokens
 	revocations := p.Revocations
 	v := p.Redis
 	limiter := provideLimiter(t, v)
 	hasher := p.Hasher
-	issuer := provideAccessTokens(t, ring, clock)
+	tokens := p.TokenCache
+	accessTokens := provideAccessTokens(t, ring, clock, tokens)
 	list := p.Common
-	service := provideAccounts(t, userStore, sessionStore, refreshTokenStore, revocations, limiter, hasher, issuer, list, mailer, clock, random)
+	service := provideAccounts(t, users, sessions, refreshTokenStore, revocations, limiter, hasher, accessTokens, list, mailer, clock, random)
 	runtime := &tenancy.Runtime{
 		Tenant:   t,
 		Keys:     ring,

@@ -1,0 +1,180 @@
+package cache_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/adapters/cache"
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/domain/identity"
+)
+
+var ctx = context.Background()
+
+type clock struct{ now atomic.Pointer[time.Time] }
+
+func newClock() *clock {
+	c := &clock{}
+	t := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	c.now.Store(&t)
+	return c
+}
+func (c *clock) Now() time.Time { return *c.now.Load() }
+func (c *clock) advance(d time.Duration) {
+	t := c.Now().Add(d)
+	c.now.Store(&t)
+}
+
+type countingUsers struct {
+	account.Users
+	byID atomic.Int64
+}
+
+func (c *countingUsers) ByID(ctx context.Context, tenantID, id string) (identity.User, error) {
+	c.byID.Add(1)
+	return c.Users.ByID(ctx, tenantID, id)
+}
+
+func TestUsersCacheReadsOnceAndDropsOnWrite(t *testing.T) {
+	t.Parallel()
+	inner := &countingUsers{Users: accounttest.NewMemoryUsers()}
+	u := identity.User{ID: "u1", TenantID: "a", Email: "x@example.com", EmailKey: "x@example.com", Role: identity.RoleUser, Active: true}
+	if err := inner.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	c := cache.NewUsers(inner, 10, time.Minute)
+	for range 3 {
+		if got, err := c.ByID(ctx, "a", "u1"); err != nil || !got.Active {
+			t.Fatal(got, err)
+		}
+	}
+	if inner.byID.Load() != 1 {
+		t.Fatalf("%d store reads for 3 lookups", inner.byID.Load())
+	}
+	if err := c.SetActive(ctx, "a", "u1", false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := c.ByID(ctx, "a", "u1"); got.Active {
+		t.Fatal("a disabled user served active from the cache after a local write")
+	}
+	if _, err := c.ByID(ctx, "b", "u1"); err == nil {
+		t.Fatal("another tenant's user served")
+	}
+}
+
+func TestUsersCacheExpires(t *testing.T) {
+	t.Parallel()
+	inner := &countingUsers{Users: accounttest.NewMemoryUsers()}
+	_ = inner.Create(ctx, identity.User{ID: "u1", TenantID: "a", EmailKey: "k", Active: true})
+	c := cache.NewUsers(inner, 10, 20*time.Millisecond)
+	_, _ = c.ByID(ctx, "a", "u1")
+	deadline := time.Now().Add(5 * time.Second)
+	for inner.byID.Load() < 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("a cached user never expired")
+		}
+		time.Sleep(10 * time.Millisecond)
+		_, _ = c.ByID(ctx, "a", "u1")
+	}
+}
+
+type countingSessions struct {
+	account.Sessions
+	bySecret atomic.Int64
+}
+
+func (c *countingSessions) BySecret(ctx context.Context, tenantID, hash string) (identity.Session, error) {
+	c.bySecret.Add(1)
+	return c.Sessions.BySecret(ctx, tenantID, hash)
+}
+
+func TestSessionsCacheDropsOnRevokeAndTouchAndRereadsDeadEntries(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	inner := &countingSessions{Sessions: accounttest.NewMemorySessions()}
+	now := clk.Now()
+	s := identity.Session{ID: "s1", TenantID: "a", UserID: "u1", Kind: identity.SessionApp, SecretHash: "h1",
+		CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)}
+	if err := inner.Create(ctx, s); err != nil {
+		t.Fatal(err)
+	}
+	c := cache.NewSessions(inner, clk, 10, time.Minute)
+	for range 3 {
+		if _, err := c.BySecret(ctx, "a", "h1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if inner.bySecret.Load() != 1 {
+		t.Fatalf("%d store reads for 3 lookups", inner.bySecret.Load())
+	}
+	// Another instance slides the idle expiry; here the cached copy looks
+	// dead an hour later, so it is read again rather than refused.
+	if err := inner.Touch(ctx, "a", "s1", now.Add(50*time.Minute), now.Add(110*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(61 * time.Minute)
+	got, err := c.BySecret(ctx, "a", "h1")
+	if err != nil || !got.Live(clk.Now()) {
+		t.Fatalf("a stale dead-looking entry must be re-read: %+v %v", got, err)
+	}
+	if _, err := c.Revoke(ctx, "a", "s1", clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = c.BySecret(ctx, "a", "h1")
+	if got.RevokedAt.IsZero() {
+		t.Fatal("a revoked session served from the cache after a local revoke")
+	}
+}
+
+type fakeVerifier struct {
+	calls atomic.Int64
+	exp   time.Time
+}
+
+func (f *fakeVerifier) Issue(context.Context, account.AccessClaims) (string, error) { return "", nil }
+func (f *fakeVerifier) Verify(_ context.Context, tok string) (account.AccessClaims, error) {
+	f.calls.Add(1)
+	if tok != "good" {
+		return account.AccessClaims{}, account.ErrInvalidToken
+	}
+	return account.AccessClaims{Subject: "u1", SessionID: "s1", ExpiresAt: f.exp}, nil
+}
+
+func TestAccessTokensCacheOnlyVerifiedUnexpiredTokensPerTenant(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	store := cache.NewTokens(100, time.Hour)
+	inner := &fakeVerifier{exp: clk.Now().Add(10 * time.Minute)}
+	a := cache.NewAccessTokens(inner, "a", store, clk)
+	for range 3 {
+		if _, err := a.Verify(ctx, "good"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if inner.calls.Load() != 1 {
+		t.Fatalf("%d verifications for 3 uses of one token", inner.calls.Load())
+	}
+	for range 2 {
+		if _, err := a.Verify(ctx, "forged"); !errors.Is(err, account.ErrInvalidToken) {
+			t.Fatal(err)
+		}
+	}
+	if inner.calls.Load() != 3 {
+		t.Fatal("failed verifications must not be cached")
+	}
+	otherInner := &fakeVerifier{exp: inner.exp}
+	b := cache.NewAccessTokens(otherInner, "b", store, clk)
+	_, _ = b.Verify(ctx, "good")
+	if otherInner.calls.Load() != 1 {
+		t.Fatal("tenant b was answered from tenant a's verification")
+	}
+	clk.advance(11 * time.Minute)
+	_, _ = a.Verify(ctx, "good")
+	if inner.calls.Load() != 4 {
+		t.Fatal("an expired token must not be served from the cache")
+	}
+}
