@@ -231,7 +231,9 @@ func provideSessionCache(sessions *mongo.SessionStore, clock platform.Clock) *ca
 	return cache.NewSessions(sessions, clock, cache.DefaultSessions, cache.DefaultRecordTTL)
 }
 
-func provideTokenCache() *cache.Tokens { return cache.NewTokens(cache.DefaultTokens, cache.DefaultTokenTTL) }
+func provideTokenCache() *cache.Tokens {
+	return cache.NewTokens(cache.DefaultTokens, cache.DefaultTokenTTL)
+}
 
 // provideAccessTokens returns the tenant's issuer, its verifications cached
 // in the process-wide token cache.
