@@ -179,13 +179,16 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	c.Set(HeaderRequestID, rid)
 
 	peer, _ := netip.AddrFromSlice(c.Context().RemoteIP())
-	var xff []string
-	c.Request().Header.VisitAll(func(k, v []byte) {
-		if strings.EqualFold(string(k), fiber.HeaderXForwardedFor) {
-			xff = append(xff, string(v))
-		}
-	})
-	ip := s.opts.TrustedProxies.ClientIP(peer, xff)
+	ip := peer.Unmap()
+	if s.opts.TrustedProxies.Trusts(peer) { // only then is X-Forwarded-For read at all
+		var xff []string
+		c.Request().Header.VisitAll(func(k, v []byte) {
+			if strings.EqualFold(string(k), fiber.HeaderXForwardedFor) {
+				xff = append(xff, string(v))
+			}
+		})
+		ip = s.opts.TrustedProxies.ClientIP(peer, xff)
+	}
 
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
 	defer cancel()

@@ -184,7 +184,9 @@ func (h handlers) me(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"user": userJSON(p.User)})
+	return c.JSON(struct {
+		User userBody `json:"user"`
+	}{userJSON(p.User)})
 }
 
 func (h handlers) sessions(c *fiber.Ctx) error {
@@ -227,12 +229,22 @@ func (h handlers) revokeOthers(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"revoked": n})
 }
 
-func userJSON(u identity.User) fiber.Map {
-	return fiber.Map{
-		"id": u.ID, "email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "phone": u.Phone,
-		"role": string(u.Role), "email_verified": u.EmailVerified, "created_at": u.CreatedAt.UTC().Format(time.RFC3339),
-		"last_login_at": timeOrNil(u.LastLoginAt),
-	}
+// userBody is a user as the API shows it.
+type userBody struct {
+	ID            string `json:"id"`
+	Email         string `json:"email"`
+	FirstName     string `json:"first_name"`
+	LastName      string `json:"last_name"`
+	Phone         string `json:"phone"`
+	Role          string `json:"role"`
+	EmailVerified bool   `json:"email_verified"`
+	CreatedAt     any    `json:"created_at"`
+	LastLoginAt   any    `json:"last_login_at"`
+}
+
+func userJSON(u identity.User) userBody {
+	return userBody{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone,
+		Role: string(u.Role), EmailVerified: u.EmailVerified, CreatedAt: timeOrNil(u.CreatedAt), LastLoginAt: timeOrNil(u.LastLoginAt)}
 }
 
 func sessionJSON(s identity.Session, current string) fiber.Map {
