@@ -68,6 +68,9 @@ type Platform struct {
 	// TenantRefreshInterval is how often tenant files and stored tenants
 	// are re-read.
 	TenantRefreshInterval time.Duration `koanf:"tenant_refresh_interval"`
+	// PprofListen, if set, serves Go's net/http/pprof profiles on this
+	// address (keep it on loopback); empty disables it.
+	PprofListen string `koanf:"pprof_listen"`
 }
 
 // Defaults returns the platform settings used when nothing is configured.
@@ -221,6 +224,11 @@ func (p Platform) validate() []Problem {
 			add("default_tenant", "%q is not a valid tenant id", p.DefaultTenant)
 		}
 	}
+	if p.PprofListen != "" {
+		if _, port, err := net.SplitHostPort(p.PprofListen); err != nil || port == "" {
+			add("pprof_listen", "%q must be host:port, e.g. 127.0.0.1:6060", p.PprofListen)
+		}
+	}
 	if p.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be a positive duration, got %s", p.ShutdownTimeout)
 	}
@@ -320,5 +328,6 @@ func (p Platform) LogValue() slog.Value {
 		slog.String("default_tenant", p.DefaultTenant),
 		slog.Duration("shutdown_timeout", p.ShutdownTimeout),
 		slog.Duration("tenant_refresh_interval", p.TenantRefreshInterval),
+		slog.String("pprof_listen", p.PprofListen),
 	)
 }

@@ -16,6 +16,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -161,6 +163,10 @@ func serve(path string, stderr io.Writer) int {
 		printDevBanner(stderr, ln.Addr().(*net.TCPAddr), dir)
 	}
 
+	if cfg.PprofListen != "" {
+		go servePprof(cfg.PprofListen, log)
+	}
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
 
@@ -188,6 +194,22 @@ func serve(path string, stderr io.Writer) int {
 	stopBG()
 	log.Info("stopped")
 	return 0
+}
+
+// servePprof serves the runtime profiles of net/http/pprof on their own
+// listener, never on the public one.
+func servePprof(addr string, log *slog.Logger) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	log.Warn("pprof profiles are served", "listen", addr)
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	if err := srv.ListenAndServe(); err != nil {
+		log.Error("pprof listener", "error", err)
+	}
 }
 
 func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, every time.Duration, log *slog.Logger) {
