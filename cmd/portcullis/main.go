@@ -110,7 +110,9 @@ func serve(path string, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "portcullis:", err)
 		return 1
 	}
-	log := newLogger(cfg, stderr)
+	logOut := newBufferedLog(stderr, 256<<10, 100*time.Millisecond)
+	defer logOut.Close()
+	log := newLogger(cfg, logOut)
 	log.Info("starting portcullis", "version", version(), "config", cfg)
 	if cfg.DevMode {
 		log.Warn("dev mode is on: the dev outbox is exposed and cookies work over plain HTTP; never run it in production")
@@ -159,6 +161,7 @@ func serve(path string, stderr io.Writer) int {
 	}
 	url := "http://" + ln.Addr().String()
 	log.Info("listening", "url", url, "tenants", dir.Len(), "startup", time.Since(started).Round(time.Millisecond))
+	logOut.Flush()
 	if cfg.DevMode {
 		printDevBanner(stderr, ln.Addr().(*net.TCPAddr), dir)
 	}
