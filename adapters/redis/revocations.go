@@ -2,7 +2,9 @@ package redis
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -17,12 +19,93 @@ const minRevocationTTL = time.Second
 
 // Revocations is the account.Revocations set: one key per revoked session,
 // Key(tenant, "revoked", sessionID), that expires with its TTL.
+//
+// Every authenticated request asks it, so checks are pipelined: concurrent
+// Revoked calls are sent to Redis together, one round trip for all the
+// checks that queued while the previous batch was in flight (no added
+// delay when idle). Each answer still reflects Redis after the call began.
 type Revocations struct {
-	c Client
+	c       Client
+	queries chan revocationQuery
+	quit    chan struct{}
+	done    sync.WaitGroup
 }
 
-// NewRevocations returns the revocation set kept in c.
-func NewRevocations(c Client) *Revocations { return &Revocations{c: c} }
+type revocationQuery struct {
+	key   string
+	reply chan revocationAnswer
+}
+
+type revocationAnswer struct {
+	revoked bool
+	err     error
+}
+
+// Batching bounds: how many pipelines may be in flight and how many checks
+// one may carry.
+const (
+	revocationWorkers  = 4
+	revocationMaxBatch = 256
+)
+
+// NewRevocations returns the revocation set kept in c and a function that
+// stops its pipelining workers.
+func NewRevocations(c Client) (*Revocations, func()) {
+	r := &Revocations{c: c, queries: make(chan revocationQuery), quit: make(chan struct{})}
+	for range revocationWorkers {
+		r.done.Add(1)
+		go r.work()
+	}
+	var once sync.Once
+	return r, func() { once.Do(func() { close(r.quit); r.done.Wait() }) }
+}
+
+func (r *Revocations) work() {
+	defer r.done.Done()
+	batch := make([]revocationQuery, 0, revocationMaxBatch)
+	for {
+		select {
+		case <-r.quit:
+			return
+		case q := <-r.queries:
+			batch = append(batch[:0], q)
+		}
+	drain:
+		for len(batch) < revocationMaxBatch {
+			select {
+			case q := <-r.queries:
+				batch = append(batch, q)
+			default:
+				break drain
+			}
+		}
+		r.check(batch)
+	}
+}
+
+// check answers a batch with one pipeline of EXISTS.
+func (r *Revocations) check(batch []revocationQuery) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	cmds := make([]*goredis.IntCmd, len(batch))
+	_, err := r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		for i, q := range batch {
+			cmds[i] = p.Exists(ctx, q.key)
+		}
+		return nil
+	})
+	for i, q := range batch {
+		a := revocationAnswer{}
+		if cerr := cmds[i].Err(); cerr != nil {
+			a.err = fmt.Errorf("revocations: check: %w", cerr)
+		} else if err != nil && !errors.Is(err, goredis.Nil) {
+			a.err = fmt.Errorf("revocations: check: %w", err)
+		} else {
+			a.revoked = cmds[i].Val() == 1
+		}
+		q.reply <- a // buffered: never blocks
+	}
+}
 
 // revoke sets the key with a TTL of ARGV[1] milliseconds unless it is
 // already set to live longer: revoking a session twice must not cut short
@@ -51,9 +134,21 @@ func (r *Revocations) Revoke(ctx context.Context, tenantID, sessionID string, tt
 
 // Revoked reports whether sessionID is in the set.
 func (r *Revocations) Revoked(ctx context.Context, tenantID, sessionID string) (bool, error) {
-	n, err := r.c.Exists(ctx, Key(tenantID, "revoked", sessionID)).Result()
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("revocations: check: %w", err)
 	}
-	return n == 1, nil
+	q := revocationQuery{key: Key(tenantID, "revoked", sessionID), reply: make(chan revocationAnswer, 1)}
+	select {
+	case r.queries <- q:
+	case <-ctx.Done():
+		return false, fmt.Errorf("revocations: check: %w", ctx.Err())
+	case <-r.quit:
+		return false, errors.New("revocations: closed")
+	}
+	select {
+	case a := <-q.reply:
+		return a.revoked, a.err
+	case <-ctx.Done():
+		return false, fmt.Errorf("revocations: check: %w", ctx.Err())
+	}
 }

@@ -2,6 +2,8 @@ package redis_test
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +24,8 @@ func TestRevocationsRevokedIsSeen(t *testing.T) {
 	ctx := context.Background()
 	c := client(t)
 	id := freshTenant(t, c)
-	r := redis.NewRevocations(c)
+	r, stop := redis.NewRevocations(c)
+	t.Cleanup(stop)
 
 	if mustRevoked(t, r, id, "s1") {
 		t.Fatal("revoked before Revoke")
@@ -46,7 +49,8 @@ func TestRevocationsAreTenantScoped(t *testing.T) {
 	ctx := context.Background()
 	c := client(t)
 	a, b := freshTenant(t, c), freshTenant(t, c)
-	r := redis.NewRevocations(c)
+	r, stop := redis.NewRevocations(c)
+	t.Cleanup(stop)
 
 	if err := r.Revoke(ctx, a, "same-id", time.Minute); err != nil {
 		t.Fatal(err)
@@ -61,7 +65,8 @@ func TestRevocationExpiresAfterTTL(t *testing.T) {
 	ctx := context.Background()
 	c := client(t)
 	id := freshTenant(t, c)
-	r := redis.NewRevocations(c)
+	r, stop := redis.NewRevocations(c)
+	t.Cleanup(stop)
 
 	// 100ms is raised to the 1s minimum.
 	if err := r.Revoke(ctx, id, "s", 100*time.Millisecond); err != nil {
@@ -85,7 +90,8 @@ func TestRevokeAgainKeepsLongerTTL(t *testing.T) {
 	ctx := context.Background()
 	c := client(t)
 	id := freshTenant(t, c)
-	r := redis.NewRevocations(c)
+	r, stop := redis.NewRevocations(c)
+	t.Cleanup(stop)
 	ttl := func(s string) time.Duration { return c.PTTL(ctx, redis.Key(id, "revoked", s)).Val() }
 
 	cases := []struct {
@@ -105,5 +111,41 @@ func TestRevokeAgainKeepsLongerTTL(t *testing.T) {
 		if got := ttl(tc.name); got < 59*time.Minute {
 			t.Errorf("%s: TTL %s, want about an hour", tc.name, got)
 		}
+	}
+}
+
+// TestRevocationChecksArePipelinedAndExact sends many checks at once: each
+// must get its own answer, revoked or not.
+func TestRevocationChecksArePipelinedAndExact(t *testing.T) {
+	t.Parallel()
+	c := client(t)
+	r, stop := redis.NewRevocations(c)
+	t.Cleanup(stop)
+	ctx := context.Background()
+	tenant := freshTenant(t, c)
+	for i := 0; i < 200; i += 3 {
+		if err := r.Revoke(ctx, tenant, fmt.Sprintf("s%d", i), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range 200 {
+		wg.Go(func() {
+			<-start
+			got, err := r.Revoked(ctx, tenant, fmt.Sprintf("s%d", i))
+			if err != nil {
+				t.Error(err)
+			} else if want := i%3 == 0; got != want {
+				t.Errorf("s%d: revoked=%v, want %v", i, got, want)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := r.Revoked(cancelled, tenant, "s0"); err == nil {
+		t.Fatal("a cancelled check must fail, not answer")
 	}
 }

@@ -10,7 +10,6 @@ import (
 	"context"
 	"github.com/portcullis/portcullis/adapters/commonpass"
 	"github.com/portcullis/portcullis/adapters/mongo"
-	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -51,7 +50,12 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	userStore := mongo.NewUserStore(db)
 	sessionStore := mongo.NewSessionStore(db)
 	refreshTokenStore := mongo.NewRefreshTokenStore(db)
-	revocations := redis.NewRevocations(v)
+	revocations, cleanup3, err := provideRevocations(v)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
 	hasher := provideHasher()
 	list := commonpass.Default()
 	users := provideUserCache(userStore)
@@ -80,6 +84,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		TokenCache:    tokens,
 	}
 	return platform, func() {
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil
