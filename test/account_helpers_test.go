@@ -7,13 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -305,57 +303,6 @@ func signUpAttempts(msgs []outboxMessage, address string) int {
 func rawJSONRequest(method, path, host, body string) string {
 	return fmt.Sprintf("%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		method, path, host, len(body), body)
-}
-
-// sendEachTogether is sendTogether for requests that differ: it opens one
-// connection per raw request, writes all of each but its last byte, then
-// writes the last bytes together. Replies are in the order of raws.
-func (s *server) sendEachTogether(t *testing.T, raws []string) []reply {
-	t.Helper()
-	conns := make([]net.Conn, len(raws))
-	for i, raw := range raws {
-		c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		if err := c.SetDeadline(time.Now().Add(requestTimeout)); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := io.WriteString(c, raw[:len(raw)-1]); err != nil {
-			t.Fatal(err)
-		}
-		conns[i] = c
-	}
-	replies := make([]reply, len(raws))
-	errs := make([]error, len(raws))
-	var wg sync.WaitGroup
-	release := make(chan struct{})
-	for i, c := range conns {
-		wg.Go(func() {
-			<-release
-			raw := raws[i]
-			if _, errs[i] = io.WriteString(c, raw[len(raw)-1:]); errs[i] != nil {
-				return
-			}
-			resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-			if err != nil {
-				errs[i] = err
-				return
-			}
-			defer resp.Body.Close()
-			body, err := io.ReadAll(resp.Body)
-			replies[i], errs[i] = reply{Status: resp.StatusCode, Header: resp.Header, Body: body, RequestID: resp.Header.Get("X-Request-ID")}, err
-		})
-	}
-	close(release)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			t.Fatalf("request %d of %d sent together: %v", i+1, len(raws), err)
-		}
-	}
-	return replies
 }
 
 // median returns the median of ds (the mean of the middle two for an even

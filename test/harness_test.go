@@ -363,8 +363,20 @@ func (s *server) send(method, path string, opts ...reqOption) (reply, error) {
 // moment. It returns the n replies.
 func (s *server) sendTogether(t *testing.T, n int, raw string) []reply {
 	t.Helper()
-	conns := make([]net.Conn, n)
-	for i := range conns {
+	raws := make([]string, n)
+	for i := range raws {
+		raws[i] = raw
+	}
+	return s.sendEachTogether(t, raws)
+}
+
+// sendEachTogether is sendTogether for requests that differ: it opens one
+// connection per raw request, writes all of each but its last byte, then
+// writes the last bytes together. Replies are in the order of raws.
+func (s *server) sendEachTogether(t *testing.T, raws []string) []reply {
+	t.Helper()
+	conns := make([]net.Conn, len(raws))
+	for i, raw := range raws {
 		c, err := net.DialTimeout("tcp", s.Addr, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
@@ -378,13 +390,14 @@ func (s *server) sendTogether(t *testing.T, n int, raw string) []reply {
 		}
 		conns[i] = c
 	}
-	replies := make([]reply, n)
-	errs := make([]error, n)
+	replies := make([]reply, len(raws))
+	errs := make([]error, len(raws))
 	var wg sync.WaitGroup
 	release := make(chan struct{})
 	for i, c := range conns {
 		wg.Go(func() {
 			<-release
+			raw := raws[i]
 			if _, errs[i] = io.WriteString(c, raw[len(raw)-1:]); errs[i] != nil {
 				return
 			}
@@ -402,7 +415,7 @@ func (s *server) sendTogether(t *testing.T, n int, raw string) []reply {
 	wg.Wait()
 	for i, err := range errs {
 		if err != nil {
-			t.Fatalf("request %d of %d sent together: %v", i+1, n, err)
+			t.Fatalf("request %d of %d sent together: %v", i+1, len(raws), err)
 		}
 	}
 	return replies
