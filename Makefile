@@ -45,6 +45,11 @@ lint:
 		if [ -n "$$bad" ]; then echo "domain/ and application/ must not depend on:"; echo "$$bad"; exit 1; fi
 	@echo "lint: ok"
 
-## bench: load and benchmark figures (filled by the load-harness issue)
+## bench: the load harness (cmd/portcullis-load) against a freshly built server:
+## a table on stdout, the figures in bin/bench.json (about 2.5 minutes);
+## BENCH_FLAGS adds flags (e.g. -duration 5s). The micro-benchmarks of the
+## go test suites are not part of it: go test -run '^$' -bench . ./...
 bench:
-	$(GO) test -run '^$$' -bench . ./domain/... ./application/... ./adapters/... ./config/... ./cmd/...
+	$(GO) build -o $(BIN) ./cmd/portcullis
+	$(GO) build -o bin/portcullis-load ./cmd/portcullis-load
+	./bin/portcullis-load -server $(BIN) -json bin/bench.json $(BENCH_FLAGS)

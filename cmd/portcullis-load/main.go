@@ -1,0 +1,391 @@
+// Command portcullis-load measures the server under load and reports every
+// figure as a ratio to a limit measured in the same run, because the
+// machines it runs on are shared and noisy:
+//
+//   - the ceiling: a bare Fiber handler (this binary re-executed as the
+//     hidden subcommand "bare", served with the server's own Fiber
+//     configuration) answering a small JSON body;
+//   - GET /auth/v1/me with a Bearer access token, an app token
+//     (Authorization: Token) and the session cookie, against the ceiling;
+//   - the hash-bound limit, usable cores ÷ the time of one argon2id hash
+//     with the tenant's parameters measured in this process, and password
+//     logins at 2×cores and at the high concurrency against it, with the
+//     server CPU per login beyond the hash;
+//   - the server's peak resident memory in a storm of concurrent logins.
+//
+// It prints a table and writes the same figures to a JSON file. See -h.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+var errNoServerProcess = errors.New("no server process to read")
+
+// options are the command line.
+type options struct {
+	Server      string
+	URL         string
+	TenantHost  string
+	ServerPid   int
+	LogLevel    string
+	Users       int
+	Concurrency int
+	Storm       int
+	Duration    time.Duration
+	Warmup      time.Duration
+	Timeout     time.Duration
+	MaxRequests int
+	HashSamples int
+	Hash        tenant.HashParams
+	JSON        string
+}
+
+// Phase lengths as multiples of -duration: the issue's 15 s for the /me
+// phases and the ceiling, 20 s for logins, about 5 s for the storm.
+const (
+	loginScale = 4.0 / 3
+	stormScale = 1.0 / 3
+)
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	def := tenant.Default().Password.Hash
+	var o options
+	fs := flag.NewFlagSet("portcullis-load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.Server, "server", "bin/portcullis", "server binary to start (mode A); rebuild it before each run")
+	fs.StringVar(&o.URL, "url", "", "load a running server at http://127.0.0.1:PORT instead of starting one (mode B)")
+	fs.StringVar(&o.TenantHost, "tenant-host", "bench.localhost", "Host header selecting the tenant. In mode B the tenant must exist, allow password login and have throttling\nlimits far above the load (e.g. {limit: 1000000, window: 1h} for all three), and the server must run in dev mode\n(the cookie phase sends the dev-mode cookie portcullis_session over plain HTTP)")
+	fs.IntVar(&o.ServerPid, "server-pid", 0, "mode B: the server's process id on this machine, for its CPU and memory figures (without it they are not reported)")
+	fs.StringVar(&o.LogLevel, "server-log-level", "info", "mode A: PORTCULLIS_LOG_LEVEL of the server; at info it writes an access-log line per request, as in production,\nwhich this command reads and discards (\"listening\" is logged at info)")
+	fs.IntVar(&o.Users, "users", 64, "users registered and logged in before the phases; requests rotate over them")
+	fs.IntVar(&o.Concurrency, "concurrency", 64, "concurrency of the ceiling, the /me phases and the high login phase")
+	fs.IntVar(&o.Storm, "storm", 256, "concurrent logins in the memory storm")
+	fs.DurationVar(&o.Duration, "duration", 15*time.Second, "length of the ceiling and each /me phase; each login phase runs 4/3 of it (20s) and the storm 1/3 (5s)")
+	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unrecorded warm-up before each phase but the storm (connections, caches)")
+	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one request")
+	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests recorded in one phase (bounds memory)")
+	fs.IntVar(&o.HashSamples, "hash-samples", 20, "argon2id hashes timed for the hash-bound limit (the median counts)")
+	var mem, iter, par uint
+	fs.UintVar(&mem, "hash-memory-kib", uint(def.MemoryKiB), "argon2id memory of the tenant (mode A: written into its file; mode B: must match the tenant's)")
+	fs.UintVar(&iter, "hash-iterations", uint(def.Iterations), "argon2id iterations of the tenant")
+	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
+	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), `Usage: portcullis-load [flags]
+
+Measures Portcullis under load against limits measured in the same run and
+prints a table (phase, concurrency, req/s, p50, p99, errors, ratio, target,
+pass/miss, this command's and the server's CPU share), then writes the
+figures as JSON.
+
+Mode A (default) starts -server in dev mode on its embedded store, on
+127.0.0.1:0, with a fresh data directory and one tenant "bench" (domain
+-tenant-host, password login, default argon2id parameters, throttling limits
+far above the load), and stops it with SIGTERM at the end. Mode B (-url)
+loads a running server instead. Only 127.0.0.1 is ever loaded.
+
+Phases: setup (register -users users; log each in for an access token, an
+app token and a session cookie), the bare Fiber ceiling, GET /auth/v1/me
+with each credential, the argon2id hash time, logins at 2×cores and at
+-concurrency, and a storm of -storm concurrent logins while the server's
+VmRSS is sampled every 10 ms. Exit status: 0 when the run completed (missed
+targets included), 1 when it failed, 2 for bad flags.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	o.Hash = tenant.HashParams{MemoryKiB: uint32(mem), Iterations: uint32(iter), Parallelism: uint8(par)}
+	switch {
+	case o.Users < 1:
+		return o, errors.New("-users must be at least 1")
+	case o.Concurrency < 1 || o.Storm < 1:
+		return o, errors.New("-concurrency and -storm must be at least 1")
+	case o.Duration <= 0 || o.Warmup < 0 || o.Timeout <= 0:
+		return o, errors.New("-duration and -timeout must be positive, -warmup not negative")
+	case o.HashSamples < 1 || o.MaxRequests < 1:
+		return o, errors.New("-hash-samples and -max-requests must be at least 1")
+	case mem > 1<<32-1 || iter > 1<<32-1 || par < 1 || par > 255:
+		return o, errors.New("argon2id parameters out of range")
+	}
+	if o.URL != "" {
+		if _, err := loopbackAddr(o.URL); err != nil {
+			return o, fmt.Errorf("-url: %w", err)
+		}
+	}
+	return o, nil
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == bareCommand {
+		return runBare(args[1:], stderr)
+	}
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "portcullis-load:", err)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	rep, err := bench(ctx, o, stderr)
+	if err != nil {
+		fmt.Fprintln(stderr, "portcullis-load:", err)
+		return 1
+	}
+	rep.writeTable(stdout)
+	if o.JSON != "" {
+		if err := writeReportFile(o.JSON, rep); err != nil {
+			fmt.Fprintln(stderr, "portcullis-load:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "figures written to %s\n", o.JSON)
+	}
+	return 0
+}
+
+func writeReportFile(path string, rep *Report) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := rep.writeJSON(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// bench runs every phase and returns the report.
+func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
+	began := time.Now()
+	cores := runtime.NumCPU()
+	progress := func(format string, args ...any) {
+		fmt.Fprintf(log, "[%5.1fs] "+format+"\n", append([]any{time.Since(began).Seconds()}, args...)...)
+	}
+	rep := &Report{
+		Schema: reportSchema,
+		Date:   began.UTC().Truncate(time.Second),
+		Machine: Machine{Cores: cores, GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+			OS: runtime.GOOS, Arch: runtime.GOARCH, ClockTicks: clockTicks},
+		Settings: Settings{
+			Users: o.Users, Concurrency: o.Concurrency, StormConcurrency: o.Storm,
+			MeSeconds: o.Duration.Seconds(), LoginSeconds: scale(o.Duration, loginScale).Seconds(), StormSeconds: scale(o.Duration, stormScale).Seconds(),
+			WarmupSeconds: o.Warmup.Seconds(), TimeoutSeconds: o.Timeout.Seconds(),
+		},
+	}
+
+	// The server: started (mode A) or given (mode B).
+	var srv *child
+	addr := ""
+	if o.URL == "" {
+		progress("starting %s", o.Server)
+		c, cleanup, err := startServer(ctx, serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel})
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		srv, addr = c, c.Addr
+		rep.Server = ServerInfo{Mode: "spawned", URL: c.URL, TenantHost: o.TenantHost, Binary: o.Server, Pid: c.Pid(), LogLevel: o.LogLevel}
+	} else {
+		addr, _ = loopbackAddr(o.URL)
+		rep.Server = ServerInfo{Mode: "url", URL: o.URL, TenantHost: o.TenantHost, Pid: o.ServerPid}
+	}
+	failed := func(what string, err error) error {
+		if srv != nil && !srv.alive() {
+			return fmt.Errorf("%s: %w; the server has exited; its log ends:\n%s", what, err, srv.tail)
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := waitReady(ctx, addr, time.Minute); err != nil {
+		return nil, failed("server not ready", err)
+	}
+	progress("server ready at %s (pid %d)", addr, rep.Server.Pid)
+
+	// Setup.
+	setupClient := client{hc: newClient(addr, 2*cores, o.Timeout), host: o.TenantHost, timeout: o.Timeout}
+	defer setupClient.hc.CloseIdleConnections()
+	users := newUsers(o.Users)
+	t0 := time.Now()
+	if err := setUp(ctx, setupClient, users, 2*cores); err != nil {
+		return nil, failed("setup", err)
+	}
+	if err := checkMe(setupClient, users[0]); err != nil {
+		return nil, failed("setup check", err)
+	}
+	rep.Setup = SetupFigures{Users: len(users), Seconds: round(time.Since(t0).Seconds(), 3)}
+	progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
+
+	serverRunner := runner{Addr: addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: rep.Server.Pid}
+	record := func(name, label string, conc int, s sample) *PhaseFigures {
+		f := phaseFigures(name, label, conc, cores, s)
+		rep.Phases = append(rep.Phases, f)
+		progress("%s: %.1f req/s, p50 %s, p99 %s, errors %d", label, f.RPS, fmtDur(fromMS(f.P50MS)), fmtDur(fromMS(f.P99MS)), f.ErrorsTotal)
+		return &rep.Phases[len(rep.Phases)-1]
+	}
+	alive := func() error {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("interrupted (%w); the phases run so far are not reported", err)
+		}
+		if srv != nil && !srv.alive() {
+			return fmt.Errorf("the server exited during the run; its log ends:\n%s", srv.tail)
+		}
+		return nil
+	}
+	me := func(header string, value func(*user) string) func(*fasthttp.Request, int, int) {
+		vals := make([]string, len(users))
+		for i, u := range users {
+			vals[i] = value(u)
+		}
+		return func(req *fasthttp.Request, w, i int) {
+			req.Header.SetHost(o.TenantHost)
+			req.SetRequestURI(pathMe)
+			req.Header.Set(header, vals[(w+i)%len(vals)])
+		}
+	}
+	bearer := me("Authorization", func(u *user) string { return u.Bearer })
+
+	// 1. The ceiling, with the very requests of the Bearer phase.
+	bare, err := startBare(ctx)
+	if err != nil {
+		return nil, err
+	}
+	progress("ceiling: bare Fiber handler at %s, concurrency %d, %s", bare.Addr, o.Concurrency, o.Duration)
+	defer bare.stop()
+	bareRunner := runner{Addr: bare.Addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: bare.Pid()}
+	s := bareRunner.run(ctx, phase{Name: phaseCeiling, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: bearer})
+	bare.stop()
+	ceiling := record(phaseCeiling, "ceiling (bare Fiber)", o.Concurrency, s)
+	ceilingRPS := ceiling.RPS
+	ceiling.setRatio("ceiling", ceilingRPS)
+	if ceiling.ErrorsTotal > 0 || ceilingRPS == 0 {
+		return nil, fmt.Errorf("the bare ceiling had %d errors (%s) and %.1f req/s: no credible reference", ceiling.ErrorsTotal, errorCounts(ceiling.Errors), ceilingRPS)
+	}
+
+	// 2 and 3. GET /auth/v1/me with each credential.
+	for _, m := range []struct {
+		name, label string
+		fill        func(*fasthttp.Request, int, int)
+	}{
+		{phaseBearer, "/me Bearer", bearer},
+		{phaseToken, "/me Token", me("Authorization", func(u *user) string { return u.AppToken })},
+		{phaseCookie, "/me cookie", me("Cookie", func(u *user) string { return u.Cookie })},
+	} {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		progress("%s: concurrency %d, %s", m.label, o.Concurrency, o.Duration)
+		s := serverRunner.run(ctx, phase{Name: m.name, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: m.fill})
+		f := record(m.name, m.label, o.Concurrency, s)
+		f.setRatio("ceiling", ceilingRPS)
+		if m.name == phaseBearer {
+			f.judgeBearer()
+		}
+	}
+
+	// 4. The hash-bound limit, with the server idle.
+	if err := alive(); err != nil {
+		return nil, err
+	}
+	ht, err := measureHash(ctx, o.Hash, o.HashSamples)
+	if err != nil {
+		return nil, fmt.Errorf("timing argon2id: %w", err)
+	}
+	par, err := measureHashParallel(ctx, o.Hash, cores, o.HashSamples)
+	if err != nil {
+		return nil, fmt.Errorf("timing argon2id: %w", err)
+	}
+	limit := hashLimit(cores, ht.Median)
+	rep.Hash = HashFigures{
+		Algorithm: "argon2id", MemoryKiB: o.Hash.MemoryKiB, Iterations: o.Hash.Iterations, Parallelism: o.Hash.Parallelism,
+		Samples: len(ht.Samples), MedianMS: round(ms(ht.Median), 3), MinMS: round(ms(ht.Min), 3), MaxMS: round(ms(ht.Max), 3),
+		UsableCores: cores, LimitPerSecond: round(limit, 2), ParallelMedianMS: round(ms(par), 3),
+	}
+	progress("hash: median %s of %d → limit %.1f logins/s on %d cores (%s each with %d at once)", fmtDur(ht.Median), len(ht.Samples), limit, cores, fmtDur(par), cores)
+
+	// 5. Password logins.
+	login := func(req *fasthttp.Request, w, i int) {
+		req.Header.SetMethod(fasthttp.MethodPost)
+		req.Header.SetHost(o.TenantHost)
+		req.SetRequestURI(pathLogin)
+		req.Header.SetContentType("application/json")
+		req.SetBodyRaw(users[(w+i)%len(users)].LoginBody)
+	}
+	loginDur := scale(o.Duration, loginScale)
+	for _, l := range []struct {
+		name string
+		conc int
+	}{{phaseLoginLow, 2 * cores}, {phaseLoginHi, o.Concurrency}} {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		label := fmt.Sprintf("login ×%d", l.conc)
+		progress("%s: %s", label, loginDur)
+		s := serverRunner.run(ctx, phase{Name: l.name, Concurrency: l.conc, Warmup: o.Warmup, Duration: loginDur, Fill: login})
+		f := record(l.name, label, l.conc, s)
+		f.setRatio("hash_limit", limit)
+		f.setLoginCPU(s, ht.Median)
+		f.judgeLogin()
+	}
+
+	// 6. The storm, while sampling the server's memory.
+	if err := alive(); err != nil {
+		return nil, err
+	}
+	var baseline *float64
+	if rep.Server.Pid > 0 {
+		if rss, err := procRSS(rep.Server.Pid); err == nil {
+			baseline = ptr(round(float64(rss)/(1<<20), 1))
+		}
+	}
+	stormDur := scale(o.Duration, stormScale)
+	progress("storm: %d concurrent logins for %s", o.Storm, stormDur)
+	s = serverRunner.run(ctx, phase{Name: phaseStorm, Concurrency: o.Storm, Duration: stormDur, Fill: login, SampleRSS: true})
+	f := record(phaseStorm, fmt.Sprintf("login storm ×%d", o.Storm), o.Storm, s)
+	f.setRatio("hash_limit", limit)
+	if s.PeakRSS > 0 {
+		f.PeakRSSMiB = ptr(round(float64(s.PeakRSS)/(1<<20), 1))
+		f.BaselineRSSMiB = baseline
+	}
+	f.judgeStorm()
+	if err := alive(); err != nil {
+		return nil, err
+	}
+	rep.TotalSeconds = round(time.Since(began).Seconds(), 1)
+	progress("done")
+	return rep, nil
+}
+
+func scale(d time.Duration, by float64) time.Duration {
+	return time.Duration(float64(d) * by).Round(time.Millisecond)
+}

@@ -1,0 +1,444 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// The targets of the load-harness issue. They are goals for the server; the
+// report says "miss" when a run does not reach them.
+const (
+	targetMeRatio       = 0.35                  // /me Bearer: at least this share of the bare ceiling
+	targetMeP99         = 10 * time.Millisecond // /me Bearer: p99 below this
+	targetLoginRatio    = 0.90                  // logins: at least this share of the hash-bound limit
+	targetLoginExtraCPU = 2 * time.Millisecond  // logins: at most this much server CPU per login beyond the hash
+	targetStormRSS      = 256 << 20             // storm: peak RSS at most this many bytes
+)
+
+// Phase names, as they appear in the JSON file.
+const (
+	phaseCeiling  = "ceiling"
+	phaseBearer   = "me_bearer"
+	phaseToken    = "me_token"
+	phaseCookie   = "me_cookie"
+	phaseLoginLow = "login_2x_cores"
+	phaseLoginHi  = "login_64"
+	phaseStorm    = "login_storm"
+)
+
+// reportSchema names the JSON file's shape; change it when the shape
+// changes, so that comparisons across runs know what they read.
+const reportSchema = "portcullis-load/1"
+
+// Report is the JSON file: every figure of the table and the facts of the
+// machine and run that produced them.
+type Report struct {
+	Schema   string         `json:"schema"`
+	Date     time.Time      `json:"date"`
+	Machine  Machine        `json:"machine"`
+	Server   ServerInfo     `json:"server"`
+	Settings Settings       `json:"settings"`
+	Setup    SetupFigures   `json:"setup"`
+	Hash     HashFigures    `json:"hash"`
+	Phases   []PhaseFigures `json:"phases"`
+	// TotalSeconds is the wall time of the whole run, start-up included.
+	TotalSeconds float64 `json:"total_seconds"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	Cores      int    `json:"cores"` // runtime.NumCPU(): the usable cores of the hash-bound limit
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	GoVersion  string `json:"go_version"`
+	OS         string `json:"os"`
+	Arch       string `json:"arch"`
+	// ClockTicks is the unit of the server CPU times read from /proc.
+	ClockTicks int `json:"clock_ticks_per_second"`
+}
+
+// ServerInfo describes the server under load.
+type ServerInfo struct {
+	Mode       string `json:"mode"` // "spawned" (mode A) or "url" (mode B)
+	URL        string `json:"url"`
+	TenantHost string `json:"tenant_host"`
+	Binary     string `json:"binary,omitempty"`
+	Pid        int    `json:"pid,omitempty"` // 0: unknown, no CPU or memory figures
+	LogLevel   string `json:"log_level,omitempty"`
+}
+
+// Settings are the command's parameters for the run.
+type Settings struct {
+	Users            int     `json:"users"`
+	Concurrency      int     `json:"concurrency"`
+	StormConcurrency int     `json:"storm_concurrency"`
+	MeSeconds        float64 `json:"me_seconds"`
+	LoginSeconds     float64 `json:"login_seconds"`
+	StormSeconds     float64 `json:"storm_seconds"`
+	WarmupSeconds    float64 `json:"warmup_seconds"`
+	TimeoutSeconds   float64 `json:"request_timeout_seconds"`
+}
+
+// SetupFigures describe the setup.
+type SetupFigures struct {
+	Users   int     `json:"users"`
+	Seconds float64 `json:"seconds"`
+}
+
+// HashFigures are the measured hash time and the limit derived from it.
+type HashFigures struct {
+	Algorithm      string  `json:"algorithm"`
+	MemoryKiB      uint32  `json:"memory_kib"`
+	Iterations     uint32  `json:"iterations"`
+	Parallelism    uint8   `json:"parallelism"`
+	Samples        int     `json:"samples"`
+	MedianMS       float64 `json:"median_ms"`
+	MinMS          float64 `json:"min_ms"`
+	MaxMS          float64 `json:"max_ms"`
+	UsableCores    int     `json:"usable_cores"`
+	LimitPerSecond float64 `json:"limit_per_second"` // usable cores ÷ median hash time
+	// ParallelMedianMS is the median time of one hash while usable-cores
+	// hashes run at once: a diagnostic, not the limit's input.
+	ParallelMedianMS float64 `json:"parallel_median_ms"`
+}
+
+// PhaseFigures are one phase's figures.
+type PhaseFigures struct {
+	Name        string  `json:"name"`
+	Label       string  `json:"label"`
+	Concurrency int     `json:"concurrency"`
+	Seconds     float64 `json:"seconds"`  // measured wall time
+	Requests    int     `json:"requests"` // recorded, answered or not
+	OK          int     `json:"ok"`       // answered 2xx
+	// RPS is 2xx answers per second.
+	RPS   float64 `json:"rps"`
+	P50MS float64 `json:"p50_ms"`
+	P99MS float64 `json:"p99_ms"`
+	// Errors counts failed requests by status ("401", "503+Retry-After")
+	// or transport failure ("transport:timeout").
+	Errors      map[string]int `json:"errors"`
+	ErrorsTotal int            `json:"errors_total"`
+	// Ratio is RPS over RatioTo's figure ("ceiling": the bare ceiling's
+	// RPS; "hash_limit": the hash-bound limit); null when there is none.
+	Ratio   *float64 `json:"ratio"`
+	RatioTo string   `json:"ratio_to,omitempty"`
+	Target  string   `json:"target,omitempty"`
+	// Verdict is "pass", "miss", "unknown" (a figure the target needs could
+	// not be measured) or "" (no target); Misses names what missed.
+	Verdict string   `json:"verdict,omitempty"`
+	Misses  []string `json:"misses,omitempty"`
+	// GenCPUShare is this command's CPU time ÷ (wall × cores), and
+	// GenCPUPerRequestUS that CPU time ÷ recorded requests.
+	GenCPUShare        float64 `json:"gen_cpu_share"`
+	GenCPUPerRequestUS float64 `json:"gen_cpu_us_per_request"`
+	// ServerCPUShare is the server's (for the ceiling: the bare server's)
+	// CPU time ÷ (wall × cores); ServerCPUSeconds that CPU time.
+	ServerCPUShare        *float64 `json:"server_cpu_share"`
+	ServerCPUSeconds      *float64 `json:"server_cpu_seconds"`
+	ServerCPUPerRequestUS *float64 `json:"server_cpu_us_per_request"`
+	// ServerCPUPerLoginMS is server CPU ÷ successful logins, and
+	// CPUBeyondHashMS that minus the measured hash time (login phases).
+	ServerCPUPerLoginMS *float64 `json:"server_cpu_per_login_ms,omitempty"`
+	CPUBeyondHashMS     *float64 `json:"cpu_per_login_beyond_hash_ms,omitempty"`
+	// PeakRSSMiB is the server's peak VmRSS, sampled every 10 ms (storm),
+	// and BaselineRSSMiB its VmRSS just before.
+	PeakRSSMiB     *float64 `json:"peak_rss_mib,omitempty"`
+	BaselineRSSMiB *float64 `json:"baseline_rss_mib,omitempty"`
+}
+
+// phaseFigures turns a sample into figures, without ratio or target.
+func phaseFigures(name, label string, concurrency, cores int, s sample) PhaseFigures {
+	f := PhaseFigures{
+		Name: name, Label: label, Concurrency: concurrency,
+		Seconds:            round(s.Wall.Seconds(), 3),
+		Requests:           s.Requests,
+		OK:                 s.OK,
+		RPS:                round(perSecond(s.OK, s.Wall), 1),
+		P50MS:              round(ms(percentile(s.Sorted, 50)), 3),
+		P99MS:              round(ms(percentile(s.Sorted, 99)), 3),
+		Errors:             map[string]int(s.Errors),
+		ErrorsTotal:        s.Errors.Total(),
+		GenCPUShare:        round(cpuShare(s.GenCPU, s.Wall, cores), 4),
+		GenCPUPerRequestUS: round(perRequestUS(s.GenCPU, s.Requests), 2),
+	}
+	if f.Errors == nil {
+		f.Errors = map[string]int{}
+	}
+	if s.ServerKnown {
+		f.ServerCPUShare = ptr(round(cpuShare(s.ServerCPU, s.Wall, cores), 4))
+		f.ServerCPUSeconds = ptr(round(s.ServerCPU.Seconds(), 3))
+		f.ServerCPUPerRequestUS = ptr(round(perRequestUS(s.ServerCPU, s.Requests), 2))
+	}
+	return f
+}
+
+// perRequestUS is CPU time per request in microseconds.
+func perRequestUS(cpu time.Duration, requests int) float64 {
+	if requests == 0 {
+		return 0
+	}
+	return float64(cpu) / float64(requests) / float64(time.Microsecond)
+}
+
+// setRatio sets the ratio of f's RPS to ref (when ref is positive).
+func (f *PhaseFigures) setRatio(to string, ref float64) {
+	f.RatioTo = to
+	if ref > 0 {
+		f.Ratio = ptr(round(f.RPS/ref, 4))
+	}
+}
+
+// setLoginCPU sets the server CPU per successful login and what is left of
+// it after the hash.
+func (f *PhaseFigures) setLoginCPU(s sample, hash time.Duration) {
+	if !s.ServerKnown || s.OK == 0 {
+		return
+	}
+	per := s.ServerCPU / time.Duration(s.OK)
+	f.ServerCPUPerLoginMS = ptr(round(ms(per), 3))
+	f.CPUBeyondHashMS = ptr(round(ms(per-hash), 3))
+}
+
+// check is one part of a target: ok is nil when it could not be measured.
+type check struct {
+	name string
+	ok   *bool
+}
+
+func is(b bool) *bool { return &b }
+
+// judge sets f's target and verdict from its checks.
+func (f *PhaseFigures) judge(target string, checks ...check) {
+	f.Target = target
+	f.Verdict = "pass"
+	var unknown []string
+	for _, c := range checks {
+		switch {
+		case c.ok == nil:
+			unknown = append(unknown, c.name)
+		case !*c.ok:
+			f.Misses = append(f.Misses, c.name)
+		}
+	}
+	switch {
+	case len(f.Misses) > 0:
+		f.Verdict = "miss"
+	case len(unknown) > 0:
+		f.Verdict = "unknown"
+		f.Misses = unknown
+	}
+}
+
+// judgeBearer applies the /me Bearer target.
+func (f *PhaseFigures) judgeBearer() {
+	var ratioOK *bool
+	if f.Ratio != nil {
+		ratioOK = is(*f.Ratio >= targetMeRatio)
+	}
+	f.judge(fmt.Sprintf("≥%.0f%% of ceiling, p99 <%s", targetMeRatio*100, targetMeP99),
+		check{"ratio", ratioOK},
+		check{"p99", is(f.P99MS < ms(targetMeP99))},
+		check{"errors", is(f.ErrorsTotal == 0)})
+}
+
+// judgeLogin applies the login target. Only the bounded hash pool's
+// "503 + Retry-After" is an acceptable error; it still counts against the
+// ratio, which is of successful logins.
+func (f *PhaseFigures) judgeLogin() {
+	var ratioOK, cpuOK *bool
+	if f.Ratio != nil {
+		ratioOK = is(*f.Ratio >= targetLoginRatio)
+	}
+	if f.CPUBeyondHashMS != nil {
+		cpuOK = is(*f.CPUBeyondHashMS <= ms(targetLoginExtraCPU))
+	}
+	f.judge(fmt.Sprintf("≥%.0f%% of limit, ≤%s CPU beyond hash", targetLoginRatio*100, targetLoginExtraCPU),
+		check{"ratio", ratioOK},
+		check{"cpu", cpuOK},
+		check{"errors", is(errorCounts(f.Errors).Except(class503RetryAfter) == 0)})
+}
+
+// judgeStorm applies the storm target.
+func (f *PhaseFigures) judgeStorm() {
+	var rssOK *bool
+	if f.PeakRSSMiB != nil {
+		rssOK = is(*f.PeakRSSMiB <= float64(targetStormRSS>>20))
+	}
+	f.judge(fmt.Sprintf("peak RSS ≤%d MiB, only 503+RA", targetStormRSS>>20),
+		check{"rss", rssOK},
+		check{"errors", is(errorCounts(f.Errors).Except(class503RetryAfter) == 0)})
+}
+
+// writeJSON writes the report, indented.
+func (r *Report) writeJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(r)
+}
+
+// writeTable prints the report for people: the table, then the figures
+// behind the ratios and every error by class.
+func (r *Report) writeTable(w io.Writer) {
+	header := []string{"phase", "conc", "req/s", "p50", "p99", "errors", "ratio", "target", "result", "gen CPU", "srv CPU"}
+	right := []bool{false, true, true, true, true, true, true, false, false, true, true}
+	rows := make([][]string, 0, len(r.Phases))
+	for _, p := range r.Phases {
+		rows = append(rows, []string{
+			p.Label,
+			fmt.Sprint(p.Concurrency),
+			fmt.Sprintf("%.1f", p.RPS),
+			fmtDur(fromMS(p.P50MS)),
+			fmtDur(fromMS(p.P99MS)),
+			fmt.Sprint(p.ErrorsTotal),
+			fmtRatio(p),
+			orDash(p.Target),
+			fmtVerdict(p),
+			fmtShare(&p.GenCPUShare),
+			fmtShare(p.ServerCPUShare),
+		})
+	}
+	renderTable(w, header, right, rows)
+
+	fmt.Fprintln(w)
+	h := r.Hash
+	fmt.Fprintf(w, "hash:   %s m=%d KiB t=%d p=%d, median of %d = %s (min %s, max %s), measured in this process\n",
+		h.Algorithm, h.MemoryKiB, h.Iterations, h.Parallelism, h.Samples, fmtDur(fromMS(h.MedianMS)), fmtDur(fromMS(h.MinMS)), fmtDur(fromMS(h.MaxMS)))
+	fmt.Fprintf(w, "        with %d hashing at once: median %s each (diagnostic; the limit uses one hash alone)\n", h.UsableCores, fmtDur(fromMS(h.ParallelMedianMS)))
+	fmt.Fprintf(w, "limit:  %d usable cores ÷ %s = %.1f logins/s\n", h.UsableCores, fmtDur(fromMS(h.MedianMS)), h.LimitPerSecond)
+	for _, p := range r.Phases {
+		if p.CPUBeyondHashMS != nil {
+			fmt.Fprintf(w, "cpu:    %s: %s server CPU per login, %s beyond the hash\n", p.Label, fmtDur(fromMS(*p.ServerCPUPerLoginMS)), fmtDur(fromMS(*p.CPUBeyondHashMS)))
+		}
+		if p.PeakRSSMiB != nil {
+			base := ""
+			if p.BaselineRSSMiB != nil {
+				base = fmt.Sprintf(" (%.1f MiB before)", *p.BaselineRSSMiB)
+			}
+			fmt.Fprintf(w, "rss:    %s: peak %.1f MiB%s\n", p.Label, *p.PeakRSSMiB, base)
+		}
+	}
+	var perReq []string
+	for _, p := range r.Phases {
+		if p.ServerCPUPerRequestUS != nil && !strings.HasPrefix(p.Name, "login") {
+			perReq = append(perReq, fmt.Sprintf("%s server %.1fµs, gen %.1fµs", p.Label, *p.ServerCPUPerRequestUS, p.GenCPUPerRequestUS))
+		}
+	}
+	if len(perReq) > 0 {
+		fmt.Fprintf(w, "cpu/req: %s\n", strings.Join(perReq, "; "))
+	}
+	for _, p := range r.Phases {
+		if p.ErrorsTotal > 0 {
+			fmt.Fprintf(w, "errors: %s: %s\n", p.Label, errorCounts(p.Errors))
+		}
+	}
+	if r.Server.Pid == 0 {
+		fmt.Fprintln(w, "note:   no server process id (-server-pid): no server CPU or memory figures")
+	}
+	fmt.Fprintln(w, "note:   gen CPU and srv CPU are shares of all cores; the generator and the server (for the ceiling, the bare")
+	fmt.Fprintln(w, "        server) share this machine's cores, so the ceiling is the rate of generator plus bare handler on it")
+	fmt.Fprintf(w, "machine: %d cores, GOMAXPROCS %d, %s %s/%s; server CPU from /proc/<pid>/stat at %d ticks/s; req/s counts 2xx answers; p50/p99 over every request\n",
+		r.Machine.Cores, r.Machine.GOMAXPROCS, r.Machine.GoVersion, r.Machine.OS, r.Machine.Arch, r.Machine.ClockTicks)
+}
+
+// renderTable writes rows under header in aligned columns, right-aligning
+// the columns marked in right.
+func renderTable(w io.Writer, header []string, right []bool, rows [][]string) {
+	width := make([]int, len(header))
+	for i, h := range header {
+		width[i] = utf8.RuneCountInString(h)
+	}
+	for _, row := range rows {
+		for i, c := range row {
+			width[i] = max(width[i], utf8.RuneCountInString(c))
+		}
+	}
+	line := func(cells []string) {
+		var b strings.Builder
+		for i, c := range cells {
+			if i > 0 {
+				b.WriteString("  ")
+			}
+			pad := strings.Repeat(" ", width[i]-utf8.RuneCountInString(c))
+			if right[i] {
+				b.WriteString(pad + c)
+			} else if i < len(cells)-1 {
+				b.WriteString(c + pad)
+			} else {
+				b.WriteString(c)
+			}
+		}
+		fmt.Fprintln(w, strings.TrimRight(b.String(), " "))
+	}
+	line(header)
+	rule := make([]string, len(header))
+	for i := range rule {
+		rule[i] = strings.Repeat("-", width[i])
+	}
+	line(rule)
+	for _, row := range rows {
+		line(row)
+	}
+}
+
+func fmtRatio(p PhaseFigures) string {
+	switch {
+	case p.Ratio == nil:
+		return "-"
+	}
+	if p.Name == phaseCeiling {
+		return "(ref)"
+	}
+	of := map[string]string{"ceiling": "ceiling", "hash_limit": "limit"}[p.RatioTo]
+	return fmt.Sprintf("%.1f%% %s", *p.Ratio*100, of)
+}
+
+func fmtVerdict(p PhaseFigures) string {
+	if p.Verdict == "" {
+		return "-"
+	}
+	if len(p.Misses) > 0 {
+		return p.Verdict + ": " + strings.Join(p.Misses, ",")
+	}
+	return p.Verdict
+}
+
+func fmtShare(s *float64) string {
+	if s == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f%%", *s*100)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// fmtDur prints a latency with three significant digits or so.
+func fmtDur(d time.Duration) string {
+	switch {
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2fms", ms(d))
+	case d < 100*time.Millisecond:
+		return fmt.Sprintf("%.1fms", ms(d))
+	case d < time.Second:
+		return fmt.Sprintf("%.0fms", ms(d))
+	}
+	return fmt.Sprintf("%.2fs", d.Seconds())
+}
+
+func fromMS(v float64) time.Duration { return time.Duration(v * float64(time.Millisecond)) }
+
+func round(v float64, digits int) float64 {
+	p := math.Pow(10, float64(digits))
+	return math.Round(v*p) / p
+}
+
+func ptr[T any](v T) *T { return &v }
