@@ -35,17 +35,40 @@ const (
 
 func key(tenantID, id string) string { return tenantID + "\x00" + id }
 
-// Users caches account.Users lookups by id.
+// Users caches account.Users lookups by id, and remembers which id an
+// e-mail key belongs to so that a login reads its user by primary key (a
+// lookup by e-mail scans the collection on the embedded store). The user a
+// login gets is always read fresh from the store: a password hash is never
+// served from a cache.
 type Users struct {
 	account.Users
-	byID *expirable.LRU[string, identity.User]
+	byID    *expirable.LRU[string, identity.User]
+	emailID *expirable.LRU[string, string] // tenant/email key → user id
 }
 
 var _ account.Users = (*Users)(nil)
 
 // NewUsers wraps inner with a cache of size users kept for ttl.
 func NewUsers(inner account.Users, size int, ttl time.Duration) *Users {
-	return &Users{Users: inner, byID: expirable.NewLRU[string, identity.User](size, nil, ttl)}
+	return &Users{Users: inner, byID: expirable.NewLRU[string, identity.User](size, nil, ttl),
+		emailID: expirable.NewLRU[string, string](size, nil, time.Hour)}
+}
+
+// ByEmail reads the user fresh from the store, by id when the e-mail key's
+// id is known (and still matches), else by e-mail key.
+func (c *Users) ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error) {
+	k := key(tenantID, emailKey)
+	if id, ok := c.emailID.Get(k); ok {
+		if u, err := c.Users.ByID(ctx, tenantID, id); err == nil && u.EmailKey == emailKey {
+			return u, nil
+		}
+		c.emailID.Remove(k)
+	}
+	u, err := c.Users.ByEmail(ctx, tenantID, emailKey)
+	if err == nil {
+		c.emailID.Add(k, u.ID)
+	}
+	return u, err
 }
 
 // ByID returns the cached user or reads it through.
@@ -130,10 +153,24 @@ func (c *Sessions) drop(tenantID, id string) {
 	}
 }
 
-// Touch writes through and drops the cached session.
+// Touch writes through and updates the cached session in place, so that
+// the requests right after it see the new last-seen time and do not touch
+// again.
 func (c *Sessions) Touch(ctx context.Context, tenantID, id string, lastSeen, idleExpires time.Time) error {
-	defer c.drop(tenantID, id)
-	return c.Sessions.Touch(ctx, tenantID, id, lastSeen, idleExpires)
+	err := c.Sessions.Touch(ctx, tenantID, id, lastSeen, idleExpires)
+	c.mu.Lock()
+	k, ok := c.secret[key(tenantID, id)]
+	c.mu.Unlock()
+	if !ok {
+		return err
+	}
+	if s, hit := c.bySecret.Peek(k); hit && err == nil {
+		s.LastSeenAt, s.IdleExpiresAt = lastSeen.UTC(), idleExpires.UTC()
+		c.bySecret.Add(k, s)
+	} else {
+		c.bySecret.Remove(k)
+	}
+	return err
 }
 
 // Revoke writes through and drops the cached session.

@@ -178,3 +178,63 @@ func TestAccessTokensCacheOnlyVerifiedUnexpiredTokensPerTenant(t *testing.T) {
 		t.Fatal("an expired token must not be served from the cache")
 	}
 }
+
+type countingByEmail struct {
+	account.Users
+	byEmail, byID atomic.Int64
+}
+
+func (c *countingByEmail) ByEmail(ctx context.Context, tenantID, key string) (identity.User, error) {
+	c.byEmail.Add(1)
+	return c.Users.ByEmail(ctx, tenantID, key)
+}
+
+func (c *countingByEmail) ByID(ctx context.Context, tenantID, id string) (identity.User, error) {
+	c.byID.Add(1)
+	return c.Users.ByID(ctx, tenantID, id)
+}
+
+func TestUsersByEmailReadsFreshByIDOnceTheIDIsKnown(t *testing.T) {
+	t.Parallel()
+	mem := accounttest.NewMemoryUsers()
+	inner := &countingByEmail{Users: mem}
+	_ = mem.Create(ctx, identity.User{ID: "u1", TenantID: "a", EmailKey: "k@example.com", PasswordHash: "h1", Active: true})
+	c := cache.NewUsers(inner, 10, time.Minute)
+	for range 3 {
+		if u, err := c.ByEmail(ctx, "a", "k@example.com"); err != nil || u.ID != "u1" {
+			t.Fatal(u, err)
+		}
+	}
+	if inner.byEmail.Load() != 1 || inner.byID.Load() != 2 {
+		t.Fatalf("by e-mail %d, by id %d; want 1 and 2", inner.byEmail.Load(), inner.byID.Load())
+	}
+	// The hash a login sees is fresh, never cached.
+	if err := mem.SetPasswordHash(ctx, "a", "u1", "h2", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.ByEmail(ctx, "a", "k@example.com"); u.PasswordHash != "h2" {
+		t.Fatalf("stale password hash %q", u.PasswordHash)
+	}
+	if _, err := c.ByEmail(ctx, "b", "k@example.com"); err == nil {
+		t.Fatal("another tenant's user found by e-mail")
+	}
+}
+
+func TestSessionsTouchUpdatesTheCachedSession(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	inner := &countingSessions{Sessions: accounttest.NewMemorySessions()}
+	now := clk.Now()
+	_ = inner.Create(ctx, identity.Session{ID: "s1", TenantID: "a", UserID: "u1", Kind: identity.SessionWeb, SecretHash: "h1",
+		CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)})
+	c := cache.NewSessions(inner, clk, 10, time.Minute)
+	_, _ = c.BySecret(ctx, "a", "h1")
+	later := now.Add(2 * time.Minute)
+	if err := c.Touch(ctx, "a", "s1", later, later.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := c.BySecret(ctx, "a", "h1")
+	if !got.LastSeenAt.Equal(later) || inner.bySecret.Load() != 1 {
+		t.Fatalf("last seen %s after %d store reads; want the touched time from the cache", got.LastSeenAt, inner.bySecret.Load())
+	}
+}

@@ -184,6 +184,19 @@ func isNotImplemented(err error) bool {
 	return strings.Contains(err.Error(), "NotImplemented")
 }
 
+// docID is the _id of a tenant's document: the tenant id, "/", the
+// document's own id. A filter on _id alone is then tenant-scoped by
+// construction — and it is the one filter FerretDB's SQLite backend answers
+// from its primary key instead of scanning the collection (it pushes down a
+// filter only when _id is its single key).
+func docID(tenantID, id string) string { return tenantID + "/" + id }
+
+// domainID is the document's own id inside its _id.
+func domainID(tenantID, id string) string { return strings.TrimPrefix(id, tenantID+"/") }
+
+// idFilter selects one tenant's document by its own id.
+func idFilter(tenantID, id string) bson.D { return bson.D{{Key: "_id", Value: docID(tenantID, id)}} }
+
 // isDuplicate reports a unique-index violation. FerretDB reports some as an
 // internal error rather than E11000, so callers that can, check with a read.
 func isDuplicate(err error) bool {

@@ -80,7 +80,7 @@ func (s *RefreshTokenStore) Use(ctx context.Context, tenantID, hash string, at t
 	id := refreshID(tenantID, hash)
 	var before refreshDocument
 	err := s.coll.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}, {Key: "used_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "_id", Value: id}, {Key: "used_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: at.UTC()}}}},
 		options.FindOneAndUpdate().SetReturnDocument(options.Before),
 	).Decode(&before)
@@ -112,7 +112,7 @@ func (s *RefreshTokenStore) Use(ctx context.Context, tenantID, hash string, at t
 
 func (s *RefreshTokenStore) stored(ctx context.Context, tenantID, id string) (identity.RefreshToken, error) {
 	var d refreshDocument
-	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}}).Decode(&d)
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&d) // the _id holds the tenant
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return identity.RefreshToken{}, errs.ErrNotFound
 	}

@@ -17,7 +17,7 @@ import (
 )
 
 // SessionStore keeps sessions in the sessions collection, one document per
-// session with the session id as _id, and a claim per revoked session in
+// session with tenant_id/session id as _id, and a claim per revoked session in
 // session_revocations.
 //
 // Secret-less sessions (api sessions) and the unique index on tenant_id +
@@ -73,17 +73,18 @@ func sessionToDocument(s identity.Session) sessionDocument {
 	if secret == "" {
 		secret = noSecretPrefix + s.ID
 	}
-	return sessionDocument{ID: s.ID, TenantID: s.TenantID, UserID: s.UserID, Kind: string(s.Kind), SecretHash: secret,
+	return sessionDocument{ID: docID(s.TenantID, s.ID), TenantID: s.TenantID, UserID: s.UserID, Kind: string(s.Kind), SecretHash: secret,
 		CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
 		RevokedAt: s.RevokedAt.UTC(), IP: s.IP, UserAgent: s.UserAgent, AMR: s.AMR}
 }
 
 func sessionToDomain(d sessionDocument) identity.Session {
+	id := domainID(d.TenantID, d.ID)
 	secret := d.SecretHash
-	if secret == noSecretPrefix+d.ID {
+	if secret == noSecretPrefix+id {
 		secret = ""
 	}
-	return identity.Session{ID: d.ID, TenantID: d.TenantID, UserID: d.UserID, Kind: identity.SessionKind(d.Kind), SecretHash: secret,
+	return identity.Session{ID: id, TenantID: d.TenantID, UserID: d.UserID, Kind: identity.SessionKind(d.Kind), SecretHash: secret,
 		CreatedAt: d.CreatedAt.UTC(), LastSeenAt: d.LastSeenAt.UTC(), IdleExpiresAt: d.IdleExpiresAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),
 		RevokedAt: d.RevokedAt.UTC(), IP: d.IP, UserAgent: d.UserAgent, AMR: d.AMR}
 }
@@ -113,7 +114,7 @@ func (s *SessionStore) Create(ctx context.Context, sess identity.Session) error 
 
 // ByID returns the tenant's session with the id, live or not.
 func (s *SessionStore) ByID(ctx context.Context, tenantID, id string) (identity.Session, error) {
-	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}})
+	return s.findOne(ctx, idFilter(tenantID, id))
 }
 
 // BySecret returns the tenant's session with the secret hash, live or not.
@@ -168,7 +169,7 @@ func (s *SessionStore) ListLive(ctx context.Context, tenantID, userID string, no
 
 // Touch records activity: the last-seen time and the slid idle expiry.
 func (s *SessionStore) Touch(ctx context.Context, tenantID, id string, lastSeen, idleExpires time.Time) error {
-	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}},
+	res, err := s.coll.UpdateOne(ctx, idFilter(tenantID, id),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen_at", Value: lastSeen.UTC()}, {Key: "idle_expires_at", Value: idleExpires.UTC()}}}})
 	if err != nil {
 		return fmt.Errorf("sessions: touch %s: %w", id, err)
@@ -187,7 +188,7 @@ func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at time.
 	at = at.UTC()
 	var d sessionDocument
 	err := s.coll.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "_id", Value: docID(tenantID, id)}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: at}}}},
 	).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
@@ -210,7 +211,7 @@ func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at time.
 // if the claim exists and the session document lost the field.
 func (s *SessionStore) restoreRevocation(ctx context.Context, tenantID, id string) error {
 	var c claimDocument
-	err := s.revocations.FindOne(ctx, bson.D{{Key: "_id", Value: tenantID + ":" + id}, {Key: "tenant_id", Value: tenantID}}).Decode(&c)
+	err := s.revocations.FindOne(ctx, bson.D{{Key: "_id", Value: tenantID + ":" + id}}).Decode(&c)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil
 	}
@@ -223,7 +224,7 @@ func (s *SessionStore) restoreRevocation(ctx context.Context, tenantID, id strin
 // reassertRevocation sets revoked_at to at unless the session has it.
 func (s *SessionStore) reassertRevocation(ctx context.Context, tenantID, id string, at time.Time) error {
 	_, err := s.coll.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "_id", Value: docID(tenantID, id)}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: at.UTC()}}}})
 	if err != nil {
 		return fmt.Errorf("sessions: restore revocation of %s: %w", id, err)
@@ -235,7 +236,7 @@ func (s *SessionStore) reassertRevocation(ctx context.Context, tenantID, id stri
 // and returns the ids it revoked, newest first. Each session is revoked on
 // its own, so of two concurrent calls each id is reported by one.
 func (s *SessionStore) RevokeOthers(ctx context.Context, tenantID, userID, keepID string, at time.Time) ([]string, error) {
-	filter := append(liveFilter(tenantID, userID, at), bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: keepID}}})
+	filter := append(liveFilter(tenantID, userID, at), bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: docID(tenantID, keepID)}}})
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})
 	cur, err := s.coll.Find(ctx, filter, opts)
 	if err != nil {
@@ -249,12 +250,13 @@ func (s *SessionStore) RevokeOthers(ctx context.Context, tenantID, userID, keepI
 	}
 	revoked := []string{}
 	for _, d := range docs {
-		ok, err := s.Revoke(ctx, tenantID, d.ID, at)
+		id := domainID(tenantID, d.ID)
+		ok, err := s.Revoke(ctx, tenantID, id, at)
 		if err != nil {
 			return revoked, err
 		}
 		if ok {
-			revoked = append(revoked, d.ID)
+			revoked = append(revoked, id)
 		}
 	}
 	return revoked, nil

@@ -15,7 +15,7 @@ import (
 )
 
 // UserStore keeps accounts in the users collection, one document per user
-// with the user id (made by the use case) as _id. The unique index on
+// with tenant_id/user id as _id (the user id is made by the use case). The unique index on
 // tenant_id + email_key makes one of several racing registrations win.
 //
 // FerretDB 1.24 applies an update by reading the document and writing it
@@ -49,13 +49,13 @@ type userDocument struct {
 }
 
 func userToDocument(u identity.User) userDocument {
-	return userDocument{ID: u.ID, TenantID: u.TenantID, Email: u.Email, EmailKey: u.EmailKey, FirstName: u.FirstName, LastName: u.LastName,
+	return userDocument{ID: docID(u.TenantID, u.ID), TenantID: u.TenantID, Email: u.Email, EmailKey: u.EmailKey, FirstName: u.FirstName, LastName: u.LastName,
 		Phone: u.Phone, Role: string(u.Role), Active: u.Active, EmailVerified: u.EmailVerified, PasswordHash: u.PasswordHash,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt.UTC()}
 }
 
 func userToDomain(d userDocument) identity.User {
-	return identity.User{ID: d.ID, TenantID: d.TenantID, Email: d.Email, EmailKey: d.EmailKey, FirstName: d.FirstName, LastName: d.LastName,
+	return identity.User{ID: domainID(d.TenantID, d.ID), TenantID: d.TenantID, Email: d.Email, EmailKey: d.EmailKey, FirstName: d.FirstName, LastName: d.LastName,
 		Phone: d.Phone, Role: identity.Role(d.Role), Active: d.Active, EmailVerified: d.EmailVerified, PasswordHash: d.PasswordHash,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), LastLoginAt: d.LastLoginAt.UTC()}
 }
@@ -72,7 +72,7 @@ func (s *UserStore) Create(ctx context.Context, u identity.User) error {
 	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: u.TenantID}, {Key: "email_key", Value: u.EmailKey}}); cerr == nil && n > 0 {
 		return identity.ErrEmailTaken.Wrap(err)
 	}
-	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: u.ID}}); isDuplicate(err) || (cerr == nil && n > 0) {
+	if n, cerr := s.coll.CountDocuments(ctx, idFilter(u.TenantID, u.ID)); isDuplicate(err) || (cerr == nil && n > 0) {
 		return errs.ErrConflict.WithMessage("user id %s exists", u.ID).Wrap(err)
 	}
 	return fmt.Errorf("users: insert: %w", err)
@@ -85,7 +85,7 @@ func (s *UserStore) ByEmail(ctx context.Context, tenantID, emailKey string) (ide
 
 // ByID returns the tenant's user with the id.
 func (s *UserStore) ByID(ctx context.Context, tenantID, id string) (identity.User, error) {
-	return s.findOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}})
+	return s.findOne(ctx, idFilter(tenantID, id))
 }
 
 func (s *UserStore) findOne(ctx context.Context, filter bson.D) (identity.User, error) {
@@ -116,7 +116,7 @@ func (s *UserStore) SetActive(ctx context.Context, tenantID, id string, active b
 }
 
 func (s *UserStore) set(ctx context.Context, tenantID, id string, fields bson.D) error {
-	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "tenant_id", Value: tenantID}}, bson.D{{Key: "$set", Value: fields}})
+	res, err := s.coll.UpdateOne(ctx, idFilter(tenantID, id), bson.D{{Key: "$set", Value: fields}})
 	if err != nil {
 		return fmt.Errorf("users: update %s: %w", id, err)
 	}
