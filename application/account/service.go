@@ -232,8 +232,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (identity.User, Cred
 			}
 		}
 	}
-	if err := s.d.Users.RecordLogin(ctx, s.t.ID, u.ID, now); err == nil {
-		u.LastLoginAt = now
+	// last_login_at is kept to the minute: an API client that logs in for
+	// every call would otherwise cost a user-document write per login.
+	if now.Sub(u.LastLoginAt) >= lastLoginPrecision {
+		if err := s.d.Users.RecordLogin(ctx, s.t.ID, u.ID, now); err == nil {
+			u.LastLoginAt = now
+		}
 	}
 	creds, err := s.StartSession(ctx, u, in.Kind, []string{"pwd"}, in.Client)
 	if err != nil {
@@ -390,8 +394,12 @@ const (
 	ByCookie CredentialKind = "cookie" // the session cookie
 )
 
-// touchEvery limits how often a request writes last-seen to the store.
-const touchEvery = time.Minute
+// touchEvery limits how often a request writes last-seen to the store, and
+// lastLoginPrecision how often a login writes last-login to the user.
+const (
+	touchEvery         = time.Minute
+	lastLoginPrecision = time.Minute
+)
 
 // Authenticate checks a credential and returns the principal. Every failure
 // is ErrInvalidToken.

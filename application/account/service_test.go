@@ -315,6 +315,30 @@ func TestDisablingAUserRejectsItsLiveCredentials(t *testing.T) {
 	}
 }
 
+func TestLastLoginIsRecordedToTheMinute(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.register(t, "ann@example.com", "correct horse battery")
+	first := f.clock.Now()
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.advance(30 * time.Second)
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.users.ByID(ctx, "shop", u.ID); !got.LastLoginAt.Equal(first.Truncate(time.Millisecond)) {
+		t.Fatalf("a login 30 s after the last one must not rewrite last_login_at: %s", got.LastLoginAt)
+	}
+	f.clock.advance(31 * time.Second)
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.users.ByID(ctx, "shop", u.ID); !got.LastLoginAt.Equal(f.clock.Now().Truncate(time.Millisecond)) {
+		t.Fatalf("a login a minute later must record it: %s", got.LastLoginAt)
+	}
+}
+
 func TestRehashOnLoginWhenParametersChange(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
