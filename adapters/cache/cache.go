@@ -108,6 +108,7 @@ type Sessions struct {
 	account.Sessions
 	clock    platform.Clock
 	bySecret *expirable.LRU[string, identity.Session]
+	secretID *expirable.LRU[string, string] // tenant/secret hash → session id
 
 	mu     sync.Mutex
 	secret map[string]string // tenant/id → tenant/secret hash of cached entries
@@ -117,7 +118,8 @@ var _ account.Sessions = (*Sessions)(nil)
 
 // NewSessions wraps inner with a cache of size sessions kept for ttl.
 func NewSessions(inner account.Sessions, clock platform.Clock, size int, ttl time.Duration) *Sessions {
-	c := &Sessions{Sessions: inner, clock: clock, secret: map[string]string{}}
+	c := &Sessions{Sessions: inner, clock: clock, secret: map[string]string{},
+		secretID: expirable.NewLRU[string, string](size, nil, time.Hour)}
 	c.bySecret = expirable.NewLRU[string, identity.Session](size, func(_ string, s identity.Session) {
 		c.mu.Lock()
 		delete(c.secret, key(s.TenantID, s.ID))
@@ -134,14 +136,28 @@ func (c *Sessions) BySecret(ctx context.Context, tenantID, hash string) (identit
 	if s, ok := c.bySecret.Get(k); ok && s.Live(c.clock.Now()) {
 		return s, nil
 	}
+	// A secret seen before is read again by its session's id: a lookup by
+	// secret scans the collection on the embedded store.
+	if id, ok := c.secretID.Get(k); ok {
+		if s, err := c.Sessions.ByID(ctx, tenantID, id); err == nil && s.SecretHash == hash {
+			c.remember(k, s)
+			return s, nil
+		}
+		c.secretID.Remove(k)
+	}
 	s, err := c.Sessions.BySecret(ctx, tenantID, hash)
 	if err == nil {
-		c.mu.Lock()
-		c.secret[key(tenantID, s.ID)] = k
-		c.mu.Unlock()
-		c.bySecret.Add(k, s)
+		c.remember(k, s)
 	}
 	return s, err
+}
+
+func (c *Sessions) remember(k string, s identity.Session) {
+	c.mu.Lock()
+	c.secret[key(s.TenantID, s.ID)] = k
+	c.mu.Unlock()
+	c.secretID.Add(k, s.ID)
+	c.bySecret.Add(k, s)
 }
 
 func (c *Sessions) drop(tenantID, id string) {

@@ -238,3 +238,29 @@ func TestSessionsTouchUpdatesTheCachedSession(t *testing.T) {
 		t.Fatalf("last seen %s after %d store reads; want the touched time from the cache", got.LastSeenAt, inner.bySecret.Load())
 	}
 }
+
+func (c *countingSessions) ByID(ctx context.Context, tenantID, id string) (identity.Session, error) {
+	return c.Sessions.ByID(ctx, tenantID, id)
+}
+
+func TestSessionsRereadAKnownSecretByID(t *testing.T) {
+	t.Parallel()
+	clk := newClock()
+	inner := &countingSessions{Sessions: accounttest.NewMemorySessions()}
+	now := clk.Now()
+	_ = inner.Create(ctx, identity.Session{ID: "s1", TenantID: "a", UserID: "u1", Kind: identity.SessionApp, SecretHash: "h1",
+		CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)})
+	c := cache.NewSessions(inner, clk, 10, 20*time.Millisecond)
+	_, _ = c.BySecret(ctx, "a", "h1")
+	time.Sleep(50 * time.Millisecond) // the cached session expires; its id is still known
+	got, err := c.BySecret(ctx, "a", "h1")
+	if err != nil || got.ID != "s1" {
+		t.Fatal(got, err)
+	}
+	if inner.bySecret.Load() != 1 {
+		t.Fatalf("%d lookups by secret; a known secret must be re-read by id", inner.bySecret.Load())
+	}
+	if _, err := c.BySecret(ctx, "b", "h1"); err == nil {
+		t.Fatal("another tenant's session found by secret")
+	}
+}
