@@ -3,9 +3,8 @@
 // every test starts its own server process on 127.0.0.1:0 with its own data
 // directory, so tests run in parallel.
 //
-// With MONGODB_URI and REDIS_URL set (make test-integration) the servers use
-// those instead of the embedded stores, each fresh data directory getting its
-// own MongoDB database.
+// With MONGODB_URI set (make test-integration) the servers use it instead of
+// the embedded store, each fresh data directory getting its own database.
 package e2e_test
 
 import (
@@ -207,9 +206,11 @@ func serverEnv(dataDir string, extra map[string]string) []string {
 		set["PORTCULLIS_MONGODB_URI"] = uri
 		set["PORTCULLIS_MONGODB_DATABASE"] = "e2e_" + hex.EncodeToString(sum[:8])
 	}
-	if url := os.Getenv("REDIS_URL"); url != "" {
-		set["PORTCULLIS_REDIS_URL"] = url
-	}
+	// REDIS_URL is deliberately not passed on: Redis keys are namespaced by
+	// tenant, not by server, so servers of parallel tests (and of earlier
+	// runs) sharing one Redis would share throttling budgets of same-named
+	// tenants. Each server keeps its own embedded Redis; the Redis adapter
+	// tests, and TestLogoutOnOneInstanceRevokesOnEvery, use REDIS_URL.
 	maps.Copy(set, extra)
 	for _, k := range slices.Sorted(maps.Keys(set)) {
 		env = append(env, k+"="+set[k])
