@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -9,11 +8,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os/exec"
 	"slices"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -352,63 +349,4 @@ func loginTimings(tb testing.TB, s *server, host string, known account, n int) (
 		}
 	}
 	return unknown, wrong
-}
-
-// startForBenchmark starts a server for a benchmark. It does what start
-// does for tests, which it cannot call: start needs a *testing.T.
-func startForBenchmark(b *testing.B, opts options) *server {
-	b.Helper()
-	dataDir := b.TempDir()
-	s := &server{
-		DataDir: dataDir,
-		logs:    newLogBook(),
-		exited:  make(chan struct{}),
-		client:  &http.Client{Timeout: requestTimeout, Transport: &http.Transport{}},
-	}
-	s.cmd = exec.Command(binary, append([]string{"serve"}, opts.Args...)...)
-	s.cmd.Env = serverEnv(dataDir, opts.Env)
-	s.cmd.Dir = b.TempDir()
-	stderr, err := s.cmd.StderrPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	s.started = time.Now()
-	if err := s.cmd.Start(); err != nil {
-		b.Fatalf("start server: %v", err)
-	}
-	go func() {
-		r := bufio.NewReader(stderr)
-		for {
-			line, err := r.ReadString('\n')
-			if line = strings.TrimRight(line, "\r\n"); line != "" {
-				s.logs.add(line)
-			}
-			if err != nil {
-				break
-			}
-		}
-		_ = s.cmd.Wait()
-		s.code = s.cmd.ProcessState.ExitCode()
-		s.logs.close()
-		close(s.exited)
-	}()
-	b.Cleanup(func() {
-		s.client.CloseIdleConnections()
-		if !s.hasExited() {
-			_ = s.cmd.Process.Signal(syscall.SIGTERM)
-			select {
-			case <-s.exited:
-			case <-time.After(exitTimeout):
-				_ = s.cmd.Process.Kill()
-				<-s.exited
-			}
-		}
-	})
-	e, ok := s.logs.wait(startTimeout, func(e logEntry) bool { return e.Msg() == "listening" })
-	if !ok {
-		b.Fatalf("server did not start listening; stderr:\n%s", s.logs.tail(50))
-	}
-	s.URL = e.Str("url")
-	s.Addr = strings.TrimPrefix(s.URL, "http://")
-	return s
 }

@@ -152,7 +152,7 @@ func BenchmarkLoginEnumerationTiming(b *testing.B) {
 	if err := os.WriteFile(filepath.Join(dir, "local.yaml"), []byte(spec.yaml()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	s := startForBenchmark(b, options{Env: map[string]string{"PORTCULLIS_TENANTS_DIR": dir}})
+	s := start(b, options{Env: map[string]string{"PORTCULLIS_TENANTS_DIR": dir}})
 	known := newAccount("timed")
 	r, err := s.send(http.MethodPost, "/auth/v1/register", withHost("localhost"), withJSON(registerBody(known)))
 	if err != nil || r.Status != http.StatusAccepted {

@@ -103,7 +103,7 @@ type server struct {
 
 // launch starts the process and begins collecting its stderr; it does not
 // wait for anything. A cleanup stops the process if it still runs.
-func launch(t *testing.T, opts options) *server {
+func launch(t testing.TB, opts options) *server {
 	t.Helper()
 	dataDir := opts.DataDir
 	if dataDir == "" {
@@ -162,7 +162,7 @@ func launch(t *testing.T, opts options) *server {
 }
 
 // start launches a server and waits for its "listening" line.
-func start(t *testing.T, opts options) *server {
+func start(t testing.TB, opts options) *server {
 	t.Helper()
 	s := launch(t, opts)
 	e, ok := s.logs.wait(startTimeout, func(e logEntry) bool { return e.Msg() == "listening" })
@@ -228,7 +228,7 @@ func (s *server) hasExited() bool {
 }
 
 // signal sends sig to the process.
-func (s *server) signal(t *testing.T, sig os.Signal) {
+func (s *server) signal(t testing.TB, sig os.Signal) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatalf("signal %v: %v", sig, err)
@@ -236,7 +236,7 @@ func (s *server) signal(t *testing.T, sig os.Signal) {
 }
 
 // waitExit waits for the process to exit and returns its exit code.
-func (s *server) waitExit(t *testing.T, within time.Duration) int {
+func (s *server) waitExit(t testing.TB, within time.Duration) int {
 	t.Helper()
 	select {
 	case <-s.exited:
@@ -248,7 +248,7 @@ func (s *server) waitExit(t *testing.T, within time.Duration) int {
 }
 
 // stop sends sig and returns the exit code.
-func (s *server) stop(t *testing.T, sig os.Signal) int {
+func (s *server) stop(t testing.TB, sig os.Signal) int {
 	t.Helper()
 	s.client.CloseIdleConnections()
 	s.signal(t, sig)
@@ -257,7 +257,7 @@ func (s *server) stop(t *testing.T, sig os.Signal) int {
 
 // waitLog waits for a log entry matching match; what describes it in the
 // failure message.
-func (s *server) waitLog(t *testing.T, what string, match func(logEntry) bool) logEntry {
+func (s *server) waitLog(t testing.TB, what string, match func(logEntry) bool) logEntry {
 	t.Helper()
 	e, ok := s.logs.wait(logWaitTimeout, match)
 	if !ok {
@@ -270,7 +270,7 @@ func (s *server) waitLog(t *testing.T, what string, match func(logEntry) bool) l
 }
 
 // waitMsg waits for a log entry whose msg is msg.
-func (s *server) waitMsg(t *testing.T, msg string) logEntry {
+func (s *server) waitMsg(t testing.TB, msg string) logEntry {
 	t.Helper()
 	return s.waitLog(t, fmt.Sprintf("with msg %q", msg), func(e logEntry) bool { return e.Msg() == msg })
 }
