@@ -244,6 +244,7 @@ func printDevBanner(w io.Writer, addr *net.TCPAddr, dir *tenancy.Directory) {
     curl -s %s/.well-known/jwks.json
     curl -s -H 'X-Tenant-ID: demo' http://%s/.well-known/jwks.json
     curl -s %s/dev/outbox          # mail and SMS the server "sent"
+    curl -s %s/auth/v1/openapi.json  # the account API: register, login, me, sessions, logout
 
-`, base, dir.Len(), base, base, addr.String(), base)
+`, base, dir.Len(), base, base, addr.String(), base, base)
 }
