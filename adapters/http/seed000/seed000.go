@@ -85,7 +85,7 @@ func (h handlers) login(c *fiber.Ctx) error {
 	svc := web.Tenant(c.UserContext()).Accounts
 	_, creds, err := svc.Login(c.UserContext(), account.LoginInput{
 		Email: field(c, "email", m), Password: field(c, "password", m), Kind: identity.SessionApp,
-		Client: account.Client{IP: web.ClientIP(c.UserContext()), UserAgent: string(c.Request().Header.UserAgent())},
+		Client: web.Client(c),
 	})
 	if err != nil {
 		return err

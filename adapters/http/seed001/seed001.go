@@ -94,10 +94,6 @@ func kind(c *fiber.Ctx) identity.SessionKind {
 	return identity.SessionWeb
 }
 
-func client(c *fiber.Ctx) account.Client {
-	return account.Client{IP: web.ClientIP(c.UserContext()), UserAgent: string(c.Request().Header.UserAgent())}
-}
-
 func checkLength(field, v string, limit int) *errs.FieldError {
 	if utf8.RuneCountInString(v) > limit {
 		return &errs.FieldError{Field: field, Reason: "Ensure this field has no more than " + strconv.Itoa(limit) + " characters."}
@@ -114,7 +110,7 @@ func (h handlers) login(c *fiber.Ctx) error {
 		return errs.InvalidFields(*fe)
 	}
 	svc := web.Tenant(c.UserContext()).Accounts
-	u, creds, err := svc.Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind(c), Client: client(c)})
+	u, creds, err := svc.Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c)})
 	if err != nil {
 		return err
 	}
@@ -129,12 +125,12 @@ func (h handlers) register(c *fiber.Ctx) error {
 	svc := web.Tenant(c.UserContext()).Accounts
 	u, err := svc.Register(c.UserContext(), account.RegisterInput{
 		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName},
-		Password: req.Password, Client: client(c),
+		Password: req.Password, Client: web.Client(c),
 	})
 	if err != nil {
 		return err
 	}
-	creds, err := svc.StartSession(c.UserContext(), u, kind(c), []string{"pwd"}, client(c))
+	creds, err := svc.StartSession(c.UserContext(), u, kind(c), []string{"pwd"}, web.Client(c))
 	if err != nil {
 		return err
 	}

@@ -55,10 +55,6 @@ type handlers struct{ opts Options }
 
 func service(c *fiber.Ctx) *account.Service { return web.Tenant(c.UserContext()).Accounts }
 
-func client(c *fiber.Ctx) account.Client {
-	return account.Client{IP: web.ClientIP(c.UserContext()), UserAgent: string(c.Request().Header.UserAgent())}
-}
-
 type registerRequest struct {
 	Email     string `json:"email"`
 	Password  string `json:"password"`
@@ -82,7 +78,7 @@ func (h handlers) register(c *fiber.Ctx) error {
 	_, err := service(c).Register(c.UserContext(), account.RegisterInput{
 		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone},
 		Password: req.Password,
-		Client:   client(c),
+		Client:   web.Client(c),
 	})
 	if err != nil && !errors.Is(err, identity.ErrEmailTaken) {
 		return err
@@ -113,7 +109,7 @@ func (h handlers) login(c *fiber.Ctx) error {
 	default:
 		return errs.InvalidFields(errs.FieldError{Field: "session", Reason: `must be "bearer", "cookie" or "app"`})
 	}
-	u, creds, err := service(c).Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: client(c)})
+	u, creds, err := service(c).Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c)})
 	if err != nil {
 		return err
 	}

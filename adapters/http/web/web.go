@@ -7,6 +7,9 @@ import (
 	"context"
 	"net/netip"
 
+	"github.com/gofiber/fiber/v2"
+
+	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/tenancy"
 )
 
@@ -50,4 +53,9 @@ func WithClientIP(ctx context.Context, ip netip.Addr) context.Context {
 func ClientIP(ctx context.Context) netip.Addr {
 	ip, _ := ctx.Value(keyClientIP).(netip.Addr)
 	return ip
+}
+
+// Client describes where the request came from, for the use cases.
+func Client(c *fiber.Ctx) account.Client {
+	return account.Client{IP: ClientIP(c.UserContext()), UserAgent: string(c.Request().Header.UserAgent())}
 }
