@@ -22,7 +22,7 @@ func DecodeJSON(c *fiber.Ctx, dst any) error {
 	}
 	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
 	if ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
-		return errs.E(errs.Invalid, "unsupported_media_type", "The request body must be application/json.")
+		return fromFiber(fiber.ErrUnsupportedMediaType)
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {

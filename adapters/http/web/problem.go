@@ -57,20 +57,27 @@ func FromError(err error) *errs.Error {
 	return errs.As(err)
 }
 
+// fiberErrors are the Fiber errors that keep their own precise status while
+// sharing the Invalid kind; fromFiber and statusFor both read this table.
+var fiberErrors = []struct {
+	status        int
+	code, message string
+}{
+	{fiber.StatusMethodNotAllowed, "method_not_allowed", "This method is not allowed on this resource."},
+	{fiber.StatusRequestEntityTooLarge, "request_too_large", "The request body is too large."},
+	{fiber.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "The request headers are too large."},
+	{fiber.StatusRequestTimeout, "request_timeout", "The request was not received in time."},
+	{fiber.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json."},
+}
+
 func fromFiber(fe *fiber.Error) *errs.Error {
-	switch fe.Code {
-	case fiber.StatusNotFound:
+	if fe.Code == fiber.StatusNotFound {
 		return errs.ErrNotFound
-	case fiber.StatusMethodNotAllowed:
-		return errs.E(errs.Invalid, "method_not_allowed", "This method is not allowed on this resource.")
-	case fiber.StatusRequestEntityTooLarge:
-		return errs.E(errs.Invalid, "request_too_large", "The request body is too large.")
-	case fiber.StatusRequestHeaderFieldsTooLarge:
-		return errs.E(errs.Invalid, "headers_too_large", "The request headers are too large.")
-	case fiber.StatusRequestTimeout:
-		return errs.E(errs.Invalid, "request_timeout", "The request was not received in time.")
-	case fiber.StatusUnsupportedMediaType:
-		return errs.E(errs.Invalid, "unsupported_media_type", "The request body must be application/json.")
+	}
+	for _, f := range fiberErrors {
+		if f.status == fe.Code {
+			return errs.E(errs.Invalid, f.code, f.message)
+		}
 	}
 	if fe.Code >= 400 && fe.Code < 500 {
 		return errs.E(errs.Invalid, "bad_request", "The request could not be understood.")
@@ -78,20 +85,13 @@ func fromFiber(fe *fiber.Error) *errs.Error {
 	return errs.ErrInternal.Wrap(fe)
 }
 
-// statusFor lets a few Fiber errors keep their own precise status while
-// sharing the Invalid kind.
+// statusFor is the status of e: its own for the Fiber errors above, else
+// the one its kind maps to.
 func statusFor(e *errs.Error) int {
-	switch e.Code {
-	case "method_not_allowed":
-		return http.StatusMethodNotAllowed
-	case "request_too_large":
-		return http.StatusRequestEntityTooLarge
-	case "headers_too_large":
-		return http.StatusRequestHeaderFieldsTooLarge
-	case "request_timeout":
-		return http.StatusRequestTimeout
-	case "unsupported_media_type":
-		return http.StatusUnsupportedMediaType
+	for _, f := range fiberErrors {
+		if f.code == e.Code {
+			return f.status
+		}
 	}
 	return Status(e.Kind)
 }
