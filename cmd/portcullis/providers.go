@@ -81,7 +81,7 @@ var platformSet = wire.NewSet(
 	mongo.NewUserStore,
 	mongo.NewSessionStore,
 	mongo.NewRefreshTokenStore,
-	provideRevocations,
+	redis.NewRevocations,
 	provideHasher,
 	commonpass.Default,
 	provideUserCache,
@@ -219,11 +219,6 @@ func provideOutbox(cfg config.Platform, log *slog.Logger) *outbox.Outbox {
 
 func provideKeyring(t tenant.Tenant, store keyring.Store, sealer keyring.Sealer, clock platform.Clock, random platform.Random) *keyring.Ring {
 	return keyring.New(t.ID, store, sealer, clock, random)
-}
-
-func provideRevocations(c redis.Client) (*redis.Revocations, func(), error) {
-	r, stop := redis.NewRevocations(c)
-	return r, stop, nil
 }
 
 func provideHasher() *argon2.Hasher { return argon2.New(argon2.Options{}) }

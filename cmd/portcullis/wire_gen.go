@@ -10,6 +10,7 @@ import (
 	"context"
 	"github.com/portcullis/portcullis/adapters/commonpass"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -50,12 +51,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	userStore := mongo.NewUserStore(db)
 	sessionStore := mongo.NewSessionStore(db)
 	refreshTokenStore := mongo.NewRefreshTokenStore(db)
-	revocations, cleanup3, err := provideRevocations(v)
-	if err != nil {
-		cleanup2()
-		cleanup()
-		return nil, nil, err
-	}
+	revocations, cleanup3 := redis.NewRevocations(v)
 	hasher := provideHasher()
 	list := commonpass.Default()
 	users := provideUserCache(userStore)
