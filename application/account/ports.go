@@ -58,12 +58,10 @@ type Revocations interface {
 }
 
 // Limiter counts events against per-key limits, shared by every server
-// instance. Peek reports whether one more event would be allowed without
-// counting it; Hit counts one when it is allowed (a refused Hit counts
+// instance. Hit counts one when it is allowed (a refused Hit counts
 // nothing); Refund gives one counted event back; Reset forgets them all.
 // retryAfter is set when not allowed.
 type Limiter interface {
-	Peek(ctx context.Context, key string, l tenant.Limit) (allowed bool, retryAfter time.Duration, err error)
 	Hit(ctx context.Context, key string, l tenant.Limit) (allowed bool, retryAfter time.Duration, err error)
 	Refund(ctx context.Context, key string, l tenant.Limit) error
 	Reset(ctx context.Context, key string) error

@@ -92,7 +92,7 @@ const maxPasswordBytes = 4096
 // enumeration-safe surface answers that exactly like a success, a
 // compatibility profile whose contract reports it may do so.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (identity.User, error) {
-	if err := s.throttle(ctx, registerIPKey(in.Client.IP), s.t.Throttling.RegisterPerIP, true); err != nil {
+	if err := s.throttle(ctx, registerIPKey(in.Client.IP), s.t.Throttling.RegisterPerIP); err != nil {
 		return identity.User{}, err
 	}
 	profile, key, perr := identity.CheckProfile(in.Profile)
@@ -189,10 +189,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (identity.User, Cred
 	// Every attempt is counted against both budgets before any hashing, so
 	// that guesses sent together cannot all pass a check made before any of
 	// them was counted. A success gives the attempt back.
-	if err := s.throttle(ctx, ipKey, s.t.Throttling.LoginPerIP, true); err != nil {
+	if err := s.throttle(ctx, ipKey, s.t.Throttling.LoginPerIP); err != nil {
 		return identity.User{}, Credentials{}, err
 	}
-	if err := s.throttle(ctx, accountKey, s.t.Throttling.LoginPerAccount, true); err != nil {
+	if err := s.throttle(ctx, accountKey, s.t.Throttling.LoginPerAccount); err != nil {
 		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
 		return identity.User{}, Credentials{}, err
 	}
@@ -546,14 +546,10 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 // principal's.
 var ErrSessionNotFound = errs.E(errs.NotFound, "session_not_found", "No such session.")
 
-// throttle refuses when key is over its limit; with count it also counts
-// this attempt when it is allowed.
-func (s *Service) throttle(ctx context.Context, key string, l tenant.Limit, count bool) error {
-	check := s.d.Limiter.Peek
-	if count {
-		check = s.d.Limiter.Hit
-	}
-	ok, retry, err := check(ctx, key, l)
+// throttle counts this attempt against key, or refuses it when key is over
+// its limit.
+func (s *Service) throttle(ctx context.Context, key string, l tenant.Limit) error {
+	ok, retry, err := s.d.Limiter.Hit(ctx, key, l)
 	if err != nil {
 		return errs.ErrUnavailable.Wrap(fmt.Errorf("rate limiter: %w", err))
 	}

@@ -53,15 +53,6 @@ func (f *fixedWindow) count(key string, l tenant.Limit) int {
 	return len(kept)
 }
 
-func (f *fixedWindow) Peek(_ context.Context, key string, l tenant.Limit) (bool, time.Duration, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.count(key, l) >= l.Count {
-		return false, l.Window, nil
-	}
-	return true, 0, nil
-}
-
 func (f *fixedWindow) Hit(_ context.Context, key string, l tenant.Limit) (bool, time.Duration, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
