@@ -18,6 +18,7 @@ import (
 
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
@@ -41,7 +42,7 @@ func key(tenantID, id string) string { return tenantID + "\x00" + id }
 // login gets is always read fresh from the store: a password hash is never
 // served from a cache.
 type Users struct {
-	account.Users
+	inner   account.Users
 	byID    *expirable.LRU[string, identity.User]
 	emailID *expirable.LRU[string, string] // tenant/email key → user id
 }
@@ -50,7 +51,7 @@ var _ account.Users = (*Users)(nil)
 
 // NewUsers wraps inner with a cache of size users kept for ttl.
 func NewUsers(inner account.Users, size int, ttl time.Duration) *Users {
-	return &Users{Users: inner, byID: expirable.NewLRU[string, identity.User](size, nil, ttl),
+	return &Users{inner: inner, byID: expirable.NewLRU[string, identity.User](size, nil, ttl),
 		emailID: expirable.NewLRU[string, string](size, nil, time.Hour)}
 }
 
@@ -59,17 +60,20 @@ func NewUsers(inner account.Users, size int, ttl time.Duration) *Users {
 func (c *Users) ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error) {
 	k := key(tenantID, emailKey)
 	if id, ok := c.emailID.Get(k); ok {
-		if u, err := c.Users.ByID(ctx, tenantID, id); err == nil && u.EmailKey == emailKey {
+		if u, err := c.inner.ByID(ctx, tenantID, id); err == nil && u.EmailKey == emailKey {
 			return u, nil
 		}
 		c.emailID.Remove(k)
 	}
-	u, err := c.Users.ByEmail(ctx, tenantID, emailKey)
+	u, err := c.inner.ByEmail(ctx, tenantID, emailKey)
 	if err == nil {
 		c.emailID.Add(k, u.ID)
 	}
 	return u, err
 }
+
+// Create writes through; nothing is cached for a new user.
+func (c *Users) Create(ctx context.Context, u identity.User) error { return c.inner.Create(ctx, u) }
 
 // ByID returns the cached user or reads it through.
 func (c *Users) ByID(ctx context.Context, tenantID, id string) (identity.User, error) {
@@ -77,7 +81,7 @@ func (c *Users) ByID(ctx context.Context, tenantID, id string) (identity.User, e
 	if u, ok := c.byID.Get(k); ok {
 		return u, nil
 	}
-	u, err := c.Users.ByID(ctx, tenantID, id)
+	u, err := c.inner.ByID(ctx, tenantID, id)
 	if err == nil {
 		c.byID.Add(k, u)
 	}
@@ -87,25 +91,25 @@ func (c *Users) ByID(ctx context.Context, tenantID, id string) (identity.User, e
 // SetPasswordHash writes through and drops the cached user.
 func (c *Users) SetPasswordHash(ctx context.Context, tenantID, id, hash string, at time.Time) error {
 	defer c.byID.Remove(key(tenantID, id))
-	return c.Users.SetPasswordHash(ctx, tenantID, id, hash, at)
+	return c.inner.SetPasswordHash(ctx, tenantID, id, hash, at)
 }
 
 // RecordLogin writes through and drops the cached user.
 func (c *Users) RecordLogin(ctx context.Context, tenantID, id string, at time.Time) error {
 	defer c.byID.Remove(key(tenantID, id))
-	return c.Users.RecordLogin(ctx, tenantID, id, at)
+	return c.inner.RecordLogin(ctx, tenantID, id, at)
 }
 
 // SetActive writes through and drops the cached user.
 func (c *Users) SetActive(ctx context.Context, tenantID, id string, active bool, at time.Time) error {
 	defer c.byID.Remove(key(tenantID, id))
-	return c.Users.SetActive(ctx, tenantID, id, active, at)
+	return c.inner.SetActive(ctx, tenantID, id, active, at)
 }
 
-// Sessions caches account.Sessions lookups by secret hash (the per-request
+// Sessions caches session.Sessions lookups by secret hash (the per-request
 // path of app tokens and cookies).
 type Sessions struct {
-	account.Sessions
+	inner    session.Sessions
 	clock    platform.Clock
 	bySecret *expirable.LRU[string, identity.Session]
 	secretID *expirable.LRU[string, string] // tenant/secret hash → session id
@@ -114,11 +118,11 @@ type Sessions struct {
 	secret map[string]string // tenant/id → tenant/secret hash of cached entries
 }
 
-var _ account.Sessions = (*Sessions)(nil)
+var _ session.Sessions = (*Sessions)(nil)
 
 // NewSessions wraps inner with a cache of size sessions kept for ttl.
-func NewSessions(inner account.Sessions, clock platform.Clock, size int, ttl time.Duration) *Sessions {
-	c := &Sessions{Sessions: inner, clock: clock, secret: map[string]string{},
+func NewSessions(inner session.Sessions, clock platform.Clock, size int, ttl time.Duration) *Sessions {
+	c := &Sessions{inner: inner, clock: clock, secret: map[string]string{},
 		secretID: expirable.NewLRU[string, string](size, nil, time.Hour)}
 	c.bySecret = expirable.NewLRU[string, identity.Session](size, func(_ string, s identity.Session) {
 		c.mu.Lock()
@@ -126,6 +130,22 @@ func NewSessions(inner account.Sessions, clock platform.Clock, size int, ttl tim
 		c.mu.Unlock()
 	}, ttl)
 	return c
+}
+
+// Create writes through; the session is cached on its first lookup.
+func (c *Sessions) Create(ctx context.Context, s identity.Session) error {
+	return c.inner.Create(ctx, s)
+}
+
+// ByID reads through: revocation checks and session management must see
+// the store, not a cached copy.
+func (c *Sessions) ByID(ctx context.Context, tenantID, id string) (identity.Session, error) {
+	return c.inner.ByID(ctx, tenantID, id)
+}
+
+// ListLive reads through.
+func (c *Sessions) ListLive(ctx context.Context, tenantID, userID string, now time.Time) ([]identity.Session, error) {
+	return c.inner.ListLive(ctx, tenantID, userID, now)
 }
 
 // BySecret returns the cached session or reads it through. A cached
@@ -139,13 +159,13 @@ func (c *Sessions) BySecret(ctx context.Context, tenantID, hash string) (identit
 	// A secret seen before is read again by its session's id: a lookup by
 	// secret scans the collection on the embedded store.
 	if id, ok := c.secretID.Get(k); ok {
-		if s, err := c.Sessions.ByID(ctx, tenantID, id); err == nil && s.SecretHash == hash {
+		if s, err := c.inner.ByID(ctx, tenantID, id); err == nil && s.SecretHash == hash {
 			c.remember(k, s)
 			return s, nil
 		}
 		c.secretID.Remove(k)
 	}
-	s, err := c.Sessions.BySecret(ctx, tenantID, hash)
+	s, err := c.inner.BySecret(ctx, tenantID, hash)
 	if err == nil {
 		c.remember(k, s)
 	}
@@ -173,7 +193,7 @@ func (c *Sessions) drop(tenantID, id string) {
 // the requests right after it see the new last-seen time and do not touch
 // again.
 func (c *Sessions) Touch(ctx context.Context, tenantID, id string, lastSeen, idleExpires time.Time) error {
-	err := c.Sessions.Touch(ctx, tenantID, id, lastSeen, idleExpires)
+	err := c.inner.Touch(ctx, tenantID, id, lastSeen, idleExpires)
 	c.mu.Lock()
 	k, ok := c.secret[key(tenantID, id)]
 	c.mu.Unlock()
@@ -192,12 +212,12 @@ func (c *Sessions) Touch(ctx context.Context, tenantID, id string, lastSeen, idl
 // Revoke writes through and drops the cached session.
 func (c *Sessions) Revoke(ctx context.Context, tenantID, id string, at time.Time) (bool, error) {
 	defer c.drop(tenantID, id)
-	return c.Sessions.Revoke(ctx, tenantID, id, at)
+	return c.inner.Revoke(ctx, tenantID, id, at)
 }
 
 // RevokeOthers writes through and drops the revoked sessions.
 func (c *Sessions) RevokeOthers(ctx context.Context, tenantID, userID, keepID string, at time.Time) ([]string, error) {
-	ids, err := c.Sessions.RevokeOthers(ctx, tenantID, userID, keepID, at)
+	ids, err := c.inner.RevokeOthers(ctx, tenantID, userID, keepID, at)
 	for _, id := range ids {
 		c.drop(tenantID, id)
 	}
@@ -207,12 +227,12 @@ func (c *Sessions) RevokeOthers(ctx context.Context, tenantID, userID, keepID st
 // Tokens is the process-wide store of verified access tokens, shared by the
 // tenants' AccessTokens decorators.
 type Tokens struct {
-	lru *expirable.LRU[string, account.AccessClaims]
+	lru *expirable.LRU[string, session.AccessClaims]
 }
 
 // NewTokens returns a store of size verified tokens kept at most ttl.
 func NewTokens(size int, ttl time.Duration) *Tokens {
-	return &Tokens{lru: expirable.NewLRU[string, account.AccessClaims](size, nil, ttl)}
+	return &Tokens{lru: expirable.NewLRU[string, session.AccessClaims](size, nil, ttl)}
 }
 
 // AccessTokens caches one tenant's successful verifications: a token seen
@@ -220,21 +240,27 @@ func NewTokens(size int, ttl time.Duration) *Tokens {
 // passed verification are stored, under the exact token string and the
 // tenant, so nothing unverified or foreign can be served from it.
 type AccessTokens struct {
-	account.AccessTokens
+	inner    session.AccessTokens
 	tenantID string
 	store    *Tokens
 	clock    platform.Clock
 }
 
-var _ account.AccessTokens = (*AccessTokens)(nil)
+var _ session.AccessTokens = (*AccessTokens)(nil)
 
 // NewAccessTokens wraps a tenant's verifier with the shared store.
-func NewAccessTokens(inner account.AccessTokens, tenantID string, store *Tokens, clock platform.Clock) *AccessTokens {
-	return &AccessTokens{AccessTokens: inner, tenantID: tenantID, store: store, clock: clock}
+func NewAccessTokens(inner session.AccessTokens, tenantID string, store *Tokens, clock platform.Clock) *AccessTokens {
+	return &AccessTokens{inner: inner, tenantID: tenantID, store: store, clock: clock}
+}
+
+// Issue issues through the inner issuer; the token is cached when it is
+// first verified.
+func (c *AccessTokens) Issue(ctx context.Context, claims session.AccessClaims) (string, error) {
+	return c.inner.Issue(ctx, claims)
 }
 
 // Verify answers from the cache while the token is unexpired, else verifies.
-func (c *AccessTokens) Verify(ctx context.Context, token string) (account.AccessClaims, error) {
+func (c *AccessTokens) Verify(ctx context.Context, token string) (session.AccessClaims, error) {
 	k := key(c.tenantID, token)
 	if claims, ok := c.store.lru.Get(k); ok {
 		if c.clock.Now().Before(claims.ExpiresAt) {
@@ -242,7 +268,7 @@ func (c *AccessTokens) Verify(ctx context.Context, token string) (account.Access
 		}
 		c.store.lru.Remove(k)
 	}
-	claims, err := c.AccessTokens.Verify(ctx, token)
+	claims, err := c.inner.Verify(ctx, token)
 	if err == nil && c.clock.Now().Before(claims.ExpiresAt) {
 		c.store.lru.Add(k, claims)
 	}

@@ -10,6 +10,8 @@ import (
 	"github.com/portcullis/portcullis/adapters/cache"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/session/sessiontest"
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
@@ -83,7 +85,7 @@ func TestUsersCacheExpires(t *testing.T) {
 }
 
 type countingSessions struct {
-	account.Sessions
+	session.Sessions
 	bySecret atomic.Int64
 }
 
@@ -95,7 +97,7 @@ func (c *countingSessions) BySecret(ctx context.Context, tenantID, hash string) 
 func TestSessionsCacheDropsOnRevokeAndTouchAndRereadsDeadEntries(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	inner := &countingSessions{Sessions: accounttest.NewMemorySessions()}
+	inner := &countingSessions{Sessions: sessiontest.NewMemorySessions()}
 	now := clk.Now()
 	s := identity.Session{ID: "s1", TenantID: "a", UserID: "u1", Kind: identity.SessionApp, SecretHash: "h1",
 		CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)}
@@ -135,13 +137,13 @@ type fakeVerifier struct {
 	exp   time.Time
 }
 
-func (f *fakeVerifier) Issue(context.Context, account.AccessClaims) (string, error) { return "", nil }
-func (f *fakeVerifier) Verify(_ context.Context, tok string) (account.AccessClaims, error) {
+func (f *fakeVerifier) Issue(context.Context, session.AccessClaims) (string, error) { return "", nil }
+func (f *fakeVerifier) Verify(_ context.Context, tok string) (session.AccessClaims, error) {
 	f.calls.Add(1)
 	if tok != "good" {
-		return account.AccessClaims{}, account.ErrInvalidToken
+		return session.AccessClaims{}, session.ErrInvalidToken
 	}
-	return account.AccessClaims{Subject: "u1", SessionID: "s1", ExpiresAt: f.exp}, nil
+	return session.AccessClaims{Subject: "u1", SessionID: "s1", ExpiresAt: f.exp}, nil
 }
 
 func TestAccessTokensCacheOnlyVerifiedUnexpiredTokensPerTenant(t *testing.T) {
@@ -159,7 +161,7 @@ func TestAccessTokensCacheOnlyVerifiedUnexpiredTokensPerTenant(t *testing.T) {
 		t.Fatalf("%d verifications for 3 uses of one token", inner.calls.Load())
 	}
 	for range 2 {
-		if _, err := a.Verify(ctx, "forged"); !errors.Is(err, account.ErrInvalidToken) {
+		if _, err := a.Verify(ctx, "forged"); !errors.Is(err, session.ErrInvalidToken) {
 			t.Fatal(err)
 		}
 	}
@@ -223,7 +225,7 @@ func TestUsersByEmailReadsFreshByIDOnceTheIDIsKnown(t *testing.T) {
 func TestSessionsTouchUpdatesTheCachedSession(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	inner := &countingSessions{Sessions: accounttest.NewMemorySessions()}
+	inner := &countingSessions{Sessions: sessiontest.NewMemorySessions()}
 	now := clk.Now()
 	_ = inner.Create(ctx, identity.Session{ID: "s1", TenantID: "a", UserID: "u1", Kind: identity.SessionWeb, SecretHash: "h1",
 		CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)})
@@ -246,7 +248,7 @@ func (c *countingSessions) ByID(ctx context.Context, tenantID, id string) (ident
 func TestSessionsRereadAKnownSecretByID(t *testing.T) {
 	t.Parallel()
 	clk := newClock()
-	inner := &countingSessions{Sessions: accounttest.NewMemorySessions()}
+	inner := &countingSessions{Sessions: sessiontest.NewMemorySessions()}
 	now := clk.Now()
 	_ = inner.Create(ctx, identity.Session{ID: "s1", TenantID: "a", UserID: "u1", Kind: identity.SessionApp, SecretHash: "h1",
 		CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)})
@@ -264,3 +266,21 @@ func TestSessionsRereadAKnownSecretByID(t *testing.T) {
 		t.Fatal("another tenant's session found by secret")
 	}
 }
+
+// The decorators pass the contract suites of the ports they decorate, so
+// that a use case cannot tell a cached store from the store.
+func TestUsersCachePassesTheUsersContract(t *testing.T) {
+	accounttest.RunUsersContract(t, func(*testing.T) account.Users {
+		return cache.NewUsers(accounttest.NewMemoryUsers(), 100, time.Minute)
+	})
+}
+
+func TestSessionsCachePassesTheSessionsContract(t *testing.T) {
+	sessiontest.RunSessionsContract(t, func(*testing.T) session.Sessions {
+		return cache.NewSessions(sessiontest.NewMemorySessions(), wallClock{}, 100, time.Minute)
+	})
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }

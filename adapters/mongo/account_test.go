@@ -6,6 +6,8 @@ import (
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/session/sessiontest"
 )
 
 func TestUserStoreContract(t *testing.T) {
@@ -13,9 +15,9 @@ func TestUserStoreContract(t *testing.T) {
 }
 
 func TestSessionStoreContract(t *testing.T) {
-	accounttest.RunSessionsContract(t, func(t *testing.T) account.Sessions { return mongo.NewSessionStore(freshDB(t)) })
+	sessiontest.RunSessionsContract(t, func(t *testing.T) session.Sessions { return mongo.NewSessionStore(freshDB(t)) })
 }
 
 func TestRefreshTokenStoreContract(t *testing.T) {
-	accounttest.RunRefreshTokensContract(t, func(t *testing.T) account.RefreshTokens { return mongo.NewRefreshTokenStore(freshDB(t)) })
+	sessiontest.RunRefreshTokensContract(t, func(t *testing.T) session.RefreshTokens { return mongo.NewRefreshTokenStore(freshDB(t)) })
 }

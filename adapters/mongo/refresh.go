@@ -10,7 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
@@ -30,7 +30,7 @@ type RefreshTokenStore struct {
 	uses *mongo.Collection
 }
 
-var _ account.RefreshTokens = (*RefreshTokenStore)(nil)
+var _ session.RefreshTokens = (*RefreshTokenStore)(nil)
 
 // NewRefreshTokenStore returns the refresh token store of db.
 func NewRefreshTokenStore(db *DB) *RefreshTokenStore {

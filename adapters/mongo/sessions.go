@@ -11,7 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
@@ -42,7 +42,7 @@ type SessionStore struct {
 	revocations *mongo.Collection
 }
 
-var _ account.Sessions = (*SessionStore)(nil)
+var _ session.Sessions = (*SessionStore)(nil)
 
 // NewSessionStore returns the session store of db.
 func NewSessionStore(db *DB) *SessionStore {

@@ -9,17 +9,17 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-var _ account.Limiter = (*Limiter)(nil)
+var _ throttle.Limiter = (*Limiter)(nil)
 
 // minRetryAfter is the smallest retry-after a refusal reports, so that a
 // refusal never comes with a zero or negative wait after float rounding.
 const minRetryAfter = time.Millisecond
 
-// Limiter is one tenant's account.Limiter: a GCRA limiter
+// Limiter is one tenant's throttle.Limiter: a GCRA limiter
 // (github.com/go-redis/redis_rate) that keeps one value per key, under
 // Key(tenant, "rl", key), updated atomically by a Lua script on the server.
 //
@@ -34,28 +34,6 @@ type Limiter struct {
 // NewLimiter returns the limiter of one tenant.
 func NewLimiter(c Client, tenantID string) *Limiter {
 	return &Limiter{tenantID: tenantID, rate: redis_rate.NewLimiter(unprefixed{c})}
-}
-
-// Peek reports whether one more event would be allowed now, without counting
-// it. When not, retryAfter is the time until it would be.
-func (l *Limiter) Peek(ctx context.Context, key string, lim tenant.Limit) (bool, time.Duration, error) {
-	rl, err := toRate(lim)
-	if err != nil {
-		return false, 0, err
-	}
-	// AllowN with n = 0 changes nothing, but its Allowed is always 0 and its
-	// RetryAfter -1; what it does report is ResetAfter, the time until the
-	// bucket is full again. One event fits once no more than Count-1
-	// emission intervals of it are used.
-	res, err := l.rate.AllowN(ctx, l.key(key), rl, 0)
-	if err != nil {
-		return false, 0, fmt.Errorf("limiter: peek %q: %w", key, err)
-	}
-	wait := res.ResetAfter - time.Duration(float64(lim.Window)*float64(lim.Count-1)/float64(lim.Count))
-	if wait <= 0 {
-		return true, 0, nil
-	}
-	return false, max(wait, minRetryAfter), nil
 }
 
 // Hit counts one event if it is allowed. When not, nothing is counted and

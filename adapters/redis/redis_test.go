@@ -130,3 +130,16 @@ func TestDriveClockAdvancesMiniredis(t *testing.T) {
 		t.Fatal("miniredis clock not driven")
 	}
 }
+
+// eventually polls cond every 50ms until it holds or within has passed.
+func eventually(t *testing.T, within time.Duration, cond func() bool) bool {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return true
+}

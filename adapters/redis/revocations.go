@@ -9,15 +9,15 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/session"
 )
 
-var _ account.Revocations = (*Revocations)(nil)
+var _ session.Revocations = (*Revocations)(nil)
 
 // minRevocationTTL is the shortest time a revocation is kept.
 const minRevocationTTL = time.Second
 
-// Revocations is the account.Revocations set: one key per revoked session,
+// Revocations is the session.Revocations set: one key per revoked session,
 // Key(tenant, "revoked", sessionID), that expires with its TTL.
 //
 // Every authenticated request asks it, so checks are pipelined: concurrent

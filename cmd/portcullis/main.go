@@ -133,7 +133,7 @@ func serve(path string, stderr io.Writer) int {
 		log.Error("tenant configuration is invalid", "error", err)
 		return 1
 	}
-	registry := NewRegistry(dir, func(ctx context.Context, t tenant.Tenant) (*tenancy.Runtime, func(), error) {
+	registry := NewRegistry(dir, func(ctx context.Context, t tenant.Tenant) (*web.TenantServices, func(), error) {
 		return initTenant(ctx, p, t)
 	}, log, cfg.ShutdownTimeout)
 	defer registry.Close()

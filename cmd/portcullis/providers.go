@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -21,25 +20,28 @@ import (
 	"github.com/portcullis/portcullis/adapters/crypto/argon2"
 	"github.com/portcullis/portcullis/adapters/crypto/jwt"
 	"github.com/portcullis/portcullis/adapters/embedded"
+	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/keyring"
+	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
+	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
-	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-// Platform is what all tenants share, built once by the platform injector.
+// Platform is what all tenants share, built once by the platform injector:
+// the connections, and the stores, caches and pools that bound the whole
+// process. The tenant injector reads its fields.
 type Platform struct {
-	Config  config.Platform
-	Logger  *slog.Logger
 	Mongo   *mongo.DB
 	Redis   redis.Client
-	HTTP    *http.Client
 	Clock   platform.Clock
 	Random  platform.Random
 	Sealer  *aesgcm.Sealer
@@ -48,8 +50,6 @@ type Platform struct {
 	// Outbox records mail and SMS in dev mode; nil otherwise.
 	Outbox *outbox.Outbox
 
-	Users         *mongo.UserStore
-	Sessions      *mongo.SessionStore
 	RefreshTokens *mongo.RefreshTokenStore
 	Revocations   *redis.Revocations
 	// Hasher is shared by all tenants: its pool bounds the CPU and memory
@@ -70,7 +70,6 @@ var platformSet = wire.NewSet(
 	wire.Struct(new(Platform), "*"),
 	provideMongo,
 	provideRedis,
-	provideHTTPClient,
 	provideClock,
 	provideRandom,
 	provideMasterKey,
@@ -89,18 +88,37 @@ var platformSet = wire.NewSet(
 	provideTokenCache,
 )
 
+// The tenant graph: one provider set per package of the core, and one set
+// where the platform's adapters meet the ports they implement (Wire wants
+// a bind beside the provider of its concrete type, and those are the
+// platform's fields). The use cases know only their ports.
+var (
+	throttleSet = wire.NewSet(provideLimiter, wire.Bind(new(throttle.Limiter), new(*redis.Limiter)))
+	sessionSet  = wire.NewSet(wire.Struct(new(session.Deps), "*"), session.New, session.NewIssuer,
+		provideAccessTokens, wire.Bind(new(session.AccessTokens), new(*cache.AccessTokens)))
+	loginSet    = wire.NewSet(login.New)
+	passwordSet = wire.NewSet(wire.Struct(new(password.Deps), "*"), password.New)
+	keyringSet  = wire.NewSet(provideKeyring)
+
+	platformBinds = wire.NewSet(
+		wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Redis",
+			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "Hasher", "Common"),
+		wire.Bind(new(account.Users), new(*cache.Users)),
+		wire.Bind(new(session.Sessions), new(*cache.Sessions)),
+		wire.Bind(new(session.RefreshTokens), new(*mongo.RefreshTokenStore)),
+		wire.Bind(new(session.Revocations), new(*redis.Revocations)),
+		wire.Bind(new(password.Hasher), new(*argon2.Hasher)),
+		wire.Bind(new(password.CommonPasswords), new(*commonpass.List)),
+		wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
+		wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
+	)
+)
+
 var tenantSet = wire.NewSet(
-	wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Config", "Redis",
-		"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "Hasher", "Common"),
-	wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
-	wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
-	provideKeyring,
+	platformBinds,
+	throttleSet, sessionSet, loginSet, passwordSet, keyringSet,
 	provideMailer,
-	provideSMS,
-	provideAccessTokens,
-	provideLimiter,
-	provideAccounts,
-	wire.Struct(new(tenancy.Runtime), "*"),
+	wire.Struct(new(web.TenantServices), "*"),
 )
 
 // provideMongo connects to the configured MongoDB, or starts the embedded
@@ -154,10 +172,6 @@ func provideRedis(ctx context.Context, cfg config.Platform, log *slog.Logger) (r
 		return nil, nil, fmt.Errorf("redis: ping: %w", err)
 	}
 	return c, func() { _ = c.Close(); stopEmbedded() }, nil
-}
-
-func provideHTTPClient() *http.Client {
-	return &http.Client{Timeout: 10 * time.Second}
 }
 
 type systemClock struct{}
@@ -243,15 +257,6 @@ func provideAccessTokens(t tenant.Tenant, ring *keyring.Ring, clock platform.Clo
 
 func provideLimiter(t tenant.Tenant, c redis.Client) *redis.Limiter { return redis.NewLimiter(c, t.ID) }
 
-func provideAccounts(t tenant.Tenant, users *cache.Users, sessions *cache.Sessions, refresh *mongo.RefreshTokenStore,
-	revocations *redis.Revocations, limiter *redis.Limiter, hasher *argon2.Hasher, tokens *cache.AccessTokens, common *commonpass.List,
-	mail notify.Mailer, clock platform.Clock, random platform.Random) *account.Service {
-	return account.New(t, account.Deps{
-		Users: users, Sessions: sessions, Refresh: refresh, Revocations: revocations, Limiter: limiter,
-		Hasher: hasher, Tokens: tokens, Common: common, Mail: mail, Clock: clock, Random: random,
-	})
-}
-
 // provideMailer returns the tenant's mail sender: the dev outbox in dev
 // mode; until a provider is configured, one that refuses.
 func provideMailer(t tenant.Tenant, box *outbox.Outbox) notify.Mailer {
@@ -259,12 +264,4 @@ func provideMailer(t tenant.Tenant, box *outbox.Outbox) notify.Mailer {
 		return box.Mailer(t.ID)
 	}
 	return outbox.Unconfigured{Channel: "mail"}
-}
-
-// provideSMS returns the tenant's SMS sender, chosen like provideMailer.
-func provideSMS(t tenant.Tenant, box *outbox.Outbox) notify.SMSSender {
-	if box != nil {
-		return box.SMS(t.ID)
-	}
-	return outbox.Unconfigured{Channel: "SMS"}
 }

@@ -10,13 +10,14 @@ import (
 
 	"golang.org/x/sync/singleflight"
 
+	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // Builder builds one tenant's services; initTenant bound to the platform.
-type Builder func(ctx context.Context, t tenant.Tenant) (*tenancy.Runtime, func(), error)
+type Builder func(ctx context.Context, t tenant.Tenant) (*web.TenantServices, func(), error)
 
 // Registry builds each tenant's services on its first request, caches them,
 // and rebuilds them when the tenant's configuration version changes. A
@@ -37,7 +38,7 @@ type Registry struct {
 }
 
 type entry struct {
-	rt      *tenancy.Runtime
+	rt      *web.TenantServices
 	cleanup func()
 }
 
@@ -47,7 +48,7 @@ func NewRegistry(dir *tenancy.Directory, build Builder, log *slog.Logger, grace 
 }
 
 // Resolve implements server.Resolver.
-func (r *Registry) Resolve(ctx context.Context, host, tenantID string) (*tenancy.Runtime, error) {
+func (r *Registry) Resolve(ctx context.Context, host, tenantID string) (*web.TenantServices, error) {
 	t, err := r.dir.Resolve(host, tenantID)
 	if err != nil {
 		return nil, err
@@ -58,7 +59,7 @@ func (r *Registry) Resolve(ctx context.Context, host, tenantID string) (*tenancy
 // Get returns the services of t, building them if they are missing or were
 // built from another version of its configuration. Concurrent requests for
 // one tenant share one build.
-func (r *Registry) Get(ctx context.Context, t tenant.Tenant) (*tenancy.Runtime, error) {
+func (r *Registry) Get(ctx context.Context, t tenant.Tenant) (*web.TenantServices, error) {
 	r.mu.RLock()
 	e := r.entries[t.ID]
 	r.mu.RUnlock()
@@ -95,7 +96,7 @@ func (r *Registry) Get(ctx context.Context, t tenant.Tenant) (*tenancy.Runtime, 
 	if err != nil {
 		return nil, err
 	}
-	return v.(*tenancy.Runtime), nil
+	return v.(*web.TenantServices), nil
 }
 
 // Prune closes the services of tenants that no longer exist.

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -44,12 +45,12 @@ type countingBuilder struct {
 	fail     atomic.Bool
 }
 
-func (b *countingBuilder) build(_ context.Context, t tenant.Tenant) (*tenancy.Runtime, func(), error) {
+func (b *countingBuilder) build(_ context.Context, t tenant.Tenant) (*web.TenantServices, func(), error) {
 	if b.fail.Load() {
 		return nil, nil, errors.New("database down")
 	}
 	b.builds.Add(1)
-	return &tenancy.Runtime{Tenant: t}, func() { b.cleanups.Add(1) }, nil
+	return &web.TenantServices{Tenant: t}, func() { b.cleanups.Add(1) }, nil
 }
 
 var quietLog = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/wire"
 
-	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -19,6 +19,6 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 }
 
 // initTenant builds one tenant's services from its configuration.
-func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*tenancy.Runtime, func(), error) {
+func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantServices, func(), error) {
 	panic(wire.Build(tenantSet))
 }

@@ -9,9 +9,12 @@ package main
 import (
 	"context"
 	"github.com/portcullis/portcullis/adapters/commonpass"
+	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/redis"
-	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 	"log/slog"
@@ -30,7 +33,6 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		cleanup()
 		return nil, nil, err
 	}
-	client := provideHTTPClient()
 	clock := provideClock()
 	random := provideRandom()
 	masterKey, err := provideMasterKey(cfg, log)
@@ -48,29 +50,24 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	keyStore := mongo.NewKeyStore(db)
 	tenantStore := mongo.NewTenantStore(db)
 	outbox := provideOutbox(cfg, log)
-	userStore := mongo.NewUserStore(db)
-	sessionStore := mongo.NewSessionStore(db)
 	refreshTokenStore := mongo.NewRefreshTokenStore(db)
 	revocations, cleanup3 := redis.NewRevocations(v)
 	hasher := provideHasher()
 	list := commonpass.Default()
+	userStore := mongo.NewUserStore(db)
 	users := provideUserCache(userStore)
+	sessionStore := mongo.NewSessionStore(db)
 	sessions := provideSessionCache(sessionStore, clock)
 	tokens := provideTokenCache()
 	platform := &Platform{
-		Config:        cfg,
-		Logger:        log,
 		Mongo:         db,
 		Redis:         v,
-		HTTP:          client,
 		Clock:         clock,
 		Random:        random,
 		Sealer:        sealer,
 		Keys:          keyStore,
 		Tenants:       tenantStore,
 		Outbox:        outbox,
-		Users:         userStore,
-		Sessions:      sessionStore,
 		RefreshTokens: refreshTokenStore,
 		Revocations:   revocations,
 		Hasher:        hasher,
@@ -87,33 +84,53 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 }
 
 // initTenant builds one tenant's services from its configuration.
-func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*tenancy.Runtime, func(), error) {
+func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantServices, func(), error) {
 	keyStore := p.Keys
 	sealer := p.Sealer
 	clock := p.Clock
 	random := p.Random
 	ring := provideKeyring(t, keyStore, sealer, clock, random)
-	outbox := p.Outbox
-	mailer := provideMailer(t, outbox)
-	smsSender := provideSMS(t, outbox)
 	users := p.UserCache
 	sessions := p.SessionCache
 	refreshTokenStore := p.RefreshTokens
 	revocations := p.Revocations
+	tokens := p.TokenCache
+	accessTokens := provideAccessTokens(t, ring, clock, tokens)
+	deps := session.Deps{
+		Users:       users,
+		Sessions:    sessions,
+		Refresh:     refreshTokenStore,
+		Revocations: revocations,
+		Tokens:      accessTokens,
+		Clock:       clock,
+		Random:      random,
+	}
+	service := session.New(t, deps)
 	v := p.Redis
 	limiter := provideLimiter(t, v)
 	hasher := p.Hasher
-	tokens := p.TokenCache
-	accessTokens := provideAccessTokens(t, ring, clock, tokens)
 	list := p.Common
-	service := provideAccounts(t, users, sessions, refreshTokenStore, revocations, limiter, hasher, accessTokens, list, mailer, clock, random)
-	runtime := &tenancy.Runtime{
-		Tenant:   t,
-		Keys:     ring,
-		Mail:     mailer,
-		SMS:      smsSender,
-		Accounts: service,
+	outbox := p.Outbox
+	mailer := provideMailer(t, outbox)
+	issuer := session.NewIssuer(service)
+	pipeline := login.New(t, users, issuer, clock)
+	passwordDeps := password.Deps{
+		Users:   users,
+		Limiter: limiter,
+		Hasher:  hasher,
+		Common:  list,
+		Mail:    mailer,
+		Login:   pipeline,
+		Clock:   clock,
+		Random:  random,
 	}
-	return runtime, func() {
+	passwordService := password.New(t, passwordDeps)
+	tenantServices := &web.TenantServices{
+		Tenant:    t,
+		Keys:      ring,
+		Sessions:  service,
+		Passwords: passwordService,
+	}
+	return tenantServices, func() {
 	}, nil
 }

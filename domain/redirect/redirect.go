@@ -41,3 +41,22 @@ func Check(target string, p tenant.RedirectPolicy) (string, bool) {
 	}
 	return "", false
 }
+
+// AfterLogout is where a logout sends the browser: to next when it is
+// safe; else, when next was not given and the referrer is a page under
+// accountArea (pages that need a signed-in user), to the home page "/";
+// else to the policy's default.
+func AfterLogout(next, referrer, accountArea string, p tenant.RedirectPolicy) string {
+	if next != "" {
+		if t, ok := Check(next, p); ok {
+			return t
+		}
+		return p.Default
+	}
+	if referrer != "" && accountArea != "" {
+		if u, err := url.Parse(referrer); err == nil && strings.HasPrefix(u.Path, accountArea) {
+			return "/"
+		}
+	}
+	return p.Default
+}

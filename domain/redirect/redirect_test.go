@@ -36,3 +36,23 @@ func TestCheck(t *testing.T) {
 		}
 	}
 }
+
+func TestAfterLogout(t *testing.T) {
+	p := tenant.RedirectPolicy{Allow: []string{"/", "https://shop.example"}, Default: "/bye/"}
+	cases := []struct {
+		name, next, referrer, want string
+	}{
+		{"safe next wins", "/basket/", "https://shop.example/users/profile/", "/basket/"},
+		{"unsafe next falls back to the default, not the referrer rule", "//evil.example", "/users/profile/", "/bye/"},
+		{"referrer inside the account area goes home", "", "https://shop.example/users/profile/", "/"},
+		{"referrer elsewhere goes to the default", "", "https://shop.example/catalogue/", "/bye/"},
+		{"nothing given goes to the default", "", "", "/bye/"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := redirect.AfterLogout(tc.next, tc.referrer, "/users/", p); got != tc.want {
+				t.Fatalf("AfterLogout(%q, %q) = %q, want %q", tc.next, tc.referrer, got, tc.want)
+			}
+		})
+	}
+}

@@ -18,11 +18,11 @@ import (
 
 	xargon2 "golang.org/x/crypto/argon2"
 
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-var _ account.PasswordHasher = (*Hasher)(nil)
+var _ password.Hasher = (*Hasher)(nil)
 
 // Lengths of what Hash produces.
 const (
@@ -62,11 +62,11 @@ type Options struct {
 	// duration, so this bounds the memory argon2 uses.
 	Concurrency int
 	// QueueTimeout is how long a call waits for a free slot before it
-	// fails with account.ErrBusy; zero or less means DefaultQueueTimeout.
+	// fails with password.ErrBusy; zero or less means DefaultQueueTimeout.
 	QueueTimeout time.Duration
 }
 
-// Hasher is an account.PasswordHasher. It is safe for concurrent use.
+// Hasher is an password.Hasher. It is safe for concurrent use.
 type Hasher struct {
 	slots        chan struct{}
 	queueTimeout time.Duration
@@ -151,7 +151,7 @@ func (h *Hasher) acquire(ctx context.Context) error {
 	case h.slots <- struct{}{}:
 		return nil
 	case <-timer.C:
-		return account.ErrBusy.WithRetryAfter(1).Wrap(fmt.Errorf("argon2: no hashing slot free within %s", h.queueTimeout))
+		return password.ErrBusy.WithRetryAfter(1).Wrap(fmt.Errorf("argon2: no hashing slot free within %s", h.queueTimeout))
 	case <-ctx.Done():
 		return fmt.Errorf("argon2: waiting for a hashing slot: %w", ctx.Err())
 	}

@@ -13,7 +13,7 @@ import (
 	xargon2 "golang.org/x/crypto/argon2"
 
 	"github.com/portcullis/portcullis/adapters/crypto/argon2"
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -312,7 +312,7 @@ func TestPoolSaturatedAnswersBusy(t *testing.T) {
 			}
 			var e *errs.Error
 			switch {
-			case !errors.Is(err, account.ErrBusy):
+			case !errors.Is(err, password.ErrBusy):
 				t.Errorf("want ErrBusy, got %v", err)
 			case !errors.As(err, &e) || e.Kind != errs.Unavailable || e.RetryAfter != 1:
 				t.Errorf("want an Unavailable error with RetryAfter 1, got %#v", e)
@@ -366,7 +366,7 @@ func TestCancelledWhileWaitingForSlot(t *testing.T) {
 			ctx, cancel := tc.ctx()
 			defer cancel()
 			_, err := h.Hash(ctx, "pw", cheap)
-			if !errors.Is(err, tc.want) || errors.Is(err, account.ErrBusy) {
+			if !errors.Is(err, tc.want) || errors.Is(err, password.ErrBusy) {
 				t.Fatalf("Hash = %v, want %v", err, tc.want)
 			}
 		})

@@ -13,13 +13,13 @@ import (
 
 	gojwt "github.com/golang-jwt/jwt/v5"
 
-	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/signing"
 )
 
-var _ account.AccessTokens = (*Issuer)(nil)
+var _ session.AccessTokens = (*Issuer)(nil)
 
 // Fixed values of every access token.
 const (
@@ -111,7 +111,7 @@ func (c *claims) Validate() error {
 // Issue signs an access token for c with the tenant's current key. A zero
 // IssuedAt means now, a zero ExpiresAt IssuedAt plus the issuer's ttl, an
 // empty ID a random jti. Times are kept to the second.
-func (i *Issuer) Issue(ctx context.Context, c account.AccessClaims) (string, error) {
+func (i *Issuer) Issue(ctx context.Context, c session.AccessClaims) (string, error) {
 	if c.Subject == "" || c.SessionID == "" {
 		return "", errors.New("jwt: an access token needs a subject and a session id")
 	}
@@ -170,12 +170,12 @@ func (e *lookupError) Unwrap() error { return e.err }
 
 // Verify checks token's signature against this tenant's keys and its claims
 // at the clock's time, and returns what it asserts. Every token that is not
-// a valid access token of this tenant fails with account.ErrInvalidToken,
+// a valid access token of this tenant fails with session.ErrInvalidToken,
 // the reason attached as the cause; only a failure to read the tenant's keys
 // fails otherwise.
-func (i *Issuer) Verify(ctx context.Context, token string) (account.AccessClaims, error) {
+func (i *Issuer) Verify(ctx context.Context, token string) (session.AccessClaims, error) {
 	if len(token) > MaxTokenLength {
-		return account.AccessClaims{}, account.ErrInvalidToken.Wrap(fmt.Errorf("token of %d bytes exceeds %d", len(token), MaxTokenLength))
+		return session.AccessClaims{}, session.ErrInvalidToken.Wrap(fmt.Errorf("token of %d bytes exceeds %d", len(token), MaxTokenLength))
 	}
 	var c claims
 	_, err := i.parser.ParseWithClaims(token, &c, func(t *gojwt.Token) (any, error) {
@@ -184,11 +184,11 @@ func (i *Issuer) Verify(ctx context.Context, token string) (account.AccessClaims
 	if err != nil {
 		var le *lookupError
 		if errors.As(err, &le) {
-			return account.AccessClaims{}, fmt.Errorf("jwt: tenant %s: %w", i.tenantID, le.err)
+			return session.AccessClaims{}, fmt.Errorf("jwt: tenant %s: %w", i.tenantID, le.err)
 		}
-		return account.AccessClaims{}, account.ErrInvalidToken.Wrap(err)
+		return session.AccessClaims{}, session.ErrInvalidToken.Wrap(err)
 	}
-	out := account.AccessClaims{
+	out := session.AccessClaims{
 		Subject:   c.Subject,
 		SessionID: c.SessionID,
 		Role:      identity.Role(c.Role),

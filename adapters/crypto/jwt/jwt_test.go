@@ -20,9 +20,9 @@ import (
 	gojwt "github.com/golang-jwt/jwt/v5"
 
 	"github.com/portcullis/portcullis/adapters/crypto/jwt"
-	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/keyring/keyringtest"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/signing"
 )
@@ -78,7 +78,7 @@ func newWorld(t testing.TB) world {
 	return w
 }
 
-var sample = account.AccessClaims{
+var sample = session.AccessClaims{
 	Subject:   "user-1",
 	SessionID: "session-1",
 	Role:      identity.RoleStaff,
@@ -86,7 +86,7 @@ var sample = account.AccessClaims{
 	ID:        "jti-1",
 }
 
-func (w world) issue(t testing.TB, c account.AccessClaims) string {
+func (w world) issue(t testing.TB, c session.AccessClaims) string {
 	t.Helper()
 	tok, err := w.shop.Issue(context.Background(), c)
 	if err != nil {
@@ -239,12 +239,12 @@ func TestIssueRefusesNonsense(t *testing.T) {
 	w := newWorld(t)
 	for _, tc := range []struct {
 		name string
-		c    account.AccessClaims
+		c    session.AccessClaims
 	}{
-		{"no subject", account.AccessClaims{SessionID: "s"}},
-		{"no session", account.AccessClaims{Subject: "u"}},
-		{"expires before issued", account.AccessClaims{Subject: "u", SessionID: "s", IssuedAt: now, ExpiresAt: now.Add(-time.Second)}},
-		{"expires when issued", account.AccessClaims{Subject: "u", SessionID: "s", IssuedAt: now, ExpiresAt: now.Add(time.Millisecond)}},
+		{"no subject", session.AccessClaims{SessionID: "s"}},
+		{"no session", session.AccessClaims{Subject: "u"}},
+		{"expires before issued", session.AccessClaims{Subject: "u", SessionID: "s", IssuedAt: now, ExpiresAt: now.Add(-time.Second)}},
+		{"expires when issued", session.AccessClaims{Subject: "u", SessionID: "s", IssuedAt: now, ExpiresAt: now.Add(time.Millisecond)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -345,7 +345,7 @@ func TestVerifyRefusesAttacks(t *testing.T) {
 				v = w.shop
 			}
 			got, err := v.Verify(context.Background(), tc.token)
-			if !errors.Is(err, account.ErrInvalidToken) {
+			if !errors.Is(err, session.ErrInvalidToken) {
 				t.Fatalf("Verify = %+v, %v; want ErrInvalidToken", got, err)
 			}
 			t.Logf("refused: %v", err)
@@ -410,7 +410,7 @@ func TestVerifyAcceptsOlderKeysOfTheTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.shop.Verify(context.Background(), tok); !errors.Is(err, account.ErrInvalidToken) {
+	if _, err := w.shop.Verify(context.Background(), tok); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("a ring that does not know the new key must refuse it, got %v", err)
 	}
 	if _, err := v.Verify(context.Background(), tok); err != nil {
@@ -425,11 +425,11 @@ func TestKeySourceFailureIsNotAnInvalidToken(t *testing.T) {
 	outage := errors.New("key store unreachable")
 	v := jwt.New("shop", failingSource{outage}, fixedClock{now}, ttl)
 	_, err := v.Verify(context.Background(), tok)
-	if !errors.Is(err, outage) || errors.Is(err, account.ErrInvalidToken) {
+	if !errors.Is(err, outage) || errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("Verify = %v; a client must not be told its token is invalid when we cannot read keys", err)
 	}
 	// Garbage is refused before the keys are needed.
-	if _, err := v.Verify(context.Background(), "x.y.z"); !errors.Is(err, account.ErrInvalidToken) {
+	if _, err := v.Verify(context.Background(), "x.y.z"); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("garbage: %v", err)
 	}
 	if _, err := v.Issue(context.Background(), sample); !errors.Is(err, outage) {

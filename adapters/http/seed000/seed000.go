@@ -7,14 +7,14 @@ package seed000
 
 import (
 	"errors"
-	"net/url"
 	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/redirect"
@@ -44,14 +44,11 @@ type handlers struct{ opts Options }
 
 func (h handlers) enabled(next fiber.Handler) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		rt := web.Tenant(c.UserContext())
-		if !rt.Tenant.Profiles.Seed000 {
+		if !web.Tenant(c.UserContext()).Tenant.Profiles.Seed000 {
 			return c.Next()
 		}
-		if err := next(c); err != nil {
-			return render(c, err)
-		}
-		return nil
+		web.UseErrors(c, errorTable)
+		return next(c)
 	}
 }
 
@@ -82,8 +79,8 @@ func (h handlers) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	svc := web.Tenant(c.UserContext()).Accounts
-	_, creds, err := svc.Login(c.UserContext(), account.LoginInput{
+	rt := web.Tenant(c.UserContext())
+	out, err := rt.Passwords.Login(c.UserContext(), password.LoginInput{
 		Email: field(c, "email", m), Password: field(c, "password", m), Kind: identity.SessionApp,
 		Client: web.Client(c),
 	})
@@ -92,55 +89,41 @@ func (h handlers) login(c *fiber.Ctx) error {
 	}
 	var next any
 	if n := c.Query("next"); n != "" {
-		if target, ok := redirect.Check(n, svc.Tenant().Redirects); ok {
+		if target, ok := redirect.Check(n, rt.Tenant.Redirects); ok {
 			next = target
 		}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"key": creds.AppToken, "next": next})
+	return c.JSON(fiber.Map{"key": out.Credentials.AppToken, "next": next})
 }
 
 // logout ends the session and redirects: to next when it is allowed, else
 // home when the referrer is an account page, else the tenant's default.
 // Cookie sessions need the CSRF token (X-CSRFToken header or the
-// csrfmiddlewaretoken field) and a same-origin request.
+// csrfmiddlewaretoken field) and a same-origin request. Logging out
+// without a live session still lands where asked, as the seed describes.
 func (h handlers) logout(c *fiber.Ctx) error {
-	svc := web.Tenant(c.UserContext()).Accounts
-	p, err := web.Authenticate(c, svc, h.opts.Dev, func(c *fiber.Ctx) string {
-		if v := c.Get("X-CSRFToken"); v != "" {
-			return v
-		}
-		if v := c.Get(web.HeaderCSRF); v != "" {
-			return v
-		}
-		return c.FormValue("csrfmiddlewaretoken")
-	})
-	switch {
-	case err == nil:
-		if err := svc.Logout(c.UserContext(), p); err != nil {
-			return err
-		}
-		if p.Method == account.ByCookie {
-			web.ClearSessionCookie(c, h.opts.Dev)
-		}
-	case errors.Is(err, account.ErrUnauthenticated), errors.Is(err, account.ErrInvalidToken):
-		// Logging out without a live session still lands where asked.
-	default:
+	rt := web.Tenant(c.UserContext())
+	err := web.Logout(c, rt, h.opts.Dev, csrfToken)
+	if err != nil && !errors.Is(err, session.ErrUnauthenticated) && !errors.Is(err, session.ErrInvalidToken) {
 		return err
 	}
-	policy := svc.Tenant().Redirects
-	target := policy.Default
-	if n := firstNonEmpty(c.FormValue("next"), c.Query("next")); n != "" {
-		if t, ok := redirect.Check(n, policy); ok {
-			target = t
-		}
-	} else if ref := firstNonEmpty(c.FormValue("referrer"), c.Query("referrer"), c.Get(fiber.HeaderReferer)); ref != "" {
-		if u, err := url.Parse(ref); err == nil && strings.HasPrefix(u.Path, AccountIndexPath) {
-			target = "/"
-		}
-	}
+	target := redirect.AfterLogout(firstNonEmpty(c.FormValue("next"), c.Query("next")),
+		firstNonEmpty(c.FormValue("referrer"), c.Query("referrer"), c.Get(fiber.HeaderReferer)), AccountIndexPath, rt.Tenant.Redirects)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Redirect(target, fiber.StatusFound)
+}
+
+// csrfToken reads the seed's CSRF token: the X-CSRFToken header (Django's
+// name), the canonical X-CSRF-Token, or the csrfmiddlewaretoken field.
+func csrfToken(c *fiber.Ctx) string {
+	if v := c.Get("X-CSRFToken"); v != "" {
+		return v
+	}
+	if v := c.Get(web.HeaderCSRF); v != "" {
+		return v
+	}
+	return c.FormValue("csrfmiddlewaretoken")
 }
 
 func firstNonEmpty(vs ...string) string {
@@ -152,37 +135,33 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
-// render writes an error the way Django REST framework does.
-func render(c *fiber.Ctx, err error) error {
-	e := web.FromError(err)
-	status := web.Status(e.Kind)
-	var out fiber.Map
-	switch {
-	case e.Kind == errs.Invalid && len(e.Fields) > 0:
-		out = fiber.Map{}
-		for _, f := range e.Fields {
-			list, _ := out[f.Field].([]string)
-			out[f.Field] = append(list, f.Reason)
-		}
-	case errors.Is(e, account.ErrInvalidCredentials):
+func detail(status int, text string) web.Rendering {
+	return func(*errs.Error) (int, any) { return status, fiber.Map{"detail": text} }
+}
+
+// errorTable renders errors the way Django REST framework does.
+var errorTable = &web.ErrorTable{
+	Codes: map[string]web.Rendering{
 		// DRF answers bad credentials with 400 and non_field_errors.
-		status = fiber.StatusBadRequest
-		out = fiber.Map{"non_field_errors": []string{"Unable to log in with provided credentials."}}
-	case e.Kind == errs.RateLimited:
-		out = fiber.Map{"detail": "Request was throttled. Expected available in " + strconv.Itoa(e.RetryAfter) + " seconds."}
-	case errors.Is(e, account.ErrUnauthenticated):
-		out = fiber.Map{"detail": "Authentication credentials were not provided."}
-	case errors.Is(e, account.ErrInvalidToken):
-		out = fiber.Map{"detail": "Invalid token."}
-	case errors.Is(e, account.ErrCSRF):
-		out = fiber.Map{"detail": "CSRF Failed: CSRF token missing or incorrect."}
-	case e.Kind == errs.Internal:
-		return err // the platform error handler logs it and answers generically
-	default:
-		out = fiber.Map{"detail": e.Message}
-	}
-	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
-	}
-	return c.Status(status).JSON(out)
+		"invalid_credentials": func(*errs.Error) (int, any) {
+			return fiber.StatusBadRequest, fiber.Map{"non_field_errors": []string{"Unable to log in with provided credentials."}}
+		},
+		"throttled": func(e *errs.Error) (int, any) {
+			return fiber.StatusTooManyRequests, fiber.Map{"detail": "Request was throttled. Expected available in " + strconv.Itoa(e.RetryAfter) + " seconds."}
+		},
+		"unauthenticated": detail(fiber.StatusUnauthorized, "Authentication credentials were not provided."),
+		"invalid_token":   detail(fiber.StatusUnauthorized, "Invalid token."),
+		"csrf_failed":     detail(fiber.StatusForbidden, "CSRF Failed: CSRF token missing or incorrect."),
+	},
+	Otherwise: func(e *errs.Error) (int, any) {
+		if len(e.Fields) > 0 {
+			out := fiber.Map{}
+			for _, f := range e.Fields {
+				list, _ := out[f.Field].([]string)
+				out[f.Field] = append(list, f.Reason)
+			}
+			return fiber.StatusBadRequest, out
+		}
+		return web.StatusOf(e), fiber.Map{"detail": e.Message}
+	},
 }

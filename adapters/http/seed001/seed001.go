@@ -21,7 +21,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
@@ -62,13 +63,11 @@ func Register(r fiber.Router, opts Options) {
 		default:
 			return c.Next()
 		}
+		web.UseErrors(c, errorTable)
 		if c.Method() != method {
-			return render(c, errs.E(errs.Invalid, "method_not_allowed", "Method \""+c.Method()+"\" not allowed."))
+			return errs.E(errs.Invalid, "method_not_allowed", "Method \""+c.Method()+"\" not allowed.")
 		}
-		if err := handler(c); err != nil {
-			return render(c, err)
-		}
-		return nil
+		return handler(c)
 	})
 }
 
@@ -109,81 +108,69 @@ func (h handlers) login(c *fiber.Ctx) error {
 	if fe := checkLength("email", req.Email, identity.MaxEmailLength); fe != nil {
 		return errs.InvalidFields(*fe)
 	}
-	svc := web.Tenant(c.UserContext()).Accounts
-	u, creds, err := svc.Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c)})
+	out, err := web.Tenant(c.UserContext()).Passwords.Login(c.UserContext(), password.LoginInput{
+		Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c), WithLatest: true,
+	})
 	if err != nil {
 		return err
 	}
-	return h.answer(c, svc, u, creds, true)
+	return h.answer(c, out.User, &out)
 }
 
+// register creates the account and signs it in through the login
+// pipeline. When the account exists but cannot be signed in (the tenant
+// requires a verified address, or starting the session failed) the answer
+// is still the registration's: the user, with no session.
 func (h handlers) register(c *fiber.Ctx) error {
 	var req registerRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	svc := web.Tenant(c.UserContext()).Accounts
-	u, err := svc.Register(c.UserContext(), account.RegisterInput{
+	k := kind(c)
+	reg, err := web.Tenant(c.UserContext()).Passwords.Register(c.UserContext(), password.RegisterInput{
 		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName},
-		Password: req.Password, Client: web.Client(c),
+		Password: req.Password, Client: web.Client(c), SignIn: &k,
 	})
 	if err != nil {
 		return err
 	}
-	creds, err := svc.StartSession(c.UserContext(), u, kind(c), []string{"pwd"}, web.Client(c))
-	if err != nil {
-		return err
-	}
-	return h.answer(c, svc, u, creds, false)
+	return h.answer(c, reg.User, reg.Login)
 }
 
-// answer writes the login/register body; for a login, last_session and
-// last_token_session describe the user's most recent other sessions.
-func (h handlers) answer(c *fiber.Ctx, svc *account.Service, u identity.User, creds account.Credentials, withLast bool) error {
-	out := fiber.Map{"last_session": nil, "last_token_session": nil, "user": userJSON(u)}
-	if withLast {
-		if list, err := svc.Sessions(c.UserContext(), account.Principal{User: u, Session: creds.Session}); err == nil {
-			for _, s := range list { // newest first
-				if s.ID == creds.Session.ID {
-					continue
-				}
-				if s.Kind == identity.SessionWeb && out["last_session"] == nil {
-					out["last_session"] = sessionJSON(s)
-				}
-				if s.Kind == identity.SessionApp && out["last_token_session"] == nil {
-					out["last_token_session"] = sessionJSON(s)
-				}
-			}
+// answer writes the login/register body: last_session and
+// last_token_session are the user's newest sessions from before this
+// login; session and the cookie are there when a session was started.
+func (h handlers) answer(c *fiber.Ctx, u identity.User, out *login.Outcome) error {
+	body := fiber.Map{"last_session": nil, "last_token_session": nil, "user": userJSON(u)}
+	if out != nil {
+		if out.LatestWeb != nil {
+			body["last_session"] = sessionJSON(*out.LatestWeb)
+		}
+		if out.LatestApp != nil {
+			body["last_token_session"] = sessionJSON(*out.LatestApp)
+		}
+		creds := out.Credentials
+		switch creds.Session.Kind {
+		case identity.SessionApp:
+			body["session"] = fiber.Map{"id": creds.Session.ID, "key": creds.AppToken}
+		case identity.SessionWeb:
+			web.SetSessionCookie(c, h.opts.Dev, creds.Cookie, creds.Session.ExpiresAt)
+			c.Set("X-CSRF-Token", creds.CSRFToken)
 		}
 	}
-	switch creds.Session.Kind {
-	case identity.SessionApp:
-		out["session"] = fiber.Map{"id": creds.Session.ID, "key": creds.AppToken}
-	case identity.SessionWeb:
-		web.SetSessionCookie(c, h.opts.Dev, creds.Cookie, creds.Session.ExpiresAt)
-		c.Set("X-CSRF-Token", creds.CSRFToken)
-	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(out)
+	return c.JSON(body)
 }
 
 func (h handlers) logout(c *fiber.Ctx) error {
-	svc := web.Tenant(c.UserContext()).Accounts
-	p, err := web.Authenticate(c, svc, h.opts.Dev, nil)
-	if err != nil {
+	if err := web.Logout(c, web.Tenant(c.UserContext()), h.opts.Dev, nil); err != nil {
 		return err
-	}
-	if err := svc.Logout(c.UserContext(), p); err != nil {
-		return err
-	}
-	if p.Method == account.ByCookie {
-		web.ClearSessionCookie(c, h.opts.Dev)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
 func (h handlers) me(c *fiber.Ctx) error {
-	p, err := web.Authenticate(c, web.Tenant(c.UserContext()).Accounts, h.opts.Dev, nil)
+	p, err := web.Authenticate(c, web.Tenant(c.UserContext()), h.opts.Dev, nil)
 	if err != nil {
 		return err
 	}
@@ -232,16 +219,13 @@ type errorBody struct {
 	Errors []errs.FieldError `json:"errors,omitempty"`
 }
 
-// render writes an error in the profile's body shape.
-func render(c *fiber.Ctx, err error) error {
-	e := web.FromError(err)
-	if e.Kind == errs.Internal {
-		return err // logged and answered generically by the platform handler
-	}
-	status := web.Status(e.Kind)
-	if e.Code == "method_not_allowed" {
-		status = http.StatusMethodNotAllowed
-	}
+// errorTable renders every error in the profile's body shape, with the
+// CamelCase code and title of codes; a code not listed there gets its
+// CamelCase form and the status text.
+var errorTable = &web.ErrorTable{Otherwise: render}
+
+func render(e *errs.Error) (int, any) {
+	status := web.StatusOf(e)
 	code, title := camel(e.Code), http.StatusText(status)
 	if m, ok := codes[e.Code]; ok {
 		code, title = m[0], m[1]
@@ -254,10 +238,7 @@ func render(c *fiber.Ctx, err error) error {
 		}
 		detail = strings.Join(parts, "; ")
 	}
-	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
-	}
-	return c.Status(status).JSON(errorBody{Detail: detail, Status: strconv.Itoa(status), Title: title, Code: code, Errors: e.Fields})
+	return status, errorBody{Detail: detail, Status: strconv.Itoa(status), Title: title, Code: code, Errors: e.Fields}
 }
 
 func camel(code string) string {

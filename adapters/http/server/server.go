@@ -23,14 +23,13 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/outbox"
-	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/signing"
 )
 
 // Resolver finds and builds the tenant a request is for.
 type Resolver interface {
-	Resolve(ctx context.Context, host, tenantID string) (*tenancy.Runtime, error)
+	Resolve(ctx context.Context, host, tenantID string) (*web.TenantServices, error)
 }
 
 // Check is one readiness probe.

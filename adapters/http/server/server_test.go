@@ -17,10 +17,10 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/adapters/http/server"
+	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/keyring/keyringtest"
-	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -37,10 +37,10 @@ func (wallClock) Now() time.Time { return time.Now() }
 
 // fakeResolver serves tenants by Host; "panic.example" panics.
 type fakeResolver struct {
-	tenants map[string]*tenancy.Runtime
+	tenants map[string]*web.TenantServices
 }
 
-func (f *fakeResolver) Resolve(_ context.Context, host, id string) (*tenancy.Runtime, error) {
+func (f *fakeResolver) Resolve(_ context.Context, host, id string) (*web.TenantServices, error) {
 	if host == "panic.example" {
 		panic("resolver exploded with secret s3cr3t")
 	}
@@ -70,14 +70,10 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func runtimeFor(id string, box *outbox.Outbox) *tenancy.Runtime {
+func runtimeFor(id string) *web.TenantServices {
 	t := tenant.Default()
 	t.ID = id
-	rt := &tenancy.Runtime{Tenant: t, Keys: keyring.New(id, keyringtest.NewMemoryStore(), nopSealer{}, wallClock{}, rand.Reader)}
-	if box != nil {
-		rt.Mail = box.Mailer(id)
-	}
-	return rt
+	return &web.TenantServices{Tenant: t, Keys: keyring.New(id, keyringtest.NewMemoryStore(), nopSealer{}, wallClock{}, rand.Reader)}
 }
 
 func newServer(t *testing.T, opts server.Options) (*server.Server, *syncBuffer) {
@@ -85,7 +81,7 @@ func newServer(t *testing.T, opts server.Options) (*server.Server, *syncBuffer) 
 	logs := &syncBuffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.Resolver == nil {
-		opts.Resolver = &fakeResolver{tenants: map[string]*tenancy.Runtime{"shop.example": runtimeFor("shop", opts.Outbox), "other.example": runtimeFor("other", opts.Outbox)}}
+		opts.Resolver = &fakeResolver{tenants: map[string]*web.TenantServices{"shop.example": runtimeFor("shop"), "other.example": runtimeFor("other")}}
 	}
 	return server.New(opts), logs
 }

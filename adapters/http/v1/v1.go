@@ -11,7 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
@@ -53,7 +54,7 @@ func Register(r fiber.Router, opts Options) {
 
 type handlers struct{ opts Options }
 
-func service(c *fiber.Ctx) *account.Service { return web.Tenant(c.UserContext()).Accounts }
+func tenantOf(c *fiber.Ctx) *web.TenantServices { return web.Tenant(c.UserContext()) }
 
 type registerRequest struct {
 	Email     string `json:"email"`
@@ -75,7 +76,7 @@ func (h handlers) register(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	_, err := service(c).Register(c.UserContext(), account.RegisterInput{
+	_, err := tenantOf(c).Passwords.Register(c.UserContext(), password.RegisterInput{
 		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone},
 		Password: req.Password,
 		Client:   web.Client(c),
@@ -109,14 +110,14 @@ func (h handlers) login(c *fiber.Ctx) error {
 	default:
 		return errs.InvalidFields(errs.FieldError{Field: "session", Reason: `must be "bearer", "cookie" or "app"`})
 	}
-	u, creds, err := service(c).Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c)})
+	out, err := tenantOf(c).Passwords.Login(c.UserContext(), password.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c)})
 	if err != nil {
 		return err
 	}
-	return h.credentials(c, u, creds)
+	return h.credentials(c, out.User, out.Credentials)
 }
 
-func (h handlers) credentials(c *fiber.Ctx, u identity.User, creds account.Credentials) error {
+func (h handlers) credentials(c *fiber.Ctx, u identity.User, creds session.Credentials) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	out := fiber.Map{"user": userJSON(u), "session": sessionJSON(creds.Session, creds.Session.ID)}
 	switch creds.Session.Kind {
@@ -149,27 +150,20 @@ func (h handlers) refresh(c *fiber.Ctx) error {
 	if req.RefreshToken == "" {
 		return errs.InvalidFields(errs.FieldError{Field: "refresh_token", Reason: "is required"})
 	}
-	u, creds, err := service(c).Refresh(c.UserContext(), req.RefreshToken)
+	u, creds, err := tenantOf(c).Sessions.Refresh(c.UserContext(), req.RefreshToken)
 	if err != nil {
 		return err
 	}
 	return h.credentials(c, u, creds)
 }
 
-func (h handlers) principal(c *fiber.Ctx) (account.Principal, error) {
-	return web.Authenticate(c, service(c), h.opts.Dev, nil)
+func (h handlers) principal(c *fiber.Ctx) (session.Principal, error) {
+	return web.Authenticate(c, tenantOf(c), h.opts.Dev, nil)
 }
 
 func (h handlers) logout(c *fiber.Ctx) error {
-	p, err := h.principal(c)
-	if err != nil {
+	if err := web.Logout(c, tenantOf(c), h.opts.Dev, nil); err != nil {
 		return err
-	}
-	if err := service(c).Logout(c.UserContext(), p); err != nil {
-		return err
-	}
-	if p.Method == account.ByCookie {
-		web.ClearSessionCookie(c, h.opts.Dev)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -190,7 +184,7 @@ func (h handlers) sessions(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	list, err := service(c).Sessions(c.UserContext(), p)
+	list, err := tenantOf(c).Sessions.Sessions(c.UserContext(), p)
 	if err != nil {
 		return err
 	}
@@ -207,7 +201,7 @@ func (h handlers) revokeSession(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if err := service(c).RevokeSession(c.UserContext(), p, c.Params("id")); err != nil {
+	if err := tenantOf(c).Sessions.RevokeSession(c.UserContext(), p, c.Params("id")); err != nil {
 		return err
 	}
 	return c.SendStatus(fiber.StatusNoContent)
@@ -218,7 +212,7 @@ func (h handlers) revokeOthers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	n, err := service(c).RevokeOtherSessions(c.UserContext(), p)
+	n, err := tenantOf(c).Sessions.RevokeOtherSessions(c.UserContext(), p)
 	if err != nil {
 		return err
 	}

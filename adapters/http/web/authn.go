@@ -7,7 +7,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/session"
 )
 
 // SessionCookie returns the session cookie's name: with the __Host- prefix
@@ -27,19 +27,19 @@ const HeaderCSRF = "X-CSRF-Token"
 // (Bearer or Token scheme), else the session cookie. ok is false when the
 // request carries none; a malformed Authorization header is a credential
 // that will fail.
-func Credential(c *fiber.Ctx, dev bool) (kind account.CredentialKind, value string, ok bool) {
+func Credential(c *fiber.Ctx, dev bool) (kind session.CredentialKind, value string, ok bool) {
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		scheme, v, _ := strings.Cut(h, " ")
 		switch strings.ToLower(scheme) {
 		case "bearer":
-			return account.ByBearer, strings.TrimSpace(v), true
+			return session.ByBearer, strings.TrimSpace(v), true
 		case "token":
-			return account.ByToken, strings.TrimSpace(v), true
+			return session.ByToken, strings.TrimSpace(v), true
 		}
-		return account.ByBearer, "", true
+		return session.ByBearer, "", true
 	}
 	if v := c.Cookies(SessionCookie(dev)); v != "" {
-		return account.ByCookie, v, true
+		return session.ByCookie, v, true
 	}
 	return "", "", false
 }
@@ -83,25 +83,55 @@ func SameOrigin(c *fiber.Ctx, allowed []string) bool {
 	return false
 }
 
-// Authenticate resolves the request's principal with the tenant's account
-// service. A cookie-authenticated unsafe request must also pass the origin
-// checks and carry the session's CSRF token (csrfToken reads it; nil reads
-// the X-CSRF-Token header).
-func Authenticate(c *fiber.Ctx, svc *account.Service, dev bool, csrfToken func(*fiber.Ctx) string) (account.Principal, error) {
+// CSRFReader reads a cookie-authenticated request's CSRF token; nil reads
+// the X-CSRF-Token header.
+type CSRFReader func(*fiber.Ctx) string
+
+// presented finds the request's credential and, for a cookie on an unsafe
+// request, checks the origin and the CSRF token.
+func presented(c *fiber.Ctx, rt *TenantServices, dev bool, csrf CSRFReader) (session.CredentialKind, string, error) {
 	kind, value, ok := Credential(c, dev)
 	if !ok {
-		return account.Principal{}, account.ErrUnauthenticated
+		return "", "", session.ErrUnauthenticated
 	}
-	if kind == account.ByCookie && Unsafe(c.Method()) {
+	if kind == session.ByCookie && Unsafe(c.Method()) {
 		token := c.Get(HeaderCSRF)
-		if csrfToken != nil {
-			token = csrfToken(c)
+		if csrf != nil {
+			token = csrf(c)
 		}
-		if !SameOrigin(c, svc.Tenant().Redirects.Allow) || !account.CheckCSRF(value, token) {
-			return account.Principal{}, account.ErrCSRF
+		if !SameOrigin(c, rt.Tenant.Redirects.Allow) || !session.CheckCSRF(value, token) {
+			return "", "", session.ErrCSRF
 		}
 	}
-	return svc.Authenticate(c.UserContext(), kind, value)
+	return kind, value, nil
+}
+
+// Authenticate resolves the request's principal with the tenant's session
+// service. A cookie-authenticated unsafe request must also pass the origin
+// checks and carry the session's CSRF token.
+func Authenticate(c *fiber.Ctx, rt *TenantServices, dev bool, csrf CSRFReader) (session.Principal, error) {
+	kind, value, err := presented(c, rt, dev, csrf)
+	if err != nil {
+		return session.Principal{}, err
+	}
+	return rt.Sessions.Authenticate(c.UserContext(), kind, value)
+}
+
+// Logout is the logout of every surface: it ends the session of the
+// request's credential (with the same checks as Authenticate) and clears
+// the session cookie when that was the credential.
+func Logout(c *fiber.Ctx, rt *TenantServices, dev bool, csrf CSRFReader) error {
+	kind, value, err := presented(c, rt, dev, csrf)
+	if err != nil {
+		return err
+	}
+	if _, err := rt.Sessions.Logout(c.UserContext(), kind, value); err != nil {
+		return err
+	}
+	if kind == session.ByCookie {
+		ClearSessionCookie(c, dev)
+	}
+	return nil
 }
 
 // SetSessionCookie sets the session cookie: HttpOnly, SameSite=Lax, Path=/,

@@ -58,7 +58,7 @@ func FromError(err error) *errs.Error {
 }
 
 // fiberErrors are the Fiber errors that keep their own precise status while
-// sharing the Invalid kind; fromFiber and statusFor both read this table.
+// sharing the Invalid kind; fromFiber and StatusOf both read this table.
 var fiberErrors = []struct {
 	status        int
 	code, message string
@@ -85,9 +85,9 @@ func fromFiber(fe *fiber.Error) *errs.Error {
 	return errs.ErrInternal.Wrap(fe)
 }
 
-// statusFor is the status of e: its own for the Fiber errors above, else
+// StatusOf is the status of e: its own for the Fiber errors above, else
 // the one its kind maps to.
-func statusFor(e *errs.Error) int {
+func StatusOf(e *errs.Error) int {
 	for _, f := range fiberErrors {
 		if f.code == e.Code {
 			return f.status
@@ -98,7 +98,7 @@ func statusFor(e *errs.Error) int {
 
 // NewProblem builds the problem body for e.
 func NewProblem(e *errs.Error, requestID string) Problem {
-	status := statusFor(e)
+	status := StatusOf(e)
 	p := Problem{
 		Type:      "urn:portcullis:problem:" + e.Code,
 		Title:     http.StatusText(status),
@@ -111,16 +111,48 @@ func NewProblem(e *errs.Error, requestID string) Problem {
 	return p
 }
 
-// ErrorHandler renders every error that reaches Fiber as problem+json.
-// Internal errors are logged with their cause; the client sees only a
-// generic message and the request id to quote.
+// Rendering is how a surface shows one error: its status and body.
+type Rendering func(e *errs.Error) (status int, body any)
+
+// ErrorTable is one API surface's error shapes: by error code, and for
+// every other code by Otherwise. The central error handler looks it up for
+// the requests the surface serves (UseErrors); a surface never renders an
+// error itself.
+type ErrorTable struct {
+	Codes     map[string]Rendering
+	Otherwise Rendering
+}
+
+func (t *ErrorTable) render(e *errs.Error) (int, any) {
+	if r, ok := t.Codes[e.Code]; ok {
+		return r(e)
+	}
+	return t.Otherwise(e)
+}
+
+const localErrorTable = "portcullis.errors"
+
+// UseErrors makes t the error table of the request.
+func UseErrors(c *fiber.Ctx, t *ErrorTable) { c.Locals(localErrorTable, t) }
+
+// ErrorHandler renders every error that reaches Fiber: in the error table
+// of the surface that served the request, else as problem+json. Internal
+// errors are logged with their cause; the client sees only a generic
+// problem and the request id to quote, on every surface.
 func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	return func(c *fiber.Ctx, err error) error {
 		e := FromError(err)
 		rid := RequestID(c.UserContext())
 		if e.Kind == errs.Internal {
 			log.Error("internal error", "request_id", rid, "method", c.Method(), "path", c.Path(), "error", err)
-			e = errs.ErrInternal
+			return Render(c, errs.ErrInternal, rid)
+		}
+		if t, ok := c.Locals(localErrorTable).(*ErrorTable); ok && t != nil {
+			status, body := t.render(e)
+			if e.RetryAfter > 0 {
+				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
+			}
+			return c.Status(status).JSON(body)
 		}
 		return Render(c, e, rid)
 	}

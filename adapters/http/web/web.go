@@ -9,8 +9,10 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"github.com/portcullis/portcullis/application/account"
-	"github.com/portcullis/portcullis/application/tenancy"
+	"github.com/portcullis/portcullis/application/keyring"
+	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 type ctxKey int
@@ -21,14 +23,24 @@ const (
 	keyClientIP
 )
 
+// TenantServices are one tenant's services as the HTTP surfaces call them.
+// The composition root builds one per tenant (and again when the tenant's
+// configuration changes); a request's is found by Tenant.
+type TenantServices struct {
+	Tenant    tenant.Tenant
+	Keys      *keyring.Ring
+	Sessions  *session.Service
+	Passwords *password.Service
+}
+
 // WithTenant returns ctx carrying the request's tenant.
-func WithTenant(ctx context.Context, rt *tenancy.Runtime) context.Context {
+func WithTenant(ctx context.Context, rt *TenantServices) context.Context {
 	return context.WithValue(ctx, keyTenant, rt)
 }
 
 // Tenant returns the request's tenant, or nil outside tenant routes.
-func Tenant(ctx context.Context) *tenancy.Runtime {
-	rt, _ := ctx.Value(keyTenant).(*tenancy.Runtime)
+func Tenant(ctx context.Context) *TenantServices {
+	rt, _ := ctx.Value(keyTenant).(*TenantServices)
 	return rt
 }
 
@@ -56,6 +68,6 @@ func ClientIP(ctx context.Context) netip.Addr {
 }
 
 // Client describes where the request came from, for the use cases.
-func Client(c *fiber.Ctx) account.Client {
-	return account.Client{IP: ClientIP(c.UserContext()), UserAgent: string(c.Request().Header.UserAgent())}
+func Client(c *fiber.Ctx) session.Client {
+	return session.Client{IP: ClientIP(c.UserContext()), UserAgent: string(c.Request().Header.UserAgent())}
 }

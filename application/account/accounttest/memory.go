@@ -1,23 +1,19 @@
-// Package accounttest provides in-memory account.Users, account.Sessions
-// and account.RefreshTokens, and the contract suites every implementation
-// of those ports must pass.
+// Package accounttest provides an in-memory account.Users and the
+// contract suite every implementation of it must pass.
 package accounttest
 
 import (
-	"cmp"
 	"context"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
-// ms keeps times as a store keeps them: UTC, to the millisecond (the
-// precision of a BSON date).
-func ms(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+var ms = platformtest.MS
 
 // MemoryUsers is an in-memory account.Users.
 type MemoryUsers struct {
@@ -97,174 +93,4 @@ func (m *MemoryUsers) update(tenantID, id string, f func(*identity.User)) error 
 	f(&u)
 	m.byID[tenantID+"/"+id] = u
 	return nil
-}
-
-// MemorySessions is an in-memory account.Sessions.
-type MemorySessions struct {
-	mu       sync.Mutex
-	byID     map[string]identity.Session // by tenant/id
-	bySecret map[string]string           // tenant/secret hash -> tenant/id
-}
-
-var _ account.Sessions = (*MemorySessions)(nil)
-
-// NewMemorySessions returns an empty session store.
-func NewMemorySessions() *MemorySessions {
-	return &MemorySessions{byID: map[string]identity.Session{}, bySecret: map[string]string{}}
-}
-
-// Create adds a session unless the tenant has its id or secret hash.
-func (m *MemorySessions) Create(_ context.Context, s identity.Session) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id := s.TenantID + "/" + s.ID
-	_, idTaken := m.byID[id]
-	_, secretTaken := m.bySecret[s.TenantID+"/"+s.SecretHash]
-	if idTaken || (s.SecretHash != "" && secretTaken) {
-		return errs.ErrConflict.WithMessage("the session id or secret exists")
-	}
-	s.CreatedAt, s.LastSeenAt, s.IdleExpiresAt, s.ExpiresAt, s.RevokedAt = ms(s.CreatedAt), ms(s.LastSeenAt), ms(s.IdleExpiresAt), ms(s.ExpiresAt), ms(s.RevokedAt)
-	s.AMR = slices.Clone(s.AMR)
-	m.byID[id] = s
-	if s.SecretHash != "" {
-		m.bySecret[s.TenantID+"/"+s.SecretHash] = id
-	}
-	return nil
-}
-
-func (m *MemorySessions) get(key string) (identity.Session, error) {
-	s, ok := m.byID[key]
-	if !ok {
-		return identity.Session{}, errs.ErrNotFound
-	}
-	s.AMR = slices.Clone(s.AMR)
-	return s, nil
-}
-
-// ByID returns the tenant's session with the id, live or not.
-func (m *MemorySessions) ByID(_ context.Context, tenantID, id string) (identity.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.get(tenantID + "/" + id)
-}
-
-// BySecret returns the tenant's session with the secret hash, live or not.
-func (m *MemorySessions) BySecret(_ context.Context, tenantID, secretHash string) (identity.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	id, ok := m.bySecret[tenantID+"/"+secretHash]
-	if !ok || secretHash == "" {
-		return identity.Session{}, errs.ErrNotFound
-	}
-	return m.get(id)
-}
-
-// live returns the user's sessions live at now, newest first.
-func (m *MemorySessions) live(tenantID, userID string, now time.Time) []identity.Session {
-	var out []identity.Session
-	for _, s := range m.byID {
-		if s.TenantID == tenantID && s.UserID == userID && s.Live(now) {
-			s.AMR = slices.Clone(s.AMR)
-			out = append(out, s)
-		}
-	}
-	slices.SortFunc(out, func(a, b identity.Session) int {
-		return cmp.Or(b.CreatedAt.Compare(a.CreatedAt), cmp.Compare(b.ID, a.ID))
-	})
-	return out
-}
-
-// ListLive returns the user's sessions live at now, newest first.
-func (m *MemorySessions) ListLive(_ context.Context, tenantID, userID string, now time.Time) ([]identity.Session, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.live(tenantID, userID, now), nil
-}
-
-// Touch records activity: the last-seen time and the slid idle expiry.
-func (m *MemorySessions) Touch(_ context.Context, tenantID, id string, lastSeen, idleExpires time.Time) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	s, ok := m.byID[tenantID+"/"+id]
-	if !ok {
-		return errs.ErrNotFound
-	}
-	s.LastSeenAt, s.IdleExpiresAt = ms(lastSeen), ms(idleExpires)
-	m.byID[tenantID+"/"+id] = s
-	return nil
-}
-
-// Revoke revokes the session unless it is revoked already, and reports
-// whether it did. An unknown session is not an error: nothing changed.
-func (m *MemorySessions) Revoke(_ context.Context, tenantID, id string, at time.Time) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.revoke(tenantID+"/"+id, at), nil
-}
-
-func (m *MemorySessions) revoke(key string, at time.Time) bool {
-	s, ok := m.byID[key]
-	if !ok || !s.RevokedAt.IsZero() {
-		return false
-	}
-	s.RevokedAt = ms(at)
-	m.byID[key] = s
-	return true
-}
-
-// RevokeOthers revokes every session of the user live at at except keepID
-// and returns the ids it revoked, newest first.
-func (m *MemorySessions) RevokeOthers(_ context.Context, tenantID, userID, keepID string, at time.Time) ([]string, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	revoked := []string{}
-	for _, s := range m.live(tenantID, userID, at) {
-		if s.ID != keepID && m.revoke(tenantID+"/"+s.ID, at) {
-			revoked = append(revoked, s.ID)
-		}
-	}
-	return revoked, nil
-}
-
-// MemoryRefreshTokens is an in-memory account.RefreshTokens.
-type MemoryRefreshTokens struct {
-	mu     sync.Mutex
-	tokens map[string]identity.RefreshToken // by tenant/hash
-}
-
-var _ account.RefreshTokens = (*MemoryRefreshTokens)(nil)
-
-// NewMemoryRefreshTokens returns an empty refresh token store.
-func NewMemoryRefreshTokens() *MemoryRefreshTokens {
-	return &MemoryRefreshTokens{tokens: map[string]identity.RefreshToken{}}
-}
-
-// Create adds a token unless the tenant has its hash.
-func (m *MemoryRefreshTokens) Create(_ context.Context, t identity.RefreshToken) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := t.TenantID + "/" + t.Hash
-	if _, ok := m.tokens[key]; ok {
-		return errs.ErrConflict.WithMessage("the refresh token exists")
-	}
-	t.CreatedAt, t.ExpiresAt, t.UsedAt = ms(t.CreatedAt), ms(t.ExpiresAt), ms(t.UsedAt)
-	m.tokens[key] = t
-	return nil
-}
-
-// Use marks the token used at at and returns it as it was before.
-func (m *MemoryRefreshTokens) Use(_ context.Context, tenantID, hash string, at time.Time) (identity.RefreshToken, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	key := tenantID + "/" + hash
-	t, ok := m.tokens[key]
-	if !ok {
-		return identity.RefreshToken{}, errs.ErrNotFound
-	}
-	if t.UsedAt.IsZero() {
-		used := t
-		used.UsedAt = ms(at)
-		m.tokens[key] = used
-	}
-	return t, nil
 }

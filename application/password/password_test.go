@@ -1,4 +1,4 @@
-package account_test
+package password_test
 
 import (
 	"context"
@@ -12,8 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/session/sessiontest"
+	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/application/throttle/throttletest"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/message"
@@ -21,81 +27,6 @@ import (
 )
 
 // --- fakes for the ports without an in-memory twin elsewhere ---
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
-func (c *clock) advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
-// fixedWindow is a fixed-window limiter on the fake clock.
-type fixedWindow struct {
-	clock *clock
-	mu    sync.Mutex
-	hits  map[string][]time.Time
-}
-
-func (f *fixedWindow) count(key string, l tenant.Limit) int {
-	now := f.clock.Now()
-	var kept []time.Time
-	for _, at := range f.hits[key] {
-		if now.Sub(at) < l.Window {
-			kept = append(kept, at)
-		}
-	}
-	f.hits[key] = kept
-	return len(kept)
-}
-
-func (f *fixedWindow) Hit(_ context.Context, key string, l tenant.Limit) (bool, time.Duration, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.count(key, l) >= l.Count {
-		return false, l.Window, nil
-	}
-	f.hits[key] = append(f.hits[key], f.clock.Now())
-	return true, 0, nil
-}
-
-func (f *fixedWindow) Refund(_ context.Context, key string, _ tenant.Limit) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if n := len(f.hits[key]); n > 0 {
-		f.hits[key] = f.hits[key][:n-1]
-	}
-	return nil
-}
-
-func (f *fixedWindow) Reset(_ context.Context, key string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	delete(f.hits, key)
-	return nil
-}
-
-type revocations struct {
-	mu  sync.Mutex
-	set map[string]bool
-}
-
-func (r *revocations) Revoke(_ context.Context, tenantID, sid string, _ time.Duration) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.set[tenantID+"/"+sid] = true
-	return nil
-}
-
-func (r *revocations) Revoked(_ context.Context, tenantID, sid string) (bool, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return r.set[tenantID+"/"+sid], nil
-}
 
 // hasher is a transparent fake that counts verifications.
 type hasher struct{ verifies atomic.Int64 }
@@ -119,25 +50,25 @@ func (h *hasher) Verify(_ context.Context, pw, encoded string, p tenant.HashPara
 }
 
 // tokens is a fake issuer: "at.<sid>.<sub>.<exp unix>".
-type tokens struct{ clock *clock }
+type tokens struct{ clock *platformtest.Clock }
 
-func (k tokens) Issue(_ context.Context, c account.AccessClaims) (string, error) {
+func (k tokens) Issue(_ context.Context, c session.AccessClaims) (string, error) {
 	return fmt.Sprintf("at.%s.%s.%d", c.SessionID, c.Subject, c.ExpiresAt.Unix()), nil
 }
 
-func (k tokens) Verify(_ context.Context, tok string) (account.AccessClaims, error) {
+func (k tokens) Verify(_ context.Context, tok string) (session.AccessClaims, error) {
 	var sid, sub string
 	var exp int64
 	parts := strings.Split(tok, ".")
 	if len(parts) != 4 || parts[0] != "at" {
-		return account.AccessClaims{}, account.ErrInvalidToken
+		return session.AccessClaims{}, session.ErrInvalidToken
 	}
 	sid, sub = parts[1], parts[2]
 	fmt.Sscan(parts[3], &exp)
 	if !k.clock.Now().Before(time.Unix(exp, 0)) {
-		return account.AccessClaims{}, account.ErrInvalidToken
+		return session.AccessClaims{}, session.ErrInvalidToken
 	}
-	return account.AccessClaims{Subject: sub, SessionID: sid}, nil
+	return session.AccessClaims{Subject: sub, SessionID: sid}, nil
 }
 
 type common map[string]bool
@@ -157,8 +88,9 @@ func (m *mailbox) SendMail(_ context.Context, msg message.Mail) error {
 }
 
 type fixture struct {
-	svc    *account.Service
-	clock  *clock
+	svc    *password.Service
+	sess   *session.Service
+	clock  *platformtest.Clock
 	users  *accounttest.MemoryUsers
 	hasher *hasher
 	mail   *mailbox
@@ -175,31 +107,35 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	if err := tn.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	f := &fixture{clock: c, users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mailbox{}, t: tn}
-	f.svc = account.New(tn, account.Deps{
-		Users: f.users, Sessions: accounttest.NewMemorySessions(), Refresh: accounttest.NewMemoryRefreshTokens(),
-		Revocations: &revocations{set: map[string]bool{}}, Limiter: &fixedWindow{clock: c, hits: map[string][]time.Time{}},
-		Hasher: f.hasher, Tokens: tokens{clock: c}, Common: common{"password1": true}, Mail: f.mail, Clock: c, Random: rand.Reader,
+	f.sess = session.New(tn, session.Deps{
+		Users: f.users, Sessions: sessiontest.NewMemorySessions(), Refresh: sessiontest.NewMemoryRefreshTokens(),
+		Revocations: sessiontest.NewMemoryRevocations(c), Tokens: tokens{clock: c}, Clock: c, Random: rand.Reader,
+	})
+	f.svc = password.New(tn, password.Deps{
+		Users: f.users, Limiter: throttletest.NewMemoryLimiter(c), Hasher: f.hasher, Common: common{"password1": true},
+		Mail: f.mail, Login: login.New(tn, f.users, session.NewIssuer(f.sess), c), Clock: c, Random: rand.Reader,
 	})
 	return f
 }
 
 var ctx = context.Background()
 
-var alice = account.Client{IP: netip.MustParseAddr("198.51.100.7"), UserAgent: "test"}
+var alice = session.Client{IP: netip.MustParseAddr("198.51.100.7"), UserAgent: "test"}
 
 func (f *fixture) register(t *testing.T, email, pw string) identity.User {
 	t.Helper()
-	u, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "Ann", LastName: "Lee"}, Password: pw, Client: alice})
+	r, err := f.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "Ann", LastName: "Lee"}, Password: pw, Client: alice})
 	if err != nil {
 		t.Fatalf("register %s: %v", email, err)
 	}
-	return u
+	return r.User
 }
 
-func (f *fixture) login(email, pw string, kind identity.SessionKind) (identity.User, account.Credentials, error) {
-	return f.svc.Login(ctx, account.LoginInput{Email: email, Password: pw, Kind: kind, Client: alice})
+func (f *fixture) login(email, pw string, kind identity.SessionKind) (identity.User, session.Credentials, error) {
+	out, err := f.svc.Login(ctx, password.LoginInput{Email: email, Password: pw, Kind: kind, Client: alice})
+	return out.User, out.Credentials, err
 }
 
 func TestRegisterThenLoginWithEveryCredentialKind(t *testing.T) {
@@ -211,12 +147,12 @@ func TestRegisterThenLoginWithEveryCredentialKind(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		kind  identity.SessionKind
-		cred  account.CredentialKind
-		value func(account.Credentials) string
+		cred  session.CredentialKind
+		value func(session.Credentials) string
 	}{
-		{identity.SessionAPI, account.ByBearer, func(c account.Credentials) string { return c.AccessToken }},
-		{identity.SessionApp, account.ByToken, func(c account.Credentials) string { return c.AppToken }},
-		{identity.SessionWeb, account.ByCookie, func(c account.Credentials) string { return c.Cookie }},
+		{identity.SessionAPI, session.ByBearer, func(c session.Credentials) string { return c.AccessToken }},
+		{identity.SessionApp, session.ByToken, func(c session.Credentials) string { return c.AppToken }},
+		{identity.SessionWeb, session.ByCookie, func(c session.Credentials) string { return c.Cookie }},
 	} {
 		_, creds, err := f.login("ANN@example.COM", "correct horse battery", tc.kind)
 		if err != nil {
@@ -225,16 +161,16 @@ func TestRegisterThenLoginWithEveryCredentialKind(t *testing.T) {
 		if creds.Session.Kind != tc.kind || creds.Session.SecretHash == tc.value(creds) {
 			t.Fatalf("%s: session %+v", tc.kind, creds.Session)
 		}
-		p, err := f.svc.Authenticate(ctx, tc.cred, tc.value(creds))
+		p, err := f.sess.Authenticate(ctx, tc.cred, tc.value(creds))
 		if err != nil || p.User.ID != u.ID || p.Session.ID != creds.Session.ID {
 			t.Fatalf("%s: authenticate %+v %v", tc.kind, p, err)
 		}
 		// The wrong scheme for the credential fails.
-		other := account.ByToken
-		if tc.cred == account.ByToken {
-			other = account.ByCookie
+		other := session.ByToken
+		if tc.cred == session.ByToken {
+			other = session.ByCookie
 		}
-		if _, err := f.svc.Authenticate(ctx, other, tc.value(creds)); !errors.Is(err, account.ErrInvalidToken) {
+		if _, err := f.sess.Authenticate(ctx, other, tc.value(creds)); !errors.Is(err, session.ErrInvalidToken) {
 			t.Fatalf("%s presented as %s: %v", tc.kind, other, err)
 		}
 	}
@@ -243,7 +179,7 @@ func TestRegisterThenLoginWithEveryCredentialKind(t *testing.T) {
 		t.Fatalf("app token %q is not 40 hex characters", creds.AppToken)
 	}
 	_, web, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
-	if !account.CheckCSRF(web.Cookie, web.CSRFToken) || account.CheckCSRF(web.Cookie, "forged") || account.CheckCSRF(creds.AppToken, web.CSRFToken) {
+	if !session.CheckCSRF(web.Cookie, web.CSRFToken) || session.CheckCSRF(web.Cookie, "forged") || session.CheckCSRF(creds.AppToken, web.CSRFToken) {
 		t.Fatal("CSRF token must be bound to its session cookie")
 	}
 }
@@ -257,7 +193,7 @@ func TestFailedLoginsLookAlikeAndHashAlike(t *testing.T) {
 	_, _, errWrong := f.login("ann@example.com", "wrong horse battery", identity.SessionAPI)
 	_, _, errMalformed := f.login("not-an-address", "wrong horse battery", identity.SessionAPI)
 	for _, err := range []error{errUnknown, errWrong, errMalformed} {
-		if !errors.Is(err, account.ErrInvalidCredentials) || errs.As(err).Message != account.ErrInvalidCredentials.Message {
+		if !errors.Is(err, login.ErrInvalidCredentials) || errs.As(err).Message != login.ErrInvalidCredentials.Message {
 			t.Fatalf("got %v", err)
 		}
 	}
@@ -270,7 +206,7 @@ func TestUnverifiedAndDisabledAccountsLookLikeWrongPasswords(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(t *tenant.Tenant) { t.RequireVerifiedEmail = true })
 	f.register(t, "ann@example.com", "correct horse battery")
-	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatalf("unverified: %v", err)
 	}
 	g := newFixture(t)
@@ -278,7 +214,7 @@ func TestUnverifiedAndDisabledAccountsLookLikeWrongPasswords(t *testing.T) {
 		Role: identity.RoleUser, Active: false, PasswordHash: "fake$" + params(g.t.Password.Hash) + "$correct horse battery"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := g.login("off@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+	if _, _, err := g.login("off@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatalf("disabled: %v", err)
 	}
 }
@@ -293,15 +229,15 @@ func TestDisablingAUserRejectsItsLiveCredentials(t *testing.T) {
 	if err := f.users.SetActive(ctx, "shop", u.ID, false, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	for kind, value := range map[account.CredentialKind]string{account.ByBearer: api.AccessToken, account.ByToken: app.AppToken, account.ByCookie: web.Cookie} {
-		if _, err := f.svc.Authenticate(ctx, kind, value); !errors.Is(err, account.ErrInvalidToken) {
+	for kind, value := range map[session.CredentialKind]string{session.ByBearer: api.AccessToken, session.ByToken: app.AppToken, session.ByCookie: web.Cookie} {
+		if _, err := f.sess.Authenticate(ctx, kind, value); !errors.Is(err, session.ErrInvalidToken) {
 			t.Errorf("%s of a disabled user: %v", kind, err)
 		}
 	}
-	if _, _, err := f.svc.Refresh(ctx, api.RefreshToken); !errors.Is(err, account.ErrInvalidToken) {
+	if _, _, err := f.sess.Refresh(ctx, api.RefreshToken); !errors.Is(err, session.ErrInvalidToken) {
 		t.Errorf("refresh of a disabled user: %v", err)
 	}
-	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Errorf("login of a disabled user: %v", err)
 	}
 }
@@ -314,14 +250,14 @@ func TestLastLoginIsRecordedToTheMinute(t *testing.T) {
 	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
 		t.Fatal(err)
 	}
-	f.clock.advance(30 * time.Second)
+	f.clock.Advance(30 * time.Second)
 	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := f.users.ByID(ctx, "shop", u.ID); !got.LastLoginAt.Equal(first.Truncate(time.Millisecond)) {
 		t.Fatalf("a login 30 s after the last one must not rewrite last_login_at: %s", got.LastLoginAt)
 	}
-	f.clock.advance(31 * time.Second)
+	f.clock.Advance(31 * time.Second)
 	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +288,7 @@ func TestPasswordPolicy(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	reg := func(email, pw string) error {
-		_, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "Ann", LastName: "Lee"}, Password: pw, Client: alice})
+		_, err := f.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "Ann", LastName: "Lee"}, Password: pw, Client: alice})
 		return err
 	}
 	for name, pw := range map[string]string{
@@ -381,7 +317,7 @@ func TestDuplicateRegistrationIsToldByMailAndCaseFolded(t *testing.T) {
 	f := newFixture(t)
 	f.register(t, "Ann@Example.com", "correct horse battery")
 	for _, email := range []string{"ann@example.com", "ＡＮＮ@example.com"} {
-		_, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "X", LastName: "Y"}, Password: "another good one", Client: alice})
+		_, err := f.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: email, FirstName: "X", LastName: "Y"}, Password: "another good one", Client: alice})
 		if !errors.Is(err, identity.ErrEmailTaken) {
 			t.Fatalf("%s: %v", email, err)
 		}
@@ -394,7 +330,7 @@ func TestDuplicateRegistrationIsToldByMailAndCaseFolded(t *testing.T) {
 			t.Fatalf("the notice must go to the account's own address, not the one typed: %q", m.To)
 		}
 	}
-	if _, _, err := f.login("ann@example.com", "another good one", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+	if _, _, err := f.login("ann@example.com", "another good one", identity.SessionAPI); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatal("the duplicate's password must not work")
 	}
 }
@@ -408,7 +344,7 @@ func TestConcurrentRegistrationsCreateOneAccount(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			<-start
-			_, err := f.svc.Register(ctx, account.RegisterInput{Profile: identity.Profile{Email: "race@example.com", FirstName: "R", LastName: "C"}, Password: fmt.Sprintf("password number %d", i), Client: alice})
+			_, err := f.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: "race@example.com", FirstName: "R", LastName: "C"}, Password: fmt.Sprintf("password number %d", i), Client: alice})
 			switch {
 			case err == nil:
 				created.Add(1)
@@ -431,15 +367,15 @@ func TestLoginThrottlingPerAccountAndReset(t *testing.T) {
 	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerAccount = tenant.Limit{Count: 3, Window: time.Minute} })
 	f.register(t, "ann@example.com", "correct horse battery")
 	for range 3 {
-		if _, _, err := f.login("ann@example.com", "wrong", identity.SessionAPI); !errors.Is(err, account.ErrInvalidCredentials) {
+		if _, _, err := f.login("ann@example.com", "wrong", identity.SessionAPI); !errors.Is(err, login.ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
 	}
 	_, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI)
-	if !errors.Is(err, account.ErrThrottled) || errs.As(err).RetryAfter < 1 {
+	if !errors.Is(err, throttle.ErrThrottled) || errs.As(err).RetryAfter < 1 {
 		t.Fatalf("4th attempt: %v", err)
 	}
-	f.clock.advance(time.Minute)
+	f.clock.Advance(time.Minute)
 	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
 		t.Fatalf("after the window: %v", err)
 	}
@@ -453,20 +389,20 @@ func TestRefreshRotatesAndReuseRevokesTheFamily(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, second, err := f.svc.Refresh(ctx, first.RefreshToken)
+	_, second, err := f.sess.Refresh(ctx, first.RefreshToken)
 	if err != nil || second.RefreshToken == first.RefreshToken || second.Session.ID != first.Session.ID {
 		t.Fatalf("rotate: %v", err)
 	}
-	if _, _, err := f.svc.Refresh(ctx, first.RefreshToken); !errors.Is(err, account.ErrRefreshReused) {
+	if _, _, err := f.sess.Refresh(ctx, first.RefreshToken); !errors.Is(err, session.ErrRefreshReused) {
 		t.Fatalf("reuse: %v", err)
 	}
-	if _, _, err := f.svc.Refresh(ctx, second.RefreshToken); !errors.Is(err, account.ErrInvalidToken) {
+	if _, _, err := f.sess.Refresh(ctx, second.RefreshToken); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("the newest token of a revoked family: %v", err)
 	}
-	if _, err := f.svc.Authenticate(ctx, account.ByBearer, second.AccessToken); !errors.Is(err, account.ErrInvalidToken) {
+	if _, err := f.sess.Authenticate(ctx, session.ByBearer, second.AccessToken); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("access token of a revoked family: %v", err)
 	}
-	if _, _, err := f.svc.Refresh(ctx, "never-issued"); !errors.Is(err, account.ErrInvalidToken) {
+	if _, _, err := f.sess.Refresh(ctx, "never-issued"); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatal(err)
 	}
 }
@@ -477,19 +413,15 @@ func TestLogoutRevokesAtOnce(t *testing.T) {
 	f.register(t, "ann@example.com", "correct horse battery")
 	_, api, _ := f.login("ann@example.com", "correct horse battery", identity.SessionAPI)
 	_, app, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
-	for kind, value := range map[account.CredentialKind]string{account.ByBearer: api.AccessToken, account.ByToken: app.AppToken} {
-		p, err := f.svc.Authenticate(ctx, kind, value)
-		if err != nil {
+	for kind, value := range map[session.CredentialKind]string{session.ByBearer: api.AccessToken, session.ByToken: app.AppToken} {
+		if _, err := f.sess.Logout(ctx, kind, value); err != nil {
 			t.Fatal(err)
 		}
-		if err := f.svc.Logout(ctx, p); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.svc.Authenticate(ctx, kind, value); !errors.Is(err, account.ErrInvalidToken) {
+		if _, err := f.sess.Authenticate(ctx, kind, value); !errors.Is(err, session.ErrInvalidToken) {
 			t.Fatalf("%s after logout: %v", kind, err)
 		}
 	}
-	if _, _, err := f.svc.Refresh(ctx, api.RefreshToken); !errors.Is(err, account.ErrInvalidToken) {
+	if _, _, err := f.sess.Refresh(ctx, api.RefreshToken); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("refresh after logout: %v", err)
 	}
 }
@@ -502,42 +434,42 @@ func TestSessionsIdleTimeoutSlidesAndOthersCanBeRevoked(t *testing.T) {
 	f.register(t, "ann@example.com", "correct horse battery")
 	_, web, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
 	for range 4 { // 4 × 50 min > absolute timeout only at the end
-		f.clock.advance(50 * time.Minute)
-		_, err := f.svc.Authenticate(ctx, account.ByCookie, web.Cookie)
+		f.clock.Advance(50 * time.Minute)
+		_, err := f.sess.Authenticate(ctx, session.ByCookie, web.Cookie)
 		if f.clock.Now().Sub(web.Session.CreatedAt) < 3*time.Hour {
 			if err != nil {
 				t.Fatalf("used every 50 minutes, the session must stay alive: %v", err)
 			}
-		} else if !errors.Is(err, account.ErrInvalidToken) {
+		} else if !errors.Is(err, session.ErrInvalidToken) {
 			t.Fatalf("past the absolute timeout: %v", err)
 		}
 	}
 	_, idle, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
-	f.clock.advance(61 * time.Minute)
-	if _, err := f.svc.Authenticate(ctx, account.ByCookie, idle.Cookie); !errors.Is(err, account.ErrInvalidToken) {
+	f.clock.Advance(61 * time.Minute)
+	if _, err := f.sess.Authenticate(ctx, session.ByCookie, idle.Cookie); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("idle for longer than the timeout: %v", err)
 	}
 
 	_, a, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
 	_, b, _ := f.login("ann@example.com", "correct horse battery", identity.SessionApp)
-	pa, _ := f.svc.Authenticate(ctx, account.ByToken, a.AppToken)
-	list, _ := f.svc.Sessions(ctx, pa)
+	pa, _ := f.sess.Authenticate(ctx, session.ByToken, a.AppToken)
+	list, _ := f.sess.Sessions(ctx, pa)
 	if len(list) != 2 {
 		t.Fatalf("live sessions: %d", len(list))
 	}
-	if n, err := f.svc.RevokeOtherSessions(ctx, pa); err != nil || n != 1 {
+	if n, err := f.sess.RevokeOtherSessions(ctx, pa); err != nil || n != 1 {
 		t.Fatalf("revoke others: %d %v", n, err)
 	}
-	if _, err := f.svc.Authenticate(ctx, account.ByToken, b.AppToken); !errors.Is(err, account.ErrInvalidToken) {
+	if _, err := f.sess.Authenticate(ctx, session.ByToken, b.AppToken); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatal("the other session must be revoked")
 	}
-	if _, err := f.svc.Authenticate(ctx, account.ByToken, a.AppToken); err != nil {
+	if _, err := f.sess.Authenticate(ctx, session.ByToken, a.AppToken); err != nil {
 		t.Fatal("the current session must survive")
 	}
 	// Someone else's session cannot be revoked, nor found.
 	f.register(t, "bob@example.com", "another good one")
 	_, bob, _ := f.login("bob@example.com", "another good one", identity.SessionApp)
-	if err := f.svc.RevokeSession(ctx, pa, bob.Session.ID); !errors.Is(err, account.ErrSessionNotFound) {
+	if err := f.sess.RevokeSession(ctx, pa, bob.Session.ID); !errors.Is(err, session.ErrSessionNotFound) {
 		t.Fatalf("revoking another user's session: %v", err)
 	}
 }
@@ -546,24 +478,24 @@ func TestLoginThrottlingPerIPKeysIPv6ByPrefix64(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerIP = tenant.Limit{Count: 2, Window: time.Hour} })
 	fail := func(ip string) error {
-		_, _, err := f.svc.Login(ctx, account.LoginInput{Email: "nobody@example.com", Password: "wrong", Kind: identity.SessionAPI,
-			Client: account.Client{IP: netip.MustParseAddr(ip)}})
+		_, err := f.svc.Login(ctx, password.LoginInput{Email: "nobody@example.com", Password: "wrong", Kind: identity.SessionAPI,
+			Client: session.Client{IP: netip.MustParseAddr(ip)}})
 		return err
 	}
 	// Two addresses of one /64 share a budget...
 	for _, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:ffff::9"} {
-		if err := fail(ip); !errors.Is(err, account.ErrInvalidCredentials) {
+		if err := fail(ip); !errors.Is(err, login.ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
 	}
-	if err := fail("2001:db8:1:2:abcd::1"); !errors.Is(err, account.ErrThrottled) {
+	if err := fail("2001:db8:1:2:abcd::1"); !errors.Is(err, throttle.ErrThrottled) {
 		t.Fatalf("third failure from the same /64: %v", err)
 	}
 	// ...another /64 and an IPv4 client have their own.
-	if err := fail("2001:db8:1:3::1"); !errors.Is(err, account.ErrInvalidCredentials) {
+	if err := fail("2001:db8:1:3::1"); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatalf("another /64: %v", err)
 	}
-	if err := fail("203.0.113.5"); !errors.Is(err, account.ErrInvalidCredentials) {
+	if err := fail("203.0.113.5"); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatalf("IPv4: %v", err)
 	}
 }
@@ -580,9 +512,9 @@ func TestConcurrentGuessesCannotOutrunTheAccountLimit(t *testing.T) {
 			<-start
 			_, _, err := f.login("ann@example.com", fmt.Sprintf("guess %d", i), identity.SessionAPI)
 			switch {
-			case errors.Is(err, account.ErrInvalidCredentials):
+			case errors.Is(err, login.ErrInvalidCredentials):
 				checked.Add(1)
-			case errors.Is(err, account.ErrThrottled):
+			case errors.Is(err, throttle.ErrThrottled):
 				throttled.Add(1)
 			default:
 				t.Error(err)
@@ -604,5 +536,33 @@ func TestSuccessfulLoginsDoNotSpendTheIPBudget(t *testing.T) {
 		if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
 			t.Fatalf("login %d from one IP: %v", i+1, err)
 		}
+	}
+}
+
+// A registration that asks to be signed in goes through the login
+// pipeline: where the tenant requires a verified address, the account is
+// created and answered, but no session is started for it.
+func TestRegisterSignsInOnlyThroughThePipeline(t *testing.T) {
+	t.Parallel()
+	kind := identity.SessionApp
+	open := newFixture(t)
+	r, err := open.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: "new@example.com", FirstName: "N", LastName: "U"}, Password: "correct horse battery", Client: alice, SignIn: &kind})
+	if err != nil || r.Login == nil || r.Login.Credentials.AppToken == "" {
+		t.Fatalf("register with sign-in on an open tenant: %+v, %v", r, err)
+	}
+	if _, err := open.sess.Authenticate(ctx, session.ByToken, r.Login.Credentials.AppToken); err != nil {
+		t.Fatalf("the new session does not authenticate: %v", err)
+	}
+
+	strict := newFixture(t, func(t *tenant.Tenant) { t.RequireVerifiedEmail = true })
+	r, err = strict.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: "new@example.com", FirstName: "N", LastName: "U"}, Password: "correct horse battery", Client: alice, SignIn: &kind})
+	if err != nil {
+		t.Fatalf("register on a tenant requiring verification: %v", err)
+	}
+	if r.Login != nil {
+		t.Fatalf("an unverified account got a session: %+v", r.Login)
+	}
+	if _, err := strict.users.ByID(ctx, strict.t.ID, r.User.ID); err != nil || r.User.Email != "new@example.com" {
+		t.Fatalf("the account must exist and be answered: %+v, %v", r.User, err)
 	}
 }

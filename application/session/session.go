@@ -1,4 +1,4 @@
-package account
+package session
 
 import (
 	"context"
@@ -11,47 +11,43 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
-	"sync"
 	"time"
 
-	"github.com/portcullis/portcullis/application/notify"
+	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
-	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-// Deps are the ports one tenant's account service uses.
+// Deps are the ports one tenant's session service uses.
 type Deps struct {
-	Users       Users
+	Users       account.Users
 	Sessions    Sessions
 	Refresh     RefreshTokens
 	Revocations Revocations
-	Limiter     Limiter
-	Hasher      PasswordHasher
 	Tokens      AccessTokens
-	Common      CommonPasswords
-	Mail        notify.Mailer
 	Clock       platform.Clock
 	Random      platform.Random
 }
 
-// Service is one tenant's password-account use cases.
+// Service is one tenant's session use cases: everything done with a
+// credential once it exists.
 type Service struct {
 	t tenant.Tenant
 	d Deps
-
-	dummyOnce sync.Once
-	dummy     string
-	dummyErr  error
 }
 
-// New returns the account service of tenant t.
+// New returns the session service of tenant t.
 func New(t tenant.Tenant, d Deps) *Service { return &Service{t: t, d: d} }
 
-// Tenant returns the tenant the service belongs to.
-func (s *Service) Tenant() tenant.Tenant { return s.t }
+// Issuer starts sessions. The login pipeline is its only holder, so that no
+// login method and no API surface can issue a credential past the
+// pipeline's checks.
+type Issuer struct{ s *Service }
+
+// NewIssuer returns the issuer of s's tenant.
+func NewIssuer(s *Service) *Issuer { return &Issuer{s: s} }
 
 // Client describes where a request came from.
 type Client struct {
@@ -75,202 +71,12 @@ type Credentials struct {
 	CSRFToken string
 }
 
-// RegisterInput is a registration request. Fields a client must not set
-// (role, tenant, verification, ids) do not exist here.
-type RegisterInput struct {
-	Profile  identity.Profile
-	Password string
-	Client   Client
-}
-
-// maxPasswordBytes bounds what is hashed at all: a longer input is refused
-// before any work, whatever the tenant's policy.
-const maxPasswordBytes = 4096
-
-// Register creates an account. When the address is taken it does the same
-// work, tells the owner by e-mail and returns identity.ErrEmailTaken; an
-// enumeration-safe surface answers that exactly like a success, a
-// compatibility profile whose contract reports it may do so.
-func (s *Service) Register(ctx context.Context, in RegisterInput) (identity.User, error) {
-	if err := s.throttle(ctx, registerIPKey(in.Client.IP), s.t.Throttling.RegisterPerIP); err != nil {
-		return identity.User{}, err
-	}
-	profile, key, perr := identity.CheckProfile(in.Profile)
-	pw := identity.NormalizePassword(in.Password)
-	var fields []errs.FieldError
-	var pe *errs.Error
-	if errors.As(perr, &pe) {
-		fields = append(fields, pe.Fields...)
-	}
-	if len(in.Password) > maxPasswordBytes {
-		fields = append(fields, errs.FieldError{Field: "password", Reason: fmt.Sprintf("must be at most %d characters", s.t.Password.MaxLength)})
-	} else if err := identity.CheckPassword(pw, s.t.Password, s.d.Common, profile.Email, profile.FirstName, profile.LastName); err != nil {
-		fields = append(fields, errs.As(err).Fields...)
-	}
-	if len(fields) > 0 {
-		return identity.User{}, errs.InvalidFields(fields...)
-	}
-	hash, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash)
-	if err != nil {
-		return identity.User{}, err
-	}
-	id, err := s.randomID()
-	if err != nil {
-		return identity.User{}, err
-	}
+// Start creates a session of the given kind for u and issues its
+// credentials.
+func (i *Issuer) Start(ctx context.Context, u identity.User, kind identity.SessionKind, amr []string, c Client) (Credentials, error) {
+	s := i.s
 	now := s.d.Clock.Now().UTC()
-	u := identity.User{
-		ID: id, TenantID: s.t.ID, Email: profile.Email, EmailKey: key,
-		FirstName: profile.FirstName, LastName: profile.LastName, Phone: profile.Phone,
-		Role: identity.RoleUser, Active: true, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
-	}
-	err = s.d.Users.Create(ctx, u)
-	if errors.Is(err, identity.ErrEmailTaken) {
-		// Tell the owner, at the address of the account: the one typed may
-		// be a different mailbox that folds to the same key (ß and ss).
-		if owner, lerr := s.d.Users.ByEmail(ctx, s.t.ID, key); lerr == nil {
-			s.notifyTaken(ctx, owner.Email)
-		}
-		return identity.User{}, identity.ErrEmailTaken
-	}
-	if err != nil {
-		return identity.User{}, fmt.Errorf("register: %w", err)
-	}
-	return u, nil
-}
-
-func (s *Service) notifyTaken(ctx context.Context, email string) {
-	if s.d.Mail == nil {
-		return
-	}
-	name := s.t.DisplayName
-	if name == "" {
-		name = s.t.ID
-	}
-	_ = s.d.Mail.SendMail(ctx, message.Mail{
-		To:      email,
-		Subject: "Sign-up attempt for your " + name + " account",
-		Text: "Someone tried to create a " + name + " account with this e-mail address, which already has one.\n" +
-			"If it was you, sign in instead or reset your password. If not, you can ignore this message.\n",
-	})
-}
-
-// LoginInput is a password login request.
-type LoginInput struct {
-	Email    string
-	Password string
-	Kind     identity.SessionKind
-	Client   Client
-}
-
-// Login checks a password and starts a session of the requested kind.
-// Unknown account, wrong password, disabled account and (when the tenant
-// requires it) unverified address answer ErrInvalidCredentials alike, after
-// the same hashing work.
-func (s *Service) Login(ctx context.Context, in LoginInput) (identity.User, Credentials, error) {
-	if !s.t.Enabled(tenant.MethodPassword) {
-		return identity.User{}, Credentials{}, ErrMethodDisabled
-	}
-	var fields []errs.FieldError
-	if in.Email == "" {
-		fields = append(fields, errs.FieldError{Field: "email", Reason: "is required"})
-	}
-	if in.Password == "" {
-		fields = append(fields, errs.FieldError{Field: "password", Reason: "is required"})
-	} else if len(in.Password) > maxPasswordBytes {
-		fields = append(fields, errs.FieldError{Field: "password", Reason: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)})
-	}
-	if len(fields) > 0 {
-		return identity.User{}, Credentials{}, errs.InvalidFields(fields...)
-	}
-	_, key, emailErr := identity.NormalizeEmail(in.Email)
-	accountKey := loginAccountKey(key)
-	ipKey := loginIPKey(in.Client.IP)
-	// Every attempt is counted against both budgets before any hashing, so
-	// that guesses sent together cannot all pass a check made before any of
-	// them was counted. A success gives the attempt back.
-	if err := s.throttle(ctx, ipKey, s.t.Throttling.LoginPerIP); err != nil {
-		return identity.User{}, Credentials{}, err
-	}
-	if err := s.throttle(ctx, accountKey, s.t.Throttling.LoginPerAccount); err != nil {
-		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
-		return identity.User{}, Credentials{}, err
-	}
-
-	pw := identity.NormalizePassword(in.Password)
-	var u identity.User
-	var err error
-	if emailErr == nil {
-		u, err = s.d.Users.ByEmail(ctx, s.t.ID, key)
-	} else {
-		err = errs.ErrNotFound
-	}
-	if err != nil && !errors.Is(err, errs.ErrNotFound) {
-		return identity.User{}, Credentials{}, fmt.Errorf("login: %w", err)
-	}
-	found := err == nil && u.PasswordHash != ""
-	hash := u.PasswordHash
-	if !found {
-		if hash, err = s.dummyHash(ctx); err != nil {
-			return identity.User{}, Credentials{}, err
-		}
-	}
-	ok, rehash, err := s.d.Hasher.Verify(ctx, pw, hash, s.t.Password.Hash)
-	if err != nil {
-		return identity.User{}, Credentials{}, err
-	}
-	if !found || !ok || !u.Active || (s.t.RequireVerifiedEmail && !u.EmailVerified) {
-		return identity.User{}, Credentials{}, ErrInvalidCredentials
-	}
-	_ = s.d.Limiter.Reset(ctx, accountKey)
-	_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
-	now := s.d.Clock.Now().UTC()
-	if rehash {
-		if h, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash); err == nil {
-			if s.d.Users.SetPasswordHash(ctx, s.t.ID, u.ID, h, now) == nil {
-				u.PasswordHash = h
-			}
-		}
-	}
-	// last_login_at is kept to the minute: an API client that logs in for
-	// every call would otherwise cost a user-document write per login.
-	if now.Sub(u.LastLoginAt) >= lastLoginPrecision {
-		if err := s.d.Users.RecordLogin(ctx, s.t.ID, u.ID, now); err == nil {
-			u.LastLoginAt = now
-		}
-	}
-	creds, err := s.StartSession(ctx, u, in.Kind, []string{"pwd"}, in.Client)
-	if err != nil {
-		return identity.User{}, Credentials{}, err
-	}
-	return u, creds, nil
-}
-
-// dummyHash is a hash of a random password with the tenant's parameters,
-// verified when the account does not exist so that the answer takes as
-// long as for a wrong password.
-func (s *Service) dummyHash(ctx context.Context) (string, error) {
-	s.dummyOnce.Do(func() {
-		b := make([]byte, 16)
-		if _, err := io.ReadFull(s.d.Random, b); err != nil {
-			s.dummyErr = err
-			return
-		}
-		s.dummy, s.dummyErr = s.d.Hasher.Hash(ctx, hex.EncodeToString(b), s.t.Password.Hash)
-	})
-	if s.dummyErr != nil {
-		err := s.dummyErr
-		s.dummyOnce = sync.Once{} // try again on the next login
-		return "", err
-	}
-	return s.dummy, nil
-}
-
-// StartSession creates a session of the given kind for u and issues its
-// credentials. Other login methods call it after their own checks.
-func (s *Service) StartSession(ctx context.Context, u identity.User, kind identity.SessionKind, amr []string, c Client) (Credentials, error) {
-	now := s.d.Clock.Now().UTC()
-	id, err := s.randomID()
+	id, err := s.randomToken(16)
 	if err != nil {
 		return Credentials{}, err
 	}
@@ -314,6 +120,25 @@ func (s *Service) StartSession(ctx context.Context, u identity.User, kind identi
 		}
 	}
 	return creds, nil
+}
+
+// Latest returns the user's newest live web session and newest live app
+// session, either nil when there is none.
+func (i *Issuer) Latest(ctx context.Context, userID string) (web, app *identity.Session, err error) {
+	s := i.s
+	list, err := s.d.Sessions.ListLive(ctx, s.t.ID, userID, s.d.Clock.Now().UTC())
+	if err != nil {
+		return nil, nil, fmt.Errorf("latest sessions: %w", err)
+	}
+	for _, x := range list { // newest first
+		switch {
+		case x.Kind == identity.SessionWeb && web == nil:
+			web = &x
+		case x.Kind == identity.SessionApp && app == nil:
+			app = &x
+		}
+	}
+	return web, app, nil
 }
 
 func (s *Service) issueTokens(ctx context.Context, u identity.User, sess identity.Session, now time.Time, creds *Credentials) error {
@@ -394,12 +219,8 @@ const (
 	ByCookie CredentialKind = "cookie" // the session cookie
 )
 
-// touchEvery limits how often a request writes last-seen to the store, and
-// lastLoginPrecision how often a login writes last-login to the user.
-const (
-	touchEvery         = time.Minute
-	lastLoginPrecision = time.Minute
-)
+// touchEvery limits how often a request writes last-seen to the store.
+const touchEvery = time.Minute
 
 // Authenticate checks a credential and returns the principal. Every failure
 // is ErrInvalidToken.
@@ -490,10 +311,15 @@ func CheckCSRF(cookie, token string) bool {
 	return subtle.ConstantTimeCompare([]byte(CSRFToken(cookie)), []byte(token)) == 1
 }
 
-// Logout revokes the principal's session and every credential tied to it,
-// at once and on every server instance.
-func (s *Service) Logout(ctx context.Context, p Principal) error {
-	return s.revoke(ctx, p.Session.ID, s.d.Clock.Now().UTC())
+// Logout authenticates the presented credential and revokes its session
+// and every credential tied to it, at once and on every server instance.
+// It returns the principal it logged out.
+func (s *Service) Logout(ctx context.Context, kind CredentialKind, value string) (Principal, error) {
+	p, err := s.Authenticate(ctx, kind, value)
+	if err != nil {
+		return Principal{}, err
+	}
+	return p, s.revoke(ctx, p.Session.ID, s.d.Clock.Now().UTC())
 }
 
 func (s *Service) revoke(ctx context.Context, sessionID string, now time.Time) error {
@@ -542,41 +368,6 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 	return len(ids), nil
 }
 
-// ErrSessionNotFound answers a revoke of a session that is not the
-// principal's.
-var ErrSessionNotFound = errs.E(errs.NotFound, "session_not_found", "No such session.")
-
-// throttle counts this attempt against key, or refuses it when key is over
-// its limit.
-func (s *Service) throttle(ctx context.Context, key string, l tenant.Limit) error {
-	ok, retry, err := s.d.Limiter.Hit(ctx, key, l)
-	if err != nil {
-		return errs.ErrUnavailable.Wrap(fmt.Errorf("rate limiter: %w", err))
-	}
-	if !ok {
-		return ErrThrottled.WithRetryAfter(max(1, int((retry+time.Second-1)/time.Second)))
-	}
-	return nil
-}
-
-// Throttle keys. IPv6 clients are keyed by their /64, which one subscriber
-// usually holds whole.
-func loginIPKey(ip netip.Addr) string    { return "login:ip:" + ipKey(ip) }
-func registerIPKey(ip netip.Addr) string { return "register:ip:" + ipKey(ip) }
-func loginAccountKey(emailKey string) string {
-	sum := sha256.Sum256([]byte(emailKey))
-	return "login:acct:" + hex.EncodeToString(sum[:16])
-}
-
-func ipKey(ip netip.Addr) string {
-	ip = ip.Unmap()
-	if ip.Is6() {
-		p, _ := ip.Prefix(64)
-		return p.String()
-	}
-	return ip.String()
-}
-
 // HashSecret is how opaque secrets are stored: hex SHA-256. The secrets
 // have 160 bits or more of entropy, so a fast hash is enough.
 func HashSecret(secret string) string {
@@ -591,8 +382,6 @@ func CSRFToken(cookie string) string {
 	m.Write([]byte("portcullis csrf v1"))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
-
-func (s *Service) randomID() (string, error) { return s.randomToken(16) }
 
 func (s *Service) randomToken(n int) (string, error) {
 	b := make([]byte, n)

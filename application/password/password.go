@@ -1,0 +1,286 @@
+// Package password is the e-mail + password first factor: registration and
+// password login. A login that proves the password hands its grant to the
+// login pipeline, which decides the rest.
+package password
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/notify"
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/message"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// Hasher hashes and verifies passwords with the tenant's argon2id
+// parameters on a bounded pool. When the pool is full for too long it fails
+// with ErrBusy (an errs.Unavailable error carrying RetryAfter).
+type Hasher interface {
+	Hash(ctx context.Context, password string, p tenant.HashParams) (string, error)
+	// Verify reports whether password matches encoded, and whether encoded
+	// was made with parameters other than p (then it should be rehashed).
+	Verify(ctx context.Context, password, encoded string, p tenant.HashParams) (ok, rehash bool, err error)
+}
+
+// CommonPasswords is the common-password list.
+type CommonPasswords = identity.CommonPasswords
+
+// ErrBusy answers when the password-hashing pool is saturated.
+var ErrBusy = errs.E(errs.Unavailable, "busy", "The server is busy. Try again shortly.")
+
+// Deps are the ports one tenant's password service uses.
+type Deps struct {
+	Users   account.Users
+	Limiter throttle.Limiter
+	Hasher  Hasher
+	Common  CommonPasswords
+	Mail    notify.Mailer
+	Login   *login.Pipeline
+	Clock   platform.Clock
+	Random  platform.Random
+}
+
+// Service is one tenant's password use cases.
+type Service struct {
+	t tenant.Tenant
+	d Deps
+
+	dummyMu sync.Mutex
+	dummy   string
+}
+
+// New returns the password service of tenant t.
+func New(t tenant.Tenant, d Deps) *Service { return &Service{t: t, d: d} }
+
+// RegisterInput is a registration request. Fields a client must not set
+// (role, tenant, verification, ids) do not exist here.
+type RegisterInput struct {
+	Profile  identity.Profile
+	Password string
+	Client   session.Client
+	// SignIn, when set, asks for a session of this kind for the new
+	// account, through the login pipeline like any login.
+	SignIn *identity.SessionKind
+}
+
+// Registered is what a registration produced.
+type Registered struct {
+	User identity.User
+	// Login is the sign-in the input asked for; nil when none was asked
+	// for or the account cannot sign in yet (the tenant requires a verified
+	// address) or signing in failed. The account exists either way.
+	Login *login.Outcome
+}
+
+// maxPasswordBytes bounds what is hashed at all: a longer input is refused
+// before any work, whatever the tenant's policy.
+const maxPasswordBytes = 4096
+
+// Register creates an account. When the address is taken it does the same
+// work, tells the owner by e-mail and returns identity.ErrEmailTaken; an
+// enumeration-safe surface answers that exactly like a success, a
+// compatibility profile whose contract reports it may do so.
+func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, error) {
+	if err := throttle.Hit(ctx, s.d.Limiter, throttle.RegisterIP(in.Client.IP), s.t.Throttling.RegisterPerIP); err != nil {
+		return Registered{}, err
+	}
+	profile, key, perr := identity.CheckProfile(in.Profile)
+	pw := identity.NormalizePassword(in.Password)
+	var fields []errs.FieldError
+	var pe *errs.Error
+	if errors.As(perr, &pe) {
+		fields = append(fields, pe.Fields...)
+	}
+	if len(in.Password) > maxPasswordBytes {
+		fields = append(fields, errs.FieldError{Field: "password", Reason: fmt.Sprintf("must be at most %d characters", s.t.Password.MaxLength)})
+	} else if err := identity.CheckPassword(pw, s.t.Password, s.d.Common, profile.Email, profile.FirstName, profile.LastName); err != nil {
+		fields = append(fields, errs.As(err).Fields...)
+	}
+	if len(fields) > 0 {
+		return Registered{}, errs.InvalidFields(fields...)
+	}
+	hash, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash)
+	if err != nil {
+		return Registered{}, err
+	}
+	id, err := s.randomID()
+	if err != nil {
+		return Registered{}, err
+	}
+	now := s.d.Clock.Now().UTC()
+	u := identity.User{
+		ID: id, TenantID: s.t.ID, Email: profile.Email, EmailKey: key,
+		FirstName: profile.FirstName, LastName: profile.LastName, Phone: profile.Phone,
+		Role: identity.RoleUser, Active: true, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
+	}
+	err = s.d.Users.Create(ctx, u)
+	if errors.Is(err, identity.ErrEmailTaken) {
+		// Tell the owner, at the address of the account: the one typed may
+		// be a different mailbox that folds to the same key (ß and ss).
+		if owner, lerr := s.d.Users.ByEmail(ctx, s.t.ID, key); lerr == nil {
+			s.notifyTaken(ctx, owner.Email)
+		}
+		return Registered{}, identity.ErrEmailTaken
+	}
+	if err != nil {
+		return Registered{}, fmt.Errorf("register: %w", err)
+	}
+	out := Registered{User: u}
+	if in.SignIn != nil {
+		if o, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client}); err == nil {
+			out.Login = &o
+			out.User = o.User
+		}
+	}
+	return out, nil
+}
+
+func (s *Service) notifyTaken(ctx context.Context, email string) {
+	if s.d.Mail == nil {
+		return
+	}
+	name := s.t.DisplayName
+	if name == "" {
+		name = s.t.ID
+	}
+	_ = s.d.Mail.SendMail(ctx, message.Mail{
+		To:      email,
+		Subject: "Sign-up attempt for your " + name + " account",
+		Text: "Someone tried to create a " + name + " account with this e-mail address, which already has one.\n" +
+			"If it was you, sign in instead or reset your password. If not, you can ignore this message.\n",
+	})
+}
+
+// LoginInput is a password login request.
+type LoginInput struct {
+	Email    string
+	Password string
+	Kind     identity.SessionKind
+	Client   session.Client
+	// WithLatest: see login.Grant.
+	WithLatest bool
+}
+
+// Login checks a password and hands the grant to the login pipeline.
+// Unknown account, wrong password, disabled account and (when the tenant
+// requires it) unverified address answer login.ErrInvalidCredentials
+// alike, after the same hashing work.
+func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, error) {
+	if err := s.d.Login.Allowed(tenant.MethodPassword); err != nil {
+		return login.Outcome{}, err
+	}
+	var fields []errs.FieldError
+	if in.Email == "" {
+		fields = append(fields, errs.FieldError{Field: "email", Reason: "is required"})
+	}
+	if in.Password == "" {
+		fields = append(fields, errs.FieldError{Field: "password", Reason: "is required"})
+	} else if len(in.Password) > maxPasswordBytes {
+		fields = append(fields, errs.FieldError{Field: "password", Reason: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)})
+	}
+	if len(fields) > 0 {
+		return login.Outcome{}, errs.InvalidFields(fields...)
+	}
+	_, key, emailErr := identity.NormalizeEmail(in.Email)
+	accountKey := throttle.LoginAccount(key)
+	ipKey := throttle.LoginIP(in.Client.IP)
+	// Every attempt is counted against both budgets before any hashing, so
+	// that guesses sent together cannot all pass a check made before any of
+	// them was counted. A success gives the attempt back.
+	if err := throttle.Hit(ctx, s.d.Limiter, ipKey, s.t.Throttling.LoginPerIP); err != nil {
+		return login.Outcome{}, err
+	}
+	if err := throttle.Hit(ctx, s.d.Limiter, accountKey, s.t.Throttling.LoginPerAccount); err != nil {
+		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+		return login.Outcome{}, err
+	}
+
+	pw := identity.NormalizePassword(in.Password)
+	var u identity.User
+	var err error
+	if emailErr == nil {
+		u, err = s.d.Users.ByEmail(ctx, s.t.ID, key)
+	} else {
+		err = errs.ErrNotFound
+	}
+	if err != nil && !errors.Is(err, errs.ErrNotFound) {
+		return login.Outcome{}, fmt.Errorf("login: %w", err)
+	}
+	found := err == nil && u.PasswordHash != ""
+	hash := u.PasswordHash
+	if !found {
+		if hash, err = s.dummyHash(ctx); err != nil {
+			return login.Outcome{}, err
+		}
+	}
+	ok, rehash, err := s.d.Hasher.Verify(ctx, pw, hash, s.t.Password.Hash)
+	if err != nil {
+		return login.Outcome{}, err
+	}
+	if !found || !ok {
+		return login.Outcome{}, login.ErrInvalidCredentials
+	}
+	if rehash {
+		if h, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash); err == nil {
+			if s.d.Users.SetPasswordHash(ctx, s.t.ID, u.ID, h, s.d.Clock.Now().UTC()) == nil {
+				u.PasswordHash = h
+			}
+		}
+	}
+	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
+	if err != nil {
+		return login.Outcome{}, err
+	}
+	_ = s.d.Limiter.Reset(ctx, accountKey)
+	_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+	return out, nil
+}
+
+// dummyHash is a hash of a random password with the tenant's parameters,
+// verified when the account does not exist so that the answer takes as
+// long as for a wrong password. It is made on first need; a failure is
+// returned and the next login tries again. The mutex is held only to read
+// or publish the value, never while hashing, so concurrent first logins
+// may each hash once but none waits on another or sees a half-made value.
+func (s *Service) dummyHash(ctx context.Context) (string, error) {
+	s.dummyMu.Lock()
+	h := s.dummy
+	s.dummyMu.Unlock()
+	if h != "" {
+		return h, nil
+	}
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(s.d.Random, b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	h, err := s.d.Hasher.Hash(ctx, hex.EncodeToString(b), s.t.Password.Hash)
+	if err != nil {
+		return "", err
+	}
+	s.dummyMu.Lock()
+	defer s.dummyMu.Unlock()
+	if s.dummy == "" {
+		s.dummy = h
+	}
+	return s.dummy, nil
+}
+
+func (s *Service) randomID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := io.ReadFull(s.d.Random, b); err != nil {
+		return "", fmt.Errorf("random: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}

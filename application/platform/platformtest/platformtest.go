@@ -1,0 +1,53 @@
+// Package platformtest provides what the use cases' and ports' tests share:
+// a settable clock, times rounded as a store keeps them, and goroutines
+// released together.
+package platformtest
+
+import (
+	"sync"
+	"time"
+)
+
+// Clock is a platform.Clock that moves only when told.
+type Clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewClock returns a clock standing at now.
+func NewClock(now time.Time) *Clock { return &Clock{now: now} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock on by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// MS keeps a time as a store keeps it: UTC, to the millisecond (the
+// precision of a BSON date).
+func MS(t time.Time) time.Time { return t.UTC().Truncate(time.Millisecond) }
+
+// Race runs f(i) for i in [0, n) in goroutines released together and
+// waits for all of them.
+func Race(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
+}

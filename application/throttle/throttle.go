@@ -1,0 +1,72 @@
+// Package throttle counts attempts against per-tenant limits kept in Redis
+// and shared by every server instance: the Limiter port, the keys the use
+// cases count under, and the one way a use case spends an attempt.
+package throttle
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// Limiter counts events against per-key limits, shared by every server
+// instance. Hit counts one when it is allowed (a refused Hit counts
+// nothing); Refund gives one counted event back; Reset forgets them all.
+// retryAfter is set when not allowed. Of n concurrent Hits on a key with
+// room for k more events, exactly min(n, k) are allowed.
+type Limiter interface {
+	Hit(ctx context.Context, key string, l tenant.Limit) (allowed bool, retryAfter time.Duration, err error)
+	Refund(ctx context.Context, key string, l tenant.Limit) error
+	Reset(ctx context.Context, key string) error
+}
+
+// ErrThrottled answers too many attempts.
+var ErrThrottled = errs.E(errs.RateLimited, "throttled", "Too many attempts. Try again later.")
+
+// Hit counts one attempt against key, or refuses it with ErrThrottled
+// (carrying Retry-After) when key is over its limit. A limiter that cannot
+// be reached makes the attempt unavailable, never free.
+func Hit(ctx context.Context, l Limiter, key string, lim tenant.Limit) error {
+	ok, retry, err := l.Hit(ctx, key, lim)
+	if err != nil {
+		return errs.ErrUnavailable.Wrap(fmt.Errorf("rate limiter: %w", err))
+	}
+	if !ok {
+		return ErrThrottled.WithRetryAfter(max(1, int((retry+time.Second-1)/time.Second)))
+	}
+	return nil
+}
+
+// Keys. IPv6 clients are keyed by their /64, which one subscriber usually
+// holds whole; accounts by a hash of their e-mail key, so that no address
+// is readable in Redis.
+
+// LoginIP is the key of password-login attempts from ip.
+func LoginIP(ip netip.Addr) string { return "login:ip:" + IPKey(ip) }
+
+// RegisterIP is the key of registrations from ip.
+func RegisterIP(ip netip.Addr) string { return "register:ip:" + IPKey(ip) }
+
+// LoginAccount is the key of password-login attempts on one account.
+func LoginAccount(emailKey string) string { return "login:acct:" + digest(emailKey) }
+
+// IPKey is how an address is keyed: itself for IPv4, its /64 for IPv6.
+func IPKey(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:16])
+}
