@@ -55,36 +55,14 @@ func (h handlers) enabled(next fiber.Handler) fiber.Handler {
 	}
 }
 
-// field reads a form or JSON field, as Django REST framework accepts both.
-func field(c *fiber.Ctx, name string, json map[string]any) string {
-	if json != nil {
-		if v, ok := json[name].(string); ok {
-			return v
-		}
-		return ""
-	}
-	return c.FormValue(name)
-}
-
-func body(c *fiber.Ctx) (map[string]any, error) {
-	if !strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON) {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := web.DecodeJSON(c, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 func (h handlers) login(c *fiber.Ctx) error {
-	m, err := body(c)
+	f, err := web.DecodeFields(c) // the body only: credentials never come from the query
 	if err != nil {
 		return err
 	}
 	svc := web.Tenant(c.UserContext()).Accounts
 	_, creds, err := svc.Login(c.UserContext(), account.LoginInput{
-		Email: field(c, "email", m), Password: field(c, "password", m), Kind: identity.SessionApp,
+		Email: f["email"], Password: f["password"], Kind: identity.SessionApp,
 		Client: web.Client(c),
 	})
 	if err != nil {
@@ -103,8 +81,13 @@ func (h handlers) login(c *fiber.Ctx) error {
 // logout ends the session and redirects: to next when it is allowed, else
 // home when the referrer is an account page, else the tenant's default.
 // Cookie sessions need the CSRF token (X-CSRFToken header or the
-// csrfmiddlewaretoken field) and a same-origin request.
+// csrfmiddlewaretoken field of the body, never the query string) and a
+// same-origin request.
 func (h handlers) logout(c *fiber.Ctx) error {
+	f, err := web.DecodeFields(c)
+	if err != nil {
+		return err
+	}
 	svc := web.Tenant(c.UserContext()).Accounts
 	p, err := web.Authenticate(c, svc, h.opts.Dev, func(c *fiber.Ctx) string {
 		if v := c.Get("X-CSRFToken"); v != "" {
@@ -113,7 +96,7 @@ func (h handlers) logout(c *fiber.Ctx) error {
 		if v := c.Get(web.HeaderCSRF); v != "" {
 			return v
 		}
-		return c.FormValue("csrfmiddlewaretoken")
+		return f["csrfmiddlewaretoken"]
 	})
 	switch {
 	case err == nil:
@@ -130,11 +113,11 @@ func (h handlers) logout(c *fiber.Ctx) error {
 	}
 	policy := svc.Tenant().Redirects
 	target := policy.Default
-	if n := firstNonEmpty(c.FormValue("next"), c.Query("next")); n != "" {
+	if n := firstNonEmpty(f["next"], c.Query("next")); n != "" {
 		if t, ok := redirect.Check(n, policy); ok {
 			target = t
 		}
-	} else if ref := firstNonEmpty(c.FormValue("referrer"), c.Query("referrer"), c.Get(fiber.HeaderReferer)); ref != "" {
+	} else if ref := firstNonEmpty(f["referrer"], c.Query("referrer"), c.Get(fiber.HeaderReferer)); ref != "" {
 		if u, err := url.Parse(ref); err == nil && strings.HasPrefix(u.Path, AccountIndexPath) {
 			target = "/"
 		}
@@ -155,7 +138,7 @@ func firstNonEmpty(vs ...string) string {
 // render writes an error the way Django REST framework does.
 func render(c *fiber.Ctx, err error) error {
 	e := web.FromError(err)
-	status := web.Status(e.Kind)
+	status := web.StatusOf(e)
 	var out fiber.Map
 	switch {
 	case e.Kind == errs.Invalid && len(e.Fields) > 0:

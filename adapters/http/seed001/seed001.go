@@ -238,10 +238,7 @@ func render(c *fiber.Ctx, err error) error {
 	if e.Kind == errs.Internal {
 		return err // logged and answered generically by the platform handler
 	}
-	status := web.Status(e.Kind)
-	if e.Code == "method_not_allowed" {
-		status = http.StatusMethodNotAllowed
-	}
+	status := web.StatusOf(e)
 	code, title := camel(e.Code), http.StatusText(status)
 	if m, ok := codes[e.Code]; ok {
 		code, title = m[0], m[1]

@@ -58,7 +58,7 @@ func FromError(err error) *errs.Error {
 }
 
 // fiberErrors are the Fiber errors that keep their own precise status while
-// sharing the Invalid kind; fromFiber and statusFor both read this table.
+// sharing the Invalid kind; fromFiber and StatusOf both read this table.
 var fiberErrors = []struct {
 	status        int
 	code, message string
@@ -67,7 +67,7 @@ var fiberErrors = []struct {
 	{fiber.StatusRequestEntityTooLarge, "request_too_large", "The request body is too large."},
 	{fiber.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "The request headers are too large."},
 	{fiber.StatusRequestTimeout, "request_timeout", "The request was not received in time."},
-	{fiber.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json."},
+	{fiber.StatusUnsupportedMediaType, "unsupported_media_type", "The request body's media type is not supported."},
 }
 
 func fromFiber(fe *fiber.Error) *errs.Error {
@@ -85,9 +85,10 @@ func fromFiber(fe *fiber.Error) *errs.Error {
 	return errs.ErrInternal.Wrap(fe)
 }
 
-// statusFor is the status of e: its own for the Fiber errors above, else
-// the one its kind maps to.
-func statusFor(e *errs.Error) int {
+// StatusOf is the status of e: its own for the errors of the table above
+// (415 unsupported_media_type, 405, 413...), else the one its kind maps to.
+// Every surface's renderer uses it.
+func StatusOf(e *errs.Error) int {
 	for _, f := range fiberErrors {
 		if f.code == e.Code {
 			return f.status
@@ -98,7 +99,7 @@ func statusFor(e *errs.Error) int {
 
 // NewProblem builds the problem body for e.
 func NewProblem(e *errs.Error, requestID string) Problem {
-	status := statusFor(e)
+	status := StatusOf(e)
 	p := Problem{
 		Type:      "urn:portcullis:problem:" + e.Code,
 		Title:     http.StatusText(status),
