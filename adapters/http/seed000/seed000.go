@@ -48,7 +48,11 @@ func (h handlers) enabled(next fiber.Handler) fiber.Handler {
 		if !rt.Tenant.Profiles.Seed000 {
 			return c.Next()
 		}
-		if err := next(c); err != nil {
+		err := web.CheckRequest(c)
+		if err == nil {
+			err = next(c)
+		}
+		if err != nil {
 			return render(c, err)
 		}
 		return nil

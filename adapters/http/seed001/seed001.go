@@ -65,7 +65,11 @@ func Register(r fiber.Router, opts Options) {
 		if c.Method() != method {
 			return render(c, errs.E(errs.Invalid, "method_not_allowed", "Method \""+c.Method()+"\" not allowed."))
 		}
-		if err := handler(c); err != nil {
+		err := web.CheckRequest(c)
+		if err == nil {
+			err = handler(c)
+		}
+		if err != nil {
 			return render(c, err)
 		}
 		return nil

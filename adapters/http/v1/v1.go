@@ -36,7 +36,7 @@ type Options struct {
 // tenant.
 func Register(r fiber.Router, opts Options) {
 	h := handlers{opts: opts}
-	g := r.Group(Prefix)
+	g := r.Group(Prefix, web.Guard)
 	g.Get("/openapi.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 		return c.Send(openAPI)

@@ -24,24 +24,28 @@ func SessionCookie(dev bool) string {
 const HeaderCSRF = "X-CSRF-Token"
 
 // Credential finds the request's credential: an Authorization header
-// (Bearer or Token scheme), else the session cookie. ok is false when the
-// request carries none; a malformed Authorization header is a credential
-// that will fail.
-func Credential(c *fiber.Ctx, dev bool) (kind account.CredentialKind, value string, ok bool) {
+// (Bearer or Token scheme), else the session cookie. It returns
+// account.ErrUnauthenticated when the request carries none and a 400 naming
+// the Authorization field when it carries more than one Authorization
+// header; a malformed Authorization header is a credential that will fail.
+func Credential(c *fiber.Ctx, dev bool) (kind account.CredentialKind, value string, err error) {
+	if err := singleAuthorization(c); err != nil {
+		return "", "", err
+	}
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		scheme, v, _ := strings.Cut(h, " ")
 		switch strings.ToLower(scheme) {
 		case "bearer":
-			return account.ByBearer, strings.TrimSpace(v), true
+			return account.ByBearer, strings.TrimSpace(v), nil
 		case "token":
-			return account.ByToken, strings.TrimSpace(v), true
+			return account.ByToken, strings.TrimSpace(v), nil
 		}
-		return account.ByBearer, "", true
+		return account.ByBearer, "", nil
 	}
 	if v := c.Cookies(SessionCookie(dev)); v != "" {
-		return account.ByCookie, v, true
+		return account.ByCookie, v, nil
 	}
-	return "", "", false
+	return "", "", account.ErrUnauthenticated
 }
 
 // Unsafe reports whether the method changes state.
@@ -88,9 +92,9 @@ func SameOrigin(c *fiber.Ctx, allowed []string) bool {
 // checks and carry the session's CSRF token (csrfToken reads it; nil reads
 // the X-CSRF-Token header).
 func Authenticate(c *fiber.Ctx, svc *account.Service, dev bool, csrfToken func(*fiber.Ctx) string) (account.Principal, error) {
-	kind, value, ok := Credential(c, dev)
-	if !ok {
-		return account.Principal{}, account.ErrUnauthenticated
+	kind, value, err := Credential(c, dev)
+	if err != nil {
+		return account.Principal{}, err
 	}
 	if kind == account.ByCookie && Unsafe(c.Method()) {
 		token := c.Get(HeaderCSRF)

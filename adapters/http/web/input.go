@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"mime"
 	"mime/multipart"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -28,6 +29,52 @@ const (
 // maxMultipartMemory bounds what a multipart form may hold in memory; the
 // body limit of the server is lower, so no part goes to disk.
 const maxMultipartMemory = 2 << 20
+
+// CheckRequest refuses what no surface may read in two ways: more than one
+// Authorization header (a proxy and this server could each act on a
+// different one) and query parameters that are not valid UTF-8 (they would
+// be repaired into U+FFFD, so that different bytes read alike). Every
+// surface calls it before its handlers, so that the error has the
+// surface's shape; Guard runs it for the platform's own tenant routes.
+func CheckRequest(c *fiber.Ctx) error {
+	if err := singleAuthorization(c); err != nil {
+		return err
+	}
+	var bad *errs.FieldError
+	c.Request().URI().QueryArgs().VisitAll(func(k, v []byte) {
+		if bad != nil || (utf8.Valid(k) && utf8.Valid(v)) {
+			return
+		}
+		name := "query"
+		if utf8.Valid(k) && len(k) > 0 {
+			name = string(k)
+		}
+		bad = &errs.FieldError{Field: name, Reason: identity.ReasonInvalidUTF8}
+	})
+	if bad != nil {
+		return errs.InvalidFields(*bad)
+	}
+	return nil
+}
+
+// Guard is CheckRequest as middleware, for routes whose errors the
+// platform error handler renders as problem+json.
+func Guard(c *fiber.Ctx) error {
+	if err := CheckRequest(c); err != nil {
+		return err
+	}
+	return c.Next()
+}
+
+// singleAuthorization refuses a request with more than one Authorization
+// header.
+func singleAuthorization(c *fiber.Ctx) error {
+	if n := len(c.Request().Header.PeekAll(fiber.HeaderAuthorization)); n > 1 {
+		return errs.InvalidFields(errs.FieldError{Field: fiber.HeaderAuthorization,
+			Reason: "must be sent at most once, got " + strconv.Itoa(n) + " headers"})
+	}
+	return nil
+}
 
 // mediaType parses the request's Content-Type. It returns "" when there is
 // none and reports a malformed one, or a charset other than UTF-8 (the only

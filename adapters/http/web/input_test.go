@@ -219,3 +219,38 @@ func TestDecodeFields(t *testing.T) {
 		}
 	})
 }
+
+func TestCheckRequest(t *testing.T) {
+	t.Parallel()
+	check := func(c *fiber.Ctx) (string, error) { return "", web.CheckRequest(c) }
+	cases := []struct {
+		name                string
+		target              string
+		auth                []string
+		code, field, reason string
+	}{
+		{name: "plain", target: "/x?next=%2Fhome&q=%C3%A9"},
+		{name: "one Authorization", target: "/x", auth: []string{"Bearer a"}},
+		{name: "two Authorization", target: "/x", auth: []string{"Bearer a", "Token b"}, code: "invalid_request", field: "Authorization", reason: "at most once, got 2"},
+		{name: "two equal Authorization", target: "/x", auth: []string{"Token b", "Token b"}, code: "invalid_request", field: "Authorization", reason: "at most once"},
+		{name: "invalid UTF-8 in a query value", target: "/x?next=%FF", code: "invalid_request", field: "next", reason: "is not valid UTF-8"},
+		{name: "invalid UTF-8 in a query name", target: "/x?n%FFext=a", code: "invalid_request", field: "query", reason: "is not valid UTF-8"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodGet, tc.target, nil)
+			for _, a := range tc.auth {
+				r.Header.Add("Authorization", a)
+			}
+			_, e := call(t, check, r)
+			if tc.code == "" {
+				if e != nil {
+					t.Fatalf("refused: %v", e)
+				}
+				return
+			}
+			wantErr(t, e, tc.code, tc.field, tc.reason)
+		})
+	}
+}
