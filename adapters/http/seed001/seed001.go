@@ -113,6 +113,9 @@ func (h handlers) login(c *fiber.Ctx) error {
 	if fe := checkLength("email", req.Email, identity.MaxEmailLength); fe != nil {
 		return errs.InvalidFields(*fe)
 	}
+	if err := web.CheckCookieLogin(c, kind(c)); err != nil {
+		return err
+	}
 	svc := web.Tenant(c.UserContext()).Accounts
 	u, creds, err := svc.Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c)})
 	if err != nil {
@@ -124,6 +127,9 @@ func (h handlers) login(c *fiber.Ctx) error {
 func (h handlers) register(c *fiber.Ctx) error {
 	var req registerRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := web.CheckCookieLogin(c, kind(c)); err != nil { // registering signs in
 		return err
 	}
 	svc := web.Tenant(c.UserContext()).Accounts

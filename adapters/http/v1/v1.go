@@ -109,6 +109,9 @@ func (h handlers) login(c *fiber.Ctx) error {
 	default:
 		return errs.InvalidFields(errs.FieldError{Field: "session", Reason: `must be "bearer", "cookie" or "app"`})
 	}
+	if err := web.CheckCookieLogin(c, kind); err != nil {
+		return err
+	}
 	u, creds, err := service(c).Login(c.UserContext(), account.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c)})
 	if err != nil {
 		return err

@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
+	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
@@ -72,6 +73,23 @@ func singleAuthorization(c *fiber.Ctx) error {
 	if n := len(c.Request().Header.PeekAll(fiber.HeaderAuthorization)); n > 1 {
 		return errs.InvalidFields(errs.FieldError{Field: fiber.HeaderAuthorization,
 			Reason: "must be sent at most once, got " + strconv.Itoa(n) + " headers"})
+	}
+	return nil
+}
+
+// CheckCookieLogin refuses, with account.ErrCSRF, a login that would set
+// the session cookie on a request a browser sent from another site (login
+// CSRF: the victim would be signed in to the attacker's account). The rule
+// is SameOrigin's, with the tenant's allowed redirect origins. Logins for
+// bearer or app tokens are not checked: their credential is returned in
+// the body, which another site cannot read, and is never sent by the
+// browser on its own.
+func CheckCookieLogin(c *fiber.Ctx, kind identity.SessionKind) error {
+	if kind != identity.SessionWeb {
+		return nil
+	}
+	if !SameOrigin(c, Tenant(c.UserContext()).Tenant.Redirects.Allow) {
+		return account.ErrCSRF
 	}
 	return nil
 }

@@ -11,7 +11,10 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // call runs h on a request and returns the core error it ended with (nil
@@ -251,6 +254,47 @@ func TestCheckRequest(t *testing.T) {
 				return
 			}
 			wantErr(t, e, tc.code, tc.field, tc.reason)
+		})
+	}
+}
+
+func TestCheckCookieLogin(t *testing.T) {
+	t.Parallel()
+	rt := &tenancy.Runtime{Tenant: tenant.Tenant{Redirects: tenant.RedirectPolicy{Allow: []string{"/", "https://shop.example"}}}}
+	cases := []struct {
+		name    string
+		kind    identity.SessionKind
+		headers map[string]string
+		refused bool
+	}{
+		{"cookie, same origin", identity.SessionWeb, map[string]string{"Origin": "http://auth.example"}, false},
+		{"cookie, allowed origin", identity.SessionWeb, map[string]string{"Origin": "https://shop.example"}, false},
+		{"cookie, no browser headers", identity.SessionWeb, nil, false},
+		{"cookie, Sec-Fetch-Site none", identity.SessionWeb, map[string]string{"Sec-Fetch-Site": "none"}, false},
+		{"cookie, foreign origin", identity.SessionWeb, map[string]string{"Origin": "https://evil.example"}, true},
+		{"cookie, Origin null", identity.SessionWeb, map[string]string{"Origin": "null"}, true},
+		{"cookie, cross-site fetch", identity.SessionWeb, map[string]string{"Sec-Fetch-Site": "cross-site"}, true},
+		{"cookie, same-site fetch", identity.SessionWeb, map[string]string{"Sec-Fetch-Site": "same-site"}, true},
+		{"bearer, foreign origin", identity.SessionAPI, map[string]string{"Origin": "https://evil.example"}, false},
+		{"app token, cross-site fetch", identity.SessionApp, map[string]string{"Sec-Fetch-Site": "cross-site"}, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := httptest.NewRequest(http.MethodPost, "http://auth.example/login", nil)
+			for k, v := range tc.headers {
+				r.Header.Set(k, v)
+			}
+			_, e := call(t, func(c *fiber.Ctx) (string, error) {
+				c.SetUserContext(web.WithTenant(c.UserContext(), rt))
+				return "", web.CheckCookieLogin(c, tc.kind)
+			}, r)
+			switch {
+			case tc.refused && (e == nil || e.Code != "csrf_failed"):
+				t.Fatalf("got %v, want csrf_failed", e)
+			case !tc.refused && e != nil:
+				t.Fatalf("refused: %v", e)
+			}
 		})
 	}
 }
