@@ -12,12 +12,17 @@ import (
 
 var folder = cases.Fold()
 
-// NormalizeEmail validates an e-mail address and returns it NFKC-normalised
+// NormalizeEmail validates an e-mail address (CheckText's character rule
+// first, then the address syntax) and returns it NFKC-normalised
 // (as it is shown and mailed to) and its uniqueness key (NFKC, case-folded,
 // NFKC again: addresses that differ only by case or Unicode form are one
 // account).
 func NormalizeEmail(raw string) (email, key string, err error) {
-	email = norm.NFKC.String(strings.TrimSpace(raw))
+	raw = strings.TrimSpace(raw)
+	if reason := CheckText(raw); reason != "" {
+		return "", "", errors.New(reason)
+	}
+	email = norm.NFKC.String(raw)
 	switch n := utf8.RuneCountInString(email); {
 	case n == 0:
 		return "", "", errors.New("is required")

@@ -69,12 +69,16 @@ func CheckProfile(p Profile) (Profile, string, error) {
 	p.FirstName, p.LastName, p.Phone = strings.TrimSpace(p.FirstName), strings.TrimSpace(p.LastName), strings.TrimSpace(p.Phone)
 	name := func(field, v string) {
 		switch n := utf8.RuneCountInString(v); {
+		case !utf8.ValidString(v):
+			fields = append(fields, errs.FieldError{Field: field, Reason: ReasonInvalidUTF8})
 		case n == 0:
 			fields = append(fields, errs.FieldError{Field: field, Reason: "is required"})
 		case n > MaxNameLength:
 			fields = append(fields, errs.FieldError{Field: field, Reason: tooLong(MaxNameLength, n)})
-		case strings.ContainsFunc(v, isControl):
-			fields = append(fields, errs.FieldError{Field: field, Reason: "must not contain control characters"})
+		default:
+			if reason := CheckText(v); reason != "" {
+				fields = append(fields, errs.FieldError{Field: field, Reason: reason})
+			}
 		}
 	}
 	name("first_name", p.FirstName)
@@ -151,5 +155,3 @@ type RefreshToken struct {
 func tooLong(limit, n int) string {
 	return "must be at most " + strconv.Itoa(limit) + " characters, got " + strconv.Itoa(n)
 }
-
-func isControl(r rune) bool { return r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) }

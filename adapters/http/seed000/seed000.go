@@ -8,7 +8,6 @@ package seed000
 import (
 	"errors"
 	"strconv"
-	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -48,40 +47,21 @@ func (h handlers) enabled(next fiber.Handler) fiber.Handler {
 			return c.Next()
 		}
 		web.UseErrors(c, errorTable)
+		if err := web.CheckRequest(c); err != nil {
+			return err
+		}
 		return next(c)
 	}
 }
 
-// field reads a form or JSON field, as Django REST framework accepts both.
-func field(c *fiber.Ctx, name string, json map[string]any) string {
-	if json != nil {
-		if v, ok := json[name].(string); ok {
-			return v
-		}
-		return ""
-	}
-	return c.FormValue(name)
-}
-
-func body(c *fiber.Ctx) (map[string]any, error) {
-	if !strings.HasPrefix(strings.ToLower(c.Get(fiber.HeaderContentType)), fiber.MIMEApplicationJSON) {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := web.DecodeJSON(c, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 func (h handlers) login(c *fiber.Ctx) error {
-	m, err := body(c)
+	f, err := web.DecodeFields(c) // the body only: credentials never come from the query
 	if err != nil {
 		return err
 	}
 	rt := web.Tenant(c.UserContext())
 	out, err := rt.Passwords.Login(c.UserContext(), password.LoginInput{
-		Email: field(c, "email", m), Password: field(c, "password", m), Kind: identity.SessionApp,
+		Email: f["email"], Password: f["password"], Kind: identity.SessionApp,
 		Client: web.Client(c),
 	})
 	if err != nil {
@@ -100,30 +80,31 @@ func (h handlers) login(c *fiber.Ctx) error {
 // logout ends the session and redirects: to next when it is allowed, else
 // home when the referrer is an account page, else the tenant's default.
 // Cookie sessions need the CSRF token (X-CSRFToken header or the
-// csrfmiddlewaretoken field) and a same-origin request. Logging out
-// without a live session still lands where asked, as the seed describes.
+// csrfmiddlewaretoken field of the body, never the query string) and a
+// same-origin request. Logging out without a live session still lands
+// where asked, as the seed describes.
 func (h handlers) logout(c *fiber.Ctx) error {
+	f, err := web.DecodeFields(c)
+	if err != nil {
+		return err
+	}
 	rt := web.Tenant(c.UserContext())
-	err := web.Logout(c, rt, h.opts.Dev, csrfToken)
+	err = web.Logout(c, rt, h.opts.Dev, func(c *fiber.Ctx) string {
+		if v := c.Get("X-CSRFToken"); v != "" {
+			return v
+		}
+		if v := c.Get(web.HeaderCSRF); v != "" {
+			return v
+		}
+		return f["csrfmiddlewaretoken"]
+	})
 	if err != nil && !errors.Is(err, session.ErrUnauthenticated) && !errors.Is(err, session.ErrInvalidToken) {
 		return err
 	}
-	target := redirect.AfterLogout(firstNonEmpty(c.FormValue("next"), c.Query("next")),
-		firstNonEmpty(c.FormValue("referrer"), c.Query("referrer"), c.Get(fiber.HeaderReferer)), AccountIndexPath, rt.Tenant.Redirects)
+	target := redirect.AfterLogout(firstNonEmpty(f["next"], c.Query("next")),
+		firstNonEmpty(f["referrer"], c.Query("referrer"), c.Get(fiber.HeaderReferer)), AccountIndexPath, rt.Tenant.Redirects)
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.Redirect(target, fiber.StatusFound)
-}
-
-// csrfToken reads the seed's CSRF token: the X-CSRFToken header (Django's
-// name), the canonical X-CSRF-Token, or the csrfmiddlewaretoken field.
-func csrfToken(c *fiber.Ctx) string {
-	if v := c.Get("X-CSRFToken"); v != "" {
-		return v
-	}
-	if v := c.Get(web.HeaderCSRF); v != "" {
-		return v
-	}
-	return c.FormValue("csrfmiddlewaretoken")
 }
 
 func firstNonEmpty(vs ...string) string {

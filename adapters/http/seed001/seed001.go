@@ -67,6 +67,9 @@ func Register(r fiber.Router, opts Options) {
 		if c.Method() != method {
 			return errs.E(errs.Invalid, "method_not_allowed", "Method \""+c.Method()+"\" not allowed.")
 		}
+		if err := web.CheckRequest(c); err != nil {
+			return err
+		}
 		return handler(c)
 	})
 }
@@ -108,6 +111,9 @@ func (h handlers) login(c *fiber.Ctx) error {
 	if fe := checkLength("email", req.Email, identity.MaxEmailLength); fe != nil {
 		return errs.InvalidFields(*fe)
 	}
+	if err := web.CheckCookieLogin(c, kind(c)); err != nil {
+		return err
+	}
 	out, err := web.Tenant(c.UserContext()).Passwords.Login(c.UserContext(), password.LoginInput{
 		Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c), WithLatest: true,
 	})
@@ -124,6 +130,9 @@ func (h handlers) login(c *fiber.Ctx) error {
 func (h handlers) register(c *fiber.Ctx) error {
 	var req registerRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := web.CheckCookieLogin(c, kind(c)); err != nil { // registering signs in
 		return err
 	}
 	k := kind(c)

@@ -96,10 +96,13 @@ func New(opts Options) *Server {
 	s.app.Get("/readyz", s.readyz)
 
 	tenant := s.app.Group("", s.resolveTenant)
-	tenant.Get("/.well-known/jwks.json", jwks)
+	// Each surface checks requests itself (web.CheckRequest), so that its
+	// errors have its shape; the guard covers every tenant route after them.
 	for _, add := range opts.Surfaces {
 		add(tenant)
 	}
+	tenant.Use(web.Guard)
+	tenant.Get("/.well-known/jwks.json", jwks)
 	if opts.Outbox != nil {
 		tenant.Get("/dev/outbox", s.devOutbox)
 		tenant.Delete("/dev/outbox", s.devOutboxClear)

@@ -37,7 +37,7 @@ type Options struct {
 // tenant.
 func Register(r fiber.Router, opts Options) {
 	h := handlers{opts: opts}
-	g := r.Group(Prefix)
+	g := r.Group(Prefix, web.Guard)
 	g.Get("/openapi.json", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
 		return c.Send(openAPI)
@@ -109,6 +109,9 @@ func (h handlers) login(c *fiber.Ctx) error {
 		kind = identity.SessionApp
 	default:
 		return errs.InvalidFields(errs.FieldError{Field: "session", Reason: `must be "bearer", "cookie" or "app"`})
+	}
+	if err := web.CheckCookieLogin(c, kind); err != nil {
+		return err
 	}
 	out, err := tenantOf(c).Passwords.Login(c.UserContext(), password.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c)})
 	if err != nil {

@@ -24,24 +24,28 @@ func SessionCookie(dev bool) string {
 const HeaderCSRF = "X-CSRF-Token"
 
 // Credential finds the request's credential: an Authorization header
-// (Bearer or Token scheme), else the session cookie. ok is false when the
-// request carries none; a malformed Authorization header is a credential
-// that will fail.
-func Credential(c *fiber.Ctx, dev bool) (kind session.CredentialKind, value string, ok bool) {
+// (Bearer or Token scheme), else the session cookie. It returns
+// session.ErrUnauthenticated when the request carries none and a 400 naming
+// the Authorization field when it carries more than one Authorization
+// header; a malformed Authorization header is a credential that will fail.
+func Credential(c *fiber.Ctx, dev bool) (kind session.CredentialKind, value string, err error) {
+	if err := singleAuthorization(c); err != nil {
+		return "", "", err
+	}
 	if h := c.Get(fiber.HeaderAuthorization); h != "" {
 		scheme, v, _ := strings.Cut(h, " ")
 		switch strings.ToLower(scheme) {
 		case "bearer":
-			return session.ByBearer, strings.TrimSpace(v), true
+			return session.ByBearer, strings.TrimSpace(v), nil
 		case "token":
-			return session.ByToken, strings.TrimSpace(v), true
+			return session.ByToken, strings.TrimSpace(v), nil
 		}
-		return session.ByBearer, "", true
+		return session.ByBearer, "", nil
 	}
 	if v := c.Cookies(SessionCookie(dev)); v != "" {
-		return session.ByCookie, v, true
+		return session.ByCookie, v, nil
 	}
-	return "", "", false
+	return "", "", session.ErrUnauthenticated
 }
 
 // Unsafe reports whether the method changes state.
@@ -90,9 +94,9 @@ type CSRFReader func(*fiber.Ctx) string
 // presented finds the request's credential and, for a cookie on an unsafe
 // request, checks the origin and the CSRF token.
 func presented(c *fiber.Ctx, rt *TenantServices, dev bool, csrf CSRFReader) (session.CredentialKind, string, error) {
-	kind, value, ok := Credential(c, dev)
-	if !ok {
-		return "", "", session.ErrUnauthenticated
+	kind, value, err := Credential(c, dev)
+	if err != nil {
+		return "", "", err
 	}
 	if kind == session.ByCookie && Unsafe(c.Method()) {
 		token := c.Get(HeaderCSRF)

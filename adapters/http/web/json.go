@@ -5,24 +5,40 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
 )
 
-// DecodeJSON reads a JSON object body into dst. Unknown fields are ignored
-// (a client cannot set what the DTO does not have); a wrong type names the
-// field; anything but a JSON object is refused.
+// DecodeJSON reads a JSON object body into dst. The Content-Type must be
+// application/json (a charset parameter, if any, utf-8); anything else,
+// or none, is 415 unsupported_media_type. The body must be valid UTF-8 and
+// free of \u escapes of unpaired UTF-16 surrogates: encoding/json would
+// silently turn both into U+FFFD, so that different inputs decode to one
+// value. Unknown fields are ignored (a client cannot set what the DTO does
+// not have); a wrong type names the field; anything but a JSON object is
+// refused.
 func DecodeJSON(c *fiber.Ctx, dst any) error {
 	body := c.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errs.InvalidFields(errs.FieldError{Field: "body", Reason: "is required: send a JSON object"})
 	}
-	ct := strings.ToLower(c.Get(fiber.HeaderContentType))
-	if ct != "" && !strings.HasPrefix(ct, fiber.MIMEApplicationJSON) {
-		return fromFiber(fiber.ErrUnsupportedMediaType)
+	mt, err := mediaType(c, MIMEJSON)
+	if err != nil {
+		return err
+	}
+	if mt != MIMEJSON {
+		return unsupportedType(MIMEJSON, mt)
+	}
+	if !utf8.Valid(body) {
+		return errs.InvalidFields(errs.FieldError{Field: "body", Reason: identity.ReasonInvalidUTF8})
+	}
+	if loneSurrogate(body) {
+		return errs.InvalidFields(errs.FieldError{Field: "body", Reason: `has a \u escape of an unpaired UTF-16 surrogate (\uD800-\uDFFF), which is not a character`})
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(dst); err != nil {
@@ -32,6 +48,65 @@ func DecodeJSON(c *fiber.Ctx, dst any) error {
 		return errs.InvalidFields(errs.FieldError{Field: "body", Reason: "must hold a single JSON object"})
 	}
 	return nil
+}
+
+// loneSurrogate reports whether a JSON string in body holds a \u escape of
+// a UTF-16 surrogate that is not a high surrogate directly followed by the
+// escape of a low one. body is valid UTF-8; what is not valid JSON is left
+// for the decoder to refuse.
+func loneSurrogate(body []byte) bool {
+	inString := false
+	for i := 0; i < len(body); i++ {
+		b := body[i]
+		if !inString {
+			inString = b == '"'
+			continue
+		}
+		switch b {
+		case '"':
+			inString = false
+		case '\\':
+			if i+1 >= len(body) || body[i+1] != 'u' {
+				i++ // an escaped character: skip it
+				continue
+			}
+			r, ok := hex4(body[i+2:])
+			if !ok || !utf16.IsSurrogate(r) {
+				i++
+				continue
+			}
+			if r >= 0xDC00 { // a low surrogate with no high one before it
+				return true
+			}
+			if lo, ok := hex4(body[min(i+8, len(body)):]); ok && i+7 < len(body) && body[i+6] == '\\' && body[i+7] == 'u' && lo >= 0xDC00 && lo <= 0xDFFF {
+				i += 11 // the pair
+				continue
+			}
+			return true
+		}
+	}
+	return false
+}
+
+// hex4 reads four hex digits.
+func hex4(b []byte) (rune, bool) {
+	if len(b) < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[:4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }
 
 func jsonError(err error) error {

@@ -67,7 +67,7 @@ var fiberErrors = []struct {
 	{fiber.StatusRequestEntityTooLarge, "request_too_large", "The request body is too large."},
 	{fiber.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "The request headers are too large."},
 	{fiber.StatusRequestTimeout, "request_timeout", "The request was not received in time."},
-	{fiber.StatusUnsupportedMediaType, "unsupported_media_type", "The request body must be application/json."},
+	{fiber.StatusUnsupportedMediaType, "unsupported_media_type", "The request body's media type is not supported."},
 }
 
 func fromFiber(fe *fiber.Error) *errs.Error {
@@ -85,8 +85,9 @@ func fromFiber(fe *fiber.Error) *errs.Error {
 	return errs.ErrInternal.Wrap(fe)
 }
 
-// StatusOf is the status of e: its own for the Fiber errors above, else
-// the one its kind maps to.
+// StatusOf is the status of e: its own for the errors of the table above
+// (415 unsupported_media_type, 405, 413...), else the one its kind maps to.
+// Every surface's renderer uses it.
 func StatusOf(e *errs.Error) int {
 	for _, f := range fiberErrors {
 		if f.code == e.Code {
