@@ -210,18 +210,23 @@ func (c *Sessions) Touch(ctx context.Context, tenantID, id string, lastSeen, idl
 }
 
 // Revoke writes through and drops the cached session.
-func (c *Sessions) Revoke(ctx context.Context, tenantID, id string, at time.Time) (bool, error) {
+func (c *Sessions) Revoke(ctx context.Context, tenantID, id string, at, until time.Time) (bool, error) {
 	defer c.drop(tenantID, id)
-	return c.inner.Revoke(ctx, tenantID, id, at)
+	return c.inner.Revoke(ctx, tenantID, id, at, until)
 }
 
 // RevokeOthers writes through and drops the revoked sessions.
-func (c *Sessions) RevokeOthers(ctx context.Context, tenantID, userID, keepID string, at time.Time) ([]string, error) {
-	ids, err := c.inner.RevokeOthers(ctx, tenantID, userID, keepID, at)
+func (c *Sessions) RevokeOthers(ctx context.Context, tenantID, userID, keepID string, at, until time.Time) ([]string, error) {
+	ids, err := c.inner.RevokeOthers(ctx, tenantID, userID, keepID, at, until)
 	for _, id := range ids {
 		c.drop(tenantID, id)
 	}
 	return ids, err
+}
+
+// RevokedSince reads through: the revocation log is never cached.
+func (c *Sessions) RevokedSince(ctx context.Context, since, now time.Time) ([]session.Revocation, error) {
+	return c.inner.RevokedSince(ctx, since, now)
 }
 
 // Tokens is the process-wide store of verified access tokens, shared by the

@@ -123,7 +123,7 @@ func TestSessionsCacheDropsOnRevokeAndTouchAndRereadsDeadEntries(t *testing.T) {
 	if err != nil || !got.Live(clk.Now()) {
 		t.Fatalf("a stale dead-looking entry must be re-read: %+v %v", got, err)
 	}
-	if _, err := c.Revoke(ctx, "a", "s1", clk.Now()); err != nil {
+	if _, err := c.Revoke(ctx, "a", "s1", clk.Now(), clk.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	got, _ = c.BySecret(ctx, "a", "h1")

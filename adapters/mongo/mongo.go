@@ -86,6 +86,8 @@ var Indexes = []Index{
 	{Collection: "sessions", Name: "tenant_secret_hash", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "secret_hash", Value: 1}}, Unique: true},
 	{Collection: "sessions", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
 	{Collection: "sessions", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
+	// The revocation log is read by the time of revocation (RevokedSince).
+	{Collection: "session_revocations", Name: "at", Keys: bson.D{{Key: "at", Value: 1}}},
 	{Collection: "session_revocations", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 	{Collection: "refresh_tokens", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 	{Collection: "refresh_token_uses", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},

@@ -183,8 +183,9 @@ func (s *SessionStore) Touch(ctx context.Context, tenantID, id string, lastSeen,
 }
 
 // Revoke revokes the session unless it is revoked already, and reports
-// whether it did. An unknown session is not an error: nothing changed.
-func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at time.Time) (bool, error) {
+// whether it did. An unknown session is not an error: nothing changed. The
+// revocation's claim is kept until until, and is what RevokedSince lists.
+func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at, until time.Time) (bool, error) {
 	at = at.UTC()
 	var d sessionDocument
 	err := s.coll.FindOneAndUpdate(ctx,
@@ -197,7 +198,7 @@ func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at time.
 	if err != nil {
 		return false, fmt.Errorf("sessions: revoke %s: %w", id, err)
 	}
-	won, err := claim(ctx, s.revocations, tenantID+":"+id, tenantID, at, d.ExpiresAt)
+	won, err := claim(ctx, s.revocations, tenantID+":"+id, tenantID, at, until)
 	if err != nil || !won {
 		return false, err
 	}
@@ -235,7 +236,7 @@ func (s *SessionStore) reassertRevocation(ctx context.Context, tenantID, id stri
 // RevokeOthers revokes every session of the user live at at except keepID
 // and returns the ids it revoked, newest first. Each session is revoked on
 // its own, so of two concurrent calls each id is reported by one.
-func (s *SessionStore) RevokeOthers(ctx context.Context, tenantID, userID, keepID string, at time.Time) ([]string, error) {
+func (s *SessionStore) RevokeOthers(ctx context.Context, tenantID, userID, keepID string, at, until time.Time) ([]string, error) {
 	filter := append(liveFilter(tenantID, userID, at), bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: docID(tenantID, keepID)}}})
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})
 	cur, err := s.coll.Find(ctx, filter, opts)
@@ -251,7 +252,7 @@ func (s *SessionStore) RevokeOthers(ctx context.Context, tenantID, userID, keepI
 	revoked := []string{}
 	for _, d := range docs {
 		id := domainID(tenantID, d.ID)
-		ok, err := s.Revoke(ctx, tenantID, id, at)
+		ok, err := s.Revoke(ctx, tenantID, id, at, until)
 		if err != nil {
 			return revoked, err
 		}
@@ -260,6 +261,34 @@ func (s *SessionStore) RevokeOthers(ctx context.Context, tenantID, userID, keepI
 		}
 	}
 	return revoked, nil
+}
+
+// RevokedSince lists, across tenants, the revocations made at or after
+// since whose announcement is still due at now (until after now), oldest
+// first. The claims of session_revocations are that log: one per
+// revocation, kept until the last access token it covers has expired.
+func (s *SessionStore) RevokedSince(ctx context.Context, since, now time.Time) ([]session.Revocation, error) {
+	filter := bson.D{
+		{Key: "at", Value: bson.D{{Key: "$gte", Value: since.UTC()}}},
+		{Key: "expires_at", Value: bson.D{{Key: "$gt", Value: now.UTC()}}},
+	}
+	cur, err := s.revocations.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "at", Value: 1}}))
+	if err != nil {
+		return nil, fmt.Errorf("session_revocations: find: %w", err)
+	}
+	var docs []claimDocument
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, fmt.Errorf("session_revocations: decode: %w", err)
+	}
+	out := make([]session.Revocation, 0, len(docs))
+	for _, d := range docs {
+		id, ok := strings.CutPrefix(d.ID, d.TenantID+":")
+		if !ok {
+			continue
+		}
+		out = append(out, session.Revocation{TenantID: d.TenantID, SessionID: id, At: d.At.UTC(), Until: d.ExpiresAt.UTC()})
+	}
+	return out, nil
 }
 
 // claimDocument records that a one-time transition (a revocation, a

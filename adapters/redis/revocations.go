@@ -37,9 +37,30 @@ type revocationQuery struct {
 }
 
 type revocationAnswer struct {
-	revoked bool
-	err     error
+	revoked, complete bool
+	err               error
 }
+
+// completeKey is the set's completeness marker. It has no TTL and no
+// tenant (tenant ids cannot contain "_"): a flush or a restart without
+// persistence takes it with the revocations, which is how a lost set is
+// told from an empty one.
+var (
+	completeKey = Key("_", "revocations", "complete")
+	fillingKey  = Key("_", "revocations", "filling")
+)
+
+// markComplete sets the marker only if the fill that Complete began is
+// still there: a flush during the fill takes the filling key too, and the
+// fill must then start again rather than mark a set it did not fill.
+var markComplete = goredis.NewScript(`
+if redis.call("EXISTS", KEYS[2]) == 1 then
+  redis.call("SET", KEYS[1], "1")
+  redis.call("DEL", KEYS[2])
+  return 1
+end
+return 0
+`)
 
 // Batching bounds: how many pipelines may be in flight and how many checks
 // one may carry.
@@ -83,17 +104,23 @@ func (r *Revocations) work() {
 	}
 }
 
-// check answers a batch with one pipeline of EXISTS.
+// check answers a batch with one pipeline: an EXISTS per query and one
+// for the completeness marker.
 func (r *Revocations) check(batch []revocationQuery) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	cmds := make([]*goredis.IntCmd, len(batch))
+	var marker *goredis.IntCmd
 	_, err := r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+		marker = p.Exists(ctx, completeKey)
 		for i, q := range batch {
 			cmds[i] = p.Exists(ctx, q.key)
 		}
 		return nil
 	})
+	if err == nil {
+		err = marker.Err()
+	}
 	for i, q := range batch {
 		a := revocationAnswer{}
 		if cerr := cmds[i].Err(); cerr != nil {
@@ -101,10 +128,39 @@ func (r *Revocations) check(batch []revocationQuery) {
 		} else if err != nil && !errors.Is(err, goredis.Nil) {
 			a.err = fmt.Errorf("revocations: check: %w", err)
 		} else {
-			a.revoked = cmds[i].Val() == 1
+			a.revoked, a.complete = cmds[i].Val() == 1, marker.Val() == 1
 		}
 		q.reply <- a // buffered: never blocks
 	}
+}
+
+// Complete reports whether the completeness marker is set. When it is
+// not, it begins a fill (a filling key, which MarkComplete requires).
+func (r *Revocations) Complete(ctx context.Context) (bool, error) {
+	n, err := r.c.Exists(ctx, completeKey).Result()
+	if err != nil {
+		return false, fmt.Errorf("revocations: complete: %w", err)
+	}
+	if n == 1 {
+		return true, nil
+	}
+	if err := r.c.Set(ctx, fillingKey, "1", time.Hour).Err(); err != nil {
+		return false, fmt.Errorf("revocations: begin fill: %w", err)
+	}
+	return false, nil
+}
+
+// MarkComplete sets the completeness marker, unless the set was lost
+// since the fill began.
+func (r *Revocations) MarkComplete(ctx context.Context) error {
+	ok, err := markComplete.Run(ctx, r.c, []string{completeKey, fillingKey}).Int()
+	if err != nil {
+		return fmt.Errorf("revocations: mark complete: %w", err)
+	}
+	if ok != 1 {
+		return errors.New("revocations: the set was lost while it was being filled")
+	}
+	return nil
 }
 
 // revoke sets the key with a TTL of ARGV[1] milliseconds unless it is
@@ -132,23 +188,24 @@ func (r *Revocations) Revoke(ctx context.Context, tenantID, sessionID string, tt
 	return nil
 }
 
-// Revoked reports whether sessionID is in the set.
-func (r *Revocations) Revoked(ctx context.Context, tenantID, sessionID string) (bool, error) {
+// Revoked reports whether sessionID is in the set, and whether the set is
+// complete.
+func (r *Revocations) Revoked(ctx context.Context, tenantID, sessionID string) (bool, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("revocations: check: %w", err)
+		return false, false, fmt.Errorf("revocations: check: %w", err)
 	}
 	q := revocationQuery{key: Key(tenantID, "revoked", sessionID), reply: make(chan revocationAnswer, 1)}
 	select {
 	case r.queries <- q:
 	case <-ctx.Done():
-		return false, fmt.Errorf("revocations: check: %w", ctx.Err())
+		return false, false, fmt.Errorf("revocations: check: %w", ctx.Err())
 	case <-r.quit:
-		return false, errors.New("revocations: closed")
+		return false, false, errors.New("revocations: closed")
 	}
 	select {
 	case a := <-q.reply:
-		return a.revoked, a.err
+		return a.revoked, a.complete, a.err
 	case <-ctx.Done():
-		return false, fmt.Errorf("revocations: check: %w", ctx.Err())
+		return false, false, fmt.Errorf("revocations: check: %w", ctx.Err())
 	}
 }

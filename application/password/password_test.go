@@ -88,13 +88,15 @@ func (m *mailbox) SendMail(_ context.Context, msg message.Mail) error {
 }
 
 type fixture struct {
-	svc    *password.Service
-	sess   *session.Service
-	clock  *platformtest.Clock
-	users  *accounttest.MemoryUsers
-	hasher *hasher
-	mail   *mailbox
-	t      tenant.Tenant
+	svc         *password.Service
+	sess        *session.Service
+	sync        *session.Sync
+	revocations *sessiontest.MemoryRevocations
+	clock       *platformtest.Clock
+	users       *accounttest.MemoryUsers
+	hasher      *hasher
+	mail        *mailbox
+	t           tenant.Tenant
 }
 
 func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
@@ -109,9 +111,15 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	}
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	f := &fixture{clock: c, users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mailbox{}, t: tn}
+	sessions, revocations := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
+	f.sync = session.NewSync(sessions, revocations, c, time.Second)
+	if err := f.sync.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.revocations = revocations
 	f.sess = session.New(tn, session.Deps{
-		Users: f.users, Sessions: sessiontest.NewMemorySessions(), Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: sessiontest.NewMemoryRevocations(c), Tokens: tokens{clock: c}, Clock: c, Random: rand.Reader,
+		Users: f.users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
+		Revocations: revocations, Tokens: tokens{clock: c}, Sync: f.sync, Clock: c, Random: rand.Reader,
 	})
 	f.svc = password.New(tn, password.Deps{
 		Users: f.users, Limiter: throttletest.NewMemoryLimiter(c), Hasher: f.hasher, Common: common{"password1": true},

@@ -27,8 +27,10 @@ type Deps struct {
 	Refresh     RefreshTokens
 	Revocations Revocations
 	Tokens      AccessTokens
-	Clock       platform.Clock
-	Random      platform.Random
+	// Sync says whether the revocation set may be believed on its own.
+	Sync   *Sync
+	Clock  platform.Clock
+	Random platform.Random
 }
 
 // Service is one tenant's session use cases: everything done with a
@@ -178,7 +180,11 @@ func (s *Service) Refresh(ctx context.Context, token string) (identity.User, Cre
 		return identity.User{}, Credentials{}, fmt.Errorf("refresh: %w", err)
 	}
 	if !rt.UsedAt.IsZero() {
-		_ = s.revoke(ctx, rt.SessionID, now)
+		// Only a durable revocation may be reported: when the store cannot
+		// take it, the client is told to come back, not that it happened.
+		if err := s.revoke(ctx, rt.SessionID, now); err != nil {
+			return identity.User{}, Credentials{}, err
+		}
 		return identity.User{}, Credentials{}, ErrRefreshReused
 	}
 	if !now.Before(rt.ExpiresAt) {
@@ -239,12 +245,8 @@ func (s *Service) Authenticate(ctx context.Context, kind CredentialKind, value s
 		if err != nil { // the keys could not be read: not the client's fault
 			return Principal{}, errs.ErrUnavailable.Wrap(err)
 		}
-		revoked, err := s.d.Revocations.Revoked(ctx, s.t.ID, claims.SessionID)
-		if err != nil {
-			return Principal{}, errs.ErrUnavailable.Wrap(err)
-		}
-		if revoked {
-			return Principal{}, ErrInvalidToken
+		if err := s.checkRevoked(ctx, claims.SessionID, now, nil); err != nil {
+			return Principal{}, err
 		}
 		u, err := s.activeUser(ctx, claims.Subject)
 		if err != nil {
@@ -267,14 +269,10 @@ func (s *Service) Authenticate(ctx context.Context, kind CredentialKind, value s
 		if sess.Kind != want || !sess.Live(now) {
 			return Principal{}, ErrInvalidToken
 		}
-		// The session may come from a cache; the revocation set, written
-		// first by a logout on any instance, is the word on revocation.
-		revoked, err := s.d.Revocations.Revoked(ctx, s.t.ID, sess.ID)
-		if err != nil {
-			return Principal{}, errs.ErrUnavailable.Wrap(err)
-		}
-		if revoked {
-			return Principal{}, ErrInvalidToken
+		// The session may come from a cache, which a revocation on another
+		// instance does not reach: the revocation set does.
+		if err := s.checkRevoked(ctx, sess.ID, now, &sess); err != nil {
+			return Principal{}, err
 		}
 		u, err := s.activeUser(ctx, sess.UserID)
 		if err != nil {
@@ -287,6 +285,39 @@ func (s *Service) Authenticate(ctx context.Context, kind CredentialKind, value s
 		return Principal{User: u, Session: sess, Method: kind}, nil
 	}
 	return Principal{}, ErrInvalidToken
+}
+
+// checkRevoked refuses a revoked session. The revocation set answers while
+// it is complete and trusted; otherwise the store does (the session
+// document, read past any cache), so that a lost set revives nothing.
+// When the store is asked, *sess (if given) is replaced by what it holds.
+func (s *Service) checkRevoked(ctx context.Context, sessionID string, now time.Time, sess *identity.Session) error {
+	revoked, complete, err := s.d.Revocations.Revoked(ctx, s.t.ID, sessionID)
+	if err != nil {
+		// Redis is away: the store decides, and the set is not trusted
+		// until the sync has seen it whole again.
+		s.d.Sync.Distrust()
+	}
+	if revoked {
+		return ErrInvalidToken
+	}
+	if err == nil && complete && s.d.Sync.Trusted() {
+		return nil
+	}
+	stored, err := s.d.Sessions.ByID(ctx, s.t.ID, sessionID)
+	if errors.Is(err, errs.ErrNotFound) {
+		return ErrInvalidToken
+	}
+	if err != nil {
+		return fmt.Errorf("authenticate: %w", err)
+	}
+	if !stored.Live(now) {
+		return ErrInvalidToken
+	}
+	if sess != nil {
+		*sess = stored
+	}
+	return nil
 }
 
 func (s *Service) activeUser(ctx context.Context, id string) (identity.User, error) {
@@ -322,17 +353,45 @@ func (s *Service) Logout(ctx context.Context, kind CredentialKind, value string)
 	return p, s.revoke(ctx, p.Session.ID, s.d.Clock.Now().UTC())
 }
 
+// announce is how long a revocation must be announced in the revocation
+// set: until the last access token issued before it has expired.
+func (s *Service) announce() time.Duration { return s.t.Tokens.Access + time.Minute }
+
+// revoke ends sessions durably, then announces them. The store first: it
+// is the word on revocation, and a store that cannot take the write fails
+// the call with nothing changed that a later request could undo. Then the
+// revocation set, which every instance checks on every request whatever it
+// has cached; its write is retried briefly, and if Redis stays away the
+// revocation still stands: this instance stops trusting the set, and the
+// revocation sync copies the revocation from the store's log as soon as
+// Redis answers (every instance confirms against the store until then).
 func (s *Service) revoke(ctx context.Context, sessionID string, now time.Time) error {
-	// The revocation set first: every instance checks it on every request,
-	// whatever it has cached, and access tokens are self-contained, so it
-	// stops them until the last one issued could have expired.
-	if err := s.d.Revocations.Revoke(ctx, s.t.ID, sessionID, s.t.Tokens.Access+time.Minute); err != nil {
-		return errs.ErrUnavailable.Wrap(err)
-	}
-	if _, err := s.d.Sessions.Revoke(ctx, s.t.ID, sessionID, now); err != nil {
+	if _, err := s.d.Sessions.Revoke(ctx, s.t.ID, sessionID, now, now.Add(s.announce())); err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
+	s.announceRevoked(ctx, sessionID)
 	return nil
+}
+
+// announceRetries are the waits between attempts to write a revocation to
+// the set.
+var announceRetries = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond}
+
+func (s *Service) announceRevoked(ctx context.Context, sessionID string) {
+	for attempt := 0; ; attempt++ {
+		err := s.d.Revocations.Revoke(ctx, s.t.ID, sessionID, s.announce())
+		if err == nil {
+			return
+		}
+		if attempt == len(announceRetries) || ctx.Err() != nil {
+			s.d.Sync.Distrust()
+			return
+		}
+		select {
+		case <-time.After(announceRetries[attempt]):
+		case <-ctx.Done():
+		}
+	}
 }
 
 // Sessions lists the principal's live sessions, newest first.
@@ -356,14 +415,12 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) err
 // one and returns how many it ended.
 func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, error) {
 	now := s.d.Clock.Now().UTC()
-	ids, err := s.d.Sessions.RevokeOthers(ctx, s.t.ID, p.User.ID, p.Session.ID, now)
+	ids, err := s.d.Sessions.RevokeOthers(ctx, s.t.ID, p.User.ID, p.Session.ID, now, now.Add(s.announce()))
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
 	for _, id := range ids {
-		if err := s.d.Revocations.Revoke(ctx, s.t.ID, id, s.t.Tokens.Access+time.Minute); err != nil {
-			return 0, errs.ErrUnavailable.Wrap(err)
-		}
+		s.announceRevoked(ctx, id)
 	}
 	return len(ids), nil
 }

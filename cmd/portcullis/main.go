@@ -177,6 +177,7 @@ func serve(path string, stderr io.Writer) int {
 	defer stopBG()
 	go refreshTenants(bg, dir, registry, cfg.TenantRefreshInterval, log)
 	go p.Mongo.RunSweeper(bg, mongo.Indexes, time.Minute)
+	go p.RevocationSync.Run(bg)
 
 	select {
 	case err := <-serveErr:

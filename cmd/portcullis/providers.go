@@ -52,6 +52,9 @@ type Platform struct {
 
 	RefreshTokens *mongo.RefreshTokenStore
 	Revocations   *redis.Revocations
+	// RevocationSync keeps the revocation set a complete copy of the
+	// store's revocation log; serve runs it.
+	RevocationSync *session.Sync
 	// Hasher is shared by all tenants: its pool bounds the CPU and memory
 	// spent on password hashing for the whole process.
 	Hasher *argon2.Hasher
@@ -81,6 +84,7 @@ var platformSet = wire.NewSet(
 	mongo.NewSessionStore,
 	mongo.NewRefreshTokenStore,
 	redis.NewRevocations,
+	provideRevocationSync,
 	provideHasher,
 	commonpass.Default,
 	provideUserCache,
@@ -102,7 +106,7 @@ var (
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Redis",
-			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "Hasher", "Common"),
+			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "RevocationSync", "Hasher", "Common"),
 		wire.Bind(new(account.Users), new(*cache.Users)),
 		wire.Bind(new(session.Sessions), new(*cache.Sessions)),
 		wire.Bind(new(session.RefreshTokens), new(*mongo.RefreshTokenStore)),
@@ -233,6 +237,12 @@ func provideOutbox(cfg config.Platform, log *slog.Logger) *outbox.Outbox {
 
 func provideKeyring(t tenant.Tenant, store keyring.Store, sealer keyring.Sealer, clock platform.Clock, random platform.Random) *keyring.Ring {
 	return keyring.New(t.ID, store, sealer, clock, random)
+}
+
+// provideRevocationSync reads the store's log directly, never through the
+// session cache.
+func provideRevocationSync(sessions *mongo.SessionStore, set *redis.Revocations, clock platform.Clock) *session.Sync {
+	return session.NewSync(sessions, set, clock, session.DefaultSyncInterval)
 }
 
 func provideHasher() *argon2.Hasher { return argon2.New(argon2.Options{}) }

@@ -52,29 +52,31 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	outbox := provideOutbox(cfg, log)
 	refreshTokenStore := mongo.NewRefreshTokenStore(db)
 	revocations, cleanup3 := redis.NewRevocations(v)
+	sessionStore := mongo.NewSessionStore(db)
+	sync := provideRevocationSync(sessionStore, revocations, clock)
 	hasher := provideHasher()
 	list := commonpass.Default()
 	userStore := mongo.NewUserStore(db)
 	users := provideUserCache(userStore)
-	sessionStore := mongo.NewSessionStore(db)
 	sessions := provideSessionCache(sessionStore, clock)
 	tokens := provideTokenCache()
 	platform := &Platform{
-		Mongo:         db,
-		Redis:         v,
-		Clock:         clock,
-		Random:        random,
-		Sealer:        sealer,
-		Keys:          keyStore,
-		Tenants:       tenantStore,
-		Outbox:        outbox,
-		RefreshTokens: refreshTokenStore,
-		Revocations:   revocations,
-		Hasher:        hasher,
-		Common:        list,
-		UserCache:     users,
-		SessionCache:  sessions,
-		TokenCache:    tokens,
+		Mongo:          db,
+		Redis:          v,
+		Clock:          clock,
+		Random:         random,
+		Sealer:         sealer,
+		Keys:           keyStore,
+		Tenants:        tenantStore,
+		Outbox:         outbox,
+		RefreshTokens:  refreshTokenStore,
+		Revocations:    revocations,
+		RevocationSync: sync,
+		Hasher:         hasher,
+		Common:         list,
+		UserCache:      users,
+		SessionCache:   sessions,
+		TokenCache:     tokens,
 	}
 	return platform, func() {
 		cleanup3()
@@ -96,12 +98,14 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	revocations := p.Revocations
 	tokens := p.TokenCache
 	accessTokens := provideAccessTokens(t, ring, clock, tokens)
+	sync := p.RevocationSync
 	deps := session.Deps{
 		Users:       users,
 		Sessions:    sessions,
 		Refresh:     refreshTokenStore,
 		Revocations: revocations,
 		Tokens:      accessTokens,
+		Sync:        sync,
 		Clock:       clock,
 		Random:      random,
 	}

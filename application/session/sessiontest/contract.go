@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -216,16 +217,16 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 		s := newStore(t)
 		sess := sampleSession("s-mu", "sess-1", "user-1", identity.SessionWeb, at(0))
 		create(t, s, sess)
-		if ok, err := s.Revoke(ctx, "s-nu", "sess-1", at(time.Minute)); ok || err != nil {
+		if ok, err := s.Revoke(ctx, "s-nu", "sess-1", at(time.Minute), at(time.Minute).Add(time.Hour)); ok || err != nil {
 			t.Fatalf("Revoke in another tenant = %v, %v; want false, nil", ok, err)
 		}
-		if ok, err := s.Revoke(ctx, "s-mu", "sess-1", at(time.Minute)); !ok || err != nil {
+		if ok, err := s.Revoke(ctx, "s-mu", "sess-1", at(time.Minute), at(time.Minute).Add(time.Hour)); !ok || err != nil {
 			t.Fatalf("first Revoke = %v, %v; want true", ok, err)
 		}
-		if ok, err := s.Revoke(ctx, "s-mu", "sess-1", at(2*time.Minute)); ok || err != nil {
+		if ok, err := s.Revoke(ctx, "s-mu", "sess-1", at(2*time.Minute), at(2*time.Minute).Add(time.Hour)); ok || err != nil {
 			t.Fatalf("second Revoke = %v, %v; want false, nil", ok, err)
 		}
-		if ok, err := s.Revoke(ctx, "s-mu", "nobody", at(time.Minute)); ok || err != nil {
+		if ok, err := s.Revoke(ctx, "s-mu", "nobody", at(time.Minute), at(time.Minute).Add(time.Hour)); ok || err != nil {
 			t.Fatalf("Revoke of an unknown session = %v, %v; want false, nil", ok, err)
 		}
 		want := sess
@@ -244,7 +245,7 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 		var mu sync.Mutex
 		wins := 0
 		race(racers, func(int) {
-			ok, err := s.Revoke(ctx, "s-xi", "sess-1", at(time.Minute))
+			ok, err := s.Revoke(ctx, "s-xi", "sess-1", at(time.Minute), at(time.Minute).Add(time.Hour))
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -270,7 +271,7 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 			race(racers, func(i int) {
 				var err error
 				if i == racers/2 {
-					_, err = s.Revoke(ctx, "s-omicron", id, at(time.Minute))
+					_, err = s.Revoke(ctx, "s-omicron", id, at(time.Minute), at(time.Minute).Add(time.Hour))
 				} else {
 					err = s.Touch(ctx, "s-omicron", id, at(time.Duration(i)*time.Second), at(30*time.Minute+time.Duration(i)*time.Second))
 				}
@@ -302,7 +303,7 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 			x.IdleExpiresAt = at(2 * time.Hour)
 		}
 		create(t, s, keep, a, b, revoked, expired, otherUser, otherTenant)
-		got, err := s.RevokeOthers(ctx, "s-pi", "user-1", "sess-keep", now)
+		got, err := s.RevokeOthers(ctx, "s-pi", "user-1", "sess-keep", now, now.Add(time.Hour))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -322,7 +323,7 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 		if live, _ := s.ListLive(ctx, "s-pi", "user-1", now); !slices.Equal(ids(live), []string{"sess-keep"}) {
 			t.Fatalf("live after RevokeOthers: %v", ids(live))
 		}
-		if got, err := s.RevokeOthers(ctx, "s-pi", "user-1", "sess-keep", now); err != nil || len(got) != 0 {
+		if got, err := s.RevokeOthers(ctx, "s-pi", "user-1", "sess-keep", now, now.Add(time.Hour)); err != nil || len(got) != 0 {
 			t.Fatalf("second RevokeOthers = %v, %v; want none", got, err)
 		}
 	})
@@ -336,7 +337,7 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 		results := make([][]string, callers)
 		race(callers, func(i int) {
 			var err error
-			if results[i], err = s.RevokeOthers(ctx, "s-sigma", "user-1", "sess-0", at(time.Minute)); err != nil {
+			if results[i], err = s.RevokeOthers(ctx, "s-sigma", "user-1", "sess-0", at(time.Minute), at(time.Minute).Add(time.Hour)); err != nil {
 				t.Errorf("RevokeOthers: %v", err)
 			}
 		})
@@ -346,6 +347,59 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 			t.Fatalf("the calls together reported %v, want each of %v once", sorted(all), want)
 		}
 	})
+
+	t.Run("every revocation is logged until its until, across tenants, oldest first", func(t *testing.T) {
+		s := newStore(t)
+		create(t, s,
+			sampleSession("s-log-a", "sess-1", "user-1", identity.SessionWeb, at(0)),
+			sampleSession("s-log-a", "sess-2", "user-1", identity.SessionApp, at(0)),
+			sampleSession("s-log-b", "sess-1", "user-9", identity.SessionAPI, at(0)),
+			sampleSession("s-log-a", "sess-keep", "user-1", identity.SessionApp, at(0)))
+		mustRevoke := func(tenantID, id string, when, until time.Time) {
+			t.Helper()
+			if ok, err := s.Revoke(ctx, tenantID, id, when, until); !ok || err != nil {
+				t.Fatalf("revoke %s/%s = %v, %v", tenantID, id, ok, err)
+			}
+		}
+		mustRevoke("s-log-b", "sess-1", at(2*time.Minute), at(20*time.Minute))
+		mustRevoke("s-log-a", "sess-1", at(time.Minute), at(16*time.Minute))
+		if got, err := s.RevokeOthers(ctx, "s-log-a", "user-1", "sess-keep", at(3*time.Minute), at(18*time.Minute)); err != nil || !slices.Equal(got, []string{"sess-2"}) {
+			t.Fatalf("RevokeOthers = %v, %v", got, err)
+		}
+		// A second revoke of a revoked session logs nothing more.
+		if ok, err := s.Revoke(ctx, "s-log-a", "sess-1", at(4*time.Minute), at(40*time.Minute)); ok || err != nil {
+			t.Fatalf("second revoke = %v, %v", ok, err)
+		}
+		type entry struct{ tenant, id string }
+		list := func(since, now time.Time) []entry {
+			t.Helper()
+			got, err := s.RevokedSince(ctx, since, now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []entry
+			for _, r := range got {
+				if !strings.HasPrefix(r.TenantID, "s-log-") {
+					continue // a store shared with other cases
+				}
+				out = append(out, entry{r.TenantID, r.SessionID})
+				if r.At.IsZero() || !r.Until.After(r.At) {
+					t.Fatalf("revocation %+v lacks its times", r)
+				}
+			}
+			return out
+		}
+		if got, want := list(at(0), at(5*time.Minute)), []entry{{"s-log-a", "sess-1"}, {"s-log-b", "sess-1"}, {"s-log-a", "sess-2"}}; !slices.Equal(got, want) {
+			t.Fatalf("log from the start = %v, want %v", got, want)
+		}
+		if got, want := list(at(2*time.Minute), at(5*time.Minute)), []entry{{"s-log-b", "sess-1"}, {"s-log-a", "sess-2"}}; !slices.Equal(got, want) {
+			t.Fatalf("log since 2m = %v, want %v", got, want)
+		}
+		if got, want := list(at(0), at(17*time.Minute)), []entry{{"s-log-b", "sess-1"}, {"s-log-a", "sess-2"}}; !slices.Equal(got, want) {
+			t.Fatalf("log at 17m (the first announcement is over) = %v, want %v", got, want)
+		}
+	})
+
 }
 
 func sampleToken(tenant, hash string) identity.RefreshToken {

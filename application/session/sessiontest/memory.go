@@ -6,6 +6,7 @@ package sessiontest
 import (
 	"cmp"
 	"context"
+	"errors"
 	"slices"
 	"sync"
 	"time"
@@ -22,6 +23,7 @@ var ms = platformtest.MS
 // MemorySessions is an in-memory session.Sessions.
 type MemorySessions struct {
 	mu       sync.Mutex
+	log      []session.Revocation
 	byID     map[string]identity.Session // by tenant/id
 	bySecret map[string]string           // tenant/secret hash -> tenant/id
 }
@@ -116,30 +118,47 @@ func (m *MemorySessions) Touch(_ context.Context, tenantID, id string, lastSeen,
 
 // Revoke revokes the session unless it is revoked already, and reports
 // whether it did. An unknown session is not an error: nothing changed.
-func (m *MemorySessions) Revoke(_ context.Context, tenantID, id string, at time.Time) (bool, error) {
+func (m *MemorySessions) Revoke(_ context.Context, tenantID, id string, at, until time.Time) (bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.revoke(tenantID+"/"+id, at), nil
+	return m.revoke(tenantID, id, at, until), nil
 }
 
-func (m *MemorySessions) revoke(key string, at time.Time) bool {
+func (m *MemorySessions) revoke(tenantID, id string, at, until time.Time) bool {
+	key := tenantID + "/" + id
 	s, ok := m.byID[key]
 	if !ok || !s.RevokedAt.IsZero() {
 		return false
 	}
 	s.RevokedAt = ms(at)
 	m.byID[key] = s
+	m.log = append(m.log, session.Revocation{TenantID: tenantID, SessionID: id, At: ms(at), Until: ms(until)})
 	return true
+}
+
+// RevokedSince lists the revocations made at or after since whose until
+// is after now, oldest first.
+func (m *MemorySessions) RevokedSince(_ context.Context, since, now time.Time) ([]session.Revocation, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := []session.Revocation{}
+	for _, r := range m.log {
+		if !r.At.Before(since) && r.Until.After(now) {
+			out = append(out, r)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b session.Revocation) int { return a.At.Compare(b.At) })
+	return out, nil
 }
 
 // RevokeOthers revokes every session of the user live at at except keepID
 // and returns the ids it revoked, newest first.
-func (m *MemorySessions) RevokeOthers(_ context.Context, tenantID, userID, keepID string, at time.Time) ([]string, error) {
+func (m *MemorySessions) RevokeOthers(_ context.Context, tenantID, userID, keepID string, at, until time.Time) ([]string, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	revoked := []string{}
 	for _, s := range m.live(tenantID, userID, at) {
-		if s.ID != keepID && m.revoke(tenantID+"/"+s.ID, at) {
+		if s.ID != keepID && m.revoke(tenantID, s.ID, at, until) {
 			revoked = append(revoked, s.ID)
 		}
 	}
@@ -189,16 +208,20 @@ func (m *MemoryRefreshTokens) Use(_ context.Context, tenantID, hash string, at t
 	return t, nil
 }
 
-// MemoryRevocations is an in-memory session.Revocations.
+// MemoryRevocations is an in-memory session.Revocations. Flush loses its
+// contents as a Redis flush would.
 type MemoryRevocations struct {
-	clock platform.Clock
-	mu    sync.Mutex
-	until map[string]time.Time // tenant/session id → end of the entry
+	clock    platform.Clock
+	mu       sync.Mutex
+	until    map[string]time.Time // tenant/session id → end of the entry
+	complete bool
+	filling  bool
 }
 
 var _ session.Revocations = (*MemoryRevocations)(nil)
 
-// NewMemoryRevocations returns an empty revocation set on clock.
+// NewMemoryRevocations returns an empty revocation set on clock, not
+// marked complete.
 func NewMemoryRevocations(clock platform.Clock) *MemoryRevocations {
 	return &MemoryRevocations{clock: clock, until: map[string]time.Time{}}
 }
@@ -215,9 +238,39 @@ func (m *MemoryRevocations) Revoke(_ context.Context, tenantID, sessionID string
 	return nil
 }
 
-// Revoked reports whether sessionID is in the set.
-func (m *MemoryRevocations) Revoked(_ context.Context, tenantID, sessionID string) (bool, error) {
+// Revoked reports whether sessionID is in the set, and whether the set is
+// marked complete.
+func (m *MemoryRevocations) Revoked(_ context.Context, tenantID, sessionID string) (bool, bool, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.clock.Now().Before(m.until[tenantID+"/"+sessionID]), nil
+	return m.clock.Now().Before(m.until[tenantID+"/"+sessionID]), m.complete, nil
+}
+
+// Complete reports the marker; when it is absent, a fill begins.
+func (m *MemoryRevocations) Complete(context.Context) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.complete {
+		m.filling = true
+	}
+	return m.complete, nil
+}
+
+// MarkComplete sets the marker unless the set was flushed since the fill
+// began.
+func (m *MemoryRevocations) MarkComplete(context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.filling {
+		return errors.New("revocations: the set was lost while it was being filled")
+	}
+	m.complete, m.filling = true, false
+	return nil
+}
+
+// Flush loses every entry and the marker.
+func (m *MemoryRevocations) Flush() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.until, m.complete, m.filling = map[string]time.Time{}, false, false
 }
