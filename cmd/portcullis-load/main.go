@@ -58,6 +58,7 @@ type options struct {
 	HashSamples int
 	Hash        tenant.HashParams
 	JSON        string
+	ProfileDir  string
 }
 
 // Phase lengths as multiples of -duration: the issue's 15 s for the /me
@@ -90,6 +91,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&iter, "hash-iterations", uint(def.Iterations), "argon2id iterations of the tenant")
 	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
+	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me and login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis-load [flags]
 
@@ -134,6 +136,9 @@ Flags:
 		return o, errors.New("-hash-samples and -max-requests must be at least 1")
 	case mem > 1<<32-1 || iter > 1<<32-1 || par < 1 || par > 255:
 		return o, errors.New("argon2id parameters out of range")
+	}
+	if o.URL != "" && o.ProfileDir != "" {
+		return o, errors.New("-profile needs mode A: set pprof_listen on the server of mode B and profile it with go tool pprof")
 	}
 	if o.URL != "" {
 		if _, err := loopbackAddr(o.URL); err != nil {
@@ -209,10 +214,22 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 
 	// The server: started (mode A) or given (mode B).
 	var srv *child
+	var prof *profiler
 	addr := ""
 	if o.URL == "" {
+		settings := serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel}
+		if o.ProfileDir != "" {
+			if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
+				return nil, err
+			}
+			pa, err := freeLoopbackAddr()
+			if err != nil {
+				return nil, err
+			}
+			prof, settings.PprofListen = &profiler{Addr: pa, Dir: o.ProfileDir}, pa
+		}
 		progress("starting %s", o.Server)
-		c, cleanup, err := startServer(ctx, serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel})
+		c, cleanup, err := startServer(ctx, settings)
 		if err != nil {
 			return nil, err
 		}
@@ -249,6 +266,14 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
 
 	serverRunner := runner{Addr: addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: rep.Server.Pid}
+	profiled := func(name string, p phase) sample {
+		p.Profile = func() func() error { return prof.start(ctx, name, p.Duration) }
+		s := serverRunner.run(ctx, p)
+		if s.ProfileErr != nil {
+			progress("%s: profile: %v", name, s.ProfileErr)
+		}
+		return s
+	}
 	record := func(name, label string, conc int, s sample) *PhaseFigures {
 		f := phaseFigures(name, label, conc, cores, s)
 		rep.Phases = append(rep.Phases, f)
@@ -307,7 +332,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 			return nil, err
 		}
 		progress("%s: concurrency %d, %s", m.label, o.Concurrency, o.Duration)
-		s := serverRunner.run(ctx, phase{Name: m.name, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: m.fill})
+		s := profiled(m.name, phase{Name: m.name, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: m.fill})
 		f := record(m.name, m.label, o.Concurrency, s)
 		f.setRatio("ceiling", ceilingRPS)
 		if m.name == phaseBearer {
@@ -350,7 +375,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		label := fmt.Sprintf("login ×%d", l.conc)
 		progress("%s: %s", label, loginDur)
-		s := serverRunner.run(ctx, phase{Name: l.name, Concurrency: l.conc, Warmup: o.Warmup, Duration: loginDur, Fill: login})
+		s := profiled(l.name, phase{Name: l.name, Concurrency: l.conc, Warmup: o.Warmup, Duration: loginDur, Fill: login})
 		f := record(l.name, label, l.conc, s)
 		f.setRatio("hash_limit", limit)
 		f.setLoginCPU(s, par.CPU)
