@@ -44,12 +44,15 @@ func startSQLite(b *testing.B, url string) *mongo.Collection {
 // an fsync per commit), side by side in one run; it is the measurement
 // behind sqliteURL. go test -run '^$' -bench Insert ./adapters/embedded/
 func BenchmarkInsert(b *testing.B) {
-	for _, tc := range []struct{ name, url string }{
-		{"ferretdb-default", "file:" + b.TempDir() + "/"},
-		{"start-ferretdb", sqliteURL(b.TempDir())},
+	for _, tc := range []struct {
+		name string
+		url  func(dir string) string
+	}{
+		{"ferretdb-default", func(dir string) string { return "file:" + dir + "/" }},
+		{"start-ferretdb", sqliteURL},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
-			coll := startSQLite(b, tc.url)
+			coll := startSQLite(b, tc.url(b.TempDir()))
 			i := 0
 			for b.Loop() {
 				i++
