@@ -38,6 +38,9 @@ type phase struct {
 	Fill func(req *fasthttp.Request, worker, iter int)
 	// SampleRSS samples the server's resident memory every 10 ms.
 	SampleRSS bool
+	// Profile, if set, is called when recording starts and returns a
+	// function that waits for what it started.
+	Profile func() (wait func() error)
 }
 
 // sample is what one phase measured.
@@ -53,6 +56,7 @@ type sample struct {
 	ServerCPU   time.Duration
 	ServerKnown bool
 	PeakRSS     uint64 // bytes; only with SampleRSS and a known process
+	ProfileErr  error  // what went wrong with Profile
 }
 
 // runner runs phases against one address.
@@ -91,6 +95,10 @@ func (r runner) run(ctx context.Context, p phase) sample {
 	}
 
 	time.Sleep(time.Until(measureFrom))
+	profiled := func() error { return nil }
+	if p.Profile != nil {
+		profiled = p.Profile()
+	}
 	genBefore := selfCPU()
 	srvBefore, srvErr := r.serverCPU()
 	var peak atomic.Uint64
@@ -114,6 +122,7 @@ func (r runner) run(ctx context.Context, p phase) sample {
 	if s.ServerKnown {
 		s.ServerCPU = srvAfter - srvBefore
 	}
+	s.ProfileErr = profiled()
 	for w := range p.Concurrency {
 		s.OK += oks[w]
 		s.Errors.merge(errs[w])

@@ -7,10 +7,11 @@
 //     configuration) answering a small JSON body;
 //   - GET /auth/v1/me with a Bearer access token, an app token
 //     (Authorization: Token) and the session cookie, against the ceiling;
-//   - the hash-bound limit, usable cores ÷ the time of one argon2id hash
-//     with the tenant's parameters measured in this process, and password
-//     logins at 2×cores and at the high concurrency against it, with the
-//     server CPU per login beyond the hash;
+//   - the hash-bound limit, the rate of as many argon2id hashes at once as
+//     there are usable cores, with the tenant's parameters, measured in
+//     this process (beside cores ÷ the time of one hash alone), and
+//     password logins at 2×cores and at the high concurrency against it,
+//     with the server CPU per login and per login beyond the CPU of a hash;
 //   - the server's peak resident memory in a storm of concurrent logins.
 //
 // It prints a table and writes the same figures to a JSON file. See -h.
@@ -57,6 +58,7 @@ type options struct {
 	HashSamples int
 	Hash        tenant.HashParams
 	JSON        string
+	ProfileDir  string
 }
 
 // Phase lengths as multiples of -duration: the issue's 15 s for the /me
@@ -83,12 +85,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.Warmup, "warmup", time.Second, "unrecorded warm-up before each phase but the storm (connections, caches)")
 	fs.DurationVar(&o.Timeout, "timeout", 10*time.Second, "timeout of one request")
 	fs.IntVar(&o.MaxRequests, "max-requests", 5_000_000, "most requests recorded in one phase (bounds memory)")
-	fs.IntVar(&o.HashSamples, "hash-samples", 20, "argon2id hashes timed for the hash-bound limit (the median counts)")
+	fs.IntVar(&o.HashSamples, "hash-samples", 20, "argon2id hashes timed alone (the median counts) and by each of the cores' workers hashing at once (the rate is the hash-bound limit)")
 	var mem, iter, par uint
 	fs.UintVar(&mem, "hash-memory-kib", uint(def.MemoryKiB), "argon2id memory of the tenant (mode A: written into its file; mode B: must match the tenant's)")
 	fs.UintVar(&iter, "hash-iterations", uint(def.Iterations), "argon2id iterations of the tenant")
 	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
+	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me and login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis-load [flags]
 
@@ -105,7 +108,8 @@ loads a running server instead. Only 127.0.0.1 is ever loaded.
 
 Phases: setup (register -users users; log each in for an access token, an
 app token and a session cookie), the bare Fiber ceiling, GET /auth/v1/me
-with each credential, the argon2id hash time, logins at 2×cores and at
+with each credential, the argon2id hash time alone and the rate of as many
+hashes at once as cores (the hash-bound limit), logins at 2×cores and at
 -concurrency, and a storm of -storm concurrent logins while the server's
 VmRSS is sampled every 10 ms. Exit status: 0 when the run completed (missed
 targets included), 1 when it failed, 2 for bad flags.
@@ -132,6 +136,9 @@ Flags:
 		return o, errors.New("-hash-samples and -max-requests must be at least 1")
 	case mem > 1<<32-1 || iter > 1<<32-1 || par < 1 || par > 255:
 		return o, errors.New("argon2id parameters out of range")
+	}
+	if o.URL != "" && o.ProfileDir != "" {
+		return o, errors.New("-profile needs mode A: set pprof_listen on the server of mode B and profile it with go tool pprof")
 	}
 	if o.URL != "" {
 		if _, err := loopbackAddr(o.URL); err != nil {
@@ -207,10 +214,22 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 
 	// The server: started (mode A) or given (mode B).
 	var srv *child
+	var prof *profiler
 	addr := ""
 	if o.URL == "" {
+		settings := serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel}
+		if o.ProfileDir != "" {
+			if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
+				return nil, err
+			}
+			pa, err := freeLoopbackAddr()
+			if err != nil {
+				return nil, err
+			}
+			prof, settings.PprofListen = &profiler{Addr: pa, Dir: o.ProfileDir}, pa
+		}
 		progress("starting %s", o.Server)
-		c, cleanup, err := startServer(ctx, serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel})
+		c, cleanup, err := startServer(ctx, settings)
 		if err != nil {
 			return nil, err
 		}
@@ -247,6 +266,14 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
 
 	serverRunner := runner{Addr: addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: rep.Server.Pid}
+	profiled := func(name string, p phase) sample {
+		p.Profile = func() func() error { return prof.start(ctx, name, p.Duration) }
+		s := serverRunner.run(ctx, p)
+		if s.ProfileErr != nil {
+			progress("%s: profile: %v", name, s.ProfileErr)
+		}
+		return s
+	}
 	record := func(name, label string, conc int, s sample) *PhaseFigures {
 		f := phaseFigures(name, label, conc, cores, s)
 		rep.Phases = append(rep.Phases, f)
@@ -305,7 +332,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 			return nil, err
 		}
 		progress("%s: concurrency %d, %s", m.label, o.Concurrency, o.Duration)
-		s := serverRunner.run(ctx, phase{Name: m.name, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: m.fill})
+		s := profiled(m.name, phase{Name: m.name, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: m.fill})
 		f := record(m.name, m.label, o.Concurrency, s)
 		f.setRatio("ceiling", ceilingRPS)
 		if m.name == phaseBearer {
@@ -321,17 +348,14 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("timing argon2id: %w", err)
 	}
-	par, err := measureHashParallel(ctx, o.Hash, cores, o.HashSamples)
+	par, err := measureHashRate(ctx, o.Hash, cores, o.HashSamples)
 	if err != nil {
 		return nil, fmt.Errorf("timing argon2id: %w", err)
 	}
-	limit := hashLimit(cores, ht.Median)
-	rep.Hash = HashFigures{
-		Algorithm: "argon2id", MemoryKiB: o.Hash.MemoryKiB, Iterations: o.Hash.Iterations, Parallelism: o.Hash.Parallelism,
-		Samples: len(ht.Samples), MedianMS: round(ms(ht.Median), 3), MinMS: round(ms(ht.Min), 3), MaxMS: round(ms(ht.Max), 3),
-		UsableCores: cores, LimitPerSecond: round(limit, 2), ParallelMedianMS: round(ms(par), 3),
-	}
-	progress("hash: median %s of %d → limit %.1f logins/s on %d cores (%s each with %d at once)", fmtDur(ht.Median), len(ht.Samples), limit, cores, fmtDur(par), cores)
+	rep.Hash = hashFigures(cores, ht, par)
+	limit := rep.Hash.LimitPerSecond
+	progress("hash: alone %s (%s CPU) → %.1f/s on %d cores; %d at once %s each (%s CPU) → limit %.1f logins/s",
+		fmtDur(ht.Median), fmtDur(ht.CPU), rep.Hash.SingleLimitPerSecond, cores, cores, fmtDur(par.Median), fmtDur(par.CPU), limit)
 
 	// 5. Password logins.
 	login := func(req *fasthttp.Request, w, i int) {
@@ -351,10 +375,10 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		label := fmt.Sprintf("login ×%d", l.conc)
 		progress("%s: %s", label, loginDur)
-		s := serverRunner.run(ctx, phase{Name: l.name, Concurrency: l.conc, Warmup: o.Warmup, Duration: loginDur, Fill: login})
+		s := profiled(l.name, phase{Name: l.name, Concurrency: l.conc, Warmup: o.Warmup, Duration: loginDur, Fill: login})
 		f := record(l.name, label, l.conc, s)
 		f.setRatio("hash_limit", limit)
-		f.setLoginCPU(s, ht.Median)
+		f.setLoginCPU(s, par.CPU)
 		f.judgeLogin()
 	}
 

@@ -33,7 +33,7 @@ const (
 
 // reportSchema names the JSON file's shape; change it when the shape
 // changes, so that comparisons across runs know what they read.
-const reportSchema = "portcullis-load/1"
+const reportSchema = "portcullis-load/2"
 
 // Report is the JSON file: every figure of the table and the facts of the
 // machine and run that produced them.
@@ -89,21 +89,53 @@ type SetupFigures struct {
 	Seconds float64 `json:"seconds"`
 }
 
-// HashFigures are the measured hash time and the limit derived from it.
+// HashFigures are the measured hash costs and the hash-bound limit: the
+// rate of as many hashes at once as there are usable cores, measured in
+// this process in the same run, beside what one hash alone would predict.
 type HashFigures struct {
-	Algorithm      string  `json:"algorithm"`
-	MemoryKiB      uint32  `json:"memory_kib"`
-	Iterations     uint32  `json:"iterations"`
-	Parallelism    uint8   `json:"parallelism"`
-	Samples        int     `json:"samples"`
-	MedianMS       float64 `json:"median_ms"`
-	MinMS          float64 `json:"min_ms"`
-	MaxMS          float64 `json:"max_ms"`
-	UsableCores    int     `json:"usable_cores"`
-	LimitPerSecond float64 `json:"limit_per_second"` // usable cores ÷ median hash time
-	// ParallelMedianMS is the median time of one hash while usable-cores
-	// hashes run at once: a diagnostic, not the limit's input.
+	Algorithm   string `json:"algorithm"`
+	MemoryKiB   uint32 `json:"memory_kib"`
+	Iterations  uint32 `json:"iterations"`
+	Parallelism uint8  `json:"parallelism"`
+	UsableCores int    `json:"usable_cores"`
+	// One hash alone: wall times of Samples hashes in a row, and this
+	// process's CPU time per hash over them.
+	Samples  int     `json:"samples"`
+	MedianMS float64 `json:"median_ms"`
+	MinMS    float64 `json:"min_ms"`
+	MaxMS    float64 `json:"max_ms"`
+	CPUMS    float64 `json:"cpu_ms"`
+	// SingleLimitPerSecond is usable cores ÷ MedianMS: the limit if hashes
+	// running together did not slow each other down.
+	SingleLimitPerSecond float64 `json:"single_limit_per_second"`
+	// ParallelWorkers hash ParallelHashes in all, at once: the median wall
+	// time of one, this process's CPU time per hash, and the rate.
+	ParallelWorkers  int     `json:"parallel_workers"`
+	ParallelHashes   int     `json:"parallel_hashes"`
 	ParallelMedianMS float64 `json:"parallel_median_ms"`
+	ParallelCPUMS    float64 `json:"parallel_cpu_ms"`
+	// LimitPerSecond is the measured parallel rate, the hash-bound limit
+	// the login phases' ratios are of; ParallelScaling is it over
+	// SingleLimitPerSecond.
+	LimitPerSecond  float64 `json:"limit_per_second"`
+	ParallelScaling float64 `json:"parallel_scaling"`
+}
+
+// hashFigures reports the two hash measurements.
+func hashFigures(cores int, one hashTiming, par hashRate) HashFigures {
+	single := singleHashLimit(cores, one.Median)
+	f := HashFigures{
+		Algorithm: "argon2id", MemoryKiB: one.Params.MemoryKiB, Iterations: one.Params.Iterations, Parallelism: one.Params.Parallelism,
+		UsableCores: cores,
+		Samples:     len(one.Samples), MedianMS: round(ms(one.Median), 3), MinMS: round(ms(one.Min), 3), MaxMS: round(ms(one.Max), 3),
+		CPUMS: round(ms(one.CPU), 3), SingleLimitPerSecond: round(single, 2),
+		ParallelWorkers: par.Workers, ParallelHashes: par.Hashes, ParallelMedianMS: round(ms(par.Median), 3), ParallelCPUMS: round(ms(par.CPU), 3),
+		LimitPerSecond: round(par.PerSecond, 2),
+	}
+	if single > 0 {
+		f.ParallelScaling = round(par.PerSecond/single, 4)
+	}
+	return f
 }
 
 // PhaseFigures are one phase's figures.
@@ -123,7 +155,8 @@ type PhaseFigures struct {
 	Errors      map[string]int `json:"errors"`
 	ErrorsTotal int            `json:"errors_total"`
 	// Ratio is RPS over RatioTo's figure ("ceiling": the bare ceiling's
-	// RPS; "hash_limit": the hash-bound limit); null when there is none.
+	// RPS; "hash_limit": the hash-bound limit, the measured rate of as
+	// many hashes at once as cores); null when there is none.
 	Ratio   *float64 `json:"ratio"`
 	RatioTo string   `json:"ratio_to,omitempty"`
 	Target  string   `json:"target,omitempty"`
@@ -141,7 +174,9 @@ type PhaseFigures struct {
 	ServerCPUSeconds      *float64 `json:"server_cpu_seconds"`
 	ServerCPUPerRequestUS *float64 `json:"server_cpu_us_per_request"`
 	// ServerCPUPerLoginMS is server CPU ÷ successful logins, and
-	// CPUBeyondHashMS that minus the measured hash time (login phases).
+	// CPUBeyondHashMS that minus the CPU of one hash measured with as many
+	// at once as cores, as the server hashes under login load (login
+	// phases).
 	ServerCPUPerLoginMS *float64 `json:"server_cpu_per_login_ms,omitempty"`
 	CPUBeyondHashMS     *float64 `json:"cpu_per_login_beyond_hash_ms,omitempty"`
 	// PeakRSSMiB is the server's peak VmRSS, sampled every 10 ms (storm),
@@ -193,14 +228,14 @@ func (f *PhaseFigures) setRatio(to string, ref float64) {
 }
 
 // setLoginCPU sets the server CPU per successful login and what is left of
-// it after the hash.
-func (f *PhaseFigures) setLoginCPU(s sample, hash time.Duration) {
+// it after hashCPU, the CPU time of one hash.
+func (f *PhaseFigures) setLoginCPU(s sample, hashCPU time.Duration) {
 	if !s.ServerKnown || s.OK == 0 {
 		return
 	}
 	per := s.ServerCPU / time.Duration(s.OK)
 	f.ServerCPUPerLoginMS = ptr(round(ms(per), 3))
-	f.CPUBeyondHashMS = ptr(round(ms(per-hash), 3))
+	f.CPUBeyondHashMS = ptr(round(ms(per-hashCPU), 3))
 }
 
 // check is one part of a target: ok is nil when it could not be measured.
@@ -306,13 +341,17 @@ func (r *Report) writeTable(w io.Writer) {
 
 	fmt.Fprintln(w)
 	h := r.Hash
-	fmt.Fprintf(w, "hash:   %s m=%d KiB t=%d p=%d, median of %d = %s (min %s, max %s), measured in this process\n",
-		h.Algorithm, h.MemoryKiB, h.Iterations, h.Parallelism, h.Samples, fmtDur(fromMS(h.MedianMS)), fmtDur(fromMS(h.MinMS)), fmtDur(fromMS(h.MaxMS)))
-	fmt.Fprintf(w, "        with %d hashing at once: median %s each (diagnostic; the limit uses one hash alone)\n", h.UsableCores, fmtDur(fromMS(h.ParallelMedianMS)))
-	fmt.Fprintf(w, "limit:  %d usable cores ÷ %s = %.1f logins/s\n", h.UsableCores, fmtDur(fromMS(h.MedianMS)), h.LimitPerSecond)
+	fmt.Fprintf(w, "hash:   %s m=%d KiB t=%d p=%d, measured in this process:\n", h.Algorithm, h.MemoryKiB, h.Iterations, h.Parallelism)
+	fmt.Fprintf(w, "        alone: median of %d = %s (min %s, max %s), %s CPU each → %d cores ÷ %s = %.1f/s\n",
+		h.Samples, fmtDur(fromMS(h.MedianMS)), fmtDur(fromMS(h.MinMS)), fmtDur(fromMS(h.MaxMS)), fmtDur(fromMS(h.CPUMS)),
+		h.UsableCores, fmtDur(fromMS(h.MedianMS)), h.SingleLimitPerSecond)
+	fmt.Fprintf(w, "        %d at once: %d hashes, median %s each, %s CPU each → %.1f/s (%.0f%% of the single-hash figure)\n",
+		h.ParallelWorkers, h.ParallelHashes, fmtDur(fromMS(h.ParallelMedianMS)), fmtDur(fromMS(h.ParallelCPUMS)), h.LimitPerSecond, h.ParallelScaling*100)
+	fmt.Fprintf(w, "limit:  %.1f logins/s, the rate of %d hashes at once; login ratios are of it\n", h.LimitPerSecond, h.ParallelWorkers)
 	for _, p := range r.Phases {
 		if p.CPUBeyondHashMS != nil {
-			fmt.Fprintf(w, "cpu:    %s: %s server CPU per login, %s beyond the hash\n", p.Label, fmtDur(fromMS(*p.ServerCPUPerLoginMS)), fmtDur(fromMS(*p.CPUBeyondHashMS)))
+			fmt.Fprintf(w, "cpu:    %s: %s server CPU per login, %s beyond the %s of a hash\n",
+				p.Label, fmtDur(fromMS(*p.ServerCPUPerLoginMS)), fmtDur(fromMS(*p.CPUBeyondHashMS)), fmtDur(fromMS(h.ParallelCPUMS)))
 		}
 		if p.PeakRSSMiB != nil {
 			base := ""

@@ -197,8 +197,10 @@ func testReport() *Report {
 		Date:    time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC),
 		Machine: Machine{Cores: 2, GOMAXPROCS: 2, GoVersion: "go1.26", OS: "linux", Arch: "amd64", ClockTicks: clockTicks},
 		Server:  ServerInfo{Mode: "spawned", URL: "http://127.0.0.1:1", TenantHost: "bench.localhost", Pid: 42},
-		Hash:    HashFigures{Algorithm: "argon2id", MemoryKiB: 19456, Iterations: 2, Parallelism: 1, Samples: 20, MedianMS: 20, UsableCores: 2, LimitPerSecond: 100},
-		Phases:  []PhaseFigures{ceiling, bearer, login, storm},
+		Hash: HashFigures{Algorithm: "argon2id", MemoryKiB: 19456, Iterations: 2, Parallelism: 1, UsableCores: 2,
+			Samples: 20, MedianMS: 16, MinMS: 15, MaxMS: 30, CPUMS: 15.5, SingleLimitPerSecond: 125,
+			ParallelWorkers: 2, ParallelHashes: 40, ParallelMedianMS: 20, ParallelCPUMS: 1, LimitPerSecond: 100, ParallelScaling: 0.8},
+		Phases: []PhaseFigures{ceiling, bearer, login, storm},
 	}
 }
 
@@ -226,7 +228,8 @@ func TestReportJSONShape(t *testing.T) {
 		}
 	}
 	hash := doc["hash"].(map[string]any)
-	for _, k := range []string{"median_ms", "parallel_median_ms", "limit_per_second", "usable_cores", "memory_kib", "iterations", "parallelism"} {
+	for _, k := range []string{"median_ms", "cpu_ms", "single_limit_per_second", "parallel_workers", "parallel_hashes",
+		"parallel_median_ms", "parallel_cpu_ms", "limit_per_second", "parallel_scaling", "usable_cores", "memory_kib", "iterations", "parallelism"} {
 		if _, ok := hash[k]; !ok {
 			t.Errorf("hash lacks %q", k)
 		}
@@ -281,8 +284,10 @@ func TestReportTable(t *testing.T) {
 		"30.0% ceiling", "miss: ratio,errors",
 		"495.0% limit",
 		"login storm ×256",
-		"limit:  2 usable cores ÷ 20.0ms = 100.0 logins/s",
-		"login ×4: 2.02ms server CPU per login, 1.02ms beyond the hash",
+		"alone: median of 20 = 16.0ms (min 15.0ms, max 30.0ms), 15.5ms CPU each → 2 cores ÷ 16.0ms = 125.0/s",
+		"2 at once: 40 hashes, median 20.0ms each, 1.00ms CPU each → 100.0/s (80% of the single-hash figure)",
+		"limit:  100.0 logins/s, the rate of 2 hashes at once; login ratios are of it",
+		"login ×4: 2.02ms server CPU per login, 1.02ms beyond the 1.00ms of a hash",
 		"peak 200.0 MiB (150.0 MiB before)",
 		"errors: /me Bearer: 401 2",
 		"errors: login storm ×256: 503+Retry-After 10",

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 func durations(vs ...int) []time.Duration {
@@ -84,13 +86,56 @@ func TestMedian(t *testing.T) {
 	}
 }
 
-func TestHashLimit(t *testing.T) {
+func TestSingleHashLimit(t *testing.T) {
 	t.Parallel()
-	if got := hashLimit(2, 40*time.Millisecond); got != 50 {
-		t.Errorf("hashLimit(2, 40ms) = %v, want 50", got)
+	if got := singleHashLimit(2, 40*time.Millisecond); got != 50 {
+		t.Errorf("singleHashLimit(2, 40ms) = %v, want 50", got)
 	}
-	if got := hashLimit(2, 0); got != 0 {
-		t.Errorf("hashLimit(2, 0) = %v, want 0", got)
+	if got := singleHashLimit(2, 0); got != 0 {
+		t.Errorf("singleHashLimit(2, 0) = %v, want 0", got)
+	}
+}
+
+// The hash measurements count what they did; their times are the
+// machine's, so only their presence is asserted.
+func TestMeasureHashes(t *testing.T) {
+	t.Parallel()
+	params := tenant.HashParams{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+	one, err := measureHash(t.Context(), params, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one.Samples) != 3 || one.Median <= 0 || one.Min > one.Median || one.Median > one.Max || one.Params != params {
+		t.Errorf("alone: %+v", one)
+	}
+	par, err := measureHashRate(t.Context(), params, 3, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if par.Workers != 3 || par.Hashes != 12 || par.PerSecond <= 0 || par.Median <= 0 {
+		t.Errorf("at once: %+v", par)
+	}
+	if _, err := measureHashRate(t.Context(), tenant.HashParams{}, 2, 1); err == nil {
+		t.Error("invalid parameters: no error")
+	}
+}
+
+func TestHashFigures(t *testing.T) {
+	t.Parallel()
+	params := tenant.HashParams{MemoryKiB: 19456, Iterations: 2, Parallelism: 1}
+	one := hashTiming{Params: params, Samples: durations(1, 2, 3), Median: 40 * time.Millisecond,
+		Min: 30 * time.Millisecond, Max: 90 * time.Millisecond, CPU: 38 * time.Millisecond}
+	par := hashRate{Workers: 2, Hashes: 40, PerSecond: 40, Median: 50 * time.Millisecond, CPU: 45 * time.Millisecond}
+	f := hashFigures(2, one, par)
+	want := HashFigures{Algorithm: "argon2id", MemoryKiB: 19456, Iterations: 2, Parallelism: 1, UsableCores: 2,
+		Samples: 3, MedianMS: 40, MinMS: 30, MaxMS: 90, CPUMS: 38, SingleLimitPerSecond: 50,
+		ParallelWorkers: 2, ParallelHashes: 40, ParallelMedianMS: 50, ParallelCPUMS: 45,
+		LimitPerSecond: 40, ParallelScaling: 0.8}
+	if f != want {
+		t.Errorf("hashFigures:\n got %+v\nwant %+v", f, want)
+	}
+	if z := hashFigures(2, hashTiming{Samples: durations(1)}, hashRate{}); z.ParallelScaling != 0 || z.SingleLimitPerSecond != 0 {
+		t.Errorf("no hash time: %+v", z)
 	}
 }
 

@@ -55,6 +55,8 @@ type serverSettings struct {
 	Host     string // the tenant's domain
 	Hash     tenant.HashParams
 	LogLevel string
+	// PprofListen, if set, is the server's pprof_listen.
+	PprofListen string
 }
 
 // startServer starts the server binary on its embedded defaults in dev mode,
@@ -100,6 +102,9 @@ func startServer(ctx context.Context, s serverSettings) (*child, func(), error) 
 		// command reads and discards.
 		"PORTCULLIS_LOG_LEVEL": s.LogLevel,
 	})
+	if s.PprofListen != "" {
+		env = append(env, "PORTCULLIS_PPROF_LISTEN="+s.PprofListen)
+	}
 	// The working directory is empty, so that no relative default finds
 	// the repository's files.
 	c, err := startChild(ctx, "server", bin, []string{"serve"}, env, workDir)
