@@ -207,6 +207,25 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, erro
 		return login.Outcome{}, err
 	}
 
+	out, err := s.checkAndComplete(ctx, in, key, emailErr)
+	switch {
+	case err == nil:
+		_ = s.d.Limiter.Reset(ctx, accountKey)
+		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+	case errs.KindOf(err) == errs.Unavailable:
+		// The attempt was never judged (the hash pool was full, the store
+		// away): it costs neither budget, or a burst of 503s would lock
+		// the account.
+		_ = s.d.Limiter.Refund(ctx, accountKey, s.t.Throttling.LoginPerAccount)
+		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+	}
+	return out, err
+}
+
+// checkAndComplete checks the password of the account with the e-mail
+// key (doing the same work when there is none) and hands a match to the
+// pipeline.
+func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key string, emailErr error) (login.Outcome, error) {
 	pw := identity.NormalizePassword(in.Password)
 	var u identity.User
 	var err error
@@ -239,13 +258,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, erro
 			}
 		}
 	}
-	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
-	if err != nil {
-		return login.Outcome{}, err
-	}
-	_ = s.d.Limiter.Reset(ctx, accountKey)
-	_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
-	return out, nil
+	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
 }
 
 // dummyHash is a hash of a random password with the tenant's parameters,

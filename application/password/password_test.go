@@ -29,7 +29,10 @@ import (
 // --- fakes for the ports without an in-memory twin elsewhere ---
 
 // hasher is a transparent fake that counts verifications.
-type hasher struct{ verifies atomic.Int64 }
+type hasher struct {
+	verifies atomic.Int64
+	busy     atomic.Bool
+}
 
 func params(p tenant.HashParams) string {
 	return fmt.Sprintf("m=%d,t=%d,p=%d", p.MemoryKiB, p.Iterations, p.Parallelism)
@@ -40,6 +43,9 @@ func (h *hasher) Hash(_ context.Context, pw string, p tenant.HashParams) (string
 }
 
 func (h *hasher) Verify(_ context.Context, pw, encoded string, p tenant.HashParams) (bool, bool, error) {
+	if h.busy.Load() {
+		return false, false, password.ErrBusy.WithRetryAfter(1)
+	}
 	h.verifies.Add(1)
 	parts := strings.SplitN(encoded, "$", 3)
 	if len(parts) != 3 {
@@ -572,5 +578,23 @@ func TestRegisterSignsInOnlyThroughThePipeline(t *testing.T) {
 	}
 	if _, err := strict.users.ByID(ctx, strict.t.ID, r.User.ID); err != nil || r.User.Email != "new@example.com" {
 		t.Fatalf("the account must exist and be answered: %+v, %v", r.User, err)
+	}
+}
+
+// A login the server could not judge (the hash pool full) spends neither
+// budget: a burst of 503s must not lock the account.
+func TestLoginsAnsweredBusyCostNoBudget(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerAccount = tenant.Limit{Count: 3, Window: time.Hour} })
+	f.register(t, "ann@example.com", "correct horse battery")
+	f.hasher.busy.Store(true)
+	for i := range 10 {
+		if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); !errors.Is(err, password.ErrBusy) {
+			t.Fatalf("login %d with the pool full: %v", i+1, err)
+		}
+	}
+	f.hasher.busy.Store(false)
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+		t.Fatalf("after 10 busy answers the account is locked: %v", err)
 	}
 }
