@@ -7,7 +7,7 @@ PKGS      := ./...
 CORE      := ./domain/... ./application/...
 FORBIDDEN := github.com/gofiber|github.com/valyala|go.mongodb.org|github.com/redis|github.com/google/wire|github.com/alicebob|github.com/FerretDB|/adapters/|/cmd/|/config
 
-.PHONY: run build test test-integration generate check-generate lint bench
+.PHONY: run build test test-race test-integration generate check-generate lint bench
 
 ## run: start the server on its embedded defaults (dev mode, data in ./var)
 run:
@@ -20,6 +20,10 @@ build:
 ## test: unit, adapter and end-to-end tests on embedded MongoDB/Redis
 test:
 	$(GO) test -count=1 $(PKGS)
+
+## test-race: the core and the adapters under the race detector (needs cgo)
+test-race:
+	CGO_ENABLED=1 $(GO) test -race -count=1 ./domain/... ./application/... ./adapters/...
 
 ## test-integration: adapter and end-to-end tests against real servers;
 ## needs REDIS_URL and MONGODB_URI (or FERRETDB_POSTGRESQL_URL)
