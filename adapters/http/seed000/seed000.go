@@ -181,8 +181,6 @@ func render(c *fiber.Ctx, err error) error {
 	default:
 		out = fiber.Map{"detail": e.Message}
 	}
-	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
-	}
+	web.SetRetryAfter(c, e)
 	return c.Status(status).JSON(out)
 }

@@ -254,9 +254,7 @@ func render(c *fiber.Ctx, err error) error {
 		}
 		detail = strings.Join(parts, "; ")
 	}
-	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
-	}
+	web.SetRetryAfter(c, e)
 	return c.Status(status).JSON(errorBody{Detail: detail, Status: strconv.Itoa(status), Title: title, Code: code, Errors: e.Fields})
 }
 

@@ -126,16 +126,24 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 	}
 }
 
-// Render writes e as problem+json, with Retry-After when e carries one.
+// Render writes e as problem+json, with Retry-After when e carries one and
+// for every Unavailable error (see errs.RetryAfter).
 func Render(c *fiber.Ctx, e *errs.Error, requestID string) error {
 	p := NewProblem(e, requestID)
-	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
-	}
+	SetRetryAfter(c, e)
 	c.Status(p.Status)
 	if err := c.JSON(p); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, ContentTypeProblem)
 	return nil
+}
+
+// SetRetryAfter sets the Retry-After header for e, as errs.RetryAfter
+// advises: every surface's renderer calls it, so that every 503 and every
+// 429 that knows its wait tells the client when to come back.
+func SetRetryAfter(c *fiber.Ctx, e *errs.Error) {
+	if s := errs.RetryAfter(e); s > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(s))
+	}
 }
