@@ -10,6 +10,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/platform"
 )
 
 var _ account.Revocations = (*Revocations)(nil)
@@ -17,7 +18,8 @@ var _ account.Revocations = (*Revocations)(nil)
 // minRevocationTTL is the shortest time a revocation is kept.
 const minRevocationTTL = time.Second
 
-// Revocations is the account.Revocations set: one key per revoked session,
+// Revocations is the account.Revocations set (each call bounded by the
+// context's platform.StoreTimeout): one key per revoked session,
 // Key(tenant, "revoked", sessionID), that expires with its TTL.
 //
 // Every authenticated request asks it, so checks are pipelined: concurrent
@@ -32,8 +34,9 @@ type Revocations struct {
 }
 
 type revocationQuery struct {
-	key   string
-	reply chan revocationAnswer
+	key      string
+	deadline time.Time // of the caller, who stops waiting then
+	reply    chan revocationAnswer
 }
 
 type revocationAnswer struct {
@@ -83,9 +86,17 @@ func (r *Revocations) work() {
 	}
 }
 
-// check answers a batch with one pipeline of EXISTS.
+// check answers a batch with one pipeline of EXISTS, given until the
+// latest deadline of its callers (tenants' store timeouts differ): a Redis
+// that hangs holds a worker no longer than someone waits for its answer.
 func (r *Revocations) check(batch []revocationQuery) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	var deadline time.Time
+	for _, q := range batch {
+		if q.deadline.After(deadline) {
+			deadline = q.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	cmds := make([]*goredis.IntCmd, len(batch))
 	_, err := r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
@@ -124,6 +135,8 @@ return 1
 // Revoke records sessionID as revoked for ttl, at least a second; a sub-
 // millisecond remainder is rounded up.
 func (r *Revocations) Revoke(ctx context.Context, tenantID, sessionID string, ttl time.Duration) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	ttl = max(ttl, minRevocationTTL)
 	ms := (ttl + time.Millisecond - 1) / time.Millisecond
 	if err := revoke.Run(ctx, r.c, []string{Key(tenantID, "revoked", sessionID)}, int64(ms)).Err(); err != nil {
@@ -134,10 +147,13 @@ func (r *Revocations) Revoke(ctx context.Context, tenantID, sessionID string, tt
 
 // Revoked reports whether sessionID is in the set.
 func (r *Revocations) Revoked(ctx context.Context, tenantID, sessionID string) (bool, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return false, fmt.Errorf("revocations: check: %w", err)
 	}
-	q := revocationQuery{key: Key(tenantID, "revoked", sessionID), reply: make(chan revocationAnswer, 1)}
+	deadline, _ := ctx.Deadline() // BoundStore set one
+	q := revocationQuery{key: Key(tenantID, "revoked", sessionID), deadline: deadline, reply: make(chan revocationAnswer, 1)}
 	select {
 	case r.queries <- q:
 	case <-ctx.Done():
