@@ -36,8 +36,9 @@ type tenantSpec struct {
 	Redirects      redirectsSpec      `mapstructure:"redirects"`
 	Throttling     throttlingSpec     `mapstructure:"throttling"`
 	// RequireVerifiedEmail: see tenant.Tenant.
-	RequireVerifiedEmail bool         `mapstructure:"require_verified_email"`
-	Profiles             profilesSpec `mapstructure:"profiles"`
+	RequireVerifiedEmail bool          `mapstructure:"require_verified_email"`
+	Profiles             profilesSpec  `mapstructure:"profiles"`
+	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
 }
 
 type profilesSpec struct {
@@ -112,6 +113,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
+		StoreTimeout: t.StoreTimeout,
 	}
 }
 
@@ -132,6 +134,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			RegisterPerIP: limit(s.Throttling.RegisterPerIP)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
+		StoreTimeout:         s.StoreTimeout,
 	}
 }
 
@@ -207,6 +210,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
 		},
+		"store_timeout": s.StoreTimeout.String(),
 	}
 }
 

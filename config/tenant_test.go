@@ -38,7 +38,7 @@ func TestMinimalTenantTakesDefaults(t *testing.T) {
 	if got.Password.MinLength != 10 || got.Password.MaxLength != want.Password.MaxLength || got.Password.Hash != want.Password.Hash {
 		t.Fatalf("a partial section must keep the other defaults: %+v", got.Password)
 	}
-	if got.Tokens != want.Tokens || got.Sessions != want.Sessions || got.Throttling != want.Throttling ||
+	if got.Tokens != want.Tokens || got.Sessions != want.Sessions || got.Throttling != want.Throttling || got.StoreTimeout != 3*time.Second ||
 		len(got.LoginMethods) != 1 || got.Redirects.Default != "/" {
 		t.Fatalf("defaults not applied: %+v", got)
 	}
@@ -77,6 +77,9 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 		{"every problem at once", "id: shop\ndomains: x\npassword_policy:\n  max_length: x\n  min_length: eight\n",
 			`domains: must be a list, got a string; password_policy.max_length: must be a whole number, got a string; password_policy.min_length: must be a whole number, got a string`},
 		{"invariant", "id: shop\ntokens:\n  access_ttl: 0s\n", `tenant "shop": tokens.access_ttl: must be a positive duration, got 0s`},
+		{"store timeout without unit", "id: shop\nstore_timeout: 3\n", `tenant "shop": store_timeout: must be a duration with a unit such as 15m or 1h30m, got 3`},
+		{"store timeout zero", "id: shop\nstore_timeout: 0s\n", `tenant "shop": store_timeout: must be a positive duration, got 0s`},
+		{"store timeout too long", "id: shop\nstore_timeout: 5m\n", `tenant "shop": store_timeout: must be at most 1m0s, got 5m0s`},
 		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
 		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
 		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
@@ -98,9 +101,12 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	t.Parallel()
-	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\n"), "src")
+	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\nstore_timeout: 20s\n"), "src")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if in.StoreTimeout != 20*time.Second {
+		t.Fatalf("store_timeout: got %s, want 20s", in.StoreTimeout)
 	}
 	out, err := config.DecodeTenant(config.EncodeTenant(in), "src")
 	if err != nil {

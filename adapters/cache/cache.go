@@ -11,6 +11,7 @@ package cache
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
@@ -56,12 +58,18 @@ func NewUsers(inner account.Users, size int, ttl time.Duration) *Users {
 }
 
 // ByEmail reads the user fresh from the store, by id when the e-mail key's
-// id is known (and still matches), else by e-mail key.
+// id is known (and still matches), else by e-mail key. A store error other
+// than not-found is returned as it is: falling back to the lookup by e-mail
+// would only wait for a store that is down a second time.
 func (c *Users) ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error) {
 	k := key(tenantID, emailKey)
 	if id, ok := c.emailID.Get(k); ok {
-		if u, err := c.inner.ByID(ctx, tenantID, id); err == nil && u.EmailKey == emailKey {
+		u, err := c.inner.ByID(ctx, tenantID, id)
+		if err == nil && u.EmailKey == emailKey {
 			return u, nil
+		}
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return identity.User{}, err
 		}
 		c.emailID.Remove(k)
 	}
@@ -157,11 +165,16 @@ func (c *Sessions) BySecret(ctx context.Context, tenantID, hash string) (identit
 		return s, nil
 	}
 	// A secret seen before is read again by its session's id: a lookup by
-	// secret scans the collection on the embedded store.
+	// secret scans the collection on the embedded store. A store error
+	// other than not-found is returned as it is, like in Users.ByEmail.
 	if id, ok := c.secretID.Get(k); ok {
-		if s, err := c.inner.ByID(ctx, tenantID, id); err == nil && s.SecretHash == hash {
+		s, err := c.inner.ByID(ctx, tenantID, id)
+		if err == nil && s.SecretHash == hash {
 			c.remember(k, s)
 			return s, nil
+		}
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return identity.Session{}, err
 		}
 		c.secretID.Remove(k)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/application/account/accounttest"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/session/sessiontest"
+	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
@@ -284,3 +285,102 @@ func TestSessionsCachePassesTheSessionsContract(t *testing.T) {
 type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
+
+// failingUsers and failingSessions answer every read with a store outage
+// once down is set, and count the reads that reached them.
+type failingUsers struct {
+	account.Users
+	down          atomic.Bool
+	byEmail, byID atomic.Int64
+}
+
+var errStoreDown = errs.ErrUnavailable.Wrap(errors.New("users: find: server selection error"))
+
+func (f *failingUsers) ByEmail(ctx context.Context, tenantID, key string) (identity.User, error) {
+	f.byEmail.Add(1)
+	if f.down.Load() {
+		return identity.User{}, errStoreDown
+	}
+	return f.Users.ByEmail(ctx, tenantID, key)
+}
+
+func (f *failingUsers) ByID(ctx context.Context, tenantID, id string) (identity.User, error) {
+	f.byID.Add(1)
+	if f.down.Load() {
+		return identity.User{}, errStoreDown
+	}
+	return f.Users.ByID(ctx, tenantID, id)
+}
+
+type failingSessions struct {
+	session.Sessions
+	down           atomic.Bool
+	bySecret, byID atomic.Int64
+}
+
+func (f *failingSessions) BySecret(ctx context.Context, tenantID, hash string) (identity.Session, error) {
+	f.bySecret.Add(1)
+	if f.down.Load() {
+		return identity.Session{}, errStoreDown
+	}
+	return f.Sessions.BySecret(ctx, tenantID, hash)
+}
+
+func (f *failingSessions) ByID(ctx context.Context, tenantID, id string) (identity.Session, error) {
+	f.byID.Add(1)
+	if f.down.Load() {
+		return identity.Session{}, errStoreDown
+	}
+	return f.Sessions.ByID(ctx, tenantID, id)
+}
+
+// TestStoreOutagePassesThroughInOneRead: when the store is down, a lookup
+// whose id the cache knows returns the store's error after that one read —
+// it neither hides it nor waits for the store a second time by the slower
+// lookup — and the id is still known once the store is back.
+func TestStoreOutagePassesThroughInOneRead(t *testing.T) {
+	t.Parallel()
+	t.Run("users by e-mail", func(t *testing.T) {
+		t.Parallel()
+		inner := &failingUsers{Users: accounttest.NewMemoryUsers()}
+		_ = inner.Users.Create(ctx, identity.User{ID: "u1", TenantID: "a", EmailKey: "k@example.com", Active: true})
+		c := cache.NewUsers(inner, 10, time.Minute)
+		if _, err := c.ByEmail(ctx, "a", "k@example.com"); err != nil {
+			t.Fatal(err)
+		}
+		inner.down.Store(true)
+		before := inner.byEmail.Load() + inner.byID.Load()
+		if _, err := c.ByEmail(ctx, "a", "k@example.com"); !errors.Is(err, errs.ErrUnavailable) {
+			t.Fatalf("error %v, want the store's unavailable error", err)
+		}
+		if reads := inner.byEmail.Load() + inner.byID.Load() - before; reads != 1 {
+			t.Fatalf("%d store reads during the outage, want 1", reads)
+		}
+		inner.down.Store(false)
+		before = inner.byEmail.Load()
+		if u, err := c.ByEmail(ctx, "a", "k@example.com"); err != nil || u.ID != "u1" || inner.byEmail.Load() != before {
+			t.Fatalf("after the outage: %v %v, %d lookups by e-mail; want the user by id", u, err, inner.byEmail.Load()-before)
+		}
+	})
+	t.Run("sessions by secret", func(t *testing.T) {
+		t.Parallel()
+		clk := newClock()
+		now := clk.Now()
+		inner := &failingSessions{Sessions: sessiontest.NewMemorySessions()}
+		_ = inner.Sessions.Create(ctx, identity.Session{ID: "s1", TenantID: "a", UserID: "u1", Kind: identity.SessionApp, SecretHash: "h1",
+			CreatedAt: now, LastSeenAt: now, IdleExpiresAt: now.Add(time.Hour), ExpiresAt: now.Add(24 * time.Hour)})
+		c := cache.NewSessions(inner, clk, 10, time.Minute)
+		if _, err := c.BySecret(ctx, "a", "h1"); err != nil {
+			t.Fatal(err)
+		}
+		clk.advance(2 * time.Hour) // the cached entry looks dead: the store is asked again
+		inner.down.Store(true)
+		before := inner.bySecret.Load() + inner.byID.Load()
+		if _, err := c.BySecret(ctx, "a", "h1"); !errors.Is(err, errs.ErrUnavailable) {
+			t.Fatalf("error %v, want the store's unavailable error", err)
+		}
+		if reads := inner.bySecret.Load() + inner.byID.Load() - before; reads != 1 {
+			t.Fatalf("%d store reads during the outage, want 1", reads)
+		}
+	})
+}

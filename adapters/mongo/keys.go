@@ -2,7 +2,6 @@ package mongo
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"time"
 
@@ -11,6 +10,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/portcullis/portcullis/application/keyring"
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 )
 
@@ -49,13 +49,15 @@ func keyToDomain(d keyDocument) keyring.SealedKey {
 
 // List returns the tenant's keys in generation order.
 func (s *KeyStore) List(ctx context.Context, tenantID string) ([]keyring.SealedKey, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	cur, err := s.coll.Find(ctx, bson.D{{Key: "tenant_id", Value: tenantID}}, options.Find().SetSort(bson.D{{Key: "generation", Value: 1}}))
 	if err != nil {
-		return nil, fmt.Errorf("signing_keys: find: %w", err)
+		return nil, storeErr("signing_keys: find", err)
 	}
 	var docs []keyDocument
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("signing_keys: decode: %w", err)
+		return nil, storeErr("signing_keys: read", err)
 	}
 	out := make([]keyring.SealedKey, len(docs))
 	for i, d := range docs {
@@ -66,6 +68,8 @@ func (s *KeyStore) List(ctx context.Context, tenantID string) ([]keyring.SealedK
 
 // Insert stores a new key; errs.ErrConflict if its generation exists.
 func (s *KeyStore) Insert(ctx context.Context, k keyring.SealedKey) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	doc := keyToDocument(k)
 	_, err := s.coll.InsertOne(ctx, doc)
 	if err == nil {
@@ -79,5 +83,5 @@ func (s *KeyStore) Insert(ctx context.Context, k keyring.SealedKey) error {
 	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: doc.ID}}); cerr == nil && n > 0 {
 		return errs.ErrConflict.WithMessage("signing key generation %d exists", k.Generation).Wrap(err)
 	}
-	return fmt.Errorf("signing_keys: insert: %w", err)
+	return storeErr("signing_keys: insert", err)
 }

@@ -3,13 +3,13 @@ package mongo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
@@ -62,6 +62,8 @@ func refreshToDomain(d refreshDocument) identity.RefreshToken {
 
 // Create stores a new token; errs.ErrConflict if the tenant has its hash.
 func (s *RefreshTokenStore) Create(ctx context.Context, t identity.RefreshToken) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	doc := refreshToDocument(t)
 	_, err := s.coll.InsertOne(ctx, doc)
 	if err == nil {
@@ -70,13 +72,15 @@ func (s *RefreshTokenStore) Create(ctx context.Context, t identity.RefreshToken)
 	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: doc.ID}}); isDuplicate(err) || (cerr == nil && n > 0) {
 		return errs.ErrConflict.WithMessage("the refresh token exists").Wrap(err)
 	}
-	return fmt.Errorf("refresh_tokens: insert: %w", err)
+	return storeErr("refresh_tokens: insert", err)
 }
 
 // Use marks the token used at at and returns it as it was before: UsedAt
 // zero for the one use that rotates it, the stored UsedAt for every other.
 // Expiry is the caller's to check.
 func (s *RefreshTokenStore) Use(ctx context.Context, tenantID, hash string, at time.Time) (identity.RefreshToken, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	id := refreshID(tenantID, hash)
 	var before refreshDocument
 	err := s.coll.FindOneAndUpdate(ctx,
@@ -94,7 +98,7 @@ func (s *RefreshTokenStore) Use(ctx context.Context, tenantID, hash string, at t
 		}
 		return t, err
 	case err != nil:
-		return identity.RefreshToken{}, fmt.Errorf("refresh_tokens: use: %w", err)
+		return identity.RefreshToken{}, storeErr("refresh_tokens: use", err)
 	}
 	won, err := claim(ctx, s.uses, id, tenantID, at, before.ExpiresAt)
 	if err != nil {
@@ -117,7 +121,7 @@ func (s *RefreshTokenStore) stored(ctx context.Context, tenantID, id string) (id
 		return identity.RefreshToken{}, errs.ErrNotFound
 	}
 	if err != nil {
-		return identity.RefreshToken{}, fmt.Errorf("refresh_tokens: find: %w", err)
+		return identity.RefreshToken{}, storeErr("refresh_tokens: find", err)
 	}
 	return refreshToDomain(d), nil
 }

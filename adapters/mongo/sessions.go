@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
@@ -95,6 +96,8 @@ func (s *SessionStore) Create(ctx context.Context, sess identity.Session) error 
 	if strings.HasPrefix(sess.SecretHash, noSecretPrefix) {
 		return fmt.Errorf("sessions: a secret hash must not begin with %q", noSecretPrefix)
 	}
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	doc := sessionToDocument(sess)
 	_, err := s.coll.InsertOne(ctx, doc)
 	if err == nil {
@@ -109,7 +112,7 @@ func (s *SessionStore) Create(ctx context.Context, sess identity.Session) error 
 	if n, cerr := s.coll.CountDocuments(ctx, taken); isDuplicate(err) || (cerr == nil && n > 0) {
 		return errs.ErrConflict.WithMessage("the session id or secret exists").Wrap(err)
 	}
-	return fmt.Errorf("sessions: insert: %w", err)
+	return storeErr("sessions: insert", err)
 }
 
 // ByID returns the tenant's session with the id, live or not.
@@ -126,13 +129,15 @@ func (s *SessionStore) BySecret(ctx context.Context, tenantID, secretHash string
 }
 
 func (s *SessionStore) findOne(ctx context.Context, filter bson.D) (identity.Session, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	var d sessionDocument
 	err := s.coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return identity.Session{}, errs.ErrNotFound
 	}
 	if err != nil {
-		return identity.Session{}, fmt.Errorf("sessions: find: %w", err)
+		return identity.Session{}, storeErr("sessions: find", err)
 	}
 	return sessionToDomain(d), nil
 }
@@ -151,14 +156,16 @@ func liveFilter(tenantID, userID string, now time.Time) bson.D {
 
 // ListLive returns the user's sessions live at now, newest first.
 func (s *SessionStore) ListLive(ctx context.Context, tenantID, userID string, now time.Time) ([]identity.Session, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}})
 	cur, err := s.coll.Find(ctx, liveFilter(tenantID, userID, now), opts)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: find live: %w", err)
+		return nil, storeErr("sessions: find live", err)
 	}
 	var docs []sessionDocument
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("sessions: decode: %w", err)
+		return nil, storeErr("sessions: read live", err)
 	}
 	out := make([]identity.Session, len(docs))
 	for i, d := range docs {
@@ -169,10 +176,12 @@ func (s *SessionStore) ListLive(ctx context.Context, tenantID, userID string, no
 
 // Touch records activity: the last-seen time and the slid idle expiry.
 func (s *SessionStore) Touch(ctx context.Context, tenantID, id string, lastSeen, idleExpires time.Time) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	res, err := s.coll.UpdateOne(ctx, idFilter(tenantID, id),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "last_seen_at", Value: lastSeen.UTC()}, {Key: "idle_expires_at", Value: idleExpires.UTC()}}}})
 	if err != nil {
-		return fmt.Errorf("sessions: touch %s: %w", id, err)
+		return storeErr("sessions: touch "+id, err)
 	}
 	if res.MatchedCount == 0 {
 		return errs.ErrNotFound
@@ -186,6 +195,8 @@ func (s *SessionStore) Touch(ctx context.Context, tenantID, id string, lastSeen,
 // whether it did. An unknown session is not an error: nothing changed. The
 // revocation's claim is kept until until, and is what RevokedSince lists.
 func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at, until time.Time) (bool, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	at = at.UTC()
 	var d sessionDocument
 	err := s.coll.FindOneAndUpdate(ctx,
@@ -196,7 +207,7 @@ func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at, unti
 		return false, nil
 	}
 	if err != nil {
-		return false, fmt.Errorf("sessions: revoke %s: %w", id, err)
+		return false, storeErr("sessions: revoke "+id, err)
 	}
 	won, err := claim(ctx, s.revocations, tenantID+":"+id, tenantID, at, until)
 	if err != nil || !won {
@@ -217,7 +228,7 @@ func (s *SessionStore) restoreRevocation(ctx context.Context, tenantID, id strin
 		return nil
 	}
 	if err != nil {
-		return fmt.Errorf("session_revocations: find %s: %w", id, err)
+		return storeErr("session_revocations: find "+id, err)
 	}
 	return s.reassertRevocation(ctx, tenantID, id, c.At)
 }
@@ -228,7 +239,7 @@ func (s *SessionStore) reassertRevocation(ctx context.Context, tenantID, id stri
 		bson.D{{Key: "_id", Value: docID(tenantID, id)}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: at.UTC()}}}})
 	if err != nil {
-		return fmt.Errorf("sessions: restore revocation of %s: %w", id, err)
+		return storeErr("sessions: restore revocation of "+id, err)
 	}
 	return nil
 }
@@ -237,17 +248,19 @@ func (s *SessionStore) reassertRevocation(ctx context.Context, tenantID, id stri
 // and returns the ids it revoked, newest first. Each session is revoked on
 // its own, so of two concurrent calls each id is reported by one.
 func (s *SessionStore) RevokeOthers(ctx context.Context, tenantID, userID, keepID string, at, until time.Time) ([]string, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	filter := append(liveFilter(tenantID, userID, at), bson.E{Key: "_id", Value: bson.D{{Key: "$ne", Value: docID(tenantID, keepID)}}})
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})
 	cur, err := s.coll.Find(ctx, filter, opts)
 	if err != nil {
-		return nil, fmt.Errorf("sessions: find live: %w", err)
+		return nil, storeErr("sessions: find live", err)
 	}
 	var docs []struct {
 		ID string `bson:"_id"`
 	}
 	if err := cur.All(ctx, &docs); err != nil {
-		return nil, fmt.Errorf("sessions: decode: %w", err)
+		return nil, storeErr("sessions: read live", err)
 	}
 	revoked := []string{}
 	for _, d := range docs {
@@ -314,5 +327,5 @@ func claim(ctx context.Context, coll *mongo.Collection, id, tenantID string, at,
 	if n, cerr := coll.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}}); cerr == nil && n > 0 {
 		return false, nil
 	}
-	return false, fmt.Errorf("%s: insert claim: %w", coll.Name(), err)
+	return false, storeErr(coll.Name()+": insert claim", err)
 }

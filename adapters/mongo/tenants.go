@@ -11,6 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/errs"
@@ -40,12 +41,14 @@ const (
 
 // Get returns one tenant.
 func (s *TenantStore) Get(ctx context.Context, id string) (tenant.Tenant, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	raw, err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return tenant.Tenant{}, errs.ErrTenantNotFound
 	}
 	if err != nil {
-		return tenant.Tenant{}, fmt.Errorf("tenants: find %q: %w", id, err)
+		return tenant.Tenant{}, storeErr(fmt.Sprintf("tenants: find %q", id), err)
 	}
 	return tenantToDomain(raw)
 }
@@ -53,9 +56,11 @@ func (s *TenantStore) Get(ctx context.Context, id string) (tenant.Tenant, error)
 // List returns every valid stored tenant; invalid ones are reported in the
 // error, joined, while the valid ones are still returned.
 func (s *TenantStore) List(ctx context.Context) ([]tenant.Tenant, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	cur, err := s.coll.Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
-		return nil, fmt.Errorf("tenants: find: %w", err)
+		return nil, storeErr("tenants: find", err)
 	}
 	defer cur.Close(ctx)
 	out := []tenant.Tenant{}
@@ -69,7 +74,7 @@ func (s *TenantStore) List(ctx context.Context) ([]tenant.Tenant, error) {
 		out = append(out, t)
 	}
 	if err := cur.Err(); err != nil {
-		return nil, fmt.Errorf("tenants: read: %w", err)
+		return nil, storeErr("tenants: read", err)
 	}
 	return out, errors.Join(invalid...)
 }
@@ -81,6 +86,8 @@ func (s *TenantStore) Put(ctx context.Context, t tenant.Tenant) (tenant.Tenant, 
 	if err := t.Validate(); err != nil {
 		return tenant.Tenant{}, err
 	}
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	set := bson.D{}
 	for k, v := range config.EncodeTenant(t) {
 		if k != "id" {
@@ -92,16 +99,18 @@ func (s *TenantStore) Put(ctx context.Context, t tenant.Tenant) (tenant.Tenant, 
 	raw, err := s.coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: t.ID}}, update,
 		options.FindOneAndUpdate().SetUpsert(true).SetReturnDocument(options.After)).Raw()
 	if err != nil {
-		return tenant.Tenant{}, fmt.Errorf("tenants: put %q: %w", t.ID, err)
+		return tenant.Tenant{}, storeErr(fmt.Sprintf("tenants: put %q", t.ID), err)
 	}
 	return tenantToDomain(raw)
 }
 
 // Delete removes a tenant's stored configuration.
 func (s *TenantStore) Delete(ctx context.Context, id string) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	res, err := s.coll.DeleteOne(ctx, bson.D{{Key: "_id", Value: id}})
 	if err != nil {
-		return fmt.Errorf("tenants: delete %q: %w", id, err)
+		return storeErr(fmt.Sprintf("tenants: delete %q", id), err)
 	}
 	if res.DeletedCount == 0 {
 		return errs.ErrTenantNotFound

@@ -3,13 +3,13 @@ package mongo
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
@@ -63,6 +63,8 @@ func userToDomain(d userDocument) identity.User {
 // Create stores a new user; identity.ErrEmailTaken if the tenant has the
 // e-mail key, errs.ErrConflict if the id is taken.
 func (s *UserStore) Create(ctx context.Context, u identity.User) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	_, err := s.coll.InsertOne(ctx, userToDocument(u))
 	if err == nil {
 		return nil
@@ -75,7 +77,7 @@ func (s *UserStore) Create(ctx context.Context, u identity.User) error {
 	if n, cerr := s.coll.CountDocuments(ctx, idFilter(u.TenantID, u.ID)); isDuplicate(err) || (cerr == nil && n > 0) {
 		return errs.ErrConflict.WithMessage("user id %s exists", u.ID).Wrap(err)
 	}
-	return fmt.Errorf("users: insert: %w", err)
+	return storeErr("users: insert", err)
 }
 
 // ByEmail returns the tenant's user with the e-mail key.
@@ -89,13 +91,15 @@ func (s *UserStore) ByID(ctx context.Context, tenantID, id string) (identity.Use
 }
 
 func (s *UserStore) findOne(ctx context.Context, filter bson.D) (identity.User, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	var d userDocument
 	err := s.coll.FindOne(ctx, filter).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return identity.User{}, errs.ErrNotFound
 	}
 	if err != nil {
-		return identity.User{}, fmt.Errorf("users: find: %w", err)
+		return identity.User{}, storeErr("users: find", err)
 	}
 	return userToDomain(d), nil
 }
@@ -116,9 +120,11 @@ func (s *UserStore) SetActive(ctx context.Context, tenantID, id string, active b
 }
 
 func (s *UserStore) set(ctx context.Context, tenantID, id string, fields bson.D) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	res, err := s.coll.UpdateOne(ctx, idFilter(tenantID, id), bson.D{{Key: "$set", Value: fields}})
 	if err != nil {
-		return fmt.Errorf("users: update %s: %w", id, err)
+		return storeErr("users: update "+id, err)
 	}
 	if res.MatchedCount == 0 {
 		return errs.ErrNotFound

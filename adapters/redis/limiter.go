@@ -9,6 +9,7 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -19,7 +20,8 @@ var _ throttle.Limiter = (*Limiter)(nil)
 // refusal never comes with a zero or negative wait after float rounding.
 const minRetryAfter = time.Millisecond
 
-// Limiter is one tenant's throttle.Limiter: a GCRA limiter
+// Limiter is one tenant's throttle.Limiter (each call bounded by the
+// context's platform.StoreTimeout): a GCRA limiter
 // (github.com/go-redis/redis_rate) that keeps one value per key, under
 // Key(tenant, "rl", key), updated atomically by a Lua script on the server.
 //
@@ -39,6 +41,8 @@ func NewLimiter(c Client, tenantID string) *Limiter {
 // Hit counts one event if it is allowed. When not, nothing is counted and
 // retryAfter is the time until one more would be allowed.
 func (l *Limiter) Hit(ctx context.Context, key string, lim tenant.Limit) (bool, time.Duration, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	rl, err := toRate(lim)
 	if err != nil {
 		return false, 0, err
@@ -57,6 +61,8 @@ func (l *Limiter) Hit(ctx context.Context, key string, lim tenant.Limit) (bool, 
 // never holds more than Count). When that leaves the bucket full, the key
 // is deleted, since the script only writes a key that still has a wait.
 func (l *Limiter) Refund(ctx context.Context, key string, lim tenant.Limit) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	rl, err := toRate(lim)
 	if err != nil {
 		return err
@@ -73,6 +79,8 @@ func (l *Limiter) Refund(ctx context.Context, key string, lim tenant.Limit) erro
 
 // Reset forgets every event counted against key.
 func (l *Limiter) Reset(ctx context.Context, key string) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	if err := l.rate.Reset(ctx, l.key(key)); err != nil {
 		return fmt.Errorf("limiter: reset %q: %w", key, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 )
@@ -26,6 +27,13 @@ type Client = goredis.UniversalClient
 //
 // Query parameters are go-redis options (dial_timeout, read_timeout,
 // pool_size, ...); rediss+sentinel and rediss+cluster use TLS.
+//
+// Every client honours the deadlines of the contexts it is given, also for
+// socket reads and writes (go-redis ignores them there unless told), so
+// that a Redis that hangs costs a request its store timeout and /readyz
+// its two seconds, not the socket timeouts times the retries. Dial, read
+// and write timeouts the URL does not set are DefaultDialTimeout and
+// DefaultIOTimeout.
 func NewClient(rawURL string) (Client, error) {
 	scheme, rest, ok := strings.Cut(rawURL, "://")
 	if !ok {
@@ -41,6 +49,8 @@ func NewClient(rawURL string) (Client, error) {
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
+		opt.ContextTimeoutEnabled = true
+		defaultTimeouts(rawURL, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout)
 		return goredis.NewClient(opt), nil
 	case "sentinel", "cluster":
 		u, err := withSeedAddrs(base, rest)
@@ -55,15 +65,45 @@ func NewClient(rawURL string) (Client, error) {
 			if opt.MasterName == "" {
 				return nil, fmt.Errorf("redis_url: a sentinel URL needs ?master_name=")
 			}
+			opt.ContextTimeoutEnabled = true
+			defaultTimeouts(u, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout)
 			return goredis.NewFailoverClient(opt), nil
 		}
 		opt, err := goredis.ParseClusterURL(u)
 		if err != nil {
 			return nil, fmt.Errorf("redis_url: %w", err)
 		}
+		opt.ContextTimeoutEnabled = true
+		defaultTimeouts(u, &opt.DialTimeout, &opt.ReadTimeout, &opt.WriteTimeout)
 		return goredis.NewClusterClient(opt), nil
 	}
 	return nil, fmt.Errorf("redis_url: unsupported scheme %q", scheme)
+}
+
+// Socket timeouts of a client whose URL does not set them; go-redis' own
+// (5 s to dial, 3 s per read) are longer than a request's store timeout.
+const (
+	DefaultDialTimeout = 2 * time.Second
+	DefaultIOTimeout   = 2 * time.Second
+)
+
+// defaultTimeouts sets the timeouts that rawURL's query leaves out. A URL
+// that sets read_timeout only keeps go-redis' rule that the write timeout
+// follows it.
+func defaultTimeouts(rawURL string, dial, read, write *time.Duration) {
+	var q url.Values
+	if u, err := url.Parse(rawURL); err == nil {
+		q = u.Query()
+	}
+	if !q.Has("dial_timeout") {
+		*dial = DefaultDialTimeout
+	}
+	if !q.Has("read_timeout") {
+		*read = DefaultIOTimeout
+		if !q.Has("write_timeout") {
+			*write = DefaultIOTimeout
+		}
+	}
 }
 
 // withSeedAddrs turns "host1:p,host2:p/path?q" into go-redis' form

@@ -9,6 +9,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
 )
 
@@ -17,7 +18,8 @@ var _ session.Revocations = (*Revocations)(nil)
 // minRevocationTTL is the shortest time a revocation is kept.
 const minRevocationTTL = time.Second
 
-// Revocations is the session.Revocations set: one key per revoked session,
+// Revocations is the session.Revocations set (each call bounded by the
+// context's platform.StoreTimeout): one key per revoked session,
 // Key(tenant, "revoked", sessionID), that expires with its TTL.
 //
 // Every authenticated request asks it, so checks are pipelined: concurrent
@@ -32,8 +34,9 @@ type Revocations struct {
 }
 
 type revocationQuery struct {
-	key   string
-	reply chan revocationAnswer
+	key      string
+	deadline time.Time // of the caller, who stops waiting then
+	reply    chan revocationAnswer
 }
 
 type revocationAnswer struct {
@@ -105,9 +108,17 @@ func (r *Revocations) work() {
 }
 
 // check answers a batch with one pipeline: an EXISTS per query and one
-// for the completeness marker.
+// for the completeness marker, given until the latest deadline of its
+// callers (tenants' store timeouts differ): a Redis that hangs holds a
+// worker no longer than someone waits for its answer.
 func (r *Revocations) check(batch []revocationQuery) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	var deadline time.Time
+	for _, q := range batch {
+		if q.deadline.After(deadline) {
+			deadline = q.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	cmds := make([]*goredis.IntCmd, len(batch))
 	var marker *goredis.IntCmd
@@ -180,6 +191,8 @@ return 1
 // Revoke records sessionID as revoked for ttl, at least a second; a sub-
 // millisecond remainder is rounded up.
 func (r *Revocations) Revoke(ctx context.Context, tenantID, sessionID string, ttl time.Duration) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	ttl = max(ttl, minRevocationTTL)
 	ms := (ttl + time.Millisecond - 1) / time.Millisecond
 	if err := revoke.Run(ctx, r.c, []string{Key(tenantID, "revoked", sessionID)}, int64(ms)).Err(); err != nil {
@@ -191,10 +204,13 @@ func (r *Revocations) Revoke(ctx context.Context, tenantID, sessionID string, tt
 // Revoked reports whether sessionID is in the set, and whether the set is
 // complete.
 func (r *Revocations) Revoked(ctx context.Context, tenantID, sessionID string) (bool, bool, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
 	if err := ctx.Err(); err != nil {
 		return false, false, fmt.Errorf("revocations: check: %w", err)
 	}
-	q := revocationQuery{key: Key(tenantID, "revoked", sessionID), reply: make(chan revocationAnswer, 1)}
+	deadline, _ := ctx.Deadline() // BoundStore set one
+	q := revocationQuery{key: Key(tenantID, "revoked", sessionID), deadline: deadline, reply: make(chan revocationAnswer, 1)}
 	select {
 	case r.queries <- q:
 	case <-ctx.Done():

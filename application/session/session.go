@@ -374,10 +374,15 @@ func (s *Service) revoke(ctx context.Context, sessionID string, now time.Time) e
 }
 
 // announceRetries are the waits between attempts to write a revocation to
-// the set.
+// the set, and announceBudget bounds them all: a revocation that misses
+// the set is safe (see revoke), so a hanging Redis must not hold a logout.
 var announceRetries = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond}
 
+const announceBudget = time.Second
+
 func (s *Service) announceRevoked(ctx context.Context, sessionID string) {
+	ctx, cancel := context.WithTimeout(ctx, announceBudget)
+	defer cancel()
 	for attempt := 0; ; attempt++ {
 		err := s.d.Revocations.Revoke(ctx, s.t.ID, sessionID, s.announce())
 		if err == nil {

@@ -32,6 +32,7 @@ import (
 	v1 "github.com/portcullis/portcullis/adapters/http/v1"
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -129,7 +130,7 @@ func serve(path string, stderr io.Writer) int {
 	defer cleanup()
 
 	dir := tenancy.NewDirectory(config.NewTenantDir(cfg.TenantsDir), p.Tenants, cfg.DefaultTenant, log)
-	if err := dir.Refresh(ctx); err != nil {
+	if err := dir.Refresh(platform.WithStoreTimeout(ctx, tenantListTimeout)); err != nil {
 		log.Error("tenant configuration is invalid", "error", err)
 		return 1
 	}
@@ -216,6 +217,10 @@ func servePprof(addr string, log *slog.Logger) {
 	}
 }
 
+// tenantListTimeout bounds the reading of every stored tenant, which is not
+// one request's work and may take longer than a tenant's store timeout.
+const tenantListTimeout = 30 * time.Second
+
 func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, every time.Duration, log *slog.Logger) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -224,7 +229,7 @@ func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, 
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := dir.Refresh(ctx); err != nil {
+			if err := dir.Refresh(platform.WithStoreTimeout(ctx, tenantListTimeout)); err != nil {
 				if ctx.Err() == nil {
 					log.Error("tenant refresh failed; keeping the previous tenants", "error", err)
 				}

@@ -125,6 +125,27 @@ func (e *Error) WithRetryAfter(seconds int) *Error {
 	return &c
 }
 
+// DefaultRetryAfter is the Retry-After, in seconds, of an Unavailable error
+// that does not say how long to wait: long enough for a store failover or a
+// restart, short enough for a client to try again while its user waits.
+const DefaultRetryAfter = 5
+
+// RetryAfter returns how many seconds a client should wait before trying
+// again after e: e's own RetryAfter when set, DefaultRetryAfter for any other
+// Unavailable error, and 0 (no advice) otherwise. Every surface's renderer
+// sets the Retry-After header from it, so that no 503 goes without one.
+func RetryAfter(e *Error) int {
+	switch {
+	case e == nil:
+		return 0
+	case e.RetryAfter > 0:
+		return e.RetryAfter
+	case e.Kind == Unavailable:
+		return DefaultRetryAfter
+	}
+	return 0
+}
+
 // As returns the *Error in err's chain, or an Internal error wrapping err when
 // there is none. It returns nil for a nil err.
 func As(err error) *Error {

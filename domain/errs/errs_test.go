@@ -54,3 +54,26 @@ func TestErrorStringListsFields(t *testing.T) {
 		t.Fatalf("kind name %q", e.Kind.String())
 	}
 }
+
+func TestRetryAfterDefaultsForUnavailable(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		e    *errs.Error
+		want int
+	}{
+		{"unavailable without advice", errs.ErrUnavailable.Wrap(errors.New("store down")), errs.DefaultRetryAfter},
+		{"another unavailable code", errs.E(errs.Unavailable, "busy", "Busy."), errs.DefaultRetryAfter},
+		{"unavailable with its own", errs.ErrUnavailable.WithRetryAfter(1), 1},
+		{"rate limited keeps its own", errs.E(errs.RateLimited, "throttled", "Slow down.").WithRetryAfter(42), 42},
+		{"other kinds have none", errs.ErrInternal, 0},
+		{"nil", nil, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			if got := errs.RetryAfter(tc.e); got != tc.want {
+				t.Fatalf("RetryAfter = %d, want %d", got, tc.want)
+			}
+		})
+	}
+}

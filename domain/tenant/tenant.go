@@ -109,6 +109,10 @@ type Tenant struct {
 	// RequireVerifiedEmail makes a password login of an account whose
 	// e-mail address is not verified fail like wrong credentials.
 	RequireVerifiedEmail bool
+	// StoreTimeout bounds each operation on the tenant's stores (MongoDB,
+	// Redis) during its requests: past it the request answers 503
+	// unavailable instead of waiting for a store that is down or hanging.
+	StoreTimeout time.Duration
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -116,6 +120,15 @@ type Tenant struct {
 	// "store"), for error messages and logs.
 	Source string
 }
+
+// Bounds of Tenant.StoreTimeout.
+const (
+	// DefaultStoreTimeout is short enough that a client learns of an outage
+	// in seconds, and long enough for a healthy store under load.
+	DefaultStoreTimeout = 3 * time.Second
+	// MaxStoreTimeout keeps a typo from holding requests for minutes.
+	MaxStoreTimeout = time.Minute
+)
 
 // Default returns a tenant with every field at its documented default; ID,
 // display name and domains are left empty.
@@ -138,6 +151,7 @@ func Default() Tenant {
 			LoginPerIP:      Limit{Count: 100, Window: 15 * time.Minute},
 			RegisterPerIP:   Limit{Count: 20, Window: time.Hour},
 		},
+		StoreTimeout: DefaultStoreTimeout,
 	}
 }
 
@@ -282,6 +296,11 @@ func (t Tenant) Validate() error {
 	limit("throttling.login_per_account", t.Throttling.LoginPerAccount)
 	limit("throttling.login_per_ip", t.Throttling.LoginPerIP)
 	limit("throttling.register_per_ip", t.Throttling.RegisterPerIP)
+
+	positive("store_timeout", t.StoreTimeout)
+	if t.StoreTimeout > MaxStoreTimeout {
+		add("store_timeout", "must be at most %s, got %s", MaxStoreTimeout, t.StoreTimeout)
+	}
 
 	if len(ps) == 0 {
 		return nil

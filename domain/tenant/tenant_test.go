@@ -53,6 +53,9 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"seed001 prefix relative", func(x *tenant.Tenant) { x.Profiles.Seed001Prefix = "api" }, `profiles.seed001.prefix: "api" must be empty`},
 		{"zero limit", func(x *tenant.Tenant) { x.Throttling.LoginPerIP.Count = 0 }, "throttling.login_per_ip.limit: must be at least 1, got 0"},
 		{"tiny window", func(x *tenant.Tenant) { x.Throttling.RegisterPerIP.Window = time.Millisecond }, "throttling.register_per_ip.window: must be at least 1s, got 1ms"},
+		{"zero store timeout", func(x *tenant.Tenant) { x.StoreTimeout = 0 }, "store_timeout: must be a positive duration, got 0s"},
+		{"negative store timeout", func(x *tenant.Tenant) { x.StoreTimeout = -time.Second }, "store_timeout: must be a positive duration, got -1s"},
+		{"store timeout too long", func(x *tenant.Tenant) { x.StoreTimeout = 2 * time.Minute }, "store_timeout: must be at most 1m0s, got 2m0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

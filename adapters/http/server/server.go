@@ -14,6 +14,7 @@ import (
 	"net/netip"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/outbox"
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/signing"
 )
@@ -252,8 +254,10 @@ func (s *Server) recoverPanic(c *fiber.Ctx) (err error) {
 	return c.Next()
 }
 
-// resolveTenant puts the request's tenant into its context. The Host header
-// is read as sent (X-Forwarded-Host only from a trusted proxy).
+// resolveTenant puts the request's tenant into its context, with the
+// tenant's store timeout that bounds every store operation of the request.
+// The Host header is read as sent (X-Forwarded-Host only from a trusted
+// proxy).
 func (s *Server) resolveTenant(c *fiber.Ctx) error {
 	host := string(c.Request().Host())
 	if fwd := c.Get(fiber.HeaderXForwardedHost); fwd != "" {
@@ -265,7 +269,7 @@ func (s *Server) resolveTenant(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	c.SetUserContext(web.WithTenant(c.UserContext(), rt))
+	c.SetUserContext(platform.WithStoreTimeout(web.WithTenant(c.UserContext(), rt), rt.Tenant.StoreTimeout))
 	return c.Next()
 }
 
@@ -273,37 +277,55 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"status": "ok"})
 }
 
-// readyz answers 200 when every dependency answers within two seconds, and
-// 503 while draining or when one does not.
+// ReadyTimeout is how long /readyz waits for the dependencies.
+const ReadyTimeout = 2 * time.Second
+
+// readyz answers 200 when every dependency answers within ReadyTimeout, and
+// 503 while draining or when one does not. It answers by then even when a
+// check ignores its context's deadline: a check still running counts as
+// unreachable.
 func (s *Server) readyz(c *fiber.Ctx) error {
 	if s.draining.Load() {
 		return errs.ErrUnavailable.WithMessage("The server is shutting down.")
 	}
-	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	ctx, cancel := context.WithTimeout(c.UserContext(), ReadyTimeout)
 	defer cancel()
-	results := make(map[string]string, len(s.opts.Checks))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var failed []string
-	for _, ch := range s.opts.Checks {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := ch.Ping(ctx)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				s.opts.Logger.Warn("readiness check failed", "check", ch.Name, "error", err)
-				results[ch.Name] = "unreachable"
-				failed = append(failed, ch.Name)
-				return
-			}
-			results[ch.Name] = "ok"
-		}()
+	type result struct {
+		name string
+		err  error
 	}
-	wg.Wait()
+	done := make(chan result, len(s.opts.Checks)) // buffered: a late check never blocks
+	for _, ch := range s.opts.Checks {
+		go func() { done <- result{ch.Name, ch.Ping(ctx)} }()
+	}
+	results := make(map[string]string, len(s.opts.Checks))
+	for _, ch := range s.opts.Checks {
+		results[ch.Name] = "unreachable"
+	}
+	var failed []string
+collect:
+	for range s.opts.Checks {
+		select {
+		case r := <-done:
+			if r.err != nil {
+				s.opts.Logger.Warn("readiness check failed", "check", r.name, "error", r.err)
+				failed = append(failed, r.name)
+				continue
+			}
+			results[r.name] = "ok"
+		case <-ctx.Done():
+			break collect
+		}
+	}
+	for _, ch := range s.opts.Checks {
+		if results[ch.Name] != "ok" && !slices.Contains(failed, ch.Name) {
+			s.opts.Logger.Warn("readiness check failed", "check", ch.Name, "error", fmt.Sprintf("no answer within %s", ReadyTimeout))
+			failed = append(failed, ch.Name)
+		}
+	}
 	if len(failed) > 0 {
-		return errs.ErrUnavailable.WithMessage("Not ready: %s unreachable.", strings.Join(failed, ", ")).WithRetryAfter(5)
+		slices.Sort(failed)
+		return errs.ErrUnavailable.WithMessage("Not ready: %s unreachable.", strings.Join(failed, ", "))
 	}
 	return c.JSON(fiber.Map{"status": "ready", "checks": results})
 }

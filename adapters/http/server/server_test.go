@@ -6,21 +6,26 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/server"
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/keyring/keyringtest"
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -354,4 +359,79 @@ func TestShutdownIsNotHeldBySilentConnection(t *testing.T) {
 		t.Fatalf("shutdown held by a connection that never sent a byte: %v", err)
 	}
 	<-served
+}
+
+// TestReadyzAnswersInTimeWhenADependencyHangs: a check that never returns
+// (a driver that ignores its context's deadline) does not hold /readyz past
+// ReadyTimeout; it is reported unreachable, with Retry-After.
+func TestReadyzAnswersInTimeWhenADependencyHangs(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	ok := server.Check{Name: "mongodb", Ping: func(context.Context) error { return nil }}
+	hangs := server.Check{Name: "redis", Ping: func(context.Context) error { <-release; return nil }}
+	s, logs := newServer(t, server.Options{Checks: []server.Check{ok, hangs}})
+	start := time.Now()
+	resp, body := do(t, s, httptest.NewRequest(http.MethodGet, "/readyz", nil))
+	took := time.Since(start)
+	p := decodeProblem(t, resp, body)
+	if resp.StatusCode != 503 || p.Code != "unavailable" || p.Detail != "Not ready: redis unreachable." || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("%d %+v Retry-After %q", resp.StatusCode, p, resp.Header.Get("Retry-After"))
+	}
+	if took > server.ReadyTimeout+2*time.Second {
+		t.Fatalf("/readyz answered after %s, want about %s", took, server.ReadyTimeout)
+	}
+	if !strings.Contains(logs.String(), "no answer within") {
+		t.Fatal("the hanging check is not logged")
+	}
+}
+
+// TestRequestContextCarriesTheTenantsStoreTimeout: the store adapters read
+// the bound of each operation from the request context; the tenant
+// middleware puts the tenant's store_timeout there.
+func TestRequestContextCarriesTheTenantsStoreTimeout(t *testing.T) {
+	t.Parallel()
+	slow := runtimeFor("slow")
+	slow.Tenant.StoreTimeout = 45 * time.Second
+	probe := func(r fiber.Router) {
+		r.Get("/probe", func(c *fiber.Ctx) error { return c.SendString(platform.StoreTimeout(c.UserContext()).String()) })
+	}
+	s, _ := newServer(t, server.Options{
+		Resolver: &fakeResolver{tenants: map[string]*web.TenantServices{"slow.example": slow, "shop.example": runtimeFor("shop")}},
+		Surfaces: []func(fiber.Router){probe},
+	})
+	for host, want := range map[string]string{"slow.example": "45s", "shop.example": tenant.DefaultStoreTimeout.String()} {
+		req := httptest.NewRequest(http.MethodGet, "/probe", nil)
+		req.Host = host
+		if resp, body := do(t, s, req); resp.StatusCode != 200 || string(body) != want {
+			t.Errorf("%s: %d %s, want store timeout %s", host, resp.StatusCode, body, want)
+		}
+	}
+}
+
+// TestEveryUnavailableAnswerCarriesRetryAfter: a 503 from a use case tells
+// the client when to retry, with the error's own advice or the default.
+func TestEveryUnavailableAnswerCarriesRetryAfter(t *testing.T) {
+	t.Parallel()
+	routes := func(r fiber.Router) {
+		r.Get("/store-down", func(*fiber.Ctx) error {
+			return fmt.Errorf("login: %w", errs.ErrUnavailable.Wrap(errors.New("users: find: server selection error")))
+		})
+		r.Get("/busy", func(*fiber.Ctx) error {
+			return errs.E(errs.Unavailable, "busy", "The server is busy.").WithRetryAfter(1)
+		})
+	}
+	s, _ := newServer(t, server.Options{Surfaces: []func(fiber.Router){routes}})
+	for path, want := range map[string]string{"/store-down": strconv.Itoa(errs.DefaultRetryAfter), "/busy": "1"} {
+		req := httptest.NewRequest(http.MethodGet, path, nil)
+		req.Host = "shop.example"
+		resp, body := do(t, s, req)
+		p := decodeProblem(t, resp, body)
+		if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != want {
+			t.Errorf("%s: %d %+v Retry-After %q, want 503 with %s", path, resp.StatusCode, p, resp.Header.Get("Retry-After"), want)
+		}
+		if strings.Contains(string(body), "selection") {
+			t.Errorf("%s: the cause leaked into the body: %s", path, body)
+		}
+	}
 }

@@ -150,25 +150,31 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 		}
 		if t, ok := c.Locals(localErrorTable).(*ErrorTable); ok && t != nil {
 			status, body := t.render(e)
-			if e.RetryAfter > 0 {
-				c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
-			}
+			SetRetryAfter(c, e)
 			return c.Status(status).JSON(body)
 		}
 		return Render(c, e, rid)
 	}
 }
 
-// Render writes e as problem+json, with Retry-After when e carries one.
+// Render writes e as problem+json, with Retry-After when e carries one and
+// for every Unavailable error (see errs.RetryAfter).
 func Render(c *fiber.Ctx, e *errs.Error, requestID string) error {
 	p := NewProblem(e, requestID)
-	if e.RetryAfter > 0 {
-		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(e.RetryAfter))
-	}
+	SetRetryAfter(c, e)
 	c.Status(p.Status)
 	if err := c.JSON(p); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, ContentTypeProblem)
 	return nil
+}
+
+// SetRetryAfter sets the Retry-After header for e, as errs.RetryAfter
+// advises: the error handler calls it for every surface, so that every 503
+// and every 429 that knows its wait tells the client when to come back.
+func SetRetryAfter(c *fiber.Ctx, e *errs.Error) {
+	if s := errs.RetryAfter(e); s > 0 {
+		c.Set(fiber.HeaderRetryAfter, strconv.Itoa(s))
+	}
 }
