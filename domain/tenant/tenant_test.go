@@ -53,6 +53,8 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"seed001 prefix relative", func(x *tenant.Tenant) { x.Profiles.Seed001Prefix = "api" }, `profiles.seed001.prefix: "api" must be empty`},
 		{"zero limit", func(x *tenant.Tenant) { x.Throttling.LoginPerIP.Count = 0 }, "throttling.login_per_ip.limit: must be at least 1, got 0"},
 		{"tiny window", func(x *tenant.Tenant) { x.Throttling.RegisterPerIP.Window = time.Millisecond }, "throttling.register_per_ip.window: must be at least 1s, got 1ms"},
+		{"zero device limit", func(x *tenant.Tenant) { x.Throttling.LoginPerDevice.Count = 0 }, "throttling.login_per_device.limit: must be at least 1, got 0"},
+		{"zero notice window", func(x *tenant.Tenant) { x.Throttling.SignupNoticePerRecipient.Window = 0 }, "throttling.signup_notice_per_recipient.window: must be at least 1s, got 0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
