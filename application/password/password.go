@@ -130,7 +130,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 		// Tell the owner, at the address of the account: the one typed may
 		// be a different mailbox that folds to the same key (ß and ss).
 		if owner, lerr := s.d.Users.ByEmail(ctx, s.t.ID, key); lerr == nil {
-			s.notifyTaken(ctx, owner.Email)
+			s.notifyTaken(ctx, owner)
 		}
 		return Registered{}, identity.ErrEmailTaken
 	}
@@ -147,10 +147,22 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	return out, nil
 }
 
-func (s *Service) notifyTaken(ctx context.Context, email string) {
+// notifyTaken tells the owner of an existing account that someone tried to
+// register its address, at most SignupNoticePerRecipient times per window:
+// anyone can register any address from as many IPs as they hold, and
+// without the cap the notice would be a way to flood a mailbox from our
+// servers. Over the cap, or when the limiter cannot be reached, nothing is
+// sent and nothing else changes: the registration answers as before (the
+// caller cannot tell), and the owner has already been told within the
+// window.
+func (s *Service) notifyTaken(ctx context.Context, owner identity.User) {
 	if s.d.Mail == nil {
 		return
 	}
+	if ok, _, err := s.d.Limiter.Hit(ctx, throttle.SignupNotice(owner.EmailKey), s.t.Throttling.SignupNoticePerRecipient); err != nil || !ok {
+		return
+	}
+	email := owner.Email
 	name := s.t.DisplayName
 	if name == "" {
 		name = s.t.ID
