@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/platform"
@@ -48,6 +49,9 @@ type Deps struct {
 	Common  CommonPasswords
 	Mail    notify.Mailer
 	Login   *login.Pipeline
+	// Devices chooses the account budget of each attempt and issues the
+	// device credentials (see package device for the rule).
+	Devices *device.Service
 	Clock   platform.Clock
 	Random  platform.Random
 }
@@ -82,6 +86,8 @@ type Registered struct {
 	// for or the account cannot sign in yet (the tenant requires a verified
 	// address) or signing in failed. The account exists either way.
 	Login *login.Outcome
+	// Device is the device credential of the sign-in, when one was issued.
+	Device device.Credential
 }
 
 // maxPasswordBytes bounds what is hashed at all: a longer input is refused
@@ -142,6 +148,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 		if o, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client}); err == nil {
 			out.Login = &o
 			out.User = o.User
+			if o.Result == login.Signed {
+				// Registering proved the password like a login does.
+				out.Device, _ = s.d.Devices.Succeeded(ctx, key, device.Budget{}, in.Client.IP)
+			}
 		}
 	}
 	return out, nil
@@ -183,15 +193,33 @@ type LoginInput struct {
 	Client   session.Client
 	// WithLatest: see login.Grant.
 	WithLatest bool
+	// DeviceToken is the device credential the client presents, if any
+	// (see package device): a valid one of this account counts the
+	// attempt against that device's budget instead of the account's.
+	DeviceToken string
+}
+
+// Outcome is what a password login produced: the pipeline's outcome and,
+// when a session was started, the device credential for the client to
+// keep and present at its next login.
+type Outcome struct {
+	login.Outcome
+	Device device.Credential
 }
 
 // Login checks a password and hands the grant to the login pipeline.
 // Unknown account, wrong password, disabled account and (when the tenant
 // requires it) unverified address answer login.ErrInvalidCredentials
 // alike, after the same hashing work.
-func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, error) {
+//
+// Each attempt is counted against the client IP's budget and against one
+// budget of the account: the presented device's, a known address's, or
+// the strangers' shared one (see package device), so that strangers
+// spending the shared budget do not lock the owner out of the devices and
+// networks they use.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 	if err := s.d.Login.Allowed(tenant.MethodPassword); err != nil {
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
 	var fields []errs.FieldError
 	if in.Email == "" {
@@ -203,20 +231,20 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, erro
 		fields = append(fields, errs.FieldError{Field: "password", Reason: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)})
 	}
 	if len(fields) > 0 {
-		return login.Outcome{}, errs.InvalidFields(fields...)
+		return Outcome{}, errs.InvalidFields(fields...)
 	}
 	_, key, emailErr := identity.NormalizeEmail(in.Email)
-	accountKey := throttle.LoginAccount(key)
+	budget := s.d.Devices.Budget(ctx, key, in.DeviceToken, in.Client.IP)
 	ipKey := throttle.LoginIP(in.Client.IP)
 	// Every attempt is counted against both budgets before any hashing, so
 	// that guesses sent together cannot all pass a check made before any of
 	// them was counted. A success gives the attempt back.
 	if err := throttle.Hit(ctx, s.d.Limiter, ipKey, s.t.Throttling.LoginPerIP); err != nil {
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
-	if err := throttle.Hit(ctx, s.d.Limiter, accountKey, s.t.Throttling.LoginPerAccount); err != nil {
+	if err := throttle.Hit(ctx, s.d.Limiter, budget.Key, budget.Limit); err != nil {
 		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
 
 	pw := identity.NormalizePassword(in.Password)
@@ -228,21 +256,21 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, erro
 		err = errs.ErrNotFound
 	}
 	if err != nil && !errors.Is(err, errs.ErrNotFound) {
-		return login.Outcome{}, fmt.Errorf("login: %w", err)
+		return Outcome{}, fmt.Errorf("login: %w", err)
 	}
 	found := err == nil && u.PasswordHash != ""
 	hash := u.PasswordHash
 	if !found {
 		if hash, err = s.dummyHash(ctx); err != nil {
-			return login.Outcome{}, err
+			return Outcome{}, err
 		}
 	}
 	ok, rehash, err := s.d.Hasher.Verify(ctx, pw, hash, s.t.Password.Hash)
 	if err != nil {
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
 	if !found || !ok {
-		return login.Outcome{}, login.ErrInvalidCredentials
+		return Outcome{}, login.ErrInvalidCredentials
 	}
 	if rehash {
 		if h, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash); err == nil {
@@ -251,12 +279,23 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, erro
 			}
 		}
 	}
-	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
+	o, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
 	if err != nil {
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
-	_ = s.d.Limiter.Reset(ctx, accountKey)
+	// A success forgets the failures of the budget it was counted against,
+	// and only those: the owner signing in on a known device must not give
+	// strangers a fresh shared budget.
+	_ = s.d.Limiter.Reset(ctx, budget.Key)
 	_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+	out := Outcome{Outcome: o}
+	if o.Result == login.Signed {
+		// Only a started session earns a credential: a pending second
+		// factor has not finished proving who this is.
+		if out.Device, err = s.d.Devices.Succeeded(ctx, key, budget, in.Client.IP); err != nil {
+			out.Device = device.Credential{} // the login stands; the next one tries again
+		}
+	}
 	return out, nil
 }
 
