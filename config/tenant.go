@@ -90,9 +90,11 @@ type limitSpec struct {
 }
 
 type throttlingSpec struct {
-	LoginPerAccount limitSpec `mapstructure:"login_per_account"`
-	LoginPerIP      limitSpec `mapstructure:"login_per_ip"`
-	RegisterPerIP   limitSpec `mapstructure:"register_per_ip"`
+	LoginPerAccount          limitSpec `mapstructure:"login_per_account"`
+	LoginPerIP               limitSpec `mapstructure:"login_per_ip"`
+	LoginPerDevice           limitSpec `mapstructure:"login_per_device"`
+	RegisterPerIP            limitSpec `mapstructure:"register_per_ip"`
+	SignupNoticePerRecipient limitSpec `mapstructure:"signup_notice_per_recipient"`
 }
 
 func specFromTenant(t tenant.Tenant) tenantSpec {
@@ -109,7 +111,8 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Sessions:  sessionsSpec{IdleTimeout: t.Sessions.IdleTimeout, AbsoluteTimeout: t.Sessions.AbsoluteTimeout},
 		Redirects: redirectsSpec{Allow: slices.Clone(t.Redirects.Allow), Default: t.Redirects.Default},
 		Throttling: throttlingSpec{LoginPerAccount: limit(t.Throttling.LoginPerAccount), LoginPerIP: limit(t.Throttling.LoginPerIP),
-			RegisterPerIP: limit(t.Throttling.RegisterPerIP)},
+			LoginPerDevice: limit(t.Throttling.LoginPerDevice), RegisterPerIP: limit(t.Throttling.RegisterPerIP),
+			SignupNoticePerRecipient: limit(t.Throttling.SignupNoticePerRecipient)},
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
@@ -131,7 +134,8 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Sessions:  tenant.SessionPolicy{IdleTimeout: s.Sessions.IdleTimeout, AbsoluteTimeout: s.Sessions.AbsoluteTimeout},
 		Redirects: tenant.RedirectPolicy{Allow: s.Redirects.Allow, Default: s.Redirects.Default},
 		Throttling: tenant.Throttling{LoginPerAccount: limit(s.Throttling.LoginPerAccount), LoginPerIP: limit(s.Throttling.LoginPerIP),
-			RegisterPerIP: limit(s.Throttling.RegisterPerIP)},
+			LoginPerDevice: limit(s.Throttling.LoginPerDevice), RegisterPerIP: limit(s.Throttling.RegisterPerIP),
+			SignupNoticePerRecipient: limit(s.Throttling.SignupNoticePerRecipient)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
 		StoreTimeout:         s.StoreTimeout,
@@ -204,7 +208,8 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"sessions":  map[string]any{"idle_timeout": s.Sessions.IdleTimeout.String(), "absolute_timeout": s.Sessions.AbsoluteTimeout.String()},
 		"redirects": map[string]any{"allow": orEmpty(s.Redirects.Allow), "default": s.Redirects.Default},
 		"throttling": map[string]any{"login_per_account": limit(s.Throttling.LoginPerAccount), "login_per_ip": limit(s.Throttling.LoginPerIP),
-			"register_per_ip": limit(s.Throttling.RegisterPerIP)},
+			"login_per_device": limit(s.Throttling.LoginPerDevice), "register_per_ip": limit(s.Throttling.RegisterPerIP),
+			"signup_notice_per_recipient": limit(s.Throttling.SignupNoticePerRecipient)},
 		"require_verified_email": s.RequireVerifiedEmail,
 		"profiles": map[string]any{
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -33,9 +34,13 @@ type tenantSpec struct {
 	RedirectDefault string
 	// Throttling limits as YAML flow mappings ("{limit: 3, window: 3s}");
 	// generousLimit when empty, so that a test only meets the limit it is
-	// about.
-	LoginPerAccount, LoginPerIP, RegisterPerIP string
+	// about; useDefault leaves the setting out of the file.
+	LoginPerAccount, LoginPerIP, LoginPerDevice, RegisterPerIP, SignupNoticePerRecipient string
 }
+
+// useDefault as a throttling limit of a tenantSpec leaves the setting out,
+// so that the server's default applies.
+const useDefault = "default"
 
 // yaml renders the tenant file.
 func (ts tenantSpec) yaml() string {
@@ -49,6 +54,10 @@ func (ts tenantSpec) yaml() string {
 	fmt.Fprintf(&b, "id: %s\ndisplay_name: %s\ndomains:\n", ts.ID, ts.ID)
 	for _, d := range ts.Domains {
 		fmt.Fprintf(&b, "  - %s\n", d)
+	}
+	limits := [][2]string{
+		{"login_per_account", ts.LoginPerAccount}, {"login_per_ip", ts.LoginPerIP}, {"login_per_device", ts.LoginPerDevice},
+		{"register_per_ip", ts.RegisterPerIP}, {"signup_notice_per_recipient", ts.SignupNoticePerRecipient},
 	}
 	fmt.Fprintf(&b, `login_methods: [password]
 password_policy:
@@ -66,11 +75,12 @@ profiles:
   seed001: {enabled: %t, prefix: /api}
 require_verified_email: false
 throttling:
-  login_per_account: %s
-  login_per_ip: %s
-  register_per_ip: %s
-`, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001,
-		or(ts.LoginPerAccount, generousLimit), or(ts.LoginPerIP, generousLimit), or(ts.RegisterPerIP, generousLimit))
+`, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001)
+	for _, l := range limits {
+		if l[1] != useDefault {
+			fmt.Fprintf(&b, "  %s: %s\n", l[0], or(l[1], generousLimit))
+		}
+	}
 	return b.String()
 }
 
@@ -78,11 +88,19 @@ throttling:
 // does not follow redirects: the tests look at them.
 func startTenants(t *testing.T, specs ...tenantSpec) *server {
 	t.Helper()
+	return startTenantsEnv(t, nil, specs...)
+}
+
+// startTenantsEnv is startTenants with more PORTCULLIS_* variables.
+func startTenantsEnv(t *testing.T, env map[string]string, specs ...tenantSpec) *server {
+	t.Helper()
 	files := make(map[string]string, len(specs))
 	for _, ts := range specs {
 		files[ts.ID+".yaml"] = ts.yaml()
 	}
-	s := start(t, options{Env: map[string]string{"PORTCULLIS_TENANTS_DIR": writeTenants(t, files)}})
+	all := map[string]string{"PORTCULLIS_TENANTS_DIR": writeTenants(t, files)}
+	maps.Copy(all, env)
+	s := start(t, options{Env: all})
 	noRedirects(s)
 	return s
 }

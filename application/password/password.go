@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/platform"
@@ -48,6 +49,9 @@ type Deps struct {
 	Common  CommonPasswords
 	Mail    notify.Mailer
 	Login   *login.Pipeline
+	// Devices chooses the account budget of each attempt and issues the
+	// device credentials (see package device for the rule).
+	Devices *device.Service
 	Clock   platform.Clock
 	Random  platform.Random
 }
@@ -82,6 +86,8 @@ type Registered struct {
 	// for or the account cannot sign in yet (the tenant requires a verified
 	// address) or signing in failed. The account exists either way.
 	Login *login.Outcome
+	// Device is the device credential of the sign-in, when one was issued.
+	Device device.Credential
 }
 
 // maxPasswordBytes bounds what is hashed at all: a longer input is refused
@@ -130,7 +136,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 		// Tell the owner, at the address of the account: the one typed may
 		// be a different mailbox that folds to the same key (ß and ss).
 		if owner, lerr := s.d.Users.ByEmail(ctx, s.t.ID, key); lerr == nil {
-			s.notifyTaken(ctx, owner.Email)
+			s.notifyTaken(ctx, owner)
 		}
 		return Registered{}, identity.ErrEmailTaken
 	}
@@ -142,15 +148,31 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 		if o, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client}); err == nil {
 			out.Login = &o
 			out.User = o.User
+			if o.Result == login.Signed {
+				// Registering proved the password like a login does.
+				out.Device, _ = s.d.Devices.Succeeded(ctx, key, device.Budget{}, in.Client.IP)
+			}
 		}
 	}
 	return out, nil
 }
 
-func (s *Service) notifyTaken(ctx context.Context, email string) {
+// notifyTaken tells the owner of an existing account that someone tried to
+// register its address, at most SignupNoticePerRecipient times per window:
+// anyone can register any address from as many IPs as they hold, and
+// without the cap the notice would be a way to flood a mailbox from our
+// servers. Over the cap, or when the limiter cannot be reached, nothing is
+// sent and nothing else changes: the registration answers as before (the
+// caller cannot tell), and the owner has already been told within the
+// window.
+func (s *Service) notifyTaken(ctx context.Context, owner identity.User) {
 	if s.d.Mail == nil {
 		return
 	}
+	if ok, _, err := s.d.Limiter.Hit(ctx, throttle.SignupNotice(owner.EmailKey), s.t.Throttling.SignupNoticePerRecipient); err != nil || !ok {
+		return
+	}
+	email := owner.Email
 	name := s.t.DisplayName
 	if name == "" {
 		name = s.t.ID
@@ -171,15 +193,33 @@ type LoginInput struct {
 	Client   session.Client
 	// WithLatest: see login.Grant.
 	WithLatest bool
+	// DeviceToken is the device credential the client presents, if any
+	// (see package device): a valid one of this account counts the
+	// attempt against that device's budget instead of the account's.
+	DeviceToken string
+}
+
+// Outcome is what a password login produced: the pipeline's outcome and,
+// when a session was started, the device credential for the client to
+// keep and present at its next login.
+type Outcome struct {
+	login.Outcome
+	Device device.Credential
 }
 
 // Login checks a password and hands the grant to the login pipeline.
 // Unknown account, wrong password, disabled account and (when the tenant
 // requires it) unverified address answer login.ErrInvalidCredentials
 // alike, after the same hashing work.
-func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, error) {
+//
+// Each attempt is counted against the client IP's budget and against one
+// budget of the account: the presented device's, a known address's, or
+// the strangers' shared one (see package device), so that strangers
+// spending the shared budget do not lock the owner out of the devices and
+// networks they use.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 	if err := s.d.Login.Allowed(tenant.MethodPassword); err != nil {
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
 	var fields []errs.FieldError
 	if in.Email == "" {
@@ -191,35 +231,51 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, erro
 		fields = append(fields, errs.FieldError{Field: "password", Reason: fmt.Sprintf("must be at most %d bytes", maxPasswordBytes)})
 	}
 	if len(fields) > 0 {
-		return login.Outcome{}, errs.InvalidFields(fields...)
+		return Outcome{}, errs.InvalidFields(fields...)
 	}
 	_, key, emailErr := identity.NormalizeEmail(in.Email)
-	accountKey := throttle.LoginAccount(key)
 	ipKey := throttle.LoginIP(in.Client.IP)
 	// Every attempt is counted against both budgets before any hashing, so
 	// that guesses sent together cannot all pass a check made before any of
-	// them was counted. A success gives the attempt back.
+	// them was counted. A success gives the attempt back. The IP budget
+	// first: when Redis is away, that answers 503 after one wait, before
+	// the device lookup would wait again.
 	if err := throttle.Hit(ctx, s.d.Limiter, ipKey, s.t.Throttling.LoginPerIP); err != nil {
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
-	if err := throttle.Hit(ctx, s.d.Limiter, accountKey, s.t.Throttling.LoginPerAccount); err != nil {
+	budget := s.d.Devices.Budget(ctx, key, in.DeviceToken, in.Client.IP)
+	if err := throttle.Hit(ctx, s.d.Limiter, budget.Key, budget.Limit); err != nil {
 		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
-		return login.Outcome{}, err
+		return Outcome{}, err
 	}
 
-	out, err := s.checkAndComplete(ctx, in, key, emailErr)
+	o, err := s.checkAndComplete(ctx, in, key, emailErr)
 	switch {
 	case err == nil:
-		_ = s.d.Limiter.Reset(ctx, accountKey)
-		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
 	case errs.KindOf(err) == errs.Unavailable:
 		// The attempt was never judged (the hash pool was full, the store
 		// away): it costs neither budget, or a burst of 503s would lock
 		// the account.
-		_ = s.d.Limiter.Refund(ctx, accountKey, s.t.Throttling.LoginPerAccount)
+		_ = s.d.Limiter.Refund(ctx, budget.Key, budget.Limit)
 		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+		return Outcome{}, err
+	default:
+		return Outcome{}, err
 	}
-	return out, err
+	// A success forgets the failures of the budget it was counted against,
+	// and only those: the owner signing in on a known device must not give
+	// strangers a fresh shared budget.
+	_ = s.d.Limiter.Reset(ctx, budget.Key)
+	_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+	out := Outcome{Outcome: o}
+	if o.Result == login.Signed {
+		// Only a started session earns a credential: a pending second
+		// factor has not finished proving who this is.
+		if out.Device, err = s.d.Devices.Succeeded(ctx, key, budget, in.Client.IP); err != nil {
+			out.Device = device.Credential{} // the login stands; the next one tries again
+		}
+	}
+	return out, nil
 }
 
 // checkAndComplete checks the password of the account with the e-mail

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/device"
+	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
@@ -103,6 +105,8 @@ type fixture struct {
 	hasher      *hasher
 	mail        *mailbox
 	t           tenant.Tenant
+	// devices is the device service the password service uses.
+	devices *device.Service
 }
 
 func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
@@ -127,9 +131,14 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 		Users: f.users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
 		Revocations: revocations, Tokens: tokens{clock: c}, Sync: f.sync, Clock: c, Random: rand.Reader,
 	})
+	key, err := device.DeriveKey([]byte("a master key of at least 16 bytes"), tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.devices = device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})
 	f.svc = password.New(tn, password.Deps{
 		Users: f.users, Limiter: throttletest.NewMemoryLimiter(c), Hasher: f.hasher, Common: common{"password1": true},
-		Mail: f.mail, Login: login.New(tn, f.users, session.NewIssuer(f.sess), c), Clock: c, Random: rand.Reader,
+		Mail: f.mail, Login: login.New(tn, f.users, session.NewIssuer(f.sess), c), Devices: f.devices, Clock: c, Random: rand.Reader,
 	})
 	return f
 }

@@ -53,8 +53,26 @@ func LoginIP(ip netip.Addr) string { return "login:ip:" + IPKey(ip) }
 // RegisterIP is the key of registrations from ip.
 func RegisterIP(ip netip.Addr) string { return "register:ip:" + IPKey(ip) }
 
-// LoginAccount is the key of password-login attempts on one account.
+// LoginAccount is the key of password-login attempts on one account from
+// clients the account does not know.
 func LoginAccount(emailKey string) string { return "login:acct:" + digest(emailKey) }
+
+// LoginDevice is the key of password-login attempts on one account from
+// one device holding a device credential of it (deviceID is the
+// credential's random id).
+func LoginDevice(emailKey, deviceID string) string {
+	return "login:dev:" + digest(emailKey+"\x00"+deviceID)
+}
+
+// LoginKnownIP is the key of password-login attempts on one account from
+// an address that recently logged in to it.
+func LoginKnownIP(emailKey string, ip netip.Addr) string {
+	return "login:kip:" + digest(emailKey+"\x00"+IPKey(ip))
+}
+
+// SignupNotice is the key of the "sign-up attempt" notices sent to the
+// owner of one account.
+func SignupNotice(emailKey string) string { return "notice:signup:" + digest(emailKey) }
 
 // IPKey is how an address is keyed: itself for IPv4, its /64 for IPv6.
 func IPKey(ip netip.Addr) string {

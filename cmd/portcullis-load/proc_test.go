@@ -144,7 +144,10 @@ func TestBenchTenantFileIsValidAndUnthrottled(t *testing.T) {
 	for name, l := range map[string]tenant.Limit{
 		"login_per_account": got.Throttling.LoginPerAccount,
 		"login_per_ip":      got.Throttling.LoginPerIP,
+		"login_per_device":  got.Throttling.LoginPerDevice,
 		"register_per_ip":   got.Throttling.RegisterPerIP,
+
+		"signup_notice_per_recipient": got.Throttling.SignupNoticePerRecipient,
 	} {
 		if l != highLimit {
 			t.Errorf("throttling.%s = %+v, want %+v", name, l, highLimit)

@@ -32,7 +32,8 @@ func benchTenant(host string, hash tenant.HashParams) tenant.Tenant {
 	t.Domains = []string{host}
 	t.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword}
 	t.Password.Hash = hash
-	t.Throttling = tenant.Throttling{LoginPerAccount: highLimit, LoginPerIP: highLimit, RegisterPerIP: highLimit}
+	t.Throttling = tenant.Throttling{LoginPerAccount: highLimit, LoginPerIP: highLimit, LoginPerDevice: highLimit,
+		RegisterPerIP: highLimit, SignupNoticePerRecipient: highLimit}
 	return t
 }
 

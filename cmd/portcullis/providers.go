@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
@@ -40,13 +41,15 @@ import (
 // the connections, and the stores, caches and pools that bound the whole
 // process. The tenant injector reads its fields.
 type Platform struct {
-	Mongo   *mongo.DB
-	Redis   redis.Client
-	Clock   platform.Clock
-	Random  platform.Random
-	Sealer  *aesgcm.Sealer
-	Keys    *mongo.KeyStore
-	Tenants *mongo.TenantStore
+	Mongo  *mongo.DB
+	Redis  redis.Client
+	Clock  platform.Clock
+	Random platform.Random
+	// MasterKey is what per-tenant secrets are derived from.
+	MasterKey MasterKey
+	Sealer    *aesgcm.Sealer
+	Keys      *mongo.KeyStore
+	Tenants   *mongo.TenantStore
 	// Outbox records mail and SMS in dev mode; nil otherwise.
 	Outbox *outbox.Outbox
 
@@ -102,10 +105,12 @@ var (
 		provideAccessTokens, wire.Bind(new(session.AccessTokens), new(*cache.AccessTokens)))
 	loginSet    = wire.NewSet(login.New)
 	passwordSet = wire.NewSet(wire.Struct(new(password.Deps), "*"), password.New)
-	keyringSet  = wire.NewSet(provideKeyring)
+	deviceSet   = wire.NewSet(wire.Struct(new(device.Deps), "*"), device.New, provideDeviceKey,
+		providePlaces, wire.Bind(new(device.Places), new(*redis.Places)))
+	keyringSet = wire.NewSet(provideKeyring)
 
 	platformBinds = wire.NewSet(
-		wire.FieldsOf(new(*Platform), "Keys", "Sealer", "Clock", "Random", "Outbox", "Redis",
+		wire.FieldsOf(new(*Platform), "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "Redis",
 			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "RevocationSync", "Hasher", "Common"),
 		wire.Bind(new(account.Users), new(*cache.Users)),
 		wire.Bind(new(session.Sessions), new(*cache.Sessions)),
@@ -120,7 +125,7 @@ var (
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, passwordSet, keyringSet,
+	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet,
 	provideMailer,
 	wire.Struct(new(web.TenantServices), "*"),
 )
@@ -266,6 +271,15 @@ func provideAccessTokens(t tenant.Tenant, ring *keyring.Ring, clock platform.Clo
 }
 
 func provideLimiter(t tenant.Tenant, c redis.Client) *redis.Limiter { return redis.NewLimiter(c, t.ID) }
+
+func providePlaces(t tenant.Tenant, c redis.Client) *redis.Places { return redis.NewPlaces(c, t.ID) }
+
+// provideDeviceKey derives the tenant's device-credential key from the
+// master key: rotating the master key invalidates every device credential
+// (their devices then count as strangers until they log in again).
+func provideDeviceKey(t tenant.Tenant, mk MasterKey) (device.Key, error) {
+	return device.DeriveKey(mk, t.ID)
+}
 
 // provideMailer returns the tenant's mail sender: the dev outbox in dev
 // mode; until a provider is configured, one that refuses.

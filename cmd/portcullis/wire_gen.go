@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/redis"
+	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/session"
@@ -65,6 +66,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		Redis:          v,
 		Clock:          clock,
 		Random:         random,
+		MasterKey:      masterKey,
 		Sealer:         sealer,
 		Keys:           keyStore,
 		Tenants:        tenantStore,
@@ -118,6 +120,19 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	mailer := provideMailer(t, outbox)
 	issuer := session.NewIssuer(service)
 	pipeline := login.New(t, users, issuer, clock)
+	masterKey := p.MasterKey
+	key, err := provideDeviceKey(t, masterKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	places := providePlaces(t, v)
+	deviceDeps := device.Deps{
+		Key:    key,
+		Places: places,
+		Clock:  clock,
+		Random: random,
+	}
+	deviceService := device.New(t, deviceDeps)
 	passwordDeps := password.Deps{
 		Users:   users,
 		Limiter: limiter,
@@ -125,6 +140,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Common:  list,
 		Mail:    mailer,
 		Login:   pipeline,
+		Devices: deviceService,
 		Clock:   clock,
 		Random:  random,
 	}

@@ -76,9 +76,21 @@ type Limit struct {
 
 // Throttling holds the per-tenant limits enforced in Redis.
 type Throttling struct {
+	// LoginPerAccount counts password-login attempts on one account from
+	// clients the account does not know (see LoginPerDevice).
 	LoginPerAccount Limit
 	LoginPerIP      Limit
-	RegisterPerIP   Limit
+	// LoginPerDevice counts password-login attempts on one account from
+	// one device that holds a device credential of that account, or from
+	// one address (IPv6 by /64) that recently logged in to it: each has a
+	// budget of its own, so strangers exhausting LoginPerAccount cannot
+	// lock the owner out of the places they use.
+	LoginPerDevice Limit
+	RegisterPerIP  Limit
+	// SignupNoticePerRecipient caps the "sign-up attempt" notices sent to
+	// one account's address; registrations over it answer the same but
+	// send nothing.
+	SignupNoticePerRecipient Limit
 }
 
 // Profiles are the compatibility API surfaces a tenant serves besides the
@@ -149,7 +161,10 @@ func Default() Tenant {
 		Throttling: Throttling{
 			LoginPerAccount: Limit{Count: 10, Window: 15 * time.Minute},
 			LoginPerIP:      Limit{Count: 100, Window: 15 * time.Minute},
+			LoginPerDevice:  Limit{Count: 10, Window: 15 * time.Minute},
 			RegisterPerIP:   Limit{Count: 20, Window: time.Hour},
+
+			SignupNoticePerRecipient: Limit{Count: 3, Window: 24 * time.Hour},
 		},
 		StoreTimeout: DefaultStoreTimeout,
 	}
@@ -295,7 +310,9 @@ func (t Tenant) Validate() error {
 	}
 	limit("throttling.login_per_account", t.Throttling.LoginPerAccount)
 	limit("throttling.login_per_ip", t.Throttling.LoginPerIP)
+	limit("throttling.login_per_device", t.Throttling.LoginPerDevice)
 	limit("throttling.register_per_ip", t.Throttling.RegisterPerIP)
+	limit("throttling.signup_notice_per_recipient", t.Throttling.SignupNoticePerRecipient)
 
 	positive("store_timeout", t.StoreTimeout)
 	if t.StoreTimeout > MaxStoreTimeout {

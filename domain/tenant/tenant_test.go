@@ -56,6 +56,8 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"zero store timeout", func(x *tenant.Tenant) { x.StoreTimeout = 0 }, "store_timeout: must be a positive duration, got 0s"},
 		{"negative store timeout", func(x *tenant.Tenant) { x.StoreTimeout = -time.Second }, "store_timeout: must be a positive duration, got -1s"},
 		{"store timeout too long", func(x *tenant.Tenant) { x.StoreTimeout = 2 * time.Minute }, "store_timeout: must be at most 1m0s, got 2m0s"},
+		{"zero device limit", func(x *tenant.Tenant) { x.Throttling.LoginPerDevice.Count = 0 }, "throttling.login_per_device.limit: must be at least 1, got 0"},
+		{"zero notice window", func(x *tenant.Tenant) { x.Throttling.SignupNoticePerRecipient.Window = 0 }, "throttling.signup_notice_per_recipient.window: must be at least 1s, got 0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -62,11 +62,12 @@ func (h handlers) login(c *fiber.Ctx) error {
 	rt := web.Tenant(c.UserContext())
 	out, err := rt.Passwords.Login(c.UserContext(), password.LoginInput{
 		Email: f["email"], Password: f["password"], Kind: identity.SessionApp,
-		Client: web.Client(c),
+		Client: web.Client(c), DeviceToken: web.DeviceToken(c, h.opts.Dev),
 	})
 	if err != nil {
 		return err
 	}
+	web.SetDeviceCookie(c, h.opts.Dev, out.Device)
 	var next any
 	if n := c.Query("next"); n != "" {
 		if target, ok := redirect.Check(n, rt.Tenant.Redirects); ok {

@@ -116,11 +116,13 @@ func (h handlers) login(c *fiber.Ctx) error {
 	}
 	out, err := web.Tenant(c.UserContext()).Passwords.Login(c.UserContext(), password.LoginInput{
 		Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c), WithLatest: true,
+		DeviceToken: web.DeviceToken(c, h.opts.Dev),
 	})
 	if err != nil {
 		return err
 	}
-	return h.answer(c, out.User, &out)
+	web.SetDeviceCookie(c, h.opts.Dev, out.Device)
+	return h.answer(c, out.User, &out.Outcome)
 }
 
 // register creates the account and signs it in through the login
@@ -143,6 +145,7 @@ func (h handlers) register(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	web.SetDeviceCookie(c, h.opts.Dev, reg.Device)
 	return h.answer(c, reg.User, reg.Login)
 }
 

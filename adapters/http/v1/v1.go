@@ -11,6 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
@@ -93,6 +94,9 @@ type loginRequest struct {
 	// Session selects the credential: "bearer" (default: access JWT and
 	// refresh token), "cookie" (browser session) or "app" (app token).
 	Session string `json:"session"`
+	// DeviceToken is the device_token of an earlier login, for clients
+	// that keep no cookie; without it the device cookie is read.
+	DeviceToken string `json:"device_token"`
 }
 
 func (h handlers) login(c *fiber.Ctx) error {
@@ -113,16 +117,28 @@ func (h handlers) login(c *fiber.Ctx) error {
 	if err := web.CheckCookieLogin(c, kind); err != nil {
 		return err
 	}
-	out, err := tenantOf(c).Passwords.Login(c.UserContext(), password.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c)})
+	deviceToken := req.DeviceToken
+	if deviceToken == "" {
+		deviceToken = web.DeviceToken(c, h.opts.Dev)
+	}
+	out, err := tenantOf(c).Passwords.Login(c.UserContext(), password.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c), DeviceToken: deviceToken})
 	if err != nil {
 		return err
 	}
-	return h.credentials(c, out.User, out.Credentials)
+	return h.credentials(c, out.User, out.Credentials, out.Device)
 }
 
-func (h handlers) credentials(c *fiber.Ctx, u identity.User, creds session.Credentials) error {
+// credentials writes a login or refresh answer; a login's device
+// credential goes in the body (device_token, device_expires_at) and the
+// device cookie.
+func (h handlers) credentials(c *fiber.Ctx, u identity.User, creds session.Credentials, dev device.Credential) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	out := fiber.Map{"user": userJSON(u), "session": sessionJSON(creds.Session, creds.Session.ID)}
+	if dev.Token != "" {
+		web.SetDeviceCookie(c, h.opts.Dev, dev)
+		out["device_token"] = dev.Token
+		out["device_expires_at"] = timeOrNil(dev.ExpiresAt)
+	}
 	switch creds.Session.Kind {
 	case identity.SessionAPI:
 		now := time.Now()
@@ -157,7 +173,7 @@ func (h handlers) refresh(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return h.credentials(c, u, creds)
+	return h.credentials(c, u, creds, device.Credential{})
 }
 
 func (h handlers) principal(c *fiber.Ctx) (session.Principal, error) {

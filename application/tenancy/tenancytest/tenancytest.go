@@ -102,7 +102,10 @@ func Sample(id string) tenant.Tenant {
 	t.Throttling = tenant.Throttling{
 		LoginPerAccount: tenant.Limit{Count: 3, Window: 5 * time.Minute},
 		LoginPerIP:      tenant.Limit{Count: 30, Window: 10 * time.Minute},
+		LoginPerDevice:  tenant.Limit{Count: 5, Window: 20 * time.Minute},
 		RegisterPerIP:   tenant.Limit{Count: 4, Window: 2 * time.Hour},
+
+		SignupNoticePerRecipient: tenant.Limit{Count: 2, Window: 12 * time.Hour},
 	}
 	t.RequireVerifiedEmail = true
 	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
