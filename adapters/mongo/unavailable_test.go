@@ -3,11 +3,10 @@ package mongo_test
 import (
 	"context"
 	"errors"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/adapters/internal/nettest"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/platform"
@@ -15,53 +14,6 @@ import (
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
-
-// blackHole accepts connections and never answers on them: a store that
-// hangs. It returns its address; everything is closed at cleanup.
-func blackHole(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return ln.Addr().String()
-}
-
-// refusing returns an address where nothing listens.
-func refusing(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
-	return addr
-}
 
 func openAt(t *testing.T, addr string) *mongo.DB {
 	t.Helper()
@@ -113,7 +65,7 @@ func storeOps(db *mongo.DB) map[string]func(context.Context) error {
 func TestUnreachableStoreAnswersUnavailableWithinStoreTimeout(t *testing.T) {
 	t.Parallel()
 	const bound = 300 * time.Millisecond
-	for name, addr := range map[string]string{"hanging": blackHole(t), "refusing": refusing(t)} {
+	for name, addr := range map[string]string{"hanging": nettest.BlackHole(t), "refusing": nettest.Refusing(t)} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			for op, run := range storeOps(openAt(t, addr)) {
@@ -145,7 +97,7 @@ func TestUnreachableStoreAnswersUnavailableWithinStoreTimeout(t *testing.T) {
 // is exact; the upper one is generous.)
 func TestTenantStoreTimeoutIsHonoured(t *testing.T) {
 	t.Parallel()
-	users := mongo.NewUserStore(openAt(t, blackHole(t)))
+	users := mongo.NewUserStore(openAt(t, nettest.BlackHole(t)))
 	const larger = tenant.DefaultStoreTimeout + 1500*time.Millisecond
 	ctx := platform.WithStoreTimeout(context.Background(), larger)
 	start := time.Now()

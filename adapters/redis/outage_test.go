@@ -2,13 +2,12 @@ package redis_test
 
 import (
 	"context"
-	"net"
-	"sync"
 	"testing"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/portcullis/portcullis/adapters/internal/nettest"
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -56,35 +55,7 @@ func TestNewClientHonoursContextsAndBoundsSockets(t *testing.T) {
 // hangingRedis accepts connections and never answers on them.
 func hangingRedis(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		<-done
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			_ = c.Close()
-		}
-	})
-	return "redis://" + ln.Addr().String() + "/0"
+	return "redis://" + nettest.BlackHole(t) + "/0"
 }
 
 // TestHangingRedisCostsTheStoreTimeout: against a Redis that accepts

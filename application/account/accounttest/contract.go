@@ -13,15 +13,14 @@ import (
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
-// racers is how many goroutines the concurrency cases release together.
-const racers = 20
+// The suites' clock and concurrency, shared with the other contract suites.
+const racers = platformtest.Racers
 
-// t0 is the suites' clock; every time is whole milliseconds, as stored.
-var t0 = time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
-
-func at(d time.Duration) time.Time { return t0.Add(d) }
-
-var race = platformtest.Race
+var (
+	t0   = platformtest.T0
+	at   = platformtest.At
+	race = platformtest.Race
+)
 
 func sampleUser(tenant, id, emailKey string) identity.User {
 	return identity.User{ID: id, TenantID: tenant, Email: "Ada.Lovelace+" + emailKey, EmailKey: emailKey, FirstName: "Ada", LastName: "Lovelace",

@@ -51,3 +51,14 @@ func Race(n int, f func(i int)) {
 	close(start)
 	wg.Wait()
 }
+
+// Racers is how many goroutines the contract suites' concurrency cases
+// release together.
+const Racers = 20
+
+// T0 is the contract suites' clock; every time is whole milliseconds, as
+// stored.
+var T0 = time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
+
+// At is T0 + d.
+func At(d time.Duration) time.Time { return T0.Add(d) }
