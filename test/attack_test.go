@@ -1045,6 +1045,17 @@ func TestSeed001Surface(t *testing.T) {
 			}
 		}
 	})
+	t.Run("the original's client-mode header selects the mode", func(t *testing.T) {
+		creds := map[string]any{"email": a.Email, "password": a.Password}
+		for _, v := range []string{"mobile_app", "ios"} {
+			key(t, wantShape(t, post(t, "/api/user/login/", creds, withHeader("X-Requested-By", v)), true))
+		}
+		r := post(t, "/api/user/login/", creds, withHeader("X-Requested-By", "web"))
+		wantShape(t, r, false)
+		if sessionCookie(r) == nil {
+			t.Error("X-Requested-By: web did not set the session cookie")
+		}
+	})
 	t.Run("login with a session cookie", func(t *testing.T) {
 		var cookie string
 		for i := range 2 {

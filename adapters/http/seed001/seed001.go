@@ -6,9 +6,10 @@
 // (profiles.seed001.enabled, profiles.seed001.prefix).
 //
 // A client asks for app-token authentication (the "session" object
-// {"id", "key"} in the answer, then Authorization: Token <key>) by sending
-// the header "X-Auth-Mode: app-token"; without it the login sets the
-// browser session cookie.
+// {"id", "key"} in the answer, then Authorization: Token <key>) as the
+// original does, with the header X-Requested-By set to anything but "web"
+// (its documentation uses "mobile_app"), or with "X-Auth-Mode: app-token";
+// without either the login sets the browser session cookie.
 package seed001
 
 import (
@@ -27,9 +28,13 @@ import (
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
-// HeaderAuthMode selects app-token authentication with the value
-// "app-token".
-const HeaderAuthMode = "X-Auth-Mode"
+// Headers that select app-token authentication: HeaderRequestedBy with any
+// value but "web" (the original system's client mode), or HeaderAuthMode
+// with the value "app-token".
+const (
+	HeaderRequestedBy = "X-Requested-By"
+	HeaderAuthMode    = "X-Auth-Mode"
+)
 
 // Options configure the surface.
 type Options struct {
@@ -90,6 +95,9 @@ type registerRequest struct {
 }
 
 func kind(c *fiber.Ctx) identity.SessionKind {
+	if by := strings.TrimSpace(c.Get(HeaderRequestedBy)); by != "" && !strings.EqualFold(by, "web") {
+		return identity.SessionApp
+	}
 	if strings.EqualFold(c.Get(HeaderAuthMode), "app-token") {
 		return identity.SessionApp
 	}
