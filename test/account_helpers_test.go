@@ -32,6 +32,8 @@ type tenantSpec struct {
 	NoSeed000, NoSeed001 bool
 	// RedirectDefault is redirects.default; "/" when empty.
 	RedirectDefault string
+	// RequireVerifiedEmail is require_verified_email.
+	RequireVerifiedEmail bool
 	// Throttling limits as YAML flow mappings ("{limit: 3, window: 3s}");
 	// generousLimit when empty, so that a test only meets the limit it is
 	// about; useDefault leaves the setting out of the file.
@@ -73,9 +75,9 @@ redirects:
 profiles:
   seed000: {enabled: %t}
   seed001: {enabled: %t, prefix: /api}
-require_verified_email: false
+require_verified_email: %t
 throttling:
-`, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001)
+`, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001, ts.RequireVerifiedEmail)
 	for _, l := range limits {
 		if l[1] != useDefault {
 			fmt.Fprintf(&b, "  %s: %s\n", l[0], or(l[1], generousLimit))

@@ -229,3 +229,34 @@ func TestLogoutWithTheStoreDownChangesNothing(t *testing.T) {
 	flushRedis(t, redisURL) // the Redis entry lapses (or is lost): the store's revocation stands
 	refusedEverywhere(t, "after logout and the loss of its Redis entry", app, s)
 }
+
+// Part 1: seed 001's register signs in through the login pipeline, so a
+// tenant's policy applies to it as to a login. On a tenant that requires a
+// verified address, a new account is created and answered (the user, no
+// session), and nothing it answers works as a credential.
+func TestSeed001RegisterSignsInOnlyThroughThePipeline(t *testing.T) {
+	t.Parallel()
+	s := startTenants(t, tenantSpec{ID: "strict", Domains: []string{"localhost"}, RequireVerifiedEmail: true})
+	for _, mode := range []reqOption{withHeader("X-Requested-By", "mobile_app"), withHeader("X-Requested-By", "web")} {
+		a := newAccount("strict")
+		r := s.do(t, http.MethodPost, "/api/user/register/", withHost("localhost"), mode, withJSON(registerBody(a)))
+		if r.Status != http.StatusOK {
+			t.Fatalf("register: %d %s", r.Status, r.Body)
+		}
+		m := decodeJSON[map[string]any](t, r)
+		if u, _ := m["user"].(map[string]any); u == nil || u["email"] != a.Email {
+			t.Fatalf("register answered no user: %s", r.Body)
+		}
+		if _, ok := m["session"]; ok || sessionCookie(r) != nil {
+			t.Fatalf("an unverified account got a session from register: %s (cookie %v)", r.Body, sessionCookie(r))
+		}
+		// The account exists: registering it again is a conflict, and
+		// a login is refused like any unverified account's.
+		if r := s.do(t, http.MethodPost, "/api/user/register/", withHost("localhost"), mode, withJSON(registerBody(a))); r.Status == http.StatusOK {
+			t.Fatalf("registering the address again: %d %s", r.Status, r.Body)
+		}
+		if r := tryLogin(t, s, "localhost", a.Email, a.Password); r.Status != http.StatusUnauthorized {
+			t.Fatalf("login of the unverified account: %d %s", r.Status, r.Body)
+		}
+	}
+}
