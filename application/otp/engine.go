@@ -1,0 +1,159 @@
+package otp
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"golang.org/x/crypto/hkdf"
+
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/otp"
+)
+
+// Errors the engine reports. A surface renders each in its own shape.
+var (
+	// ErrInvalid answers a secret that does not match.
+	ErrInvalid = errs.E(errs.Unauthenticated, "otp_invalid", "The code is incorrect.")
+	// ErrExpired answers a secret with no challenge behind it: never
+	// issued, expired, or used already.
+	ErrExpired = errs.E(errs.Unauthenticated, "otp_expired", "The code has expired or was already used. Request a new one.")
+	// ErrExhausted answers any submission to a challenge that has had its
+	// wrong attempts.
+	ErrExhausted = errs.E(errs.Unauthenticated, "otp_attempts_exceeded", "Too many wrong codes. Request a new one.")
+	// ErrCooldown answers a new secret asked for too soon after the last.
+	ErrCooldown = errs.E(errs.RateLimited, "otp_cooldown", "A code was sent a moment ago. Wait before asking for another.")
+	// ErrDailyCap answers a destination that had its secrets for the day.
+	ErrDailyCap = errs.E(errs.RateLimited, "otp_daily_cap", "Too many codes were sent to this destination today.")
+)
+
+// Key is a tenant's HMAC key for one-time secrets.
+type Key []byte
+
+// DeriveKey derives a tenant's key from the platform master key (HKDF-SHA256,
+// the purpose and tenant in the info).
+func DeriveKey(master []byte, tenantID string) (Key, error) {
+	if len(master) < 16 || tenantID == "" {
+		return nil, errors.New("otp: a master key of at least 16 bytes and a tenant id are required")
+	}
+	k := make([]byte, 32)
+	if _, err := io.ReadFull(hkdf.New(sha256.New, master, nil, []byte("portcullis otp v1\x00tenant="+tenantID)), k); err != nil {
+		return nil, fmt.Errorf("otp: derive key: %w", err)
+	}
+	return k, nil
+}
+
+// Engine issues and verifies one tenant's one-time secrets.
+type Engine struct {
+	tenantID string
+	key      Key
+	store    Store
+	clock    platform.Clock
+	random   platform.Random
+}
+
+// New returns the engine of a tenant.
+func New(tenantID string, key Key, store Store, clock platform.Clock, random platform.Random) *Engine {
+	return &Engine{tenantID: tenantID, key: key, store: store, clock: clock, random: random}
+}
+
+// Issued is a secret to deliver and when it stops working.
+type Issued struct {
+	Secret    string
+	ExpiresAt time.Time
+}
+
+// Issue draws a secret of kind k for subject, to be sent to destination,
+// and stores its challenge. It refuses with ErrCooldown (carrying
+// Retry-After) within the cooldown of the subject's last secret, and with
+// ErrDailyCap once the destination had DailyCap secrets today (UTC).
+func (e *Engine) Issue(ctx context.Context, k otp.Kind, subject, destination string) (Issued, error) {
+	if err := k.Validate(); err != nil {
+		return Issued{}, err
+	}
+	secret, err := k.NewSecret(e.random)
+	if err != nil {
+		return Issued{}, err
+	}
+	now := e.clock.Now().UTC()
+	c := Challenge{Key: e.challengeKey(k, subject, secret), Digest: e.digest(k, subject, secret), Subject: subject,
+		MaxAttempts: k.Limits.MaxAttempts, TTL: k.TTL}
+	dayKey := "otp-day:" + string(k.Channel) + ":" + e.hash(destination) + ":" + now.Format("20060102")
+	left, capped, err := e.store.Issue(ctx, e.tenantID, c, e.cooldown(k), dayKey, k.Limits.DailyCap)
+	switch {
+	case err != nil:
+		return Issued{}, errs.ErrUnavailable.Wrap(fmt.Errorf("otp: issue: %w", err))
+	case capped:
+		return Issued{}, ErrDailyCap.WithRetryAfter(int(now.Truncate(24*time.Hour).Add(24*time.Hour).Sub(now)/time.Second) + 1)
+	case left > 0:
+		return Issued{}, ErrCooldown.WithRetryAfter(int((left + time.Second - 1) / time.Second))
+	}
+	return Issued{Secret: secret, ExpiresAt: now.Add(k.TTL)}, nil
+}
+
+// cooldown of a link is per token, which is new each time: links are
+// limited by the daily cap alone.
+func (e *Engine) cooldown(k otp.Kind) time.Duration {
+	if k.Form == otp.FormLink {
+		return 0
+	}
+	return k.Limits.Cooldown
+}
+
+// Verify checks secret against the challenge of kind k for subject (for a
+// link, the subject is the token's and may be empty) and consumes it when
+// it matches. It returns the challenge's subject. A malformed secret is
+// refused without costing an attempt.
+func (e *Engine) Verify(ctx context.Context, k otp.Kind, subject, secret string) (string, error) {
+	if !k.WellFormed(secret) {
+		return "", ErrInvalid
+	}
+	v, owner, err := e.store.Consume(ctx, e.tenantID, e.challengeKey(k, subject, secret), e.digest(k, subject, secret))
+	if err != nil {
+		return "", errs.ErrUnavailable.Wrap(fmt.Errorf("otp: verify: %w", err))
+	}
+	switch v {
+	case Consumed:
+		return owner, nil
+	case Wrong:
+		return "", ErrInvalid
+	case Dead:
+		return "", ErrExhausted
+	}
+	return "", ErrExpired
+}
+
+// challengeKey names the challenge: for a code, its purpose and subject
+// (one live code per subject and purpose); for a link, its purpose and the
+// token, since a link is all its holder presents.
+func (e *Engine) challengeKey(k otp.Kind, subject, secret string) string {
+	if k.Form == otp.FormLink {
+		return "otp:" + string(k.Purpose) + ":link:" + e.hash("token\x00"+secret)
+	}
+	return "otp:" + string(k.Purpose) + ":" + e.hash("subject\x00"+subject)
+}
+
+// digest is the stored form of a secret: an HMAC under the tenant's key
+// of everything it is bound to, so that the same digits issued for another
+// purpose, channel or subject are another digest.
+func (e *Engine) digest(k otp.Kind, subject, secret string) string {
+	if k.Form == otp.FormLink {
+		subject = ""
+	}
+	m := hmac.New(sha256.New, e.key)
+	m.Write([]byte(e.tenantID + "\x00" + string(k.Purpose) + "\x00" + string(k.Channel) + "\x00" + subject + "\x00" + secret))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// hash names a value in a key without revealing it.
+func (e *Engine) hash(v string) string {
+	m := hmac.New(sha256.New, e.key)
+	m.Write([]byte("otp key\x00" + v))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}

@@ -1,0 +1,175 @@
+// Package otp describes one-time secrets: the numeric codes and link
+// tokens that prove a person holds a phone or a mailbox. A Kind bundles
+// what a purpose needs (form, length, lifetime, limits); a Challenge is one
+// issued secret, bound to tenant, purpose, subject and channel, so that a
+// secret issued for one of them never verifies another.
+package otp
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Purpose names what a one-time secret is for.
+type Purpose string
+
+// The purposes. Only login_sms is served so far; the others are the
+// configurations later login methods and flows use.
+const (
+	PurposeLoginSMS        Purpose = "login_sms"
+	PurposeLoginEmail      Purpose = "login_email"
+	PurposeMagicLink       Purpose = "magic_link"
+	PurposeEmailVerify     Purpose = "email_verify"
+	PurposePasswordReset   Purpose = "password_reset"
+	PurposeAdminActivation Purpose = "admin_activation"
+	PurposeAdminLink       Purpose = "admin_link"
+)
+
+// Channel names how a secret reaches its holder.
+type Channel string
+
+// The channels.
+const (
+	ChannelSMS   Channel = "sms"
+	ChannelEmail Channel = "email"
+	ChannelLink  Channel = "link" // handed to an admin, who passes it on
+)
+
+// Form is the shape of a secret.
+type Form int
+
+// The forms.
+const (
+	// FormCode is a numeric code a person types (Length digits).
+	FormCode Form = iota + 1
+	// FormLink is a URL-safe token of at least 256 random bits, carried in
+	// a link.
+	FormLink
+)
+
+// Limits a challenge and its destination are held to.
+type Limits struct {
+	// MaxAttempts is how many wrong submissions a challenge survives; the
+	// next one kills it.
+	MaxAttempts int
+	// Cooldown is the least time between two secrets for one subject.
+	Cooldown time.Duration
+	// DailyCap is the most secrets one destination gets in a day.
+	DailyCap int
+}
+
+// Kind is everything a purpose needs to issue and check its secrets.
+type Kind struct {
+	Purpose Purpose
+	Channel Channel
+	Form    Form
+	// Length is the number of digits of a code.
+	Length int
+	// TTL is how long a secret can be used.
+	TTL    time.Duration
+	Limits Limits
+}
+
+// Defaults for a numeric code: 6 digits, 5 wrong attempts, a 60 s resend
+// cooldown, 10 a day per destination. LinkBytes is the randomness of a
+// link token.
+const (
+	DefaultLength      = 6
+	DefaultMaxAttempts = 5
+	DefaultCooldown    = 60 * time.Second
+	DefaultDailyCap    = 10
+	LinkBytes          = 32
+	minLength          = 4
+	maxLength          = 10
+)
+
+// LoginSMS is the SMS login code with the defaults and the given lifetime
+// (a tenant's sms code lifetime; 5 minutes by default).
+func LoginSMS(ttl time.Duration) Kind {
+	return Kind{Purpose: PurposeLoginSMS, Channel: ChannelSMS, Form: FormCode, Length: DefaultLength, TTL: ttl,
+		Limits: Limits{MaxAttempts: DefaultMaxAttempts, Cooldown: DefaultCooldown, DailyCap: DefaultDailyCap}}
+}
+
+// Validate reports what is wrong with k.
+func (k Kind) Validate() error {
+	var bad []string
+	if k.Purpose == "" {
+		bad = append(bad, "purpose is required")
+	}
+	if k.Channel == "" {
+		bad = append(bad, "channel is required")
+	}
+	switch k.Form {
+	case FormCode:
+		if k.Length < minLength || k.Length > maxLength {
+			bad = append(bad, fmt.Sprintf("a code has %d to %d digits, got %d", minLength, maxLength, k.Length))
+		}
+	case FormLink:
+	default:
+		bad = append(bad, "unknown form")
+	}
+	if k.TTL < time.Second {
+		bad = append(bad, fmt.Sprintf("ttl must be at least 1s, got %s", k.TTL))
+	}
+	if k.Limits.MaxAttempts < 1 {
+		bad = append(bad, "max attempts must be at least 1")
+	}
+	if k.Limits.Cooldown < 0 {
+		bad = append(bad, "cooldown must not be negative")
+	}
+	if k.Limits.DailyCap < 1 {
+		bad = append(bad, "daily cap must be at least 1")
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("otp kind %s: %s", k.Purpose, strings.Join(bad, "; "))
+	}
+	return nil
+}
+
+// NewSecret draws a fresh secret of k's form from r: Length uniform
+// digits, or a URL-safe token of LinkBytes random bytes.
+func (k Kind) NewSecret(r io.Reader) (string, error) {
+	if r == nil {
+		r = rand.Reader
+	}
+	if k.Form == FormLink {
+		b := make([]byte, LinkBytes)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return "", fmt.Errorf("otp: random: %w", err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b), nil
+	}
+	max := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(k.Length)), nil)
+	n, err := rand.Int(r, max)
+	if err != nil {
+		return "", fmt.Errorf("otp: random: %w", err)
+	}
+	return fmt.Sprintf("%0*d", k.Length, n), nil
+}
+
+// WellFormed reports whether s could be a secret of k: the right number of
+// digits, or a token of the right length and alphabet. A submission that
+// is not is refused before it costs an attempt.
+func (k Kind) WellFormed(s string) bool {
+	switch k.Form {
+	case FormCode:
+		if len(s) != k.Length {
+			return false
+		}
+		for _, c := range s {
+			if c < '0' || c > '9' {
+				return false
+			}
+		}
+		return true
+	case FormLink:
+		b, err := base64.RawURLEncoding.DecodeString(s)
+		return err == nil && len(b) == LinkBytes
+	}
+	return false
+}

@@ -1,0 +1,59 @@
+package otp_test
+
+import (
+	"crypto/rand"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/domain/otp"
+)
+
+func TestSecretsHaveTheirKindsForm(t *testing.T) {
+	t.Parallel()
+	code := otp.LoginSMS(5 * time.Minute)
+	link := otp.Kind{Purpose: otp.PurposeMagicLink, Channel: otp.ChannelEmail, Form: otp.FormLink, TTL: time.Hour,
+		Limits: otp.Limits{MaxAttempts: 1, Cooldown: time.Minute, DailyCap: 5}}
+	seen := map[string]bool{}
+	for range 200 {
+		c, err := code.NewSecret(rand.Reader)
+		if err != nil || !code.WellFormed(c) || len(c) != 6 {
+			t.Fatalf("code %q, %v", c, err)
+		}
+		seen[c] = true
+		l, err := link.NewSecret(rand.Reader)
+		if err != nil || !link.WellFormed(l) || len(l) < 43 {
+			t.Fatalf("link token %q, %v", l, err)
+		}
+	}
+	if len(seen) < 190 {
+		t.Fatalf("200 codes gave only %d distinct values", len(seen))
+	}
+	for _, bad := range []string{"", "12345", "1234567", "12a456", "１２３４５６"} {
+		if code.WellFormed(bad) {
+			t.Errorf("code %q accepted as well formed", bad)
+		}
+	}
+	if link.WellFormed("short") || link.WellFormed("123456") {
+		t.Error("a short token is well formed")
+	}
+}
+
+func TestKindValidate(t *testing.T) {
+	t.Parallel()
+	if err := otp.LoginSMS(5 * time.Minute).Validate(); err != nil {
+		t.Fatal(err)
+	}
+	bad := otp.LoginSMS(0)
+	bad.Length = 3
+	bad.Limits.MaxAttempts = 0
+	err := bad.Validate()
+	if err == nil {
+		t.Fatal("an invalid kind validated")
+	}
+	for _, want := range []string{"4 to 10 digits, got 3", "ttl must be at least 1s", "max attempts"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
