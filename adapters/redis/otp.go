@@ -125,3 +125,35 @@ func ms(d time.Duration) int64 {
 	}
 	return int64((d + time.Millisecond - 1) / time.Millisecond)
 }
+
+// withdraw removes the challenge if it still has the digest, ends its
+// cooldown and gives the daily secret back. KEYS: challenge, cooldown.
+var withdraw = goredis.NewScript(`
+if redis.call("HGET", KEYS[1], "d") ~= ARGV[1] then return 0 end
+redis.call("DEL", KEYS[1], KEYS[2])
+return 1
+`)
+
+// Withdraw takes back an undelivered issue.
+func (s *OTPStore) Withdraw(ctx context.Context, tenantID, key, digest, dayKey string) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	ch, cd := challengeKeys(tenantID, key)
+	n, err := withdraw.Run(ctx, s.c, []string{ch, cd}, digest).Int()
+	if err != nil {
+		return fmt.Errorf("otp: withdraw: %w", err)
+	}
+	if n == 1 {
+		if err := giveBackDay.Run(ctx, s.c, []string{Key(tenantID, dayKey)}).Err(); err != nil {
+			return fmt.Errorf("otp: withdraw: give back: %w", err)
+		}
+	}
+	return nil
+}
+
+// giveBackDay takes one from a destination's daily count, never below 0.
+var giveBackDay = goredis.NewScript(`
+local n = tonumber(redis.call("GET", KEYS[1]) or "0")
+if n > 0 then redis.call("DECR", KEYS[1]) end
+return 1
+`)

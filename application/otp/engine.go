@@ -67,6 +67,7 @@ func New(tenantID string, key Key, store Store, clock platform.Clock, random pla
 type Issued struct {
 	Secret    string
 	ExpiresAt time.Time
+	issuedAt  time.Time
 }
 
 // Issue draws a secret of kind k for subject, to be sent to destination,
@@ -84,8 +85,7 @@ func (e *Engine) Issue(ctx context.Context, k otp.Kind, subject, destination str
 	now := e.clock.Now().UTC()
 	c := Challenge{Key: e.challengeKey(k, subject, secret), Digest: e.digest(k, subject, secret), Subject: subject,
 		MaxAttempts: k.Limits.MaxAttempts, TTL: k.TTL}
-	dayKey := "otp-day:" + string(k.Channel) + ":" + e.hash(destination) + ":" + now.Format("20060102")
-	left, capped, err := e.store.Issue(ctx, e.tenantID, c, e.cooldown(k), dayKey, k.Limits.DailyCap)
+	left, capped, err := e.store.Issue(ctx, e.tenantID, c, e.cooldown(k), e.dayKey(k, destination, now), k.Limits.DailyCap)
 	switch {
 	case err != nil:
 		return Issued{}, errs.ErrUnavailable.Wrap(fmt.Errorf("otp: issue: %w", err))
@@ -94,7 +94,23 @@ func (e *Engine) Issue(ctx context.Context, k otp.Kind, subject, destination str
 	case left > 0:
 		return Issued{}, ErrCooldown.WithRetryAfter(int((left + time.Second - 1) / time.Second))
 	}
-	return Issued{Secret: secret, ExpiresAt: now.Add(k.TTL)}, nil
+	return Issued{Secret: secret, ExpiresAt: now.Add(k.TTL), issuedAt: now}, nil
+}
+
+// Withdraw takes back a secret that could not be delivered: its challenge
+// goes (unless a newer secret replaced it), its cooldown ends and its
+// daily secret is given back, so that the holder can ask again at once.
+func (e *Engine) Withdraw(ctx context.Context, k otp.Kind, subject, destination string, is Issued) error {
+	err := e.store.Withdraw(ctx, e.tenantID, e.challengeKey(k, subject, is.Secret), e.digest(k, subject, is.Secret), e.dayKey(k, destination, is.issuedAt))
+	if err != nil {
+		return errs.ErrUnavailable.Wrap(fmt.Errorf("otp: withdraw: %w", err))
+	}
+	return nil
+}
+
+// dayKey names a destination's count of secrets on the UTC day of at.
+func (e *Engine) dayKey(k otp.Kind, destination string, at time.Time) string {
+	return "otp-day:" + string(k.Channel) + ":" + e.hash(destination) + ":" + at.UTC().Format("20060102")
 }
 
 // cooldown of a link is per token, which is new each time: links are

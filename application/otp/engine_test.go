@@ -170,3 +170,30 @@ func TestALinkTokenNamesItsSubject(t *testing.T) {
 		t.Fatalf("a used link: %v", err)
 	}
 }
+
+// A secret that could not be delivered is taken back whole: the holder can
+// ask again at once, and the day's count is as if it had not been sent.
+func TestAnUndeliveredSecretIsWithdrawn(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	e := f.engine(t, "shop")
+	one := sms
+	one.Limits.DailyCap = 1
+	is, err := e.Issue(ctx, one, "u1", "+905355555555")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Withdraw(ctx, one, "u1", "+905355555555", is); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.Verify(ctx, one, "u1", is.Secret); !errors.Is(err, otp.ErrExpired) {
+		t.Fatalf("the withdrawn code: %v", err)
+	}
+	again, err := e.Issue(ctx, one, "u1", "+905355555555")
+	if err != nil {
+		t.Fatalf("asking again at once, within the cooldown and a cap of 1: %v", err)
+	}
+	if _, err := e.Verify(ctx, one, "u1", again.Secret); err != nil {
+		t.Fatalf("the new code: %v", err)
+	}
+}

@@ -54,7 +54,13 @@ const (
 // right submissions exactly one is Consumed; every submission counts, and
 // once MaxAttempts wrong ones have been counted the challenge is Dead to
 // every later one, right or wrong.
+//
+// Withdraw takes back an issue whose secret could not be delivered: it
+// removes the challenge of key if it still has digest (a newer one is left
+// alone), ends its cooldown and gives its daily secret back, so that the
+// holder can ask again at once.
 type Store interface {
 	Issue(ctx context.Context, tenantID string, c Challenge, cooldown time.Duration, dayKey string, dailyCap int) (cooldownLeft time.Duration, capped bool, err error)
 	Consume(ctx context.Context, tenantID, key, digest string) (v Verdict, subject string, err error)
+	Withdraw(ctx context.Context, tenantID, key, digest, dayKey string) error
 }

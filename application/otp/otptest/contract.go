@@ -196,4 +196,27 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) (otp.Store, stri
 			t.Fatalf("a capped issue left a challenge: %v", v)
 		}
 	})
+
+	t.Run("a withdrawn issue leaves nothing: no challenge, no cooldown, its daily secret back", func(t *testing.T) {
+		t.Parallel()
+		s, tn := newStore(t)
+		issue(t, s, tn, challenge("k", "d1", 5, time.Minute), time.Minute, "day", 1)
+		if err := s.Withdraw(ctx, tn, "k", "d1", "day"); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := consume(t, s, tn, "k", "d1"); v != otp.Missing {
+			t.Fatalf("the withdrawn challenge = %v, want Missing", v)
+		}
+		if left, capped := issue(t, s, tn, challenge("k", "d2", 5, time.Minute), time.Minute, "day", 1); left != 0 || capped {
+			t.Fatalf("issue after the withdrawal: left %s, capped %v", left, capped)
+		}
+		// Withdrawing a secret that was replaced leaves the newer one.
+		if err := s.Withdraw(ctx, tn, "k", "d1", "day"); err != nil {
+			t.Fatal(err)
+		}
+		if v, _ := consume(t, s, tn, "k", "d2"); v != otp.Consumed {
+			t.Fatalf("the newer challenge after withdrawing an older secret = %v", v)
+		}
+	})
+
 }

@@ -75,3 +75,20 @@ func (m *MemoryStore) Consume(_ context.Context, tenantID, key, digest string) (
 	delete(m.challenges, k)
 	return otp.Consumed, e.c.Subject, nil
 }
+
+// Withdraw takes back an undelivered issue.
+func (m *MemoryStore) Withdraw(_ context.Context, tenantID, key, digest, dayKey string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := tenantID + "/" + key
+	e, ok := m.challenges[k]
+	if !ok || e.c.Digest != digest {
+		return nil
+	}
+	delete(m.challenges, k)
+	delete(m.cooldowns, k)
+	if d := tenantID + "/" + dayKey; m.days[d] > 0 {
+		m.days[d]--
+	}
+	return nil
+}
