@@ -39,6 +39,12 @@ type tenantSpec struct {
 	RequireVerifiedEmail bool          `mapstructure:"require_verified_email"`
 	Profiles             profilesSpec  `mapstructure:"profiles"`
 	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
+	SMS                  smsSpec       `mapstructure:"sms"`
+}
+
+// smsSpec is the sms section; its provider part lives in sms_provider.go.
+type smsSpec struct {
+	Provider smsProviderSpec `mapstructure:"provider"`
 }
 
 type profilesSpec struct {
@@ -117,6 +123,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
 		StoreTimeout: t.StoreTimeout,
+		SMS:          smsSpec{Provider: smsProviderSpecFrom(t.SMSProvider)},
 	}
 }
 
@@ -139,6 +146,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
 		StoreTimeout:         s.StoreTimeout,
+		SMSProvider:          s.SMS.Provider.provider(),
 	}
 }
 
@@ -216,6 +224,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
 		},
 		"store_timeout": s.StoreTimeout.String(),
+		"sms":           map[string]any{"provider": s.SMS.Provider.document()},
 	}
 }
 

@@ -125,6 +125,9 @@ type Tenant struct {
 	// Redis) during its requests: past it the request answers 503
 	// unavailable instead of waiting for a store that is down or hanging.
 	StoreTimeout time.Duration
+	// SMSProvider is the account text messages are sent through
+	// (sms.provider); its zero value is none.
+	SMSProvider SMSProvider
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -318,6 +321,8 @@ func (t Tenant) Validate() error {
 	if t.StoreTimeout > MaxStoreTimeout {
 		add("store_timeout", "must be at most %s, got %s", MaxStoreTimeout, t.StoreTimeout)
 	}
+
+	ps = append(ps, t.SMSProvider.problems()...)
 
 	if len(ps) == 0 {
 		return nil
