@@ -101,6 +101,9 @@ type throttlingSpec struct {
 	LoginPerDevice           limitSpec `mapstructure:"login_per_device"`
 	RegisterPerIP            limitSpec `mapstructure:"register_per_ip"`
 	SignupNoticePerRecipient limitSpec `mapstructure:"signup_notice_per_recipient"`
+	SMSPerIP                 limitSpec `mapstructure:"sms_per_ip"`
+	SMSPerCallingCode        limitSpec `mapstructure:"sms_per_calling_code"`
+	SMSPerTenant             limitSpec `mapstructure:"sms_per_tenant"`
 }
 
 func specFromTenant(t tenant.Tenant) tenantSpec {
@@ -118,7 +121,8 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Redirects: redirectsSpec{Allow: slices.Clone(t.Redirects.Allow), Default: t.Redirects.Default},
 		Throttling: throttlingSpec{LoginPerAccount: limit(t.Throttling.LoginPerAccount), LoginPerIP: limit(t.Throttling.LoginPerIP),
 			LoginPerDevice: limit(t.Throttling.LoginPerDevice), RegisterPerIP: limit(t.Throttling.RegisterPerIP),
-			SignupNoticePerRecipient: limit(t.Throttling.SignupNoticePerRecipient)},
+			SignupNoticePerRecipient: limit(t.Throttling.SignupNoticePerRecipient), SMSPerIP: limit(t.Throttling.SMSPerIP),
+			SMSPerCallingCode: limit(t.Throttling.SMSPerCallingCode), SMSPerTenant: limit(t.Throttling.SMSPerTenant)},
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
@@ -142,7 +146,8 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Redirects: tenant.RedirectPolicy{Allow: s.Redirects.Allow, Default: s.Redirects.Default},
 		Throttling: tenant.Throttling{LoginPerAccount: limit(s.Throttling.LoginPerAccount), LoginPerIP: limit(s.Throttling.LoginPerIP),
 			LoginPerDevice: limit(s.Throttling.LoginPerDevice), RegisterPerIP: limit(s.Throttling.RegisterPerIP),
-			SignupNoticePerRecipient: limit(s.Throttling.SignupNoticePerRecipient)},
+			SignupNoticePerRecipient: limit(s.Throttling.SignupNoticePerRecipient), SMSPerIP: limit(s.Throttling.SMSPerIP),
+			SMSPerCallingCode: limit(s.Throttling.SMSPerCallingCode), SMSPerTenant: limit(s.Throttling.SMSPerTenant)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
 		StoreTimeout:         s.StoreTimeout,
@@ -217,7 +222,8 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"redirects": map[string]any{"allow": orEmpty(s.Redirects.Allow), "default": s.Redirects.Default},
 		"throttling": map[string]any{"login_per_account": limit(s.Throttling.LoginPerAccount), "login_per_ip": limit(s.Throttling.LoginPerIP),
 			"login_per_device": limit(s.Throttling.LoginPerDevice), "register_per_ip": limit(s.Throttling.RegisterPerIP),
-			"signup_notice_per_recipient": limit(s.Throttling.SignupNoticePerRecipient)},
+			"signup_notice_per_recipient": limit(s.Throttling.SignupNoticePerRecipient), "sms_per_ip": limit(s.Throttling.SMSPerIP),
+			"sms_per_calling_code": limit(s.Throttling.SMSPerCallingCode), "sms_per_tenant": limit(s.Throttling.SMSPerTenant)},
 		"require_verified_email": s.RequireVerifiedEmail,
 		"profiles": map[string]any{
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},

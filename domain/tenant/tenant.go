@@ -91,6 +91,12 @@ type Throttling struct {
 	// one account's address; registrations over it answer the same but
 	// send nothing.
 	SignupNoticePerRecipient Limit
+	// The SMS-pumping guard: requests for SMS codes from one address, to
+	// one country calling code, and to the whole tenant. Every request
+	// counts, whether or not its number has an account.
+	SMSPerIP          Limit
+	SMSPerCallingCode Limit
+	SMSPerTenant      Limit
 }
 
 // Profiles are the compatibility API surfaces a tenant serves besides the
@@ -168,6 +174,9 @@ func Default() Tenant {
 			RegisterPerIP:   Limit{Count: 20, Window: time.Hour},
 
 			SignupNoticePerRecipient: Limit{Count: 3, Window: 24 * time.Hour},
+			SMSPerIP:                 Limit{Count: 10, Window: time.Hour},
+			SMSPerCallingCode:        Limit{Count: 100, Window: time.Hour},
+			SMSPerTenant:             Limit{Count: 1000, Window: 24 * time.Hour},
 		},
 		StoreTimeout: DefaultStoreTimeout,
 	}
@@ -316,6 +325,9 @@ func (t Tenant) Validate() error {
 	limit("throttling.login_per_device", t.Throttling.LoginPerDevice)
 	limit("throttling.register_per_ip", t.Throttling.RegisterPerIP)
 	limit("throttling.signup_notice_per_recipient", t.Throttling.SignupNoticePerRecipient)
+	limit("throttling.sms_per_ip", t.Throttling.SMSPerIP)
+	limit("throttling.sms_per_calling_code", t.Throttling.SMSPerCallingCode)
+	limit("throttling.sms_per_tenant", t.Throttling.SMSPerTenant)
 
 	positive("store_timeout", t.StoreTimeout)
 	if t.StoreTimeout > MaxStoreTimeout {

@@ -57,6 +57,7 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"negative store timeout", func(x *tenant.Tenant) { x.StoreTimeout = -time.Second }, "store_timeout: must be a positive duration, got -1s"},
 		{"store timeout too long", func(x *tenant.Tenant) { x.StoreTimeout = 2 * time.Minute }, "store_timeout: must be at most 1m0s, got 2m0s"},
 		{"zero device limit", func(x *tenant.Tenant) { x.Throttling.LoginPerDevice.Count = 0 }, "throttling.login_per_device.limit: must be at least 1, got 0"},
+		{"zero SMS calling-code window", func(x *tenant.Tenant) { x.Throttling.SMSPerCallingCode.Window = 0 }, "throttling.sms_per_calling_code.window: must be at least 1s, got 0s"},
 		{"zero notice window", func(x *tenant.Tenant) { x.Throttling.SignupNoticePerRecipient.Window = 0 }, "throttling.signup_notice_per_recipient.window: must be at least 1s, got 0s"},
 	}
 	for _, tc := range cases {
