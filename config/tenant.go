@@ -38,7 +38,16 @@ type tenantSpec struct {
 	// RequireVerifiedEmail: see tenant.Tenant.
 	RequireVerifiedEmail bool          `mapstructure:"require_verified_email"`
 	Profiles             profilesSpec  `mapstructure:"profiles"`
+	SMS                  smsSpec       `mapstructure:"sms"`
 	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
+}
+
+// smsSpec is the sms block: the phone number and code policy here, the
+// provider beside it.
+type smsSpec struct {
+	DefaultRegion    string        `mapstructure:"default_region"`
+	AllowedCountries []string      `mapstructure:"allowed_countries"`
+	CodeTTL          time.Duration `mapstructure:"code_ttl"`
 }
 
 type profilesSpec struct {
@@ -116,6 +125,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
+		SMS:          smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL},
 		StoreTimeout: t.StoreTimeout,
 	}
 }
@@ -138,6 +148,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			SignupNoticePerRecipient: limit(s.Throttling.SignupNoticePerRecipient)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
+		SMS:                  tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL},
 		StoreTimeout:         s.StoreTimeout,
 	}
 }
@@ -214,6 +225,9 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"profiles": map[string]any{
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
+		},
+		"sms": map[string]any{
+			"default_region": s.SMS.DefaultRegion, "allowed_countries": orEmpty(s.SMS.AllowedCountries), "code_ttl": s.SMS.CodeTTL.String(),
 		},
 		"store_timeout": s.StoreTimeout.String(),
 	}

@@ -102,7 +102,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	if err := throttle.Hit(ctx, s.d.Limiter, throttle.RegisterIP(in.Client.IP), s.t.Throttling.RegisterPerIP); err != nil {
 		return Registered{}, err
 	}
-	profile, key, perr := identity.CheckProfile(in.Profile)
+	profile, key, perr := identity.CheckProfile(in.Profile, s.t.SMS)
 	pw := identity.NormalizePassword(in.Password)
 	var fields []errs.FieldError
 	var pe *errs.Error
