@@ -38,6 +38,7 @@ type tenantSpec struct {
 	// RequireVerifiedEmail: see tenant.Tenant.
 	RequireVerifiedEmail bool          `mapstructure:"require_verified_email"`
 	Profiles             profilesSpec  `mapstructure:"profiles"`
+	SMS                  smsSpec       `mapstructure:"sms"`
 	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
 	SMS                  smsSpec       `mapstructure:"sms"`
 }
@@ -45,6 +46,14 @@ type tenantSpec struct {
 // smsSpec is the sms section; its provider part lives in sms_provider.go.
 type smsSpec struct {
 	Provider smsProviderSpec `mapstructure:"provider"`
+}
+
+// smsSpec is the sms block: the phone number and code policy here, the
+// provider beside it.
+type smsSpec struct {
+	DefaultRegion    string        `mapstructure:"default_region"`
+	AllowedCountries []string      `mapstructure:"allowed_countries"`
+	CodeTTL          time.Duration `mapstructure:"code_ttl"`
 }
 
 type profilesSpec struct {
@@ -126,6 +135,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
+		SMS:          smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL},
 		StoreTimeout: t.StoreTimeout,
 		SMS:          smsSpec{Provider: smsProviderSpecFrom(t.SMSProvider)},
 	}
@@ -150,6 +160,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			SMSPerCallingCode: limit(s.Throttling.SMSPerCallingCode), SMSPerTenant: limit(s.Throttling.SMSPerTenant)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
+		SMS:                  tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL},
 		StoreTimeout:         s.StoreTimeout,
 		SMSProvider:          s.SMS.Provider.provider(),
 	}
@@ -228,6 +239,9 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"profiles": map[string]any{
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
+		},
+		"sms": map[string]any{
+			"default_region": s.SMS.DefaultRegion, "allowed_countries": orEmpty(s.SMS.AllowedCountries), "code_ttl": s.SMS.CodeTTL.String(),
 		},
 		"store_timeout": s.StoreTimeout.String(),
 		"sms":           map[string]any{"provider": s.SMS.Provider.document()},

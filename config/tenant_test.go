@@ -80,6 +80,12 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 		{"store timeout without unit", "id: shop\nstore_timeout: 3\n", `tenant "shop": store_timeout: must be a duration with a unit such as 15m or 1h30m, got 3`},
 		{"store timeout zero", "id: shop\nstore_timeout: 0s\n", `tenant "shop": store_timeout: must be a positive duration, got 0s`},
 		{"store timeout too long", "id: shop\nstore_timeout: 5m\n", `tenant "shop": store_timeout: must be at most 1m0s, got 5m0s`},
+		{"sms unknown region", "id: shop\nsms:\n  default_region: Turkey\n", `tenant "shop": sms.default_region: "Turkey" is not a known region`},
+		{"sms country not a list", "id: shop\nsms:\n  allowed_countries: TR\n", `tenant "shop": sms.allowed_countries: must be a list, got a string`},
+		{"sms unknown country", "id: shop\nsms:\n  allowed_countries: [TR, EU]\n", `tenant "shop": sms.allowed_countries[1]: "EU" is not a known region`},
+		{"sms code ttl without unit", "id: shop\nsms:\n  code_ttl: 300\n", `tenant "shop": sms.code_ttl: must be a duration with a unit such as 15m or 1h30m, got 300`},
+		{"sms code ttl too long", "id: shop\nsms:\n  code_ttl: 2h\n", `tenant "shop": sms.code_ttl: must be between 30s and 1h0m0s, got 2h0m0s`},
+		{"sms unknown setting", "id: shop\nsms:\n  region: TR\n", `tenant "shop": sms.region: is not a known setting`},
 		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
 		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
 		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
@@ -96,6 +102,28 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestSMSBlock(t *testing.T) {
+	t.Parallel()
+	got, err := config.ParseTenantYAML([]byte("id: sms\nsms:\n  default_region: TR\n  allowed_countries: [TR, CY]\n  code_ttl: 2m\n"), "sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.SMS.DefaultRegion != "TR" || strings.Join(got.SMS.AllowedCountries, ",") != "TR,CY" || got.SMS.CodeTTL != 2*time.Minute {
+		t.Fatalf("sms %+v", got.SMS)
+	}
+	def, err := config.ParseTenantYAML([]byte("id: sms\n"), "sms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.SMS.DefaultRegion != "" || len(def.SMS.AllowedCountries) != 0 || def.SMS.CodeTTL != 5*time.Minute {
+		t.Fatalf("default sms %+v", def.SMS)
+	}
+	out, err := config.DecodeTenant(config.EncodeTenant(got), "sms")
+	if err != nil || fmt.Sprintf("%+v", out.SMS) != fmt.Sprintf("%+v", got.SMS) {
+		t.Fatalf("round trip: %+v, %v; want %+v", out.SMS, err, got.SMS)
 	}
 }
 

@@ -39,14 +39,16 @@ const (
 func key(tenantID, id string) string { return tenantID + "\x00" + id }
 
 // Users caches account.Users lookups by id, and remembers which id an
-// e-mail key belongs to so that a login reads its user by primary key (a
-// lookup by e-mail scans the collection on the embedded store). The user a
+// e-mail key or a phone number belongs to so that a login reads its user by
+// primary key (a lookup by e-mail or phone scans the collection on the
+// embedded store). The user a
 // login gets is always read fresh from the store: a password hash is never
 // served from a cache.
 type Users struct {
 	inner   account.Users
 	byID    *expirable.LRU[string, identity.User]
 	emailID *expirable.LRU[string, string] // tenant/email key → user id
+	phoneID *expirable.LRU[string, string] // tenant/phone → user id
 }
 
 var _ account.Users = (*Users)(nil)
@@ -54,7 +56,8 @@ var _ account.Users = (*Users)(nil)
 // NewUsers wraps inner with a cache of size users kept for ttl.
 func NewUsers(inner account.Users, size int, ttl time.Duration) *Users {
 	return &Users{inner: inner, byID: expirable.NewLRU[string, identity.User](size, nil, ttl),
-		emailID: expirable.NewLRU[string, string](size, nil, time.Hour)}
+		emailID: expirable.NewLRU[string, string](size, nil, time.Hour),
+		phoneID: expirable.NewLRU[string, string](size, nil, time.Hour)}
 }
 
 // ByEmail reads the user fresh from the store, by id when the e-mail key's
@@ -76,6 +79,27 @@ func (c *Users) ByEmail(ctx context.Context, tenantID, emailKey string) (identit
 	u, err := c.inner.ByEmail(ctx, tenantID, emailKey)
 	if err == nil {
 		c.emailID.Add(k, u.ID)
+	}
+	return u, err
+}
+
+// ByPhone reads the user fresh from the store like ByEmail: by id when the
+// phone's id is known (and the user still has that phone), else by phone.
+func (c *Users) ByPhone(ctx context.Context, tenantID, phone string) (identity.User, error) {
+	k := key(tenantID, phone)
+	if id, ok := c.phoneID.Get(k); ok {
+		u, err := c.inner.ByID(ctx, tenantID, id)
+		if err == nil && u.Phone == phone {
+			return u, nil
+		}
+		if err != nil && !errors.Is(err, errs.ErrNotFound) {
+			return identity.User{}, err
+		}
+		c.phoneID.Remove(k)
+	}
+	u, err := c.inner.ByPhone(ctx, tenantID, phone)
+	if err == nil {
+		c.phoneID.Add(k, u.ID)
 	}
 	return u, err
 }
@@ -112,6 +136,12 @@ func (c *Users) RecordLogin(ctx context.Context, tenantID, id string, at time.Ti
 func (c *Users) SetActive(ctx context.Context, tenantID, id string, active bool, at time.Time) error {
 	defer c.byID.Remove(key(tenantID, id))
 	return c.inner.SetActive(ctx, tenantID, id, active, at)
+}
+
+// SetPhoneVerified writes through and drops the cached user.
+func (c *Users) SetPhoneVerified(ctx context.Context, tenantID, id string, at time.Time) error {
+	defer c.byID.Remove(key(tenantID, id))
+	return c.inner.SetPhoneVerified(ctx, tenantID, id, at)
 }
 
 // Sessions caches session.Sessions lookups by secret hash (the per-request

@@ -184,7 +184,12 @@ func TestAccessTokensCacheOnlyVerifiedUnexpiredTokensPerTenant(t *testing.T) {
 
 type countingByEmail struct {
 	account.Users
-	byEmail, byID atomic.Int64
+	byEmail, byPhone, byID atomic.Int64
+}
+
+func (c *countingByEmail) ByPhone(ctx context.Context, tenantID, phone string) (identity.User, error) {
+	c.byPhone.Add(1)
+	return c.Users.ByPhone(ctx, tenantID, phone)
 }
 
 func (c *countingByEmail) ByEmail(ctx context.Context, tenantID, key string) (identity.User, error) {
@@ -220,6 +225,41 @@ func TestUsersByEmailReadsFreshByIDOnceTheIDIsKnown(t *testing.T) {
 	}
 	if _, err := c.ByEmail(ctx, "b", "k@example.com"); err == nil {
 		t.Fatal("another tenant's user found by e-mail")
+	}
+}
+
+func TestUsersByPhoneReadsFreshByIDOnceTheIDIsKnown(t *testing.T) {
+	t.Parallel()
+	mem := accounttest.NewMemoryUsers()
+	inner := &countingByEmail{Users: mem}
+	_ = mem.Create(ctx, identity.User{ID: "u1", TenantID: "a", EmailKey: "k@example.com", Phone: "+447400123456", Active: true})
+	c := cache.NewUsers(inner, 10, time.Minute)
+	for range 3 {
+		if u, err := c.ByPhone(ctx, "a", "+447400123456"); err != nil || u.ID != "u1" {
+			t.Fatal(u, err)
+		}
+	}
+	if inner.byPhone.Load() != 1 || inner.byID.Load() != 2 {
+		t.Fatalf("by phone %d, by id %d; want 1 and 2", inner.byPhone.Load(), inner.byID.Load())
+	}
+	if _, err := c.ByPhone(ctx, "b", "+447400123456"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("another tenant's user found by phone: %v", err)
+	}
+}
+
+func TestUsersSetPhoneVerifiedDropsTheCachedUser(t *testing.T) {
+	t.Parallel()
+	mem := accounttest.NewMemoryUsers()
+	_ = mem.Create(ctx, identity.User{ID: "u1", TenantID: "a", EmailKey: "k@example.com", Phone: "+447400123456", Active: true})
+	c := cache.NewUsers(mem, 10, time.Minute)
+	if u, _ := c.ByID(ctx, "a", "u1"); u.PhoneVerified {
+		t.Fatal("verified before")
+	}
+	if err := c.SetPhoneVerified(ctx, "a", "u1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.ByID(ctx, "a", "u1"); !u.PhoneVerified {
+		t.Fatal("the cached unverified user was served after SetPhoneVerified")
 	}
 }
 

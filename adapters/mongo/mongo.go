@@ -75,6 +75,9 @@ type Index struct {
 	// documents expire: it becomes a TTL index where the server has them,
 	// and the collection is swept either way.
 	ExpiresAt bool
+	// Prepare, when set, runs before the index is created, to make the
+	// documents stored before the index existed fit it.
+	Prepare func(ctx context.Context, coll *mongo.Collection) error
 }
 
 // Indexes lists every index Portcullis needs. Collections that are not
@@ -82,6 +85,8 @@ type Index struct {
 var Indexes = []Index{
 	{Collection: "signing_keys", Name: "tenant_generation", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "generation", Value: 1}}, Unique: true},
 	{Collection: "users", Name: "tenant_email_key", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "email_key", Value: 1}}, Unique: true},
+	// Users without a phone store a unique placeholder in phone_key; see UserStore.
+	{Collection: "users", Name: "tenant_phone_key", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "phone_key", Value: 1}}, Unique: true, Prepare: backfillPhoneKeys},
 	// Secret-less sessions store a unique placeholder in secret_hash; see SessionStore.
 	{Collection: "sessions", Name: "tenant_secret_hash", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "secret_hash", Value: 1}}, Unique: true},
 	{Collection: "sessions", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
@@ -121,6 +126,11 @@ func (d *DB) EnsureIndexes(ctx context.Context, idx []Index) error {
 		return err
 	}
 	for _, ix := range idx {
+		if ix.Prepare != nil {
+			if err := ix.Prepare(ctx, d.db.Collection(ix.Collection)); err != nil {
+				return fmt.Errorf("mongodb: prepare index %s.%s: %w", ix.Collection, ix.Name, err)
+			}
+		}
 		opts := options.Index().SetName(ix.Name)
 		if ix.Unique {
 			opts.SetUnique(true)

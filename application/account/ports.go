@@ -11,15 +11,26 @@ import (
 )
 
 // Users stores accounts. Create must fail with identity.ErrEmailTaken when
-// the tenant has the e-mail key already — also when two creates race (a
-// unique index on tenant_id + email_key). Lookups answer errs.ErrNotFound.
+// the tenant has the e-mail key already, and with identity.ErrPhoneTaken
+// when the user has a phone number another user of the tenant has — also
+// when two creates race (unique indexes on tenant_id + email_key and on
+// tenant_id + phone). Users without a phone number never collide; when
+// both the e-mail key and the phone are taken, ErrEmailTaken is reported.
+// Lookups answer errs.ErrNotFound.
 type Users interface {
 	Create(ctx context.Context, u identity.User) error
 	ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error)
+	// ByPhone returns the tenant's user with the phone number, in E.164
+	// form as stored; an empty phone finds nobody.
+	ByPhone(ctx context.Context, tenantID, phone string) (identity.User, error)
 	ByID(ctx context.Context, tenantID, id string) (identity.User, error)
 	SetPasswordHash(ctx context.Context, tenantID, id, hash string, at time.Time) error
 	RecordLogin(ctx context.Context, tenantID, id string, at time.Time) error
 	// SetActive enables or disables an account; a disabled account's
 	// credentials are refused from the next request on.
 	SetActive(ctx context.Context, tenantID, id string, active bool, at time.Time) error
+	// SetPhoneVerified marks the user's phone number as verified and stamps
+	// updated_at. The caller has checked that the user proved the number
+	// the user has now.
+	SetPhoneVerified(ctx context.Context, tenantID, id string, at time.Time) error
 }

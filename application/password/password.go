@@ -98,11 +98,23 @@ const maxPasswordBytes = 4096
 // work, tells the owner by e-mail and returns identity.ErrEmailTaken; an
 // enumeration-safe surface answers that exactly like a success, a
 // compatibility profile whose contract reports it may do so.
+//
+// A phone number, optional, is read with the tenant's SMS policy (default
+// region, allowed countries); an invalid one is a field error on "phone"
+// reported with the others. When another account of the tenant has the
+// phone, Register does the same work, creates nothing, tells that
+// account's owner by e-mail (under the same per-recipient cap as a taken
+// address: the owner should learn that someone claims their number, and
+// an SMS would cost money per attempt and could be used to flood the
+// phone) and returns identity.ErrPhoneTaken, which enumeration-safe
+// surfaces answer like ErrEmailTaken. The person registering is not told
+// by mail either: that would tell whoever holds any mailbox which phone
+// numbers have an account.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, error) {
 	if err := throttle.Hit(ctx, s.d.Limiter, throttle.RegisterIP(in.Client.IP), s.t.Throttling.RegisterPerIP); err != nil {
 		return Registered{}, err
 	}
-	profile, key, perr := identity.CheckProfile(in.Profile)
+	profile, key, perr := identity.CheckProfile(in.Profile, s.t.SMS)
 	pw := identity.NormalizePassword(in.Password)
 	var fields []errs.FieldError
 	var pe *errs.Error
@@ -136,9 +148,15 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 		// Tell the owner, at the address of the account: the one typed may
 		// be a different mailbox that folds to the same key (ß and ss).
 		if owner, lerr := s.d.Users.ByEmail(ctx, s.t.ID, key); lerr == nil {
-			s.notifyTaken(ctx, owner)
+			s.notifyTaken(ctx, owner, takenEmail)
 		}
 		return Registered{}, identity.ErrEmailTaken
+	}
+	if errors.Is(err, identity.ErrPhoneTaken) {
+		if owner, lerr := s.d.Users.ByPhone(ctx, s.t.ID, profile.Phone); lerr == nil {
+			s.notifyTaken(ctx, owner, takenPhone)
+		}
+		return Registered{}, identity.ErrPhoneTaken
 	}
 	if err != nil {
 		return Registered{}, fmt.Errorf("register: %w", err)
@@ -157,15 +175,22 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	return out, nil
 }
 
+// What a sign-up attempt found taken.
+const (
+	takenEmail = "with this e-mail address, which already has one"
+	takenPhone = "with the phone number of your account, which can belong to one account only"
+)
+
 // notifyTaken tells the owner of an existing account that someone tried to
-// register its address, at most SignupNoticePerRecipient times per window:
+// register its address or phone number (what, worded for the mail), at most
+// SignupNoticePerRecipient times per window, both kinds together:
 // anyone can register any address from as many IPs as they hold, and
 // without the cap the notice would be a way to flood a mailbox from our
 // servers. Over the cap, or when the limiter cannot be reached, nothing is
 // sent and nothing else changes: the registration answers as before (the
 // caller cannot tell), and the owner has already been told within the
 // window.
-func (s *Service) notifyTaken(ctx context.Context, owner identity.User) {
+func (s *Service) notifyTaken(ctx context.Context, owner identity.User, what string) {
 	if s.d.Mail == nil {
 		return
 	}
@@ -180,7 +205,7 @@ func (s *Service) notifyTaken(ctx context.Context, owner identity.User) {
 	_ = s.d.Mail.SendMail(ctx, message.Mail{
 		To:      email,
 		Subject: "Sign-up attempt for your " + name + " account",
-		Text: "Someone tried to create a " + name + " account with this e-mail address, which already has one.\n" +
+		Text: "Someone tried to create a " + name + " account " + what + ".\n" +
 			"If it was you, sign in instead or reset your password. If not, you can ignore this message.\n",
 	})
 }

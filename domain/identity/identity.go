@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // Role is what a user may do.
@@ -37,10 +38,11 @@ type User struct {
 	EmailKey      string // the uniqueness key: NFKC, case-folded
 	FirstName     string
 	LastName      string
-	Phone         string
+	Phone         string // E.164 ("+905355555555") or empty; unique per tenant when set
 	Role          Role
 	Active        bool // false: disabled, every credential is refused
 	EmailVerified bool
+	PhoneVerified bool   // the user proved the number by an SMS code
 	PasswordHash  string // PHC string; empty for password-less accounts
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
@@ -52,14 +54,16 @@ type Profile struct {
 	Email     string
 	FirstName string
 	LastName  string
-	Phone     string
+	Phone     string // optional; any form NormalizePhone reads
 }
 
 // ErrEmailTaken reports a registration for an address the tenant has.
 var ErrEmailTaken = errs.E(errs.Conflict, "email_taken", "An account with this e-mail address already exists.")
 
-// CheckProfile normalises a profile and reports every invalid field.
-func CheckProfile(p Profile) (Profile, string, error) {
+// CheckProfile normalises a profile and reports every invalid field. A
+// phone number, when given, is read with the tenant's SMS policy (see
+// NormalizePhone) and returned in E.164 form.
+func CheckProfile(p Profile, sms tenant.SMSPolicy) (Profile, string, error) {
 	var fields []errs.FieldError
 	email, key, err := NormalizeEmail(p.Email)
 	if err != nil {
@@ -83,8 +87,12 @@ func CheckProfile(p Profile) (Profile, string, error) {
 	}
 	name("first_name", p.FirstName)
 	name("last_name", p.LastName)
-	if p.Phone != "" && (utf8.RuneCountInString(p.Phone) > MaxPhoneLength || strings.ContainsFunc(p.Phone, func(r rune) bool { return !strings.ContainsRune("+0123456789 -()", r) })) {
-		fields = append(fields, errs.FieldError{Field: "phone", Reason: "must be a phone number of digits, spaces, + - ( ), at most 32 characters"})
+	if p.Phone != "" {
+		phone, err := NormalizePhone(p.Phone, sms.DefaultRegion, sms.AllowedCountries)
+		if err != nil {
+			fields = append(fields, errs.As(err).Fields...)
+		}
+		p.Phone = phone
 	}
 	if len(fields) > 0 {
 		return Profile{}, "", errs.InvalidFields(fields...)

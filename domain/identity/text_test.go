@@ -6,6 +6,7 @@ import (
 
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 const invisibleReason = "must not contain control, format or invisible characters"
@@ -54,7 +55,7 @@ func TestCheckProfileRefusesHiddenCharactersInNames(t *testing.T) {
 				} else {
 					p.LastName = tc.value
 				}
-				_, _, err := identity.CheckProfile(p)
+				_, _, err := identity.CheckProfile(p, tenant.SMSPolicy{})
 				e := errs.As(err)
 				if e == nil || e.Kind != errs.Invalid {
 					t.Fatalf("CheckProfile(%q) = %v, want an invalid-input error", tc.value, err)
@@ -76,7 +77,7 @@ func TestCheckProfileAcceptsNamesOfEveryScript(t *testing.T) {
 		"Ann\u0301",   // a combining mark
 	}
 	for _, n := range names {
-		p, _, err := identity.CheckProfile(identity.Profile{Email: "ann@example.com", FirstName: n, LastName: n})
+		p, _, err := identity.CheckProfile(identity.Profile{Email: "ann@example.com", FirstName: n, LastName: n}, tenant.SMSPolicy{})
 		if err != nil {
 			t.Errorf("CheckProfile(%q): %v", n, err)
 		} else if p.FirstName != strings.TrimSpace(n) {

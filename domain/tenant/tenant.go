@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/nyaruka/phonenumbers"
 )
 
 // LoginMethod names one way of signing in that a tenant can enable.
@@ -111,6 +113,27 @@ type Profiles struct {
 	Seed001Prefix string
 }
 
+// SMSPolicy says which phone numbers a tenant accepts and how long an SMS
+// code lives. The SMS provider is configured apart from it.
+type SMSPolicy struct {
+	// DefaultRegion is the ISO 3166 alpha-2 region (such as "TR") in which
+	// a number written without + and country code is read; empty means
+	// only the international form is accepted.
+	DefaultRegion string
+	// AllowedCountries lists the regions whose numbers are accepted; empty
+	// means every region.
+	AllowedCountries []string
+	// CodeTTL is how long a code sent by SMS stays valid.
+	CodeTTL time.Duration
+}
+
+// Bounds of SMSPolicy.CodeTTL.
+const (
+	DefaultSMSCodeTTL = 5 * time.Minute
+	MinSMSCodeTTL     = 30 * time.Second
+	MaxSMSCodeTTL     = time.Hour
+)
+
 // Tenant is one customer's configuration.
 type Tenant struct {
 	ID           string
@@ -124,6 +147,8 @@ type Tenant struct {
 	Throttling   Throttling
 	// Profiles switches on the compatibility API surfaces.
 	Profiles Profiles
+	// SMS is the phone number and SMS code policy.
+	SMS SMSPolicy
 	// RequireVerifiedEmail makes a password login of an account whose
 	// e-mail address is not verified fail like wrong credentials.
 	RequireVerifiedEmail bool
@@ -178,6 +203,7 @@ func Default() Tenant {
 			SMSPerCallingCode:        Limit{Count: 100, Window: time.Hour},
 			SMSPerTenant:             Limit{Count: 1000, Window: 24 * time.Hour},
 		},
+		SMS:          SMSPolicy{CodeTTL: DefaultSMSCodeTTL},
 		StoreTimeout: DefaultStoreTimeout,
 	}
 }
@@ -329,6 +355,8 @@ func (t Tenant) Validate() error {
 	limit("throttling.sms_per_calling_code", t.Throttling.SMSPerCallingCode)
 	limit("throttling.sms_per_tenant", t.Throttling.SMSPerTenant)
 
+	ps = append(ps, t.SMS.problems()...)
+
 	positive("store_timeout", t.StoreTimeout)
 	if t.StoreTimeout > MaxStoreTimeout {
 		add("store_timeout", "must be at most %s, got %s", MaxStoreTimeout, t.StoreTimeout)
@@ -344,6 +372,37 @@ func (t Tenant) Validate() error {
 		name = t.Source
 	}
 	return &ValidationError{Tenant: name, Problems: ps}
+}
+
+// problems lists what is wrong with the SMS policy.
+func (p SMSPolicy) problems() []Problem {
+	var ps []Problem
+	add := func(field, format string, args ...any) {
+		ps = append(ps, Problem{Field: "sms." + field, Reason: fmt.Sprintf(format, args...)})
+	}
+	regions := phonenumbers.GetSupportedRegions()
+	if p.DefaultRegion != "" && !regions[p.DefaultRegion] {
+		add("default_region", "%q is not a known region: use an upper-case ISO 3166 alpha-2 code such as \"TR\", or empty for international numbers only", p.DefaultRegion)
+	}
+	seen := map[string]bool{}
+	for i, c := range p.AllowedCountries {
+		f := fmt.Sprintf("allowed_countries[%d]", i)
+		switch {
+		case !regions[c]:
+			add(f, "%q is not a known region: use an upper-case ISO 3166 alpha-2 code such as \"TR\"", c)
+		case seen[c]:
+			add(f, "%q is listed twice", c)
+		}
+		seen[c] = true
+	}
+	if p.DefaultRegion != "" && len(p.AllowedCountries) > 0 && regions[p.DefaultRegion] && !seen[p.DefaultRegion] {
+		// Every number written in the national form would be refused.
+		add("default_region", "%q must be one of allowed_countries (%s)", p.DefaultRegion, strings.Join(p.AllowedCountries, ", "))
+	}
+	if p.CodeTTL < MinSMSCodeTTL || p.CodeTTL > MaxSMSCodeTTL {
+		add("code_ttl", "must be between %s and %s, got %s", MinSMSCodeTTL, MaxSMSCodeTTL, p.CodeTTL)
+	}
+	return ps
 }
 
 func joinMethods() string {

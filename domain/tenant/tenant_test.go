@@ -59,6 +59,14 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"zero device limit", func(x *tenant.Tenant) { x.Throttling.LoginPerDevice.Count = 0 }, "throttling.login_per_device.limit: must be at least 1, got 0"},
 		{"zero SMS calling-code window", func(x *tenant.Tenant) { x.Throttling.SMSPerCallingCode.Window = 0 }, "throttling.sms_per_calling_code.window: must be at least 1s, got 0s"},
 		{"zero notice window", func(x *tenant.Tenant) { x.Throttling.SignupNoticePerRecipient.Window = 0 }, "throttling.signup_notice_per_recipient.window: must be at least 1s, got 0s"},
+		{"unknown default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "XX" }, `sms.default_region: "XX" is not a known region: use an upper-case ISO 3166 alpha-2 code such as "TR"`},
+		{"lower-case default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "tr" }, `sms.default_region: "tr" is not a known region`},
+		{"unknown allowed country", func(x *tenant.Tenant) { x.SMS.AllowedCountries = []string{"TR", "Turkey"} }, `sms.allowed_countries[1]: "Turkey" is not a known region`},
+		{"duplicate allowed country", func(x *tenant.Tenant) { x.SMS.AllowedCountries = []string{"TR", "TR"} }, `sms.allowed_countries[1]: "TR" is listed twice`},
+		{"default region not allowed", func(x *tenant.Tenant) { x.SMS.DefaultRegion, x.SMS.AllowedCountries = "TR", []string{"GB", "DE"} }, `sms.default_region: "TR" must be one of allowed_countries (GB, DE)`},
+		{"code ttl too short", func(x *tenant.Tenant) { x.SMS.CodeTTL = 10 * time.Second }, "sms.code_ttl: must be between 30s and 1h0m0s, got 10s"},
+		{"code ttl too long", func(x *tenant.Tenant) { x.SMS.CodeTTL = 2 * time.Hour }, "sms.code_ttl: must be between 30s and 1h0m0s, got 2h0m0s"},
+		{"zero code ttl", func(x *tenant.Tenant) { x.SMS.CodeTTL = 0 }, "sms.code_ttl: must be between 30s and 1h0m0s, got 0s"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,6 +117,24 @@ func TestDomainKey(t *testing.T) {
 	} {
 		if got := tenant.DomainKey(in); got != want {
 			t.Errorf("DomainKey(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestSMSPolicyDefaultsAndValidSettings(t *testing.T) {
+	t.Parallel()
+	if d := tenant.Default().SMS; d.DefaultRegion != "" || len(d.AllowedCountries) != 0 || d.CodeTTL != 5*time.Minute {
+		t.Fatalf("default SMS policy %+v, want international numbers only, every country, 5m codes", d)
+	}
+	for name, p := range map[string]tenant.SMSPolicy{
+		"region only":            {DefaultRegion: "TR", CodeTTL: 30 * time.Second},
+		"region among allowed":   {DefaultRegion: "TR", AllowedCountries: []string{"GB", "TR"}, CodeTTL: time.Hour},
+		"allowed without region": {AllowedCountries: []string{"US", "CA"}, CodeTTL: 5 * time.Minute},
+	} {
+		x := valid()
+		x.SMS = p
+		if err := x.Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
 		}
 	}
 }

@@ -82,7 +82,9 @@ func (h handlers) register(c *fiber.Ctx) error {
 		Password: req.Password,
 		Client:   web.Client(c),
 	})
-	if err != nil && !errors.Is(err, identity.ErrEmailTaken) {
+	// A taken address or phone number answers like a new account: the
+	// response must not tell who has an account.
+	if err != nil && !errors.Is(err, identity.ErrEmailTaken) && !errors.Is(err, identity.ErrPhoneTaken) {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(registerAccepted)

@@ -24,13 +24,14 @@ var (
 
 func sampleUser(tenant, id, emailKey string) identity.User {
 	return identity.User{ID: id, TenantID: tenant, Email: "Ada.Lovelace+" + emailKey, EmailKey: emailKey, FirstName: "Ada", LastName: "Lovelace",
-		Phone: "+44 20 7946 0000", Role: identity.RoleUser, Active: true, EmailVerified: true, PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
+		Phone: "+447400123456", Role: identity.RoleUser, Active: true, EmailVerified: true, PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
 		CreatedAt: at(0), UpdatedAt: at(time.Second)}
 }
 
 func sameUser(a, b identity.User) bool {
 	return a.ID == b.ID && a.TenantID == b.TenantID && a.Email == b.Email && a.EmailKey == b.EmailKey && a.FirstName == b.FirstName &&
 		a.LastName == b.LastName && a.Phone == b.Phone && a.Role == b.Role && a.Active == b.Active && a.EmailVerified == b.EmailVerified &&
+		a.PhoneVerified == b.PhoneVerified &&
 		a.PasswordHash == b.PasswordHash && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) && a.LastLoginAt.Equal(b.LastLoginAt)
 }
 
@@ -215,6 +216,135 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 		}
 		if got, err := s.ByID(ctx, "u-kappa", "user-1"); err != nil || !sameUser(got, u) {
 			t.Fatalf("the user changed: %+v, %v", got, err)
+		}
+	})
+
+	t.Run("create then look up by phone round-trips every field; an empty or unknown phone finds nobody", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("p-alpha", "user-1", "ada@example.com")
+		u.PhoneVerified = true
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		bare := identity.User{ID: "user-2", TenantID: "p-alpha", Email: "b@example.com", EmailKey: "b@example.com", Role: identity.RoleUser, CreatedAt: at(0), UpdatedAt: at(0)}
+		if err := s.Create(ctx, bare); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.ByPhone(ctx, "p-alpha", u.Phone); err != nil || !sameUser(got, u) {
+			t.Fatalf("ByPhone = %+v, %v; want %+v", got, err, u)
+		}
+		for _, tc := range []struct{ tenant, phone string }{
+			{"p-alpha", ""}, {"p-alpha", "+905355555555"}, {"p-beta", u.Phone}, {"p-alpha", "none:user-2"}, {"p-alpha", "none:p-alpha/user-2"},
+		} {
+			if got, err := s.ByPhone(ctx, tc.tenant, tc.phone); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("ByPhone(%s, %q) = %+v, %v; want ErrNotFound", tc.tenant, tc.phone, got, err)
+			}
+		}
+	})
+
+	t.Run("a taken phone is refused in its tenant and allowed in another", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Create(ctx, sampleUser("p-gamma", "user-1", "ada@example.com")); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Create(ctx, sampleUser("p-gamma", "user-2", "bob@example.com")); !errors.Is(err, identity.ErrPhoneTaken) {
+			t.Fatalf("second create with the phone: %v, want ErrPhoneTaken", err)
+		}
+		if _, err := s.ByID(ctx, "p-gamma", "user-2"); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("the refused user was stored: %v", err)
+		}
+		if _, err := s.ByEmail(ctx, "p-gamma", "bob@example.com"); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("the refused user's e-mail was stored: %v", err)
+		}
+		// Both taken: the e-mail is reported.
+		if err := s.Create(ctx, sampleUser("p-gamma", "user-3", "ada@example.com")); !errors.Is(err, identity.ErrEmailTaken) {
+			t.Fatalf("e-mail and phone taken: %v, want ErrEmailTaken", err)
+		}
+		if err := s.Create(ctx, sampleUser("p-delta", "user-1", "ada@example.com")); err != nil {
+			t.Fatalf("the same phone in another tenant must be allowed: %v", err)
+		}
+		if got, err := s.ByPhone(ctx, "p-gamma", "+447400123456"); err != nil || got.ID != "user-1" || got.TenantID != "p-gamma" {
+			t.Fatalf("ByPhone in p-gamma = %+v, %v", got, err)
+		}
+		if got, err := s.ByPhone(ctx, "p-delta", "+447400123456"); err != nil || got.TenantID != "p-delta" {
+			t.Fatalf("ByPhone in p-delta = %+v, %v", got, err)
+		}
+	})
+
+	t.Run("users without a phone do not collide", func(t *testing.T) {
+		s := newStore(t)
+		for i := range 3 {
+			u := sampleUser("p-epsilon", fmt.Sprintf("user-%d", i), fmt.Sprintf("u%d@example.com", i))
+			u.Phone = ""
+			if err := s.Create(ctx, u); err != nil {
+				t.Fatalf("user %d without a phone: %v", i, err)
+			}
+			if got, err := s.ByID(ctx, "p-epsilon", u.ID); err != nil || !sameUser(got, u) {
+				t.Fatalf("ByID = %+v, %v; want %+v", got, err, u)
+			}
+		}
+		if _, err := s.ByPhone(ctx, "p-epsilon", ""); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("ByPhone of no phone: %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("concurrent creates of one phone: exactly one wins", func(t *testing.T) {
+		s := newStore(t)
+		results := make([]error, racers)
+		race(racers, func(i int) {
+			results[i] = s.Create(ctx, sampleUser("p-zeta", fmt.Sprintf("racer-%d", i), fmt.Sprintf("racer-%d@example.com", i)))
+		})
+		winner := -1
+		for i, err := range results {
+			switch {
+			case err == nil && winner >= 0:
+				t.Errorf("racers %d and %d both created a user with the phone", winner, i)
+			case err == nil:
+				winner = i
+			case !errors.Is(err, identity.ErrPhoneTaken):
+				t.Errorf("racer %d: %v, want ErrPhoneTaken", i, err)
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no create succeeded")
+		}
+		got, err := s.ByPhone(ctx, "p-zeta", "+447400123456")
+		if err != nil || got.ID != fmt.Sprintf("racer-%d", winner) {
+			t.Fatalf("ByPhone = %+v, %v; want racer-%d", got, err, winner)
+		}
+		for i := range racers {
+			if _, err := s.ByID(ctx, "p-zeta", fmt.Sprintf("racer-%d", i)); i != winner && !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("loser racer-%d was stored: %v", i, err)
+			}
+		}
+	})
+
+	t.Run("SetPhoneVerified sets the flag and stamps updated_at", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("p-eta", "user-1", "ada@example.com")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := s.ByPhone(ctx, "p-eta", u.Phone); got.PhoneVerified {
+			t.Fatal("a new user's phone is verified")
+		}
+		if err := s.SetPhoneVerified(ctx, "p-eta", "user-1", at(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := u
+		want.PhoneVerified, want.UpdatedAt = true, at(time.Hour)
+		for name, get := range map[string]func() (identity.User, error){
+			"ByID":    func() (identity.User, error) { return s.ByID(ctx, "p-eta", "user-1") },
+			"ByPhone": func() (identity.User, error) { return s.ByPhone(ctx, "p-eta", u.Phone) },
+		} {
+			if got, err := get(); err != nil || !sameUser(got, want) {
+				t.Fatalf("%s = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+		for _, tc := range []struct{ tenant, id string }{{"p-eta", "nobody"}, {"p-theta", "user-1"}} {
+			if err := s.SetPhoneVerified(ctx, tc.tenant, tc.id, at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("SetPhoneVerified(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
+			}
 		}
 	})
 }

@@ -20,16 +20,17 @@ type MemoryUsers struct {
 	mu      sync.Mutex
 	byID    map[string]identity.User // by tenant/id
 	byEmail map[string]string        // tenant/email key -> tenant/id
+	byPhone map[string]string        // tenant/phone -> tenant/id, for users with a phone
 }
 
 var _ account.Users = (*MemoryUsers)(nil)
 
 // NewMemoryUsers returns an empty user store.
 func NewMemoryUsers() *MemoryUsers {
-	return &MemoryUsers{byID: map[string]identity.User{}, byEmail: map[string]string{}}
+	return &MemoryUsers{byID: map[string]identity.User{}, byEmail: map[string]string{}, byPhone: map[string]string{}}
 }
 
-// Create adds a user unless the tenant has its e-mail key or its id.
+// Create adds a user unless the tenant has its e-mail key, its phone or its id.
 func (m *MemoryUsers) Create(_ context.Context, u identity.User) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -37,13 +38,31 @@ func (m *MemoryUsers) Create(_ context.Context, u identity.User) error {
 	if _, ok := m.byEmail[email]; ok {
 		return identity.ErrEmailTaken
 	}
+	phone := u.TenantID + "/" + u.Phone
+	if _, ok := m.byPhone[phone]; ok && u.Phone != "" {
+		return identity.ErrPhoneTaken
+	}
 	if _, ok := m.byID[id]; ok {
 		return errs.ErrConflict.WithMessage("user id %s exists", u.ID)
 	}
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = ms(u.CreatedAt), ms(u.UpdatedAt), ms(u.LastLoginAt)
 	m.byID[id] = u
 	m.byEmail[email] = id
+	if u.Phone != "" {
+		m.byPhone[phone] = id
+	}
 	return nil
+}
+
+// ByPhone returns the tenant's user with the phone number.
+func (m *MemoryUsers) ByPhone(_ context.Context, tenantID, phone string) (identity.User, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	id, ok := m.byPhone[tenantID+"/"+phone]
+	if !ok || phone == "" {
+		return identity.User{}, errs.ErrNotFound
+	}
+	return m.byID[id], nil
 }
 
 // ByEmail returns the tenant's user with the e-mail key.
@@ -81,6 +100,11 @@ func (m *MemoryUsers) RecordLogin(_ context.Context, tenantID, id string, at tim
 // SetActive enables or disables the user.
 func (m *MemoryUsers) SetActive(_ context.Context, tenantID, id string, active bool, at time.Time) error {
 	return m.update(tenantID, id, func(u *identity.User) { u.Active, u.UpdatedAt = active, ms(at) })
+}
+
+// SetPhoneVerified marks the user's phone number verified.
+func (m *MemoryUsers) SetPhoneVerified(_ context.Context, tenantID, id string, at time.Time) error {
+	return m.update(tenantID, id, func(u *identity.User) { u.PhoneVerified, u.UpdatedAt = true, ms(at) })
 }
 
 func (m *MemoryUsers) update(tenantID, id string, f func(*identity.User)) error {
