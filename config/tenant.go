@@ -40,20 +40,15 @@ type tenantSpec struct {
 	Profiles             profilesSpec  `mapstructure:"profiles"`
 	SMS                  smsSpec       `mapstructure:"sms"`
 	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
-	SMS                  smsSpec       `mapstructure:"sms"`
-}
-
-// smsSpec is the sms section; its provider part lives in sms_provider.go.
-type smsSpec struct {
-	Provider smsProviderSpec `mapstructure:"provider"`
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
-// provider beside it.
+// provider (sms_provider.go) beside it.
 type smsSpec struct {
-	DefaultRegion    string        `mapstructure:"default_region"`
-	AllowedCountries []string      `mapstructure:"allowed_countries"`
-	CodeTTL          time.Duration `mapstructure:"code_ttl"`
+	DefaultRegion    string          `mapstructure:"default_region"`
+	AllowedCountries []string        `mapstructure:"allowed_countries"`
+	CodeTTL          time.Duration   `mapstructure:"code_ttl"`
+	Provider         smsProviderSpec `mapstructure:"provider"`
 }
 
 type profilesSpec struct {
@@ -135,9 +130,9 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
-		SMS:          smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL},
+		SMS: smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL,
+			Provider: smsProviderSpecFrom(t.SMSProvider)},
 		StoreTimeout: t.StoreTimeout,
-		SMS:          smsSpec{Provider: smsProviderSpecFrom(t.SMSProvider)},
 	}
 }
 
@@ -242,9 +237,9 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		},
 		"sms": map[string]any{
 			"default_region": s.SMS.DefaultRegion, "allowed_countries": orEmpty(s.SMS.AllowedCountries), "code_ttl": s.SMS.CodeTTL.String(),
+			"provider": s.SMS.Provider.document(),
 		},
 		"store_timeout": s.StoreTimeout.String(),
-		"sms":           map[string]any{"provider": s.SMS.Provider.document()},
 	}
 }
 

@@ -148,6 +148,9 @@ func TestBenchTenantFileIsValidAndUnthrottled(t *testing.T) {
 		"register_per_ip":   got.Throttling.RegisterPerIP,
 
 		"signup_notice_per_recipient": got.Throttling.SignupNoticePerRecipient,
+		"sms_per_ip":                  got.Throttling.SMSPerIP,
+		"sms_per_calling_code":        got.Throttling.SMSPerCallingCode,
+		"sms_per_tenant":              got.Throttling.SMSPerTenant,
 	} {
 		if l != highLimit {
 			t.Errorf("throttling.%s = %+v, want %+v", name, l, highLimit)

@@ -33,7 +33,7 @@ func benchTenant(host string, hash tenant.HashParams) tenant.Tenant {
 	t.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword}
 	t.Password.Hash = hash
 	t.Throttling = tenant.Throttling{LoginPerAccount: highLimit, LoginPerIP: highLimit, LoginPerDevice: highLimit,
-		RegisterPerIP: highLimit, SignupNoticePerRecipient: highLimit}
+		RegisterPerIP: highLimit, SignupNoticePerRecipient: highLimit, SMSPerIP: highLimit, SMSPerCallingCode: highLimit, SMSPerTenant: highLimit}
 	return t
 }
 

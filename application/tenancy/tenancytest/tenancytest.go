@@ -106,6 +106,9 @@ func Sample(id string) tenant.Tenant {
 		RegisterPerIP:   tenant.Limit{Count: 4, Window: 2 * time.Hour},
 
 		SignupNoticePerRecipient: tenant.Limit{Count: 2, Window: 12 * time.Hour},
+		SMSPerIP:                 tenant.Limit{Count: 6, Window: 30 * time.Minute},
+		SMSPerCallingCode:        tenant.Limit{Count: 50, Window: 2 * time.Hour},
+		SMSPerTenant:             tenant.Limit{Count: 500, Window: 12 * time.Hour},
 	}
 	t.RequireVerifiedEmail = true
 	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
