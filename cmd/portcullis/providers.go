@@ -24,16 +24,20 @@ import (
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/adapters/redis"
+	"github.com/portcullis/portcullis/adapters/sms"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
+	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/config"
+	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -41,6 +45,7 @@ import (
 // the connections, and the stores, caches and pools that bound the whole
 // process. The tenant injector reads its fields.
 type Platform struct {
+	Logger *slog.Logger
 	Mongo  *mongo.DB
 	Redis  redis.Client
 	Clock  platform.Clock
@@ -55,6 +60,7 @@ type Platform struct {
 
 	RefreshTokens *mongo.RefreshTokenStore
 	Revocations   *redis.Revocations
+	OTPStore      *redis.OTPStore
 	// RevocationSync keeps the revocation set a complete copy of the
 	// store's revocation log; serve runs it.
 	RevocationSync *session.Sync
@@ -87,6 +93,7 @@ var platformSet = wire.NewSet(
 	mongo.NewSessionStore,
 	mongo.NewRefreshTokenStore,
 	redis.NewRevocations,
+	redis.NewOTPStore,
 	provideRevocationSync,
 	provideHasher,
 	commonpass.Default,
@@ -108,10 +115,13 @@ var (
 	deviceSet   = wire.NewSet(wire.Struct(new(device.Deps), "*"), device.New, provideDeviceKey,
 		providePlaces, wire.Bind(new(device.Places), new(*redis.Places)))
 	keyringSet = wire.NewSet(provideKeyring)
+	otpSet     = wire.NewSet(provideOTPKey, provideOTPEngine)
+	smsSet     = wire.NewSet(provideSMSSender, provideSMSLogin)
 
 	platformBinds = wire.NewSet(
-		wire.FieldsOf(new(*Platform), "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "Redis",
-			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "RevocationSync", "Hasher", "Common"),
+		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "Redis",
+			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common"),
+		wire.Bind(new(otp.Store), new(*redis.OTPStore)),
 		wire.Bind(new(account.Users), new(*cache.Users)),
 		wire.Bind(new(session.Sessions), new(*cache.Sessions)),
 		wire.Bind(new(session.RefreshTokens), new(*mongo.RefreshTokenStore)),
@@ -125,7 +135,7 @@ var (
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet,
+	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet,
 	provideMailer,
 	wire.Struct(new(web.TenantServices), "*"),
 )
@@ -288,4 +298,58 @@ func provideMailer(t tenant.Tenant, box *outbox.Outbox) notify.Mailer {
 		return box.Mailer(t.ID)
 	}
 	return outbox.Unconfigured{Channel: "mail"}
+}
+
+// provideOTPKey derives the tenant's key for one-time secrets from the
+// master key.
+func provideOTPKey(t tenant.Tenant, mk MasterKey) (otp.Key, error) { return otp.DeriveKey(mk, t.ID) }
+
+func provideOTPEngine(t tenant.Tenant, key otp.Key, store otp.Store, clock platform.Clock, random platform.Random) *otp.Engine {
+	return otp.New(t.ID, key, store, clock, random)
+}
+
+// provideSMSSender returns the tenant's SMS sender: its provider when it
+// has one; else the dev outbox in dev mode, or one that refuses. Outside
+// dev mode a tenant with sms_otp and no provider does not build.
+func provideSMSSender(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger) (notify.SMSSender, error) {
+	if err := config.CheckSMSProvider(t, box != nil); err != nil {
+		return nil, err
+	}
+	if !t.SMSProvider.Configured() {
+		if box != nil {
+			return box.SMS(t.ID), nil
+		}
+		return outbox.Unconfigured{Channel: "SMS"}, nil
+	}
+	token, err := config.SMSAuthToken(t, os.LookupEnv, sealer)
+	if err != nil {
+		return nil, err
+	}
+	p := t.SMSProvider
+	return sms.NewTwilio(sms.Options{BaseURL: p.BaseURL, AccountSID: p.AccountSID, AuthToken: sms.NewSecret(token),
+		From: p.From, MessagingServiceSID: p.MessagingServiceSID, Logger: log.With("tenant", t.ID)})
+}
+
+// provideSMSLogin returns the tenant's SMS login; its cleanup waits a
+// moment for codes still being delivered in the background.
+func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, sender notify.SMSSender, limiter throttle.Limiter,
+	pipeline *login.Pipeline, clock platform.Clock) (*smslogin.Service, func()) {
+	policy := t.SMS
+	svc := smslogin.New(t, policy.CodeTTL, smslogin.Limits{
+		PerIP: t.Throttling.SMSPerIP, PerCallingCode: t.Throttling.SMSPerCallingCode, PerTenant: t.Throttling.SMSPerTenant,
+	}, smslogin.Deps{
+		Users: users, Codes: codes, Sender: sender, Limiter: limiter, Login: pipeline, Clock: clock,
+		Parse: func(raw string) (string, string, error) {
+			e164, err := identity.NormalizePhone(raw, policy.DefaultRegion, policy.AllowedCountries)
+			if err != nil {
+				return "", "", err
+			}
+			return e164, identity.PhoneCallingCode(e164), nil
+		},
+	})
+	return svc, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = svc.Wait(ctx)
+	}
 }

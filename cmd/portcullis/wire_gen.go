@@ -53,6 +53,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	outbox := provideOutbox(cfg, log)
 	refreshTokenStore := mongo.NewRefreshTokenStore(db)
 	revocations, cleanup3 := redis.NewRevocations(v)
+	otpStore := redis.NewOTPStore(v)
 	sessionStore := mongo.NewSessionStore(db)
 	sync := provideRevocationSync(sessionStore, revocations, clock)
 	hasher := provideHasher()
@@ -62,6 +63,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	sessions := provideSessionCache(sessionStore, clock)
 	tokens := provideTokenCache()
 	platform := &Platform{
+		Logger:         log,
 		Mongo:          db,
 		Redis:          v,
 		Clock:          clock,
@@ -73,6 +75,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		Outbox:         outbox,
 		RefreshTokens:  refreshTokenStore,
 		Revocations:    revocations,
+		OTPStore:       otpStore,
 		RevocationSync: sync,
 		Hasher:         hasher,
 		Common:         list,
@@ -145,12 +148,26 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Random:  random,
 	}
 	passwordService := password.New(t, passwordDeps)
+	otpKey, err := provideOTPKey(t, masterKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	otpStore := p.OTPStore
+	engine := provideOTPEngine(t, otpKey, otpStore, clock, random)
+	logger := p.Logger
+	smsSender, err := provideSMSSender(t, outbox, sealer, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	smsloginService, cleanup := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:    t,
 		Keys:      ring,
 		Sessions:  service,
 		Passwords: passwordService,
+		SMS:       smsloginService,
 	}
 	return tenantServices, func() {
+		cleanup()
 	}, nil
 }

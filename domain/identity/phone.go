@@ -2,6 +2,7 @@ package identity
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -90,4 +91,14 @@ func NormalizePhone(raw, defaultRegion string, allowed []string) (string, error)
 		return refuse(reasonPhoneNoSMS)
 	}
 	return phonenumbers.Format(num, phonenumbers.E164), nil
+}
+
+// PhoneCallingCode returns the country calling code of a number in E.164
+// form ("90" for +905355555555), or "" when it does not parse.
+func PhoneCallingCode(e164 string) string {
+	n, err := phonenumbers.Parse(e164, "")
+	if err != nil || n.GetCountryCode() == 0 {
+		return ""
+	}
+	return strconv.Itoa(int(n.GetCountryCode()))
 }

@@ -95,3 +95,12 @@ func TestCheckProfileNormalisesThePhoneWithTheTenantPolicy(t *testing.T) {
 		t.Fatalf("fields %v, want email, last_name and phone", got)
 	}
 }
+
+func TestPhoneCallingCode(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{"+905355555555": "90", "+12025550123": "1", "+447911123456": "44", "garbage": "", "": ""} {
+		if got := identity.PhoneCallingCode(in); got != want {
+			t.Errorf("PhoneCallingCode(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -8,12 +8,14 @@ package seed000
 import (
 	"errors"
 	"strconv"
+	"unicode/utf8"
 
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/redirect"
@@ -33,6 +35,9 @@ func Register(r fiber.Router, opts Options) {
 	h := handlers{opts: opts}
 	for _, p := range []string{"/users/login", "/users/login/"} {
 		r.Post(p, h.enabled(h.login))
+	}
+	for _, p := range []string{"/users/login/sms", "/users/login/sms/"} {
+		r.Post(p, h.enabled(h.loginSMS))
 	}
 	for _, p := range []string{"/users/logout", "/users/logout/"} {
 		r.Post(p, h.enabled(h.logout))
@@ -68,6 +73,43 @@ func (h handlers) login(c *fiber.Ctx) error {
 		return err
 	}
 	web.SetDeviceCookie(c, h.opts.Dev, out.Device)
+	return answerKey(c, rt, out.Credentials.AppToken)
+}
+
+// loginSMS is the two-step SMS login: without code, a code is sent to the
+// number (200, empty body); with it, the login answer {"key", "next"}.
+// As its contract says, this surface reports a number without an account
+// (400 on phone), and waits for the provider, reporting an outage (503).
+func (h handlers) loginSMS(c *fiber.Ctx) error {
+	f, err := web.DecodeFields(c)
+	if err != nil {
+		return err
+	}
+	rt := web.Tenant(c.UserContext())
+	if f["code"] == "" {
+		if err := rt.SMS.Send(c.UserContext(), smslogin.SendInput{Phone: f["phone"], Client: web.Client(c), Wait: true}); err != nil {
+			return err
+		}
+		c.Set(fiber.HeaderCacheControl, "no-store")
+		c.Status(fiber.StatusOK) // an empty body, as the seed says (SendStatus would write "OK")
+		return nil
+	}
+	if utf8.RuneCountInString(f["code"]) < minCodeLength {
+		return errs.InvalidFields(errs.FieldError{Field: "code", Reason: "Ensure this field has at least " + strconv.Itoa(minCodeLength) + " characters."})
+	}
+	out, err := rt.SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: f["phone"], Code: f["code"], Kind: identity.SessionApp, Client: web.Client(c)})
+	if err != nil {
+		return err
+	}
+	return answerKey(c, rt, out.Credentials.AppToken)
+}
+
+// minCodeLength is the shortest code the seed accepts before checking it.
+const minCodeLength = 4
+
+// answerKey writes the token-key login answer: the key and the allowed
+// next target of the query.
+func answerKey(c *fiber.Ctx, rt *web.TenantServices, key string) error {
 	var next any
 	if n := c.Query("next"); n != "" {
 		if target, ok := redirect.Check(n, rt.Tenant.Redirects); ok {
@@ -75,7 +117,7 @@ func (h handlers) login(c *fiber.Ctx) error {
 		}
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"key": out.Credentials.AppToken, "next": next})
+	return c.JSON(fiber.Map{"key": key, "next": next})
 }
 
 // logout ends the session and redirects: to next when it is allowed, else
@@ -117,6 +159,14 @@ func firstNonEmpty(vs ...string) string {
 	return ""
 }
 
+func throttled(e *errs.Error) (int, any) {
+	return fiber.StatusTooManyRequests, fiber.Map{"detail": "Request was throttled. Expected available in " + strconv.Itoa(e.RetryAfter) + " seconds."}
+}
+
+func codeError(text string) web.Rendering {
+	return func(*errs.Error) (int, any) { return fiber.StatusBadRequest, fiber.Map{"code": []string{text}} }
+}
+
 func detail(status int, text string) web.Rendering {
 	return func(*errs.Error) (int, any) { return status, fiber.Map{"detail": text} }
 }
@@ -128,12 +178,17 @@ var errorTable = &web.ErrorTable{
 		"invalid_credentials": func(*errs.Error) (int, any) {
 			return fiber.StatusBadRequest, fiber.Map{"non_field_errors": []string{"Unable to log in with provided credentials."}}
 		},
-		"throttled": func(e *errs.Error) (int, any) {
-			return fiber.StatusTooManyRequests, fiber.Map{"detail": "Request was throttled. Expected available in " + strconv.Itoa(e.RetryAfter) + " seconds."}
-		},
+		"throttled":       throttled,
 		"unauthenticated": detail(fiber.StatusUnauthorized, "Authentication credentials were not provided."),
 		"invalid_token":   detail(fiber.StatusUnauthorized, "Invalid token."),
 		"csrf_failed":     detail(fiber.StatusForbidden, "CSRF Failed: CSRF token missing or incorrect."),
+		// The SMS login's code errors are validation errors of the code
+		// field, as the seed lists them.
+		"otp_invalid":           codeError("Incorrect OTP code."),
+		"otp_expired":           codeError("OTP code expired."),
+		"otp_attempts_exceeded": codeError("Too many incorrect codes. Request a new one."),
+		"otp_cooldown":          throttled,
+		"otp_daily_cap":         throttled,
 	},
 	Otherwise: func(e *errs.Error) (int, any) {
 		if len(e.Fields) > 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
@@ -45,6 +46,8 @@ func Register(r fiber.Router, opts Options) {
 	})
 	g.Post("/register", h.register)
 	g.Post("/login", h.login)
+	g.Post("/sms/send", h.smsSend)
+	g.Post("/sms/verify", h.smsVerify)
 	g.Post("/token/refresh", h.refresh)
 	g.Post("/logout", h.logout)
 	g.Get("/me", h.me)
@@ -106,17 +109,8 @@ func (h handlers) login(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	kind := identity.SessionAPI
-	switch req.Session {
-	case "", "bearer":
-	case "cookie":
-		kind = identity.SessionWeb
-	case "app":
-		kind = identity.SessionApp
-	default:
-		return errs.InvalidFields(errs.FieldError{Field: "session", Reason: `must be "bearer", "cookie" or "app"`})
-	}
-	if err := web.CheckCookieLogin(c, kind); err != nil {
+	kind, err := sessionKind(c, req.Session)
+	if err != nil {
 		return err
 	}
 	deviceToken := req.DeviceToken
@@ -128,6 +122,70 @@ func (h handlers) login(c *fiber.Ctx) error {
 		return err
 	}
 	return h.credentials(c, out.User, out.Credentials, out.Device)
+}
+
+// sessionKind reads the session a login asks for: "bearer" (the default),
+// "cookie" or "app"; a cookie login must come from the tenant's own site.
+func sessionKind(c *fiber.Ctx, session string) (identity.SessionKind, error) {
+	kind := identity.SessionAPI
+	switch session {
+	case "", "bearer":
+	case "cookie":
+		kind = identity.SessionWeb
+	case "app":
+		kind = identity.SessionApp
+	default:
+		return "", errs.InvalidFields(errs.FieldError{Field: "session", Reason: `must be "bearer", "cookie" or "app"`})
+	}
+	return kind, web.CheckCookieLogin(c, kind)
+}
+
+type smsSendRequest struct {
+	Phone string `json:"phone"`
+}
+
+// smsAccepted is the answer to every well-formed code request, whether or
+// not the number has an account: the response must not tell them apart.
+var smsAccepted = fiber.Map{
+	"status": "accepted",
+	"detail": "If this number belongs to an account, a sign-in code is on its way by SMS.",
+}
+
+// smsSend asks for a code. The same answer and the same work for every
+// number: the code is delivered in the background, and only to an
+// account's number.
+func (h handlers) smsSend(c *fiber.Ctx) error {
+	var req smsSendRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := tenantOf(c).SMS.Send(c.UserContext(), smslogin.SendInput{Phone: req.Phone, Client: web.Client(c)}); err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusAccepted).JSON(smsAccepted)
+}
+
+type smsVerifyRequest struct {
+	Phone   string `json:"phone"`
+	Code    string `json:"code"`
+	Session string `json:"session"`
+}
+
+// smsVerify signs in with a code: the answer of /auth/v1/login.
+func (h handlers) smsVerify(c *fiber.Ctx) error {
+	var req smsVerifyRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	kind, err := sessionKind(c, req.Session)
+	if err != nil {
+		return err
+	}
+	out, err := tenantOf(c).SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: req.Phone, Code: req.Code, Kind: kind, Client: web.Client(c)})
+	if err != nil {
+		return err
+	}
+	return h.credentials(c, out.User, out.Credentials, device.Credential{})
 }
 
 // credentials writes a login or refresh answer; a login's device

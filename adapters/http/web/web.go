@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -31,6 +32,7 @@ type TenantServices struct {
 	Keys      *keyring.Ring
 	Sessions  *session.Service
 	Passwords *password.Service
+	SMS       *smslogin.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
