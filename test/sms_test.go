@@ -85,8 +85,8 @@ func TestSMSLoginOnTheCanonicalAPI(t *testing.T) {
 	if err := json.Unmarshal(r.Body, &ans); err != nil || ans.AppToken == "" || ans.User.Email != a.Email {
 		t.Fatalf("verify answer: %s", r.Body)
 	}
-	if !strings.Contains(string(r.Body), `"amr":["sms"]`) {
-		t.Errorf("session amr is not [\"sms\"]: %s", r.Body)
+	if !strings.Contains(string(r.Body), `"amr":["sms"]`) || !strings.Contains(string(r.Body), `"phone_verified":true`) {
+		t.Errorf("session amr is not [\"sms\"] or the number is not verified: %s", r.Body)
 	}
 	if r := me(t, s, "localhost", withAppToken(ans.AppToken)); r.Status != http.StatusOK {
 		t.Fatalf("me with the SMS login's token: %d %s", r.Status, r.Body)

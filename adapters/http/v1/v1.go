@@ -305,6 +305,7 @@ type userBody struct {
 	FirstName     string `json:"first_name"`
 	LastName      string `json:"last_name"`
 	Phone         string `json:"phone"`
+	PhoneVerified bool   `json:"phone_verified"`
 	Role          string `json:"role"`
 	EmailVerified bool   `json:"email_verified"`
 	CreatedAt     any    `json:"created_at"`
@@ -312,7 +313,7 @@ type userBody struct {
 }
 
 func userJSON(u identity.User) userBody {
-	return userBody{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone,
+	return userBody{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone, PhoneVerified: u.PhoneVerified,
 		Role: string(u.Role), EmailVerified: u.EmailVerified, CreatedAt: timeOrNil(u.CreatedAt), LastLoginAt: timeOrNil(u.LastLoginAt)}
 }
 
