@@ -111,15 +111,18 @@ figures as JSON.
 
 Mode A (default) starts -server in dev mode on its embedded store, on
 127.0.0.1:0, with a fresh data directory and one tenant "bench" (domain
--tenant-host, password login, default argon2id parameters, throttling limits
-far above the load), and stops it with SIGTERM at the end. Mode B (-url)
+-tenant-host, password and SMS code login, default argon2id parameters,
+throttling limits far above the load, no SMS provider: codes go to the dev
+outbox), and stops it with SIGTERM at the end. Mode B (-url)
 loads a running server instead. Only 127.0.0.1 is ever loaded.
 
 Phases: setup (register -users users; log each in for an access token, an
 app token and a session cookie), the bare Fiber ceiling, GET /auth/v1/me
 with each credential, the argon2id hash time alone and the rate of as many
 hashes at once as cores (the hash-bound limit), logins at 2×cores and at
--concurrency, and a storm of -storm concurrent logins while the server's
+-concurrency, SMS logins at -concurrency (mode A: send, the code from the
+dev outbox, verify; each with its own number, registered in the setup), and
+a storm of -storm concurrent logins while the server's
 VmRSS is sampled every 10 ms. Exit status: 0 when the run completed (missed
 targets included), 1 when it failed, 2 for bad flags.
 
