@@ -36,6 +36,11 @@ type phase struct {
 	Duration    time.Duration
 	// Fill writes the iter-th request of worker into req (reset before).
 	Fill func(req *fasthttp.Request, worker, iter int)
+	// Do, if set instead of Fill, is one transaction of several requests
+	// (an SMS login): it returns "" when it succeeded, else the error
+	// class, and done when there is nothing left to do (the worker stops
+	// without recording it). Its latency is the whole transaction's.
+	Do func(hc *fasthttp.HostClient, worker, iter int) (class string, done bool)
 	// SampleRSS samples the server's resident memory every 10 ms.
 	SampleRSS bool
 	// Profile, if set, is called when recording starts and returns a
@@ -55,8 +60,14 @@ type sample struct {
 	// when there is no server process to read it from.
 	ServerCPU   time.Duration
 	ServerKnown bool
-	PeakRSS     uint64 // bytes; only with SampleRSS and a known process
-	ProfileErr  error  // what went wrong with Profile
+	// From and End bound the recording, and ServerCPUWindow is the
+	// server's CPU time between them (ServerKnown), without the answers
+	// that come after End: with transactions long against the phase, work
+	// per transaction is that CPU over the transactions completed within.
+	From, End       time.Time
+	ServerCPUWindow time.Duration
+	PeakRSS         uint64 // bytes; only with SampleRSS and a known process
+	ProfileErr      error  // what went wrong with Profile
 }
 
 // runner runs phases against one address.
@@ -107,6 +118,11 @@ func (r runner) run(ctx context.Context, p phase) sample {
 	if p.SampleRSS && r.ServerPid > 0 {
 		samplerDone.Go(func() { r.sampleRSS(sampling, &peak) })
 	}
+	select {
+	case <-time.After(time.Until(end)):
+	case <-ctx.Done():
+	}
+	srvEnd, srvErr3 := r.serverCPU()
 	wg.Wait()
 	wall := time.Since(measureFrom)
 	close(sampling)
@@ -116,11 +132,14 @@ func (r runner) run(ctx context.Context, p phase) sample {
 		Wall:        wall,
 		GenCPU:      selfCPU() - genBefore,
 		Errors:      errorCounts{},
-		ServerKnown: srvErr == nil && srvErr2 == nil,
+		ServerKnown: srvErr == nil && srvErr2 == nil && srvErr3 == nil,
 		PeakRSS:     peak.Load(),
+		From:        measureFrom,
+		End:         end,
 	}
 	if s.ServerKnown {
 		s.ServerCPU = srvAfter - srvBefore
+		s.ServerCPUWindow = srvEnd - srvBefore
 	}
 	s.ProfileErr = profiled()
 	for w := range p.Concurrency {
@@ -145,6 +164,21 @@ func (r runner) worker(hc *fasthttp.HostClient, p phase, w int, from, end time.T
 		start := time.Now()
 		if !start.Before(end) {
 			break
+		}
+		if p.Do != nil {
+			class, done := p.Do(hc, w, i)
+			if done {
+				break
+			}
+			if d := time.Since(start); !start.Before(from) {
+				lat = append(lat, d)
+				if class != "" {
+					errs[class]++
+				} else {
+					ok++
+				}
+			}
+			continue
 		}
 		req.Reset()
 		p.Fill(req, w, i)

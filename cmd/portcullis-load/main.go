@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -56,6 +57,7 @@ type options struct {
 	Timeout     time.Duration
 	MaxRequests int
 	HashSamples int
+	SMSRate     float64
 	Hash        tenant.HashParams
 	JSON        string
 	ProfileDir  string
@@ -63,10 +65,16 @@ type options struct {
 
 // Phase lengths as multiples of -duration: the 15 s for the /me
 // phases and the ceiling, 20 s for logins, about 5 s for the storm.
+// The SMS phase is as long as a login phase: on the embedded store an SMS
+// login at concurrency 64 takes seconds, so a shorter phase would hold few.
 const (
 	loginScale = 4.0 / 3
 	stormScale = 1.0 / 3
+	smsScale   = loginScale
 )
+
+// smsMargin is the share of numbers registered beyond the expected logins.
+const smsMargin = 1.25
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
 	def := tenant.Default().Password.Hash
@@ -90,6 +98,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&mem, "hash-memory-kib", uint(def.MemoryKiB), "argon2id memory of the tenant (mode A: written into its file; mode B: must match the tenant's)")
 	fs.UintVar(&iter, "hash-iterations", uint(def.Iterations), "argon2id iterations of the tenant")
 	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
+	fs.Float64Var(&o.SMSRate, "sms-rate", 40, "mode A: SMS logins per second the SMS phase is expected to reach; the setup registers an account with its own phone number\nfor each login that rate allows in the phase and its warm-up (×1.25, +concurrency), and the phase ends early if they run out\n(raise it then); 0 skips the phase")
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me and login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt)")
 	fs.Usage = func() {
@@ -102,15 +111,18 @@ figures as JSON.
 
 Mode A (default) starts -server in dev mode on its embedded store, on
 127.0.0.1:0, with a fresh data directory and one tenant "bench" (domain
--tenant-host, password login, default argon2id parameters, throttling limits
-far above the load), and stops it with SIGTERM at the end. Mode B (-url)
+-tenant-host, password and SMS code login, default argon2id parameters,
+throttling limits far above the load, no SMS provider: codes go to the dev
+outbox), and stops it with SIGTERM at the end. Mode B (-url)
 loads a running server instead. Only 127.0.0.1 is ever loaded.
 
 Phases: setup (register -users users; log each in for an access token, an
 app token and a session cookie), the bare Fiber ceiling, GET /auth/v1/me
 with each credential, the argon2id hash time alone and the rate of as many
 hashes at once as cores (the hash-bound limit), logins at 2×cores and at
--concurrency, and a storm of -storm concurrent logins while the server's
+-concurrency, SMS logins at -concurrency (mode A: send, the code from the
+dev outbox, verify; each with its own number, registered in the setup), and
+a storm of -storm concurrent logins while the server's
 VmRSS is sampled every 10 ms. Exit status: 0 when the run completed (missed
 targets included), 1 when it failed, 2 for bad flags.
 
@@ -132,6 +144,8 @@ Flags:
 		return o, errors.New("-concurrency and -storm must be at least 1")
 	case o.Duration <= 0 || o.Warmup < 0 || o.Timeout <= 0:
 		return o, errors.New("-duration and -timeout must be positive, -warmup not negative")
+	case o.SMSRate < 0:
+		return o, errors.New("-sms-rate must not be negative")
 	case o.HashSamples < 1 || o.MaxRequests < 1:
 		return o, errors.New("-hash-samples and -max-requests must be at least 1")
 	case mem > 1<<32-1 || iter > 1<<32-1 || par < 1 || par > 255:
@@ -207,7 +221,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 			OS: runtime.GOOS, Arch: runtime.GOARCH, ClockTicks: clockTicks},
 		Settings: Settings{
 			Users: o.Users, Concurrency: o.Concurrency, StormConcurrency: o.Storm,
-			MeSeconds: o.Duration.Seconds(), LoginSeconds: scale(o.Duration, loginScale).Seconds(), StormSeconds: scale(o.Duration, stormScale).Seconds(),
+			MeSeconds: o.Duration.Seconds(), SMSSeconds: scale(o.Duration, smsScale).Seconds(), SMSRate: o.SMSRate, LoginSeconds: scale(o.Duration, loginScale).Seconds(), StormSeconds: scale(o.Duration, stormScale).Seconds(),
 			WarmupSeconds: o.Warmup.Seconds(), TimeoutSeconds: o.Timeout.Seconds(),
 		},
 	}
@@ -264,6 +278,35 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 	rep.Setup = SetupFigures{Users: len(users), Seconds: round(time.Since(t0).Seconds(), 3)}
 	progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
+
+	// The SMS phase's accounts: one phone number for each login it can
+	// make, since the engine sends one code per number per 60 s.
+	var sms *smsLogins
+	smsDur := scale(o.Duration, smsScale)
+	switch {
+	case o.SMSRate == 0:
+		progress("sms: skipped (-sms-rate 0)")
+	case o.URL != "":
+		progress("sms: skipped in mode B (it needs the bench tenant of mode A: sms_otp, no SMS provider, the dev outbox)")
+	default:
+		n := smsBudget(o.SMSRate, o.Warmup+smsDur, o.Concurrency)
+		if n+1 > maxSMSNumbers {
+			return nil, fmt.Errorf("-sms-rate %.0f needs %d phone numbers, more than the %d the harness makes", o.SMSRate, n+1, maxSMSNumbers)
+		}
+		progress("setup: registering %d accounts with phone numbers for the SMS phase (%.0f logins/s expected over %s and the warm-up)", n+1, o.SMSRate, smsDur)
+		t0 := time.Now()
+		numbers := smsNumbers(n + 1)
+		if err := registerPhones(ctx, setupClient, numbers, 2*cores); err != nil {
+			return nil, failed("setup of the SMS accounts", err)
+		}
+		sms = &smsLogins{host: o.TenantHost, timeout: o.Timeout, numbers: numbers}
+		if c, _ := sms.do(setupClient.hc, 0, 0); c != "" {
+			return nil, failed("setup check", fmt.Errorf("an SMS login with %s failed: %s", numbers[0], c))
+		}
+		sms.reset()
+		rep.Setup.SMSUsers, rep.Setup.SMSSeconds = len(numbers), round(time.Since(t0).Seconds(), 3)
+		progress("setup: %d SMS accounts registered, one SMS login checked (%.1fs)", len(numbers), rep.Setup.SMSSeconds)
+	}
 
 	serverRunner := runner{Addr: addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: rep.Server.Pid}
 	profiled := func(name string, p phase) sample {
@@ -382,7 +425,23 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		f.judgeLogin()
 	}
 
-	// 6. The storm, while sampling the server's memory.
+	// 6. SMS logins: send, the code from the dev outbox, verify.
+	if sms != nil {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		label := fmt.Sprintf("sms login ×%d", o.Concurrency)
+		progress("%s: %s, %d numbers", label, smsDur, sms.left())
+		s := profiled(phaseSMS, phase{Name: phaseSMS, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: smsDur, Do: sms.do})
+		f := record(phaseSMS, label, o.Concurrency, s)
+		f.setSMS(s, sms.completedWithin(s.From, s.End), sms.started.Load(), sms.requests.Load(), sms.polls.Load(), sms.left() == 0)
+		if f.SMSNumbersRanOut {
+			progress("%s: the phone numbers ran out after %.1fs of %s: raise -sms-rate", label, s.Wall.Seconds(), smsDur)
+		}
+		f.judgeSMS()
+	}
+
+	// 7. The storm, while sampling the server's memory.
 	if err := alive(); err != nil {
 		return nil, err
 	}
@@ -408,6 +467,12 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	rep.TotalSeconds = round(time.Since(began).Seconds(), 1)
 	progress("done")
 	return rep, nil
+}
+
+// smsBudget is how many numbers the SMS phase needs at rate logins per
+// second over d, with a margin and one login in flight per worker.
+func smsBudget(rate float64, d time.Duration, concurrency int) int {
+	return int(math.Ceil(rate*d.Seconds()*smsMargin)) + concurrency
 }
 
 func scale(d time.Duration, by float64) time.Duration {

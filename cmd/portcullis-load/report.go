@@ -18,6 +18,7 @@ const (
 	targetLoginRatio    = 0.90                  // logins: at least this share of the hash-bound limit
 	targetLoginExtraCPU = 2 * time.Millisecond  // logins: at most this much server CPU per login beyond the hash
 	targetStormRSS      = 256 << 20             // storm: peak RSS at most this many bytes
+	targetSMSCPU        = 2 * time.Millisecond  // SMS logins: at most this much server CPU per complete login
 )
 
 // Phase names, as they appear in the JSON file.
@@ -28,12 +29,13 @@ const (
 	phaseCookie   = "me_cookie"
 	phaseLoginLow = "login_2x_cores"
 	phaseLoginHi  = "login_64"
+	phaseSMS      = "sms_login"
 	phaseStorm    = "login_storm"
 )
 
 // reportSchema names the JSON file's shape; change it when the shape
 // changes, so that comparisons across runs know what they read.
-const reportSchema = "portcullis-load/2"
+const reportSchema = "portcullis-load/3"
 
 // Report is the JSON file: every figure of the table and the facts of the
 // machine and run that produced them.
@@ -79,14 +81,22 @@ type Settings struct {
 	MeSeconds        float64 `json:"me_seconds"`
 	LoginSeconds     float64 `json:"login_seconds"`
 	StormSeconds     float64 `json:"storm_seconds"`
-	WarmupSeconds    float64 `json:"warmup_seconds"`
-	TimeoutSeconds   float64 `json:"request_timeout_seconds"`
+	SMSSeconds       float64 `json:"sms_seconds"`
+	// SMSRate is the expected SMS logins per second the SMS accounts were
+	// registered for (-sms-rate); 0: no SMS phase.
+	SMSRate        float64 `json:"sms_expected_rate"`
+	WarmupSeconds  float64 `json:"warmup_seconds"`
+	TimeoutSeconds float64 `json:"request_timeout_seconds"`
 }
 
 // SetupFigures describe the setup.
 type SetupFigures struct {
 	Users   int     `json:"users"`
 	Seconds float64 `json:"seconds"`
+	// SMSUsers accounts with a phone number each were registered for the
+	// SMS phase in SMSSeconds (one SMS login checked included).
+	SMSUsers   int     `json:"sms_users,omitempty"`
+	SMSSeconds float64 `json:"sms_seconds,omitempty"`
 }
 
 // HashFigures are the measured hash costs and the hash-bound limit: the
@@ -179,6 +189,21 @@ type PhaseFigures struct {
 	// phases).
 	ServerCPUPerLoginMS *float64 `json:"server_cpu_per_login_ms,omitempty"`
 	CPUBeyondHashMS     *float64 `json:"cpu_per_login_beyond_hash_ms,omitempty"`
+	// SMS phase: each recorded request is a complete login (send, outbox
+	// reads, verify); RequestsPerLogin and OutboxReadsPerLogin are the
+	// HTTP requests and dev-outbox reads per login begun (warm-up
+	// included), and SMSNumbersRanOut says the phase ended early because
+	// every registered number had been used. A login takes seconds there,
+	// so the CPU is taken over the phase's time (without the answers after
+	// it): SMSLoginsInWindow logins were answered within it
+	// (SMSWindowRate per second), and ServerCPUPerLoginMS is the server
+	// CPU within it ÷ them.
+	SMSLoginsInWindow   int      `json:"sms_logins_in_window,omitempty"`
+	SMSWindowSeconds    float64  `json:"sms_window_seconds,omitempty"`
+	SMSWindowRate       float64  `json:"sms_logins_per_second_in_window,omitempty"`
+	RequestsPerLogin    *float64 `json:"requests_per_login,omitempty"`
+	OutboxReadsPerLogin *float64 `json:"outbox_reads_per_login,omitempty"`
+	SMSNumbersRanOut    bool     `json:"sms_numbers_ran_out,omitempty"`
 	// PeakRSSMiB is the server's peak VmRSS, sampled every 10 ms (storm),
 	// and BaselineRSSMiB its VmRSS just before.
 	PeakRSSMiB     *float64 `json:"peak_rss_mib,omitempty"`
@@ -236,6 +261,36 @@ func (f *PhaseFigures) setLoginCPU(s sample, hashCPU time.Duration) {
 	per := s.ServerCPU / time.Duration(s.OK)
 	f.ServerCPUPerLoginMS = ptr(round(ms(per), 3))
 	f.CPUBeyondHashMS = ptr(round(ms(per-hashCPU), 3))
+}
+
+// setSMS sets the SMS phase's figures: server CPU per complete login and
+// the requests per login begun.
+func (f *PhaseFigures) setSMS(s sample, inWindow int, logins, requests, polls int64, ranOut bool) {
+	f.SMSLoginsInWindow = inWindow
+	if w := s.End.Sub(s.From); w > 0 {
+		f.SMSWindowSeconds = round(w.Seconds(), 3)
+		f.SMSWindowRate = round(perSecond(inWindow, w), 1)
+	}
+	if s.ServerKnown && inWindow > 0 {
+		f.ServerCPUPerLoginMS = ptr(round(ms(s.ServerCPUWindow/time.Duration(inWindow)), 3))
+	}
+	if logins > 0 {
+		f.RequestsPerLogin = ptr(round(float64(requests)/float64(logins), 3))
+		f.OutboxReadsPerLogin = ptr(round(float64(polls)/float64(logins), 3))
+	}
+	f.SMSNumbersRanOut = ranOut
+}
+
+// judgeSMS applies the SMS login target: server CPU per complete login,
+// and no failed login.
+func (f *PhaseFigures) judgeSMS() {
+	var cpuOK *bool
+	if f.ServerCPUPerLoginMS != nil {
+		cpuOK = is(*f.ServerCPUPerLoginMS <= ms(targetSMSCPU))
+	}
+	f.judge(fmt.Sprintf("≤%s CPU per login", targetSMSCPU),
+		check{"cpu", cpuOK},
+		check{"errors", is(f.ErrorsTotal == 0)})
 }
 
 // check is one part of a target: ok is nil when it could not be measured.
@@ -353,6 +408,17 @@ func (r *Report) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "cpu:    %s: %s server CPU per login, %s beyond the %s of a hash\n",
 				p.Label, fmtDur(fromMS(*p.ServerCPUPerLoginMS)), fmtDur(fromMS(*p.CPUBeyondHashMS)), fmtDur(fromMS(h.ParallelCPUMS)))
 		}
+		if p.Name == phaseSMS && p.ServerCPUPerLoginMS != nil {
+			fmt.Fprintf(w, "cpu:    %s: %s server CPU per complete login (send, outbox reads, verify), over the %d logins answered\n        within the phase's %.1fs (%.1f/s)",
+				p.Label, fmtDur(fromMS(*p.ServerCPUPerLoginMS)), p.SMSLoginsInWindow, p.SMSWindowSeconds, p.SMSWindowRate)
+			if p.RequestsPerLogin != nil {
+				fmt.Fprintf(w, "; %.2f requests per login, %.2f of them outbox reads", *p.RequestsPerLogin, *p.OutboxReadsPerLogin)
+			}
+			fmt.Fprintln(w)
+		}
+		if p.SMSNumbersRanOut {
+			fmt.Fprintf(w, "note:   %s: the registered phone numbers ran out before the end of the phase (raise -sms-rate)\n", p.Label)
+		}
 		if p.PeakRSSMiB != nil {
 			base := ""
 			if p.BaselineRSSMiB != nil {
@@ -363,7 +429,7 @@ func (r *Report) writeTable(w io.Writer) {
 	}
 	var perReq []string
 	for _, p := range r.Phases {
-		if p.ServerCPUPerRequestUS != nil && !strings.HasPrefix(p.Name, "login") {
+		if p.ServerCPUPerRequestUS != nil && !strings.HasPrefix(p.Name, "login") && p.Name != phaseSMS {
 			perReq = append(perReq, fmt.Sprintf("%s server %.1fµs, gen %.1fµs", p.Label, *p.ServerCPUPerRequestUS, p.GenCPUPerRequestUS))
 		}
 	}

@@ -23,14 +23,18 @@ const benchTenantID = "bench"
 var highLimit = tenant.Limit{Count: 1_000_000, Window: time.Hour}
 
 // benchTenant is the tenant of mode A: the documented defaults (so argon2id
-// with the default parameters unless hash says otherwise), password login,
-// the one domain host, and throttling limits the load never reaches.
+// with the default parameters unless hash says otherwise), password and SMS
+// code login (default region US, the default code lifetime), the one domain
+// host, and throttling limits the load never reaches. It has no SMS
+// provider: in dev mode its codes go to the dev outbox, where the SMS phase
+// reads them, and no message leaves the machine.
 func benchTenant(host string, hash tenant.HashParams) tenant.Tenant {
 	t := tenant.Default()
 	t.ID = benchTenantID
 	t.DisplayName = "Load harness"
 	t.Domains = []string{host}
-	t.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword}
+	t.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodSMSOTP}
+	t.SMS = tenant.SMSPolicy{DefaultRegion: "US", CodeTTL: tenant.DefaultSMSCodeTTL}
 	t.Password.Hash = hash
 	t.Throttling = tenant.Throttling{LoginPerAccount: highLimit, LoginPerIP: highLimit, LoginPerDevice: highLimit,
 		RegisterPerIP: highLimit, SignupNoticePerRecipient: highLimit, SMSPerIP: highLimit, SMSPerCallingCode: highLimit, SMSPerTenant: highLimit}
