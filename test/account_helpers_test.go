@@ -38,6 +38,11 @@ type tenantSpec struct {
 	// generousLimit when empty, so that a test only meets the limit it is
 	// about; useDefault leaves the setting out of the file.
 	LoginPerAccount, LoginPerIP, LoginPerDevice, RegisterPerIP, SignupNoticePerRecipient string
+	// SMS, when set, enables sms_otp and is the body of the sms block, each
+	// line indented two spaces ("  default_region: TR\n  code_ttl: 30s\n");
+	// the SMS throttling limits are then written as the others are.
+	SMS                                       string
+	SMSPerIP, SMSPerCallingCode, SMSPerTenant string
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -61,7 +66,14 @@ func (ts tenantSpec) yaml() string {
 		{"login_per_account", ts.LoginPerAccount}, {"login_per_ip", ts.LoginPerIP}, {"login_per_device", ts.LoginPerDevice},
 		{"register_per_ip", ts.RegisterPerIP}, {"signup_notice_per_recipient", ts.SignupNoticePerRecipient},
 	}
-	fmt.Fprintf(&b, `login_methods: [password]
+	methods := "[password]"
+	if ts.SMS != "" {
+		methods = "[password, sms_otp]"
+		limits = append(limits, [][2]string{{"sms_per_ip", ts.SMSPerIP}, {"sms_per_calling_code", ts.SMSPerCallingCode},
+			{"sms_per_tenant", ts.SMSPerTenant}}...)
+		fmt.Fprintf(&b, "sms:\n%s", ts.SMS)
+	}
+	fmt.Fprintf(&b, `login_methods: %s
 password_policy:
   min_length: 8
   max_length: 128
@@ -77,7 +89,7 @@ profiles:
   seed001: {enabled: %t, prefix: /api}
 require_verified_email: %t
 throttling:
-`, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001, ts.RequireVerifiedEmail)
+`, methods, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001, ts.RequireVerifiedEmail)
 	for _, l := range limits {
 		if l[1] != useDefault {
 			fmt.Fprintf(&b, "  %s: %s\n", l[0], or(l[1], generousLimit))
