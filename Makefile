@@ -50,7 +50,7 @@ lint:
 	@echo "lint: ok"
 
 ## bench: the load harness (cmd/portcullis-load) against a freshly built server:
-## a table on stdout, the figures in bin/bench.json (about 2.5 minutes);
+## a table on stdout, the figures in bin/bench.json (about 3 minutes);
 ## BENCH_FLAGS adds flags (e.g. -duration 5s). The micro-benchmarks of the
 ## go test suites are not part of it: go test -run '^$' -bench . ./...
 bench:
