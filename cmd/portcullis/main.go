@@ -3,12 +3,16 @@
 //	portcullis [serve] [-config FILE]   run the server (the default)
 //	portcullis check-config [-config FILE]  validate the configuration and tenants, then exit
 //	portcullis version                  print the version
+//	portcullis seal-sms-token -tenant ID [-config FILE]
+//	                                    read an SMS provider token on stdin and print it sealed
+//	                                    for the tenant's sms.provider.auth_token_sealed
 //
 // Settings come from the YAML file named by -config or PORTCULLIS_CONFIG,
 // then PORTCULLIS_* environment variables; README.md lists them all.
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -21,11 +25,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/adapters/http/seed000"
 	"github.com/portcullis/portcullis/adapters/http/seed001"
 	"github.com/portcullis/portcullis/adapters/http/server"
@@ -50,6 +56,10 @@ func run(args []string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("portcullis "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
+	var tenantID *string
+	if cmd == "seal-sms-token" {
+		tenantID = fs.String("tenant", "", "the tenant whose sms.provider.auth_token_sealed the value is for")
+	}
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -61,11 +71,13 @@ func run(args []string, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stderr, "portcullis", version())
 		return 0
+	case "seal-sms-token":
+		return sealSMSToken(*configPath, *tenantID, os.Stdin, os.Stdout, stderr)
 	case "help":
 		fs.Usage()
 		return 0
 	}
-	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version)\n", cmd)
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token)\n", cmd)
 	return 2
 }
 
@@ -101,6 +113,46 @@ func checkConfig(path string, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stderr, "configuration is valid; %d tenant file(s) in %s\n", len(ts), cfg.TenantsDir)
+	return 0
+}
+
+// sealSMSToken reads a provider token (its first line) from in and writes
+// it sealed under the platform master key for tenant's
+// sms.provider.auth_token_sealed: a value that opens for that tenant only.
+// The token itself is never written anywhere.
+func sealSMSToken(path, tenantID string, in io.Reader, out, stderr io.Writer) int {
+	fail := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "portcullis seal-sms-token: "+format+"\n", args...)
+		return 1
+	}
+	if tenantID == "" {
+		return fail("-tenant is required")
+	}
+	cfg, err := config.Load(path, os.Environ())
+	if err != nil {
+		return fail("%v", err)
+	}
+	key, err := provideMasterKey(cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return fail("%v", err)
+	}
+	sealer, err := aesgcm.New(key)
+	if err != nil {
+		return fail("%v", err)
+	}
+	line, err := bufio.NewReader(io.LimitReader(in, 4096)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fail("read the token: %v", err)
+	}
+	token := strings.TrimSpace(line)
+	if token == "" {
+		return fail("no token on standard input")
+	}
+	sealed, err := config.SealSMSAuthToken(sealer, tenantID, token)
+	if err != nil {
+		return fail("%v", err)
+	}
+	fmt.Fprintln(out, sealed)
 	return 0
 }
 
