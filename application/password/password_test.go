@@ -361,25 +361,18 @@ func TestDuplicateRegistrationIsToldByMailAndCaseFolded(t *testing.T) {
 func TestConcurrentRegistrationsCreateOneAccount(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.RegisterPerIP.Count = 100 })
-	var wg sync.WaitGroup
 	var created, taken atomic.Int64
-	start := make(chan struct{})
-	for i := range 20 {
-		wg.Go(func() {
-			<-start
-			_, err := f.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: "race@example.com", FirstName: "R", LastName: "C"}, Password: fmt.Sprintf("password number %d", i), Client: alice})
-			switch {
-			case err == nil:
-				created.Add(1)
-			case errors.Is(err, identity.ErrEmailTaken):
-				taken.Add(1)
-			default:
-				t.Error(err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
+	platformtest.Race(20, func(i int) {
+		_, err := f.svc.Register(ctx, password.RegisterInput{Profile: identity.Profile{Email: "race@example.com", FirstName: "R", LastName: "C"}, Password: fmt.Sprintf("password number %d", i), Client: alice})
+		switch {
+		case err == nil:
+			created.Add(1)
+		case errors.Is(err, identity.ErrEmailTaken):
+			taken.Add(1)
+		default:
+			t.Error(err)
+		}
+	})
 	if created.Load() != 1 || taken.Load() != 19 {
 		t.Fatalf("created %d, taken %d", created.Load(), taken.Load())
 	}
@@ -527,25 +520,18 @@ func TestConcurrentGuessesCannotOutrunTheAccountLimit(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, func(t *tenant.Tenant) { t.Throttling.LoginPerAccount = tenant.Limit{Count: 3, Window: time.Hour} })
 	f.register(t, "ann@example.com", "correct horse battery")
-	var wg sync.WaitGroup
 	var checked, throttled atomic.Int64
-	start := make(chan struct{})
-	for i := range 20 {
-		wg.Go(func() {
-			<-start
-			_, _, err := f.login("ann@example.com", fmt.Sprintf("guess %d", i), identity.SessionAPI)
-			switch {
-			case errors.Is(err, login.ErrInvalidCredentials):
-				checked.Add(1)
-			case errors.Is(err, throttle.ErrThrottled):
-				throttled.Add(1)
-			default:
-				t.Error(err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
+	platformtest.Race(20, func(i int) {
+		_, _, err := f.login("ann@example.com", fmt.Sprintf("guess %d", i), identity.SessionAPI)
+		switch {
+		case errors.Is(err, login.ErrInvalidCredentials):
+			checked.Add(1)
+		case errors.Is(err, throttle.ErrThrottled):
+			throttled.Add(1)
+		default:
+			t.Error(err)
+		}
+	})
 	if checked.Load() != 3 || throttled.Load() != 17 {
 		t.Fatalf("%d guesses checked and %d throttled; want 3 and 17", checked.Load(), throttled.Load())
 	}

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -117,25 +117,18 @@ func TestRegisterWithATakenPhoneCreatesNothingAndTellsTheOwner(t *testing.T) {
 func TestConcurrentRegistrationsWithOnePhoneCreateOneAccount(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, inTurkey)
-	var wg sync.WaitGroup
 	var created, taken atomic.Int64
-	start := make(chan struct{})
-	for i := range 20 {
-		wg.Go(func() {
-			<-start
-			_, err := f.registerPhone(fmt.Sprintf("racer%d@example.com", i), "0535 555 55 55")
-			switch {
-			case err == nil:
-				created.Add(1)
-			case errors.Is(err, identity.ErrPhoneTaken):
-				taken.Add(1)
-			default:
-				t.Error(err)
-			}
-		})
-	}
-	close(start)
-	wg.Wait()
+	platformtest.Race(20, func(i int) {
+		_, err := f.registerPhone(fmt.Sprintf("racer%d@example.com", i), "0535 555 55 55")
+		switch {
+		case err == nil:
+			created.Add(1)
+		case errors.Is(err, identity.ErrPhoneTaken):
+			taken.Add(1)
+		default:
+			t.Error(err)
+		}
+	})
 	if created.Load() != 1 || taken.Load() != 19 {
 		t.Fatalf("created %d, taken %d", created.Load(), taken.Load())
 	}
