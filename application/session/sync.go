@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portcullis/portcullis/application/platform"
@@ -43,8 +44,14 @@ type Sync struct {
 	clock    platform.Clock
 	interval time.Duration
 
+	// trusted is read on every request, without a lock. It is written
+	// under mu, with distrusts: a Distrust during a pass (a revoke that
+	// missed Redis after the pass read the log) must leave the set
+	// untrusted when that pass ends, so a pass trusts the set only if no
+	// Distrust came since it began.
+	trusted   atomic.Bool
 	mu        sync.Mutex
-	trusted   bool
+	distrusts uint64
 	watermark time.Time // revocations at or after it are copied on the next pass
 }
 
@@ -70,18 +77,15 @@ func NewSync(store Sessions, set Revocations, clock platform.Clock, interval tim
 }
 
 // Trusted reports whether the revocation set may be believed on its own.
-func (s *Sync) Trusted() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.trusted
-}
+func (s *Sync) Trusted() bool { return s.trusted.Load() }
 
 // Distrust marks the set as not to be believed until the next good pass;
 // a session service calls it when Redis failed it.
 func (s *Sync) Distrust() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.trusted = false
+	s.distrusts++
+	s.trusted.Store(false)
 }
 
 // Run passes every interval until ctx ends; the first pass is at once.
@@ -105,15 +109,18 @@ func (s *Sync) Pass(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, s.interval+5*time.Second)
 	defer cancel()
 	now := s.clock.Now().UTC()
+	s.mu.Lock()
+	began := s.distrusts
+	s.mu.Unlock()
 	err := s.pass(ctx, now)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err != nil {
-		s.trusted = false
+		s.trusted.Store(false)
 		return err
 	}
-	s.trusted = true
 	s.watermark = now.Add(-syncOverlap)
+	s.trusted.Store(s.distrusts == began)
 	return nil
 }
 

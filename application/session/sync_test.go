@@ -166,3 +166,36 @@ func usersWith(t *testing.T, u identity.User) *accounttest.MemoryUsers {
 	}
 	return users
 }
+
+// distrustingLog is a revocation log during whose read a request reports
+// a Redis failure.
+type distrustingLog struct {
+	*sessiontest.MemorySessions
+	sync *session.Sync
+}
+
+func (d *distrustingLog) RevokedSince(ctx context.Context, since, now time.Time) ([]session.Revocation, error) {
+	d.sync.Distrust()
+	return d.MemorySessions.RevokedSince(ctx, since, now)
+}
+
+// A Distrust that comes while a pass is under way (a revoke that missed
+// Redis after the pass read the log) leaves the set untrusted when that
+// pass ends; the next pass trusts it again.
+func TestADistrustDuringAPassOutlivesIt(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	log := &distrustingLog{MemorySessions: f.sessions}
+	s := session.NewSync(log, f.set, platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)), time.Second)
+	log.sync = s
+	if err := s.Pass(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Trusted() {
+		t.Fatal("a pass during which the set was distrusted trusts it")
+	}
+	clean := session.NewSync(f.sessions, f.set, platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)), time.Second)
+	if err := clean.Pass(ctx); err != nil || !clean.Trusted() {
+		t.Fatalf("a clean pass: trusted %v, %v", clean.Trusted(), err)
+	}
+}
