@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/portcullis/portcullis/application/account/accounttest"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/session/sessiontest"
+	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
@@ -72,5 +74,116 @@ func TestUsersWithoutPhoneKeyAreBackfilledBeforeTheIndexIsBuilt(t *testing.T) {
 	}
 	if err := s.Create(ctx, identity.User{ID: "new-4", TenantID: "legacy", Email: "y@example.com", EmailKey: "y@example.com", Phone: "none:new-0"}); err == nil {
 		t.Fatal("a phone shaped like the placeholder was stored")
+	}
+}
+
+// rawUser is a users document as a server without the user_keys directory
+// wrote it.
+func rawUser(tenantID, id, email, phoneKey string) bson.D {
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	d := bson.D{{Key: "_id", Value: tenantID + "/" + id}, {Key: "tenant_id", Value: tenantID},
+		{Key: "email", Value: email}, {Key: "email_key", Value: email}, {Key: "phone_key", Value: phoneKey},
+		{Key: "role", Value: "user"}, {Key: "active", Value: true}, {Key: "created_at", Value: now}, {Key: "updated_at", Value: now}}
+	if !strings.HasPrefix(phoneKey, "none:") {
+		d = append(d, bson.E{Key: "phone", Value: phoneKey})
+	}
+	return d
+}
+
+// Users stored before the user_keys directory existed are found by e-mail
+// and phone after the next start, and their keys stay taken.
+func TestUsersStoredBeforeTheDirectoryAreClaimedAtTheNextStart(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	if err := db.Collection("user_keys").Drop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []bson.D{rawUser("old", "u1", "ada@example.com", "+905355555555"), rawUser("old", "u2", "bob@example.com", "none:u2")} {
+		if _, err := db.Collection("users").InsertOne(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := mongo.NewUserStore(db)
+	if _, err := s.ByEmail(ctx, "old", "ada@example.com"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("before the start, ByEmail = %v; the test does not set up what it means to", err)
+	}
+	for range 2 { // the second start finds the backfill done
+		if err := db.EnsureIndexes(ctx, mongo.Indexes); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if u, err := s.ByEmail(ctx, "old", "ada@example.com"); err != nil || u.ID != "u1" {
+		t.Fatalf("ByEmail(ada) = %+v, %v", u, err)
+	}
+	if u, err := s.ByPhone(ctx, "old", "+905355555555"); err != nil || u.ID != "u1" {
+		t.Fatalf("ByPhone = %+v, %v", u, err)
+	}
+	if u, err := s.ByEmail(ctx, "old", "bob@example.com"); err != nil || u.ID != "u2" || u.Phone != "" {
+		t.Fatalf("ByEmail(bob) = %+v, %v", u, err)
+	}
+	if _, err := s.ByPhone(ctx, "old", "none:u2"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("the placeholder was looked up: %v", err)
+	}
+	dup := identity.User{ID: "u3", TenantID: "old", Email: "x@example.com", EmailKey: "x@example.com", Phone: "+905355555555", Role: identity.RoleUser}
+	if err := s.Create(ctx, dup); !errors.Is(err, identity.ErrPhoneTaken) {
+		t.Fatalf("the phone of a backfilled user: %v, want ErrPhoneTaken", err)
+	}
+}
+
+// A claim left by a Create that failed before releasing it holds its key
+// while that Create could still be running, and is taken over after.
+func TestAClaimLeftBehindIsTakenOverAfterTheGrace(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	keys := db.Collection("user_keys")
+	for email, age := range map[string]time.Duration{"old@example.com": 3 * time.Minute, "new@example.com": 10 * time.Second} {
+		if _, err := keys.InsertOne(ctx, bson.D{{Key: "_id", Value: "t/email:" + email}, {Key: "tenant_id", Value: "t"},
+			{Key: "user_id", Value: "ghost"}, {Key: "at", Value: time.Now().UTC().Add(-age)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := mongo.NewUserStore(db)
+	if _, err := s.ByEmail(ctx, "t", "old@example.com"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("a claim without its user found: %v", err)
+	}
+	u := identity.User{ID: "u1", TenantID: "t", Email: "old@example.com", EmailKey: "old@example.com", Role: identity.RoleUser}
+	if err := s.Create(ctx, u); err != nil {
+		t.Fatalf("create over an old claim left behind: %v", err)
+	}
+	if got, err := s.ByEmail(ctx, "t", "old@example.com"); err != nil || got.ID != "u1" {
+		t.Fatalf("ByEmail after the takeover = %+v, %v", got, err)
+	}
+	u = identity.User{ID: "u2", TenantID: "t", Email: "new@example.com", EmailKey: "new@example.com", Role: identity.RoleUser}
+	if err := s.Create(ctx, u); !errors.Is(err, identity.ErrEmailTaken) {
+		t.Fatalf("create over a claim of a create that may still run: %v, want ErrEmailTaken", err)
+	}
+}
+
+// A claim is only a pointer: a user whose stored e-mail key is no longer
+// the claimed one is not found by it.
+func TestAClaimWhoseUserNoLongerHoldsTheKeyFindsNobody(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	s := mongo.NewUserStore(db)
+	u := identity.User{ID: "u1", TenantID: "t", Email: "ada@example.com", EmailKey: "ada@example.com", Phone: "+447400123456", Role: identity.RoleUser}
+	if err := s.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Collection("users").UpdateOne(ctx, bson.D{{Key: "_id", Value: "t/u1"}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email_key", Value: "ada2@example.com"}, {Key: "phone", Value: "+447400123400"}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ByEmail(ctx, "t", "ada@example.com"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("ByEmail(old key) = %+v, %v; want ErrNotFound", got, err)
+	}
+	if got, err := s.ByPhone(ctx, "t", "+447400123456"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("ByPhone(old phone) = %+v, %v; want ErrNotFound", got, err)
+	}
+	v := identity.User{ID: "u2", TenantID: "t", Email: "ada@example.com", EmailKey: "ada@example.com", Role: identity.RoleUser}
+	if err := s.Create(ctx, v); err != nil {
+		t.Fatalf("the key its user left: %v", err)
+	}
+	if got, err := s.ByEmail(ctx, "t", "ada@example.com"); err != nil || got.ID != "u2" {
+		t.Fatalf("ByEmail after the key moved = %+v, %v", got, err)
 	}
 }

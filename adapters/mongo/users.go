@@ -31,18 +31,76 @@ import (
 // before phone_key existed get the placeholder from backfillPhoneKeys
 // before the index is built.
 //
+// Lookups by e-mail key and by phone go through the user_keys directory:
+// one document per key, whose _id is tenant_id/email:<key> or
+// tenant_id/phone:<E.164>, naming the user that holds it. A lookup is then
+// two reads by _id (the key, its user) and never a query on another field,
+// which FerretDB answers by scanning the whole collection. The directory
+// is kept by Create: it claims the keys first and inserts the user after,
+// so that every stored user's keys are claimed; see Create for the order
+// and for claims left by a Create that did not finish. The unique indexes
+// of the users collection stay the final word on uniqueness. Users stored
+// before the directory existed get their claims from backfillUserKeys at
+// the next start. An operation that changes a user's e-mail or phone must
+// claim the new key before and release the old one after.
+//
 // FerretDB 1.24 applies an update by reading the document and writing it
 // back whole, without concurrency control: two concurrent updates of one
 // user (say RecordLogin and SetPasswordHash) can lose one of them there.
 // MongoDB applies each $set atomically.
 type UserStore struct {
 	coll *mongo.Collection
+	keys *mongo.Collection
 }
 
 var _ account.Users = (*UserStore)(nil)
 
 // NewUserStore returns the user store of db.
-func NewUserStore(db *DB) *UserStore { return &UserStore{coll: db.Collection("users")} }
+func NewUserStore(db *DB) *UserStore {
+	return &UserStore{coll: db.Collection("users"), keys: db.Collection(userKeysCollection)}
+}
+
+// userKeysCollection is the directory of e-mail keys and phone numbers.
+const userKeysCollection = "user_keys"
+
+// claimGrace is how long a claim whose user does not exist is left to the
+// Create that made it: a claim older than that, without its user, was left
+// by a Create that failed before it could release it, and is taken over.
+// It is far longer than a Create can take (store_timeout is at most 30s).
+const claimGrace = 2 * time.Minute
+
+// userKeyDocument is a claim of the user_keys directory.
+type userKeyDocument struct {
+	ID       string    `bson:"_id"`
+	TenantID string    `bson:"tenant_id"`
+	UserID   string    `bson:"user_id"`
+	At       time.Time `bson:"at"`
+}
+
+// A userKey is one key of a user in the directory.
+type userKey struct {
+	id    string
+	taken *errs.Error              // the error of a key held by another user
+	holds func(identity.User) bool // whether a user holds the key
+}
+
+func emailClaim(tenantID, emailKey string) userKey {
+	return userKey{id: docID(tenantID, "email:"+emailKey), taken: identity.ErrEmailTaken,
+		holds: func(u identity.User) bool { return u.TenantID == tenantID && u.EmailKey == emailKey }}
+}
+
+func phoneClaim(tenantID, phone string) userKey {
+	return userKey{id: docID(tenantID, "phone:"+phone), taken: identity.ErrPhoneTaken,
+		holds: func(u identity.User) bool { return u.TenantID == tenantID && u.Phone == phone }}
+}
+
+func userKeysOf(u identity.User) []userKey {
+	cs := []userKey{emailClaim(u.TenantID, u.EmailKey)}
+	if u.Phone != "" {
+		cs = append(cs, phoneClaim(u.TenantID, u.Phone))
+	}
+	return cs
+}
 
 type userDocument struct {
 	ID            string    `bson:"_id"`
@@ -88,16 +146,92 @@ func userToDomain(d userDocument) identity.User {
 // Create stores a new user; identity.ErrEmailTaken if the tenant has the
 // e-mail key, identity.ErrPhoneTaken if it has the phone, errs.ErrConflict
 // if the id is taken.
+//
+// It claims the user's keys in the directory first, then inserts the user;
+// when the insert fails it releases the claims. Of concurrent Creates with
+// one key, the first claim wins and the others answer taken at once. A
+// claim without its user (a Create that failed between the two steps and
+// could not release it) is taken over once it is older than claimGrace.
+// Taking over is the one case where two Creates can both hold a claim on
+// FerretDB, whose updates are not atomic: the users collection's unique
+// index then lets one of them insert, and the winner writes its claims
+// again after its insert.
 func (s *UserStore) Create(ctx context.Context, u identity.User) error {
 	if strings.HasPrefix(u.Phone, noPhonePrefix) {
 		return errs.ErrInvalid.WithMessage("users: a phone number may not begin with %q", noPhonePrefix)
 	}
 	ctx, cancel := platform.BoundStore(ctx)
 	defer cancel()
-	_, err := s.coll.InsertOne(ctx, userToDocument(u))
-	if err == nil {
-		return nil
+	var held []userKey
+	release := func() {
+		for _, c := range held {
+			_, _ = s.keys.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: c.id}, {Key: "user_id", Value: u.ID}})
+		}
 	}
+	tookOver := false
+	for _, c := range userKeysOf(u) {
+		over, err := s.claim(ctx, u, c)
+		if err != nil {
+			release()
+			return err
+		}
+		held, tookOver = append(held, c), tookOver || over
+	}
+	_, err := s.coll.InsertOne(ctx, userToDocument(u))
+	if err != nil {
+		release()
+		return s.createErr(ctx, u, err)
+	}
+	if tookOver {
+		for _, c := range held {
+			_, _ = s.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.id}},
+				bson.D{{Key: "$set", Value: userKeyDocument{ID: c.id, TenantID: u.TenantID, UserID: u.ID, At: time.Now().UTC()}}}, options.UpdateOne().SetUpsert(true))
+		}
+	}
+	return nil
+}
+
+// claim records that u holds the key of c, and reports whether it took a
+// claim left behind over.
+func (s *UserStore) claim(ctx context.Context, u identity.User, c userKey) (bool, error) {
+	now := time.Now().UTC()
+	_, err := s.keys.InsertOne(ctx, userKeyDocument{ID: c.id, TenantID: u.TenantID, UserID: u.ID, At: now})
+	if err == nil {
+		return false, nil
+	}
+	// Whatever the error, a read decides what happened (FerretDB reports
+	// some duplicates as internal errors).
+	var k userKeyDocument
+	if rerr := s.keys.FindOne(ctx, bson.D{{Key: "_id", Value: c.id}}).Decode(&k); rerr != nil {
+		if errors.Is(rerr, mongo.ErrNoDocuments) {
+			return false, storeErr("users: claim a key", err)
+		}
+		return false, storeErr("users: read a claim", rerr)
+	}
+	owner, oerr := s.findOne(ctx, idFilter(u.TenantID, k.UserID))
+	switch {
+	case oerr == nil && c.holds(owner):
+		return false, c.taken.Wrap(err)
+	case oerr == nil, errors.Is(oerr, errs.ErrNotFound) && now.Sub(k.At) > claimGrace:
+		// The owner no longer holds the key, or never came to exist.
+	case errors.Is(oerr, errs.ErrNotFound):
+		return false, c.taken.Wrap(err) // being registered right now
+	default:
+		return false, oerr
+	}
+	res, uerr := s.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.id}, {Key: "user_id", Value: k.UserID}, {Key: "at", Value: k.At}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: u.ID}, {Key: "at", Value: now}}}})
+	if uerr != nil {
+		return false, storeErr("users: take a claim over", uerr)
+	}
+	if res.MatchedCount == 0 {
+		return false, c.taken.Wrap(err) // another Create took it first
+	}
+	return true, nil
+}
+
+// createErr names why inserting u failed.
+func (s *UserStore) createErr(ctx context.Context, u identity.User, err error) error {
 	// FerretDB reports some unique violations as internal errors rather
 	// than E11000, so whatever the error, a read decides what happened.
 	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: u.TenantID}, {Key: "email_key", Value: u.EmailKey}}); cerr == nil && n > 0 {
@@ -116,7 +250,7 @@ func (s *UserStore) Create(ctx context.Context, u identity.User) error {
 
 // ByEmail returns the tenant's user with the e-mail key.
 func (s *UserStore) ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error) {
-	return s.findOne(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "email_key", Value: emailKey}})
+	return s.byKey(ctx, tenantID, emailClaim(tenantID, emailKey))
 }
 
 // ByPhone returns the tenant's user with the phone number.
@@ -124,7 +258,30 @@ func (s *UserStore) ByPhone(ctx context.Context, tenantID, phone string) (identi
 	if phone == "" || strings.HasPrefix(phone, noPhonePrefix) {
 		return identity.User{}, errs.ErrNotFound
 	}
-	return s.findOne(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "phone_key", Value: phone}})
+	return s.byKey(ctx, tenantID, phoneClaim(tenantID, phone))
+}
+
+// byKey finds the holder of a key through its claim. It makes the same two
+// reads by _id whether or not the key is claimed (a key without a claim
+// reads a user id no user has), so that the time of the answer does not
+// tell a known number or address from an unknown one. A claim whose user
+// no longer holds the key finds nobody.
+func (s *UserStore) byKey(ctx context.Context, tenantID string, c userKey) (identity.User, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	var k userKeyDocument
+	err := s.keys.FindOne(ctx, bson.D{{Key: "_id", Value: c.id}}).Decode(&k)
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
+		return identity.User{}, storeErr("users: find a key", err)
+	}
+	u, err := s.findOne(ctx, idFilter(tenantID, k.UserID)) // "" when unclaimed: no user has it
+	if err != nil {
+		return identity.User{}, err
+	}
+	if k.UserID == "" || !c.holds(u) {
+		return identity.User{}, errs.ErrNotFound
+	}
+	return u, nil
 }
 
 // ByID returns the tenant's user with the id.
@@ -194,6 +351,62 @@ func backfillPhoneKeys(ctx context.Context, coll *mongo.Collection) error {
 		if err != nil {
 			return fmt.Errorf("users: set the phone_key placeholder of %s: %w", d.ID, err)
 		}
+	}
+	return nil
+}
+
+// userKeysBackfilled marks a directory that holds the claims of every user
+// stored before it existed. No claim has this _id: a tenant id has no ":".
+const userKeysBackfilled = "_:backfilled:v1"
+
+// backfillUserKeys claims, once, the keys of every user stored before the
+// user_keys directory existed (later users are claimed by Create), then
+// marks the directory done; from then on it costs one read at each start.
+// A key already claimed is left as it is. It runs before the server
+// serves, so no Create races it; a user stored by an older server while it
+// runs (a rolling upgrade) is claimed at the next start.
+func backfillUserKeys(ctx context.Context, keys *mongo.Collection) error {
+	err := keys.FindOne(ctx, bson.D{{Key: "_id", Value: userKeysBackfilled}}).Err()
+	if err == nil {
+		return nil
+	}
+	if !errors.Is(err, mongo.ErrNoDocuments) {
+		return fmt.Errorf("user keys: read the backfill mark: %w", err)
+	}
+	cur, err := keys.Database().Collection("users").Find(ctx, bson.D{},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}, {Key: "tenant_id", Value: 1}, {Key: "email_key", Value: 1}, {Key: "phone_key", Value: 1}}))
+	if err != nil {
+		return fmt.Errorf("user keys: list users: %w", err)
+	}
+	defer func() { _ = cur.Close(ctx) }()
+	now := time.Now().UTC()
+	for cur.Next(ctx) {
+		var d struct {
+			ID       string `bson:"_id"`
+			TenantID string `bson:"tenant_id"`
+			EmailKey string `bson:"email_key"`
+			PhoneKey string `bson:"phone_key"`
+		}
+		if err := cur.Decode(&d); err != nil {
+			return fmt.Errorf("user keys: read a user: %w", err)
+		}
+		u := identity.User{ID: domainID(d.TenantID, d.ID), TenantID: d.TenantID, EmailKey: d.EmailKey}
+		if !strings.HasPrefix(d.PhoneKey, noPhonePrefix) {
+			u.Phone = d.PhoneKey
+		}
+		for _, c := range userKeysOf(u) {
+			_, err := keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.id}},
+				bson.D{{Key: "$setOnInsert", Value: userKeyDocument{ID: c.id, TenantID: u.TenantID, UserID: u.ID, At: now}}}, options.UpdateOne().SetUpsert(true))
+			if err != nil {
+				return fmt.Errorf("user keys: claim the keys of %s: %w", d.ID, err)
+			}
+		}
+	}
+	if err := cur.Err(); err != nil {
+		return fmt.Errorf("user keys: list users: %w", err)
+	}
+	if _, err := keys.InsertOne(ctx, bson.D{{Key: "_id", Value: userKeysBackfilled}, {Key: "at", Value: now}}); err != nil && !isDuplicate(err) {
+		return fmt.Errorf("user keys: mark the backfill done: %w", err)
 	}
 	return nil
 }

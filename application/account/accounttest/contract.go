@@ -271,6 +271,40 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 		}
 	})
 
+	t.Run("a refused create leaves its e-mail and phone free for the next", func(t *testing.T) {
+		s := newStore(t)
+		if err := s.Create(ctx, sampleUser("p-eta", "user-1", "ada@example.com")); err != nil {
+			t.Fatal(err)
+		}
+		// bob@ is refused for ada's phone; bob@ then registers without it.
+		if err := s.Create(ctx, sampleUser("p-eta", "user-2", "bob@example.com")); !errors.Is(err, identity.ErrPhoneTaken) {
+			t.Fatalf("create with a taken phone: %v, want ErrPhoneTaken", err)
+		}
+		bob := sampleUser("p-eta", "user-3", "bob@example.com")
+		bob.Phone = "+447400123457"
+		if err := s.Create(ctx, bob); err != nil {
+			t.Fatalf("the e-mail of a refused create: %v", err)
+		}
+		// cyd@ is refused for user-1's id; her phone and e-mail stay free.
+		cyd := sampleUser("p-eta", "user-1", "cyd@example.com")
+		cyd.Phone = "+447400123458"
+		if err := s.Create(ctx, cyd); !errors.Is(err, errs.ErrConflict) {
+			t.Fatalf("create with a taken id: %v, want ErrConflict", err)
+		}
+		cyd.ID = "user-4"
+		if err := s.Create(ctx, cyd); err != nil {
+			t.Fatalf("the e-mail and phone of a create refused for its id: %v", err)
+		}
+		for _, want := range []identity.User{bob, cyd} {
+			if got, err := s.ByEmail(ctx, "p-eta", want.EmailKey); err != nil || got.ID != want.ID {
+				t.Errorf("ByEmail(%s) = %+v, %v; want %s", want.EmailKey, got, err, want.ID)
+			}
+			if got, err := s.ByPhone(ctx, "p-eta", want.Phone); err != nil || got.ID != want.ID {
+				t.Errorf("ByPhone(%s) = %+v, %v; want %s", want.Phone, got, err, want.ID)
+			}
+		}
+	})
+
 	t.Run("users without a phone do not collide", func(t *testing.T) {
 		s := newStore(t)
 		for i := range 3 {
