@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,21 @@ var Indexes = []Index{
 	{Collection: "refresh_token_uses", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 }
 
+// Collections lists every collection Portcullis uses: those of Indexes and
+// those the stores open. EnsureIndexes creates them all, so that a store
+// whose setup works on the tables that exist (embedded.IndexIDs) sees every
+// one from the start. user_keys is listed ahead of its store.
+var Collections = []string{
+	"tenants",
+	"signing_keys",
+	"users",
+	"user_keys",
+	"sessions",
+	"session_revocations",
+	"refresh_tokens",
+	"refresh_token_uses",
+}
+
 // globalCollections hold platform data keyed by _id, not tenant data.
 var globalCollections = map[string]bool{"tenants": true}
 
@@ -122,10 +138,14 @@ func CheckIndexes(idx []Index) error {
 	return errors.Join(problems...)
 }
 
-// EnsureIndexes creates the declared indexes; creating an index that exists
-// is a no-op, so this runs at every start.
+// EnsureIndexes creates every collection of Collections that is missing
+// and the declared indexes; creating an index that exists is a no-op, so
+// this runs at every start.
 func (d *DB) EnsureIndexes(ctx context.Context, idx []Index) error {
 	if err := CheckIndexes(idx); err != nil {
+		return err
+	}
+	if err := d.ensureCollections(ctx, Collections); err != nil {
 		return err
 	}
 	for _, ix := range idx {
@@ -151,6 +171,25 @@ func (d *DB) EnsureIndexes(ctx context.Context, idx []Index) error {
 		}
 		if _, err := d.db.Collection(ix.Collection).Indexes().CreateOne(ctx, mongo.IndexModel{Keys: ix.Keys, Options: opts}); err != nil {
 			return fmt.Errorf("mongodb: create index %s.%s: %w", ix.Collection, ix.Name, err)
+		}
+	}
+	return nil
+}
+
+// ensureCollections creates those of names that do not exist. Another
+// process starting at the same time may create one first: the server then
+// answers NamespaceExists, which is success here.
+func (d *DB) ensureCollections(ctx context.Context, names []string) error {
+	existing, err := d.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return fmt.Errorf("mongodb: list collections: %w", err)
+	}
+	for _, name := range names {
+		if slices.Contains(existing, name) {
+			continue
+		}
+		if err := d.db.CreateCollection(ctx, name); err != nil && !isNamespaceExists(err) {
+			return fmt.Errorf("mongodb: create collection %s: %w", name, err)
 		}
 	}
 	return nil
@@ -191,6 +230,13 @@ func (d *DB) RunSweeper(ctx context.Context, idx []Index, interval time.Duration
 	}
 }
 
+// isNamespaceExists reports the answer of MongoDB (before 7.0) and FerretDB
+// to the creation of a collection that exists.
+func isNamespaceExists(err error) bool {
+	var ce mongo.CommandError
+	return errors.As(err, &ce) && (ce.Code == 48 || ce.Name == "NamespaceExists")
+}
+
 func isNotImplemented(err error) bool {
 	var ce mongo.CommandError
 	if errors.As(err, &ce) {
@@ -201,9 +247,10 @@ func isNotImplemented(err error) bool {
 
 // docID is the _id of a tenant's document: the tenant id, "/", the
 // document's own id. A filter on _id alone is then tenant-scoped by
-// construction — and it is the one filter FerretDB's SQLite backend answers
-// from its primary key instead of scanning the collection (it pushes down a
-// filter only when _id is its single key).
+// construction — and it is the one filter FerretDB's SQLite backend hands
+// to SQLite instead of reading every document (it pushes down a filter
+// only when _id is its single key), where embedded.IndexIDs' index answers
+// it without a scan.
 func docID(tenantID, id string) string { return tenantID + "/" + id }
 
 // domainID is the document's own id inside its _id.

@@ -8,7 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/keyring/keyringtest"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/application/tenancy/tenancytest"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -181,5 +184,65 @@ func TestSweepRemovesOnlyExpiredDocuments(t *testing.T) {
 	left, _ := c.CountDocuments(ctx, bson.D{})
 	if left != 1 {
 		t.Fatalf("%d documents left, want 1", left)
+	}
+}
+
+func TestCollectionsListsEveryCollectionUsed(t *testing.T) {
+	db := freshDB(t)
+	listed := map[string]bool{}
+	for _, name := range mongo.Collections {
+		listed[name] = true
+	}
+	stores := map[string]any{
+		"TenantStore":       mongo.NewTenantStore(db),
+		"KeyStore":          mongo.NewKeyStore(db),
+		"UserStore":         mongo.NewUserStore(db),
+		"SessionStore":      mongo.NewSessionStore(db),
+		"RefreshTokenStore": mongo.NewRefreshTokenStore(db),
+	}
+	for store, s := range stores {
+		names := mongo.CollectionsOf(s)
+		if len(names) == 0 {
+			t.Errorf("%s: no collection found in its fields", store)
+		}
+		for _, name := range names {
+			if !listed[name] {
+				t.Errorf("%s uses collection %s, which is not in mongo.Collections", store, name)
+			}
+		}
+	}
+	for _, ix := range mongo.Indexes {
+		if !listed[ix.Collection] {
+			t.Errorf("index %s.%s is on a collection not in mongo.Collections", ix.Collection, ix.Name)
+		}
+	}
+
+	// freshDB ran EnsureIndexes: every listed collection exists, also those
+	// without an index and those no document was written to.
+	got, err := db.Collection("tenants").Database().ListCollectionNames(context.Background(), bson.D{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	want := slices.Sorted(maps.Keys(listed))
+	if !slices.Equal(got, want) {
+		t.Fatalf("collections after EnsureIndexes: %v, want %v", got, want)
+	}
+}
+
+func TestEnsureCollectionsConcurrently(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	names := []string{"created_by_racers_a", "created_by_racers_b"}
+	errs := make([]error, platformtest.Racers)
+	platformtest.Race(len(errs), func(i int) { errs[i] = db.EnsureCollections(ctx, names) })
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("racer %d: %v", i, err)
+		}
+	}
+	got, err := db.Collection("tenants").Database().ListCollectionNames(ctx, bson.D{{Key: "name", Value: bson.D{{Key: "$in", Value: names}}}})
+	if err != nil || len(got) != len(names) {
+		t.Fatalf("collections created: %v, %v; want %v", got, err, names)
 	}
 }

@@ -4,6 +4,10 @@
 // adapter tests can run against it over the network (MONGODB_URI). It is not
 // a production database.
 //
+// On SQLite it gives every collection the _id index that FerretDB's lookups
+// use (embedded.IndexIDs) at start and every 10 seconds after: its clients
+// create their collections after it started, and cannot reach its files.
+//
 //	portcullis-devdb -listen 127.0.0.1:27017 -sqlite-dir var/devdb
 //	portcullis-devdb -listen 127.0.0.1:27017 -postgresql-url postgres://postgres@127.0.0.1:5432/ferretdb
 package main
@@ -16,6 +20,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/portcullis/portcullis/adapters/embedded"
 )
@@ -39,7 +44,32 @@ func main() {
 		backend = "postgresql"
 	}
 	log.Info("serving", "uri", uri, "backend", backend)
+	indexed := make(chan struct{})
+	if *pg == "" {
+		go func() { defer close(indexed); indexIDs(ctx, *dir, 10*time.Second, log) }()
+	} else {
+		close(indexed)
+	}
 	<-ctx.Done()
+	<-indexed
 	shutdown()
 	log.Info("stopped")
+}
+
+// indexIDs runs embedded.IndexIDs on dir now and every interval until ctx
+// ends. A failure is logged: without the indexes lookups are slower, not
+// wrong.
+func indexIDs(ctx context.Context, dir string, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		if err := embedded.IndexIDs(ctx, dir); err != nil && ctx.Err() == nil {
+			log.Warn("index _id", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

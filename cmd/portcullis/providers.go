@@ -141,17 +141,21 @@ var tenantSet = wire.NewSet(
 )
 
 // provideMongo connects to the configured MongoDB, or starts the embedded
-// FerretDB under the data directory, and creates the indexes.
+// FerretDB under the data directory, and creates the collections and
+// indexes; on the embedded store also the _id indexes its SQLite tables
+// lack (embedded.IndexIDs), once EnsureIndexes has created every table.
 func provideMongo(ctx context.Context, cfg config.Platform, log *slog.Logger) (*mongo.DB, func(), error) {
 	uri := cfg.MongoDBURI
+	sqliteDir := ""
 	stopEmbedded := func() {}
 	if uri == "" {
 		var err error
-		uri, stopEmbedded, err = embedded.StartFerretDB(ctx, embedded.FerretDBOptions{Dir: filepath.Join(cfg.DataDir, "ferretdb"), Logger: log})
+		sqliteDir = filepath.Join(cfg.DataDir, "ferretdb")
+		uri, stopEmbedded, err = embedded.StartFerretDB(ctx, embedded.FerretDBOptions{Dir: sqliteDir, Logger: log})
 		if err != nil {
 			return nil, nil, err
 		}
-		log.Info("embedded MongoDB-compatible store started (FerretDB on SQLite)", "dir", filepath.Join(cfg.DataDir, "ferretdb"))
+		log.Info("embedded MongoDB-compatible store started (FerretDB on SQLite)", "dir", sqliteDir)
 	}
 	db, disconnect, err := mongo.Connect(ctx, uri, cfg.MongoDBDatabase, log)
 	if err != nil {
@@ -162,6 +166,13 @@ func provideMongo(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		disconnect()
 		stopEmbedded()
 		return nil, nil, err
+	}
+	if sqliteDir != "" {
+		// The store is correct without these indexes, only slower: a
+		// failure does not stop the start.
+		if err := embedded.IndexIDs(ctx, sqliteDir); err != nil {
+			log.Warn("embedded store: lookups by _id scan their collection", "error", err)
+		}
 	}
 	return db, func() { disconnect(); stopEmbedded() }, nil
 }
