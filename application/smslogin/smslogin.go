@@ -88,7 +88,7 @@ type Service struct {
 
 // New returns the SMS login of tenant t, whose codes live ttl.
 func New(t tenant.Tenant, ttl time.Duration, limits Limits, d Deps) *Service {
-	return &Service{t: t, kind: domain.LoginSMS(ttl), limits: limits, d: d}
+	return &Service{t: t, kind: domain.LoginSMS(ttl, domain.DefaultLength, domain.DefaultLimits()), limits: limits, d: d}
 }
 
 // Kind is the kind of the codes this method sends.
