@@ -26,6 +26,13 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	if ts[0].Tokens.App != 0 || ts[0].Tokens.Access != 15*time.Minute {
 		t.Fatalf("tokens %+v", ts[0].Tokens)
 	}
+	// The demo spells out the SMS defaults: apart from its region, its
+	// policy is the default one.
+	sms, def := ts[0].SMS, tenant.Default().SMS
+	sms.DefaultRegion = ""
+	if fmt.Sprintf("%+v", sms) != fmt.Sprintf("%+v", def) {
+		t.Fatalf("demo sms %+v\nwant the defaults %+v", sms, def)
+	}
 }
 
 func TestMinimalTenantTakesDefaults(t *testing.T) {
