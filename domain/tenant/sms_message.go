@@ -116,15 +116,16 @@ func (m SMSMessage) Render(code, tenantName string, ttl time.Duration) string {
 // message may have.
 var errTooLong = errors.New("renders more than " + fmt.Sprint(MaxSMSMessageLength) + " characters")
 
-// capped is a strings.Builder that refuses to grow past what any
-// acceptable message takes (MaxSMSMessageLength characters of up to 4 bytes).
-type capped struct{ strings.Builder }
+// capped collects a rendering and refuses to grow past what any
+// acceptable message takes (MaxSMSMessageLength characters of up to 4
+// bytes). Write is its only method, so nothing writes around the cap.
+type capped struct{ b strings.Builder }
 
 func (c *capped) Write(p []byte) (int, error) {
-	if c.Len()+len(p) > 4*MaxSMSMessageLength {
+	if c.b.Len()+len(p) > 4*MaxSMSMessageLength {
 		return 0, errTooLong
 	}
-	return c.Builder.Write(p)
+	return c.b.Write(p)
 }
 
 func (m SMSMessage) render(code, tenantName string, ttl time.Duration) (string, error) {
@@ -138,7 +139,7 @@ func (m SMSMessage) render(code, tenantName string, ttl time.Duration) (string, 
 	if err := m.tmpl.Execute(&b, smsFields{Code: code, Tenant: tenantName, Expires: lifetime(ttl)}); err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	return b.b.String(), nil
 }
 
 // problem says what is wrong with m as the message of a tenant named
