@@ -48,6 +48,11 @@ type smsSpec struct {
 	DefaultRegion    string          `mapstructure:"default_region"`
 	AllowedCountries []string        `mapstructure:"allowed_countries"`
 	CodeTTL          time.Duration   `mapstructure:"code_ttl"`
+	CodeLength       int             `mapstructure:"code_length"`
+	MaxAttempts      int             `mapstructure:"max_attempts"`
+	ResendCooldown   time.Duration   `mapstructure:"resend_cooldown"`
+	DailyCap         int             `mapstructure:"daily_cap"`
+	Message          string          `mapstructure:"message"` // a text/template, parsed by tenant.ParseSMSMessage
 	Provider         smsProviderSpec `mapstructure:"provider"`
 }
 
@@ -131,7 +136,8 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
 		SMS: smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL,
-			Provider: smsProviderSpecFrom(t.SMSProvider)},
+			CodeLength: t.SMS.CodeLength, MaxAttempts: t.SMS.MaxAttempts, ResendCooldown: t.SMS.ResendCooldown, DailyCap: t.SMS.DailyCap,
+			Message: t.SMS.Message.Source(), Provider: smsProviderSpecFrom(t.SMSProvider)},
 		StoreTimeout: t.StoreTimeout,
 	}
 }
@@ -155,9 +161,11 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			SMSPerCallingCode: limit(s.Throttling.SMSPerCallingCode), SMSPerTenant: limit(s.Throttling.SMSPerTenant)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
-		SMS:                  tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL},
-		StoreTimeout:         s.StoreTimeout,
-		SMSProvider:          s.SMS.Provider.provider(),
+		SMS: tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL,
+			CodeLength: s.SMS.CodeLength, MaxAttempts: s.SMS.MaxAttempts, ResendCooldown: s.SMS.ResendCooldown, DailyCap: s.SMS.DailyCap,
+			Message: tenant.ParseSMSMessage(s.SMS.Message)},
+		StoreTimeout: s.StoreTimeout,
+		SMSProvider:  s.SMS.Provider.provider(),
 	}
 }
 
@@ -237,6 +245,8 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		},
 		"sms": map[string]any{
 			"default_region": s.SMS.DefaultRegion, "allowed_countries": orEmpty(s.SMS.AllowedCountries), "code_ttl": s.SMS.CodeTTL.String(),
+			"code_length": s.SMS.CodeLength, "max_attempts": s.SMS.MaxAttempts, "resend_cooldown": s.SMS.ResendCooldown.String(),
+			"daily_cap": s.SMS.DailyCap, "message": s.SMS.Message,
 			"provider": s.SMS.Provider.document(),
 		},
 		"store_timeout": s.StoreTimeout.String(),

@@ -26,6 +26,13 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	if ts[0].Tokens.App != 0 || ts[0].Tokens.Access != 15*time.Minute {
 		t.Fatalf("tokens %+v", ts[0].Tokens)
 	}
+	// The demo spells out the SMS defaults: apart from its region, its
+	// policy is the default one.
+	sms, def := ts[0].SMS, tenant.Default().SMS
+	sms.DefaultRegion = ""
+	if fmt.Sprintf("%+v", sms) != fmt.Sprintf("%+v", def) {
+		t.Fatalf("demo sms %+v\nwant the defaults %+v", sms, def)
+	}
 }
 
 func TestMinimalTenantTakesDefaults(t *testing.T) {
@@ -86,6 +93,25 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 		{"sms code ttl without unit", "id: shop\nsms:\n  code_ttl: 300\n", `tenant "shop": sms.code_ttl: must be a duration with a unit such as 15m or 1h30m, got 300`},
 		{"sms code ttl too long", "id: shop\nsms:\n  code_ttl: 2h\n", `tenant "shop": sms.code_ttl: must be between 30s and 1h0m0s, got 2h0m0s`},
 		{"sms unknown setting", "id: shop\nsms:\n  region: TR\n", `tenant "shop": sms.region: is not a known setting`},
+		{"sms code too short", "id: shop\nsms:\n  code_length: 3\n", `tenant "shop": sms.code_length: must be between 4 and 10, got 3`},
+		{"sms code too long", "id: shop\nsms:\n  code_length: 12\n", `tenant "shop": sms.code_length: must be between 4 and 10, got 12`},
+		{"sms code length not a number", "id: shop\nsms:\n  code_length: six\n", `tenant "shop": sms.code_length: must be a whole number, got a string`},
+		{"sms no attempts", "id: shop\nsms:\n  max_attempts: 0\n", `tenant "shop": sms.max_attempts: must be between 1 and 20, got 0`},
+		{"sms too many attempts", "id: shop\nsms:\n  max_attempts: 50\n", `tenant "shop": sms.max_attempts: must be between 1 and 20, got 50`},
+		{"sms negative cooldown", "id: shop\nsms:\n  resend_cooldown: -5s\n", `tenant "shop": sms.resend_cooldown: must be between 0s (no cooldown) and 1h0m0s, got -5s`},
+		{"sms cooldown too long", "id: shop\nsms:\n  resend_cooldown: 2h\n", `tenant "shop": sms.resend_cooldown: must be between 0s (no cooldown) and 1h0m0s, got 2h0m0s`},
+		{"sms cooldown without unit", "id: shop\nsms:\n  resend_cooldown: 0\n", `tenant "shop": sms.resend_cooldown: must be a duration with a unit such as 15m or 1h30m, got 0`},
+		{"sms zero daily cap", "id: shop\nsms:\n  daily_cap: 0\n", `tenant "shop": sms.daily_cap: must be between 1 and 1000, got 0`},
+		{"sms daily cap too high", "id: shop\nsms:\n  daily_cap: 5000\n", `tenant "shop": sms.daily_cap: must be between 1 and 1000, got 5000`},
+		{"sms message not a template", "id: shop\nsms:\n  message: \"{{.Code} is your code\"\n", `tenant "shop": sms.message: is not a valid template: sms.message:1: bad character U+007D '}'`},
+		{"sms message without code", "id: shop\nsms:\n  message: \"Your {{.Tenant}} code expires in {{.Expires}}.\"\n", `tenant "shop": sms.message: must contain the code: use {{.Code}}`},
+		{"sms message unknown field", "id: shop\nsms:\n  message: \"{{.Code}} for {{.User}}\"\n",
+			`tenant "shop": sms.message: does not render (the fields are {{.Code}}, {{.Tenant}} and {{.Expires}}): sms.message:1:16: executing "sms.message" at <.User>: can't evaluate field User`},
+		{"sms message too long", "id: shop\ndisplay_name: Shop\nsms:\n  message: \"{{.Code}} {{.Tenant}} " + strings.Repeat("x", 310) + "\"\n",
+			`tenant "shop": sms.message: must render to at most 320 characters (two SMS segments), got 322 with a 6-digit code and the tenant's name`},
+		{"sms message loop", "id: shop\nsms:\n  message: \"{{range 9}}{{.}}{{end}}\"\n", `tenant "shop": sms.message: must not use range`},
+		{"sms message empty", "id: shop\nsms:\n  message: \"\"\n", `tenant "shop": sms.message: must contain the code: use {{.Code}}`},
+		{"sms message not a string", "id: shop\nsms:\n  message: [a]\n", `tenant "shop": sms.message: must be a string`},
 		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
 		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
 		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
@@ -107,34 +133,62 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 
 func TestSMSBlock(t *testing.T) {
 	t.Parallel()
-	got, err := config.ParseTenantYAML([]byte("id: sms\nsms:\n  default_region: TR\n  allowed_countries: [TR, CY]\n  code_ttl: 2m\n"), "sms")
+	got, err := config.ParseTenantYAML([]byte("id: sms\ndisplay_name: Shop\nsms:\n  default_region: TR\n  allowed_countries: [TR, CY]\n  code_ttl: 2m\n"+
+		"  code_length: 8\n  max_attempts: 3\n  resend_cooldown: 0s\n  daily_cap: 20\n  message: \"{{.Tenant}}: {{.Code}} ({{.Expires}})\"\n"), "sms")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.SMS.DefaultRegion != "TR" || strings.Join(got.SMS.AllowedCountries, ",") != "TR,CY" || got.SMS.CodeTTL != 2*time.Minute {
+	if got.SMS.DefaultRegion != "TR" || strings.Join(got.SMS.AllowedCountries, ",") != "TR,CY" || got.SMS.CodeTTL != 2*time.Minute ||
+		got.SMS.CodeLength != 8 || got.SMS.MaxAttempts != 3 || got.SMS.ResendCooldown != 0 || got.SMS.DailyCap != 20 {
 		t.Fatalf("sms %+v", got.SMS)
+	}
+	if text := got.SMS.Message.Render("12345678", got.Name(), got.SMS.CodeTTL); text != "Shop: 12345678 (2 minutes)" {
+		t.Fatalf("message %q", text)
 	}
 	def, err := config.ParseTenantYAML([]byte("id: sms\n"), "sms")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if def.SMS.DefaultRegion != "" || len(def.SMS.AllowedCountries) != 0 || def.SMS.CodeTTL != 5*time.Minute {
+	if def.SMS.DefaultRegion != "" || len(def.SMS.AllowedCountries) != 0 || def.SMS.CodeTTL != 5*time.Minute || def.SMS.CodeLength != 6 ||
+		def.SMS.MaxAttempts != 5 || def.SMS.ResendCooldown != 60*time.Second || def.SMS.DailyCap != 10 ||
+		def.SMS.Message.Source() != "{{.Code}} is your {{.Tenant}} sign-in code. It expires in {{.Expires}}. Do not share it." {
 		t.Fatalf("default sms %+v", def.SMS)
 	}
-	out, err := config.DecodeTenant(config.EncodeTenant(got), "sms")
-	if err != nil || fmt.Sprintf("%+v", out.SMS) != fmt.Sprintf("%+v", got.SMS) {
-		t.Fatalf("round trip: %+v, %v; want %+v", out.SMS, err, got.SMS)
+	if text := def.SMS.Message.Render("123456", def.Name(), def.SMS.CodeTTL); text != "123456 is your sms sign-in code. It expires in 5 minutes. Do not share it." {
+		t.Fatalf("default message %q", text)
+	}
+	// A block that sets some fields keeps the defaults of the others.
+	part, err := config.ParseTenantYAML([]byte("id: sms\nsms:\n  code_length: 4\n"), "sms")
+	if err != nil || part.SMS.CodeLength != 4 || part.SMS.MaxAttempts != 5 || part.SMS.DailyCap != 10 || part.SMS.Message.Source() != def.SMS.Message.Source() {
+		t.Fatalf("partial sms block %+v, %v", part.SMS, err)
+	}
+	for _, in := range []tenant.Tenant{got, def} {
+		doc := config.EncodeTenant(in)
+		sms := doc["sms"].(map[string]any)
+		for _, field := range []string{"code_length", "max_attempts", "resend_cooldown", "daily_cap", "message"} {
+			if _, ok := sms[field]; !ok {
+				t.Errorf("the document lacks sms.%s: %v", field, sms)
+			}
+		}
+		out, err := config.DecodeTenant(doc, "sms")
+		if err != nil || fmt.Sprintf("%+v", out.SMS) != fmt.Sprintf("%+v", in.SMS) {
+			t.Fatalf("round trip: %+v, %v; want %+v", out.SMS, err, in.SMS)
+		}
 	}
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	t.Parallel()
-	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\nstore_timeout: 20s\n"), "src")
+	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\nstore_timeout: 20s\n"+
+		"sms:\n  code_length: 10\n  max_attempts: 20\n  resend_cooldown: 1h\n  daily_cap: 1000\n  message: \"{{.Code}} - {{.Tenant}}\"\n"), "src")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if in.StoreTimeout != 20*time.Second {
 		t.Fatalf("store_timeout: got %s, want 20s", in.StoreTimeout)
+	}
+	if in.SMS.CodeLength != 10 || in.SMS.Message.Source() != "{{.Code}} - {{.Tenant}}" {
+		t.Fatalf("sms: %+v", in.SMS)
 	}
 	out, err := config.DecodeTenant(config.EncodeTenant(in), "src")
 	if err != nil {

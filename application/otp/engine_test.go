@@ -47,7 +47,7 @@ func (f *fixture) engine(t *testing.T, tenantID string) *otp.Engine {
 	return otp.New(tenantID, key, f.store, f.clock, rand.Reader)
 }
 
-var sms = domain.LoginSMS(5 * time.Minute)
+var sms = domain.LoginSMS(5*time.Minute, domain.DefaultLength, domain.DefaultLimits())
 
 func TestACodeVerifiesOnceForItsTenantPurposeAndSubject(t *testing.T) {
 	t.Parallel()

@@ -78,17 +78,21 @@ var (
 
 // Service is one tenant's SMS login.
 type Service struct {
-	t      tenant.Tenant
-	kind   domain.Kind
-	limits Limits
-	d      Deps
+	t       tenant.Tenant
+	kind    domain.Kind
+	message tenant.SMSMessage
+	limits  Limits
+	d       Deps
 
 	wg sync.WaitGroup
 }
 
-// New returns the SMS login of tenant t, whose codes live ttl.
-func New(t tenant.Tenant, ttl time.Duration, limits Limits, d Deps) *Service {
-	return &Service{t: t, kind: domain.LoginSMS(ttl), limits: limits, d: d}
+// New returns the SMS login of tenant t with its SMS policy: the codes'
+// lifetime, length and limits, and the text of their message.
+func New(t tenant.Tenant, policy tenant.SMSPolicy, limits Limits, d Deps) *Service {
+	kind := domain.LoginSMS(policy.CodeTTL, policy.CodeLength,
+		domain.Limits{MaxAttempts: policy.MaxAttempts, Cooldown: policy.ResendCooldown, DailyCap: policy.DailyCap})
+	return &Service{t: t, kind: kind, message: policy.Message, limits: limits, d: d}
 }
 
 // Kind is the kind of the codes this method sends.
@@ -241,19 +245,8 @@ func (s *Service) guard(ctx context.Context, ip netip.Addr, callingCode string) 
 	return throttle.Hit(ctx, s.d.Limiter, "sms:tenant", s.limits.PerTenant)
 }
 
-// text is the message: the code and the tenant's name.
+// text is the message: the tenant's template with the code, the tenant's
+// name and the code's lifetime.
 func (s *Service) text(code string) string {
-	name := s.t.DisplayName
-	if name == "" {
-		name = s.t.ID
-	}
-	return fmt.Sprintf("%s is your %s sign-in code. It expires in %s. Do not share it.", code, name, minutes(s.kind.TTL))
-}
-
-// minutes says a lifetime the way a person reads it.
-func minutes(d time.Duration) string {
-	if d < 2*time.Minute {
-		return fmt.Sprintf("%d seconds", int(d/time.Second))
-	}
-	return fmt.Sprintf("%d minutes", int(d/time.Minute))
+	return s.message.Render(code, s.t.Name(), s.kind.TTL)
 }

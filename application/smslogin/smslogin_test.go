@@ -52,7 +52,7 @@ func (o *outbox) messages() []message.SMS {
 	return append([]message.SMS(nil), o.sent...)
 }
 
-var codeInText = regexp.MustCompile(`\b(\d{6})\b`)
+var codeInText = regexp.MustCompile(`\b(\d{4,10})\b`)
 
 func (o *outbox) lastCode(t *testing.T, to string) string {
 	t.Helper()
@@ -101,9 +101,20 @@ type fixture struct {
 
 func newFixture(t *testing.T, limits smslogin.Limits) *fixture {
 	t.Helper()
+	return newFixtureWith(t, limits, func(*tenant.SMSPolicy) {})
+}
+
+// newFixtureWith is newFixture for a tenant whose default SMS policy is
+// changed by policy; the tenant must still validate.
+func newFixtureWith(t *testing.T, limits smslogin.Limits, policy func(*tenant.SMSPolicy)) *fixture {
+	t.Helper()
 	tn := tenant.Default()
 	tn.ID, tn.DisplayName = "shop", "Shop"
 	tn.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodSMSOTP}
+	policy(&tn.SMS)
+	if err := tn.Validate(); err != nil {
+		t.Fatal(err)
+	}
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	users := accounttest.NewMemoryUsers()
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
@@ -115,7 +126,7 @@ func newFixture(t *testing.T, limits smslogin.Limits) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{sess: sess, users: users, box: &outbox{}, clock: c, t: tn}
-	f.svc = smslogin.New(tn, 5*time.Minute, limits, smslogin.Deps{
+	f.svc = smslogin.New(tn, tn.SMS, limits, smslogin.Deps{
 		Users: users, Parse: parse, Codes: otp.New(tn.ID, key, otptest.NewMemoryStore(c), c, rand.Reader), Sender: f.box,
 		Limiter: throttletest.NewMemoryLimiter(c), Login: login.New(tn, users, session.NewIssuer(sess), c), Clock: c,
 	})
@@ -262,5 +273,130 @@ func TestBadInputIsAFieldError(t *testing.T) {
 	}
 	if _, err := f.svc.Verify(ctx, smslogin.VerifyInput{Phone: "+905355555555"}); errs.KindOf(err) != errs.Invalid || errs.As(err).Fields[0].Field != "code" {
 		t.Fatalf("verify without a code: %v", err)
+	}
+}
+
+func TestTheTenantsCodeLengthIsTheCodesLength(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, generous, func(p *tenant.SMSPolicy) { p.CodeLength = 8 })
+	f.user(t, "ann", "+905355555555")
+	if err := f.svc.Send(ctx, smslogin.SendInput{Phone: "+905355555555", Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	code := f.box.lastCode(t, "+905355555555")
+	if len(code) != 8 || f.svc.Kind().Length != 8 {
+		t.Fatalf("code %q of a tenant with code_length 8 (kind %+v)", code, f.svc.Kind())
+	}
+	if _, err := f.svc.Verify(ctx, smslogin.VerifyInput{Phone: "+905355555555", Code: code[:6], Kind: identity.SessionApp}); !errors.Is(err, otp.ErrInvalid) {
+		t.Fatalf("a 6-digit code: %v, want otp_invalid", err)
+	}
+	if _, err := f.svc.Verify(ctx, smslogin.VerifyInput{Phone: "+905355555555", Code: code, Kind: identity.SessionApp}); err != nil {
+		t.Fatalf("the 8-digit code: %v", err)
+	}
+}
+
+func TestTheTenantsMaxAttemptsKillTheChallenge(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, generous, func(p *tenant.SMSPolicy) { p.MaxAttempts = 2 })
+	f.user(t, "ann", "+905355555555")
+	if err := f.svc.Send(ctx, smslogin.SendInput{Phone: "+905355555555", Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	code := f.box.lastCode(t, "+905355555555")
+	wrong := []byte(code)
+	wrong[0] = '0' + (wrong[0]-'0'+1)%10
+	for i := range 2 {
+		if _, err := f.svc.Verify(ctx, smslogin.VerifyInput{Phone: "+905355555555", Code: string(wrong), Kind: identity.SessionApp}); !errors.Is(err, otp.ErrInvalid) {
+			t.Fatalf("wrong code %d: %v, want otp_invalid", i+1, err)
+		}
+	}
+	if _, err := f.svc.Verify(ctx, smslogin.VerifyInput{Phone: "+905355555555", Code: code, Kind: identity.SessionApp}); !errors.Is(err, otp.ErrExhausted) {
+		t.Fatalf("the right code after 2 wrong ones: %v, want otp_attempts_exceeded", err)
+	}
+}
+
+func TestNoResendCooldownAllowsAnImmediateSecondCode(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, generous, func(p *tenant.SMSPolicy) { p.ResendCooldown = 0 })
+	f.user(t, "ann", "+905355555555")
+	for i := range 2 {
+		if err := f.svc.Send(ctx, smslogin.SendInput{Phone: "+905355555555", Wait: true}); err != nil {
+			t.Fatalf("send %d at once: %v", i+1, err)
+		}
+	}
+	if n := len(f.box.messages()); n != 2 {
+		t.Fatalf("%d messages, want 2", n)
+	}
+	if _, err := f.svc.Verify(ctx, smslogin.VerifyInput{Phone: "+905355555555", Code: f.box.lastCode(t, "+905355555555"), Kind: identity.SessionApp}); err != nil {
+		t.Fatalf("the latest code: %v", err)
+	}
+}
+
+func TestTheTenantsDailyCapRefusesTheNextCode(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, generous, func(p *tenant.SMSPolicy) { p.DailyCap = 2 })
+	f.user(t, "ann", "+905355555555")
+	for i := range 2 {
+		if err := f.svc.Send(ctx, smslogin.SendInput{Phone: "+905355555555", Wait: true}); err != nil {
+			t.Fatalf("send %d: %v", i+1, err)
+		}
+		f.clock.Advance(tenant.DefaultSMSResendCooldown)
+	}
+	err := f.svc.Send(ctx, smslogin.SendInput{Phone: "+905355555555", Wait: true})
+	if !errors.Is(err, otp.ErrDailyCap) || errs.KindOf(err) != errs.RateLimited || errs.As(err).RetryAfter < 1 {
+		t.Fatalf("the third code of the day: %v, want otp_daily_cap (429) with Retry-After", err)
+	}
+	if n := len(f.box.messages()); n != 2 {
+		t.Fatalf("%d messages, want 2", n)
+	}
+}
+
+func TestTheTenantsMessageIsWhatTheSenderGets(t *testing.T) {
+	t.Parallel()
+	f := newFixtureWith(t, generous, func(p *tenant.SMSPolicy) {
+		p.CodeTTL = 2 * time.Minute
+		p.Message = tenant.ParseSMSMessage("{{.Tenant}}: use {{.Code}} within {{.Expires}}.")
+	})
+	f.user(t, "ann", "+905355555555")
+	if err := f.svc.Send(ctx, smslogin.SendInput{Phone: "+905355555555", Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	code := f.box.lastCode(t, "+905355555555")
+	if msgs := f.box.messages(); len(msgs) != 1 || msgs[0].Text != "Shop: use "+code+" within 2 minutes." {
+		t.Fatalf("sent %+v", msgs)
+	}
+	if _, err := f.svc.Verify(ctx, smslogin.VerifyInput{Phone: "+905355555555", Code: code, Kind: identity.SessionApp}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTheDefaultMessageIsUnchanged(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, generous)
+	f.user(t, "ann", "+905355555555")
+	if err := f.svc.Send(ctx, smslogin.SendInput{Phone: "+905355555555", Wait: true}); err != nil {
+		t.Fatal(err)
+	}
+	code := f.box.lastCode(t, "+905355555555")
+	if msgs := f.box.messages(); len(msgs) != 1 || msgs[0].Text != code+" is your Shop sign-in code. It expires in 5 minutes. Do not share it." {
+		t.Fatalf("sent %+v", msgs)
+	}
+}
+
+// The bounds a tenant may configure make kinds the engine accepts.
+func TestThePolicysBoundsMakeUsableKinds(t *testing.T) {
+	t.Parallel()
+	for name, p := range map[string]func(*tenant.SMSPolicy){
+		"lowest": func(p *tenant.SMSPolicy) {
+			p.CodeTTL, p.CodeLength, p.MaxAttempts, p.ResendCooldown, p.DailyCap = tenant.MinSMSCodeTTL, tenant.MinSMSCodeLength, tenant.MinSMSMaxAttempts, tenant.MinSMSResendCooldown, tenant.MinSMSDailyCap
+		},
+		"highest": func(p *tenant.SMSPolicy) {
+			p.CodeTTL, p.CodeLength, p.MaxAttempts, p.ResendCooldown, p.DailyCap = tenant.MaxSMSCodeTTL, tenant.MaxSMSCodeLength, tenant.MaxSMSMaxAttempts, tenant.MaxSMSResendCooldown, tenant.MaxSMSDailyCap
+		},
+	} {
+		f := newFixtureWith(t, generous, p)
+		if err := f.svc.Kind().Validate(); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

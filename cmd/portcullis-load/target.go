@@ -34,7 +34,7 @@ func benchTenant(host string, hash tenant.HashParams) tenant.Tenant {
 	t.DisplayName = "Load harness"
 	t.Domains = []string{host}
 	t.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodSMSOTP}
-	t.SMS = tenant.SMSPolicy{DefaultRegion: "US", CodeTTL: tenant.DefaultSMSCodeTTL}
+	t.SMS.DefaultRegion = "US"
 	t.Password.Hash = hash
 	t.Throttling = tenant.Throttling{LoginPerAccount: highLimit, LoginPerIP: highLimit, LoginPerDevice: highLimit,
 		RegisterPerIP: highLimit, SignupNoticePerRecipient: highLimit, SMSPerIP: highLimit, SMSPerCallingCode: highLimit, SMSPerTenant: highLimit}

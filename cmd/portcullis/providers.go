@@ -346,7 +346,7 @@ func provideSMSSender(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer
 func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, sender notify.SMSSender, limiter throttle.Limiter,
 	pipeline *login.Pipeline, clock platform.Clock) (*smslogin.Service, func()) {
 	policy := t.SMS
-	svc := smslogin.New(t, policy.CodeTTL, smslogin.Limits{
+	svc := smslogin.New(t, policy, smslogin.Limits{
 		PerIP: t.Throttling.SMSPerIP, PerCallingCode: t.Throttling.SMSPerCallingCode, PerTenant: t.Throttling.SMSPerTenant,
 	}, smslogin.Deps{
 		Users: users, Codes: codes, Sender: sender, Limiter: limiter, Login: pipeline, Clock: clock,

@@ -88,11 +88,16 @@ const (
 	maxLength          = 10
 )
 
-// LoginSMS is the SMS login code with the defaults and the given lifetime
-// (a tenant's sms code lifetime; 5 minutes by default).
-func LoginSMS(ttl time.Duration) Kind {
-	return Kind{Purpose: PurposeLoginSMS, Channel: ChannelSMS, Form: FormCode, Length: DefaultLength, TTL: ttl,
-		Limits: Limits{MaxAttempts: DefaultMaxAttempts, Cooldown: DefaultCooldown, DailyCap: DefaultDailyCap}}
+// DefaultLimits are the limits of a numeric code by default.
+func DefaultLimits() Limits {
+	return Limits{MaxAttempts: DefaultMaxAttempts, Cooldown: DefaultCooldown, DailyCap: DefaultDailyCap}
+}
+
+// LoginSMS is the SMS login code of a tenant's policy: length digits,
+// living ttl, held to limits. The values are not checked here; Validate
+// (which the engine runs before issuing) refuses a kind they make unusable.
+func LoginSMS(ttl time.Duration, length int, limits Limits) Kind {
+	return Kind{Purpose: PurposeLoginSMS, Channel: ChannelSMS, Form: FormCode, Length: length, TTL: ttl, Limits: limits}
 }
 
 // Validate reports what is wrong with k.

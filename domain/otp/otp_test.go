@@ -11,7 +11,7 @@ import (
 
 func TestSecretsHaveTheirKindsForm(t *testing.T) {
 	t.Parallel()
-	code := otp.LoginSMS(5 * time.Minute)
+	code := otp.LoginSMS(5*time.Minute, otp.DefaultLength, otp.DefaultLimits())
 	link := otp.Kind{Purpose: otp.PurposeMagicLink, Channel: otp.ChannelEmail, Form: otp.FormLink, TTL: time.Hour,
 		Limits: otp.Limits{MaxAttempts: 1, Cooldown: time.Minute, DailyCap: 5}}
 	seen := map[string]bool{}
@@ -41,12 +41,10 @@ func TestSecretsHaveTheirKindsForm(t *testing.T) {
 
 func TestKindValidate(t *testing.T) {
 	t.Parallel()
-	if err := otp.LoginSMS(5 * time.Minute).Validate(); err != nil {
+	if err := otp.LoginSMS(5*time.Minute, otp.DefaultLength, otp.DefaultLimits()).Validate(); err != nil {
 		t.Fatal(err)
 	}
-	bad := otp.LoginSMS(0)
-	bad.Length = 3
-	bad.Limits.MaxAttempts = 0
+	bad := otp.LoginSMS(0, 3, otp.Limits{MaxAttempts: 0, Cooldown: time.Minute, DailyCap: 1})
 	err := bad.Validate()
 	if err == nil {
 		t.Fatal("an invalid kind validated")
@@ -54,6 +52,29 @@ func TestKindValidate(t *testing.T) {
 	for _, want := range []string{"4 to 10 digits, got 3", "ttl must be at least 1s", "max attempts"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("%q lacks %q", err, want)
+		}
+	}
+}
+
+func TestLoginSMSTakesThePolicysValues(t *testing.T) {
+	t.Parallel()
+	limits := otp.Limits{MaxAttempts: 2, Cooldown: 0, DailyCap: 1000}
+	k := otp.LoginSMS(time.Minute, 10, limits)
+	if k.Purpose != otp.PurposeLoginSMS || k.Channel != otp.ChannelSMS || k.Form != otp.FormCode || k.Length != 10 || k.TTL != time.Minute || k.Limits != limits {
+		t.Fatalf("kind %+v", k)
+	}
+	if err := k.Validate(); err != nil {
+		t.Fatalf("no cooldown is a valid kind: %v", err)
+	}
+	c, err := k.NewSecret(rand.Reader)
+	if err != nil || len(c) != 10 || !k.WellFormed(c) || otp.LoginSMS(time.Minute, 6, limits).WellFormed(c) {
+		t.Fatalf("a 10-digit code %q, %v", c, err)
+	}
+	bad := otp.LoginSMS(time.Minute, 11, otp.Limits{MaxAttempts: 1, Cooldown: -time.Second, DailyCap: 0})
+	err = bad.Validate()
+	for _, want := range []string{"4 to 10 digits, got 11", "cooldown must not be negative", "daily cap must be at least 1"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v lacks %q", err, want)
 		}
 	}
 }

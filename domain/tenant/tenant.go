@@ -113,8 +113,9 @@ type Profiles struct {
 	Seed001Prefix string
 }
 
-// SMSPolicy says which phone numbers a tenant accepts and how long an SMS
-// code lives. The SMS provider is configured apart from it.
+// SMSPolicy says which phone numbers a tenant accepts, what its SMS login
+// codes are like and what their message says. The SMS provider is
+// configured apart from it.
 type SMSPolicy struct {
 	// DefaultRegion is the ISO 3166 alpha-2 region (such as "TR") in which
 	// a number written without + and country code is read; empty means
@@ -125,14 +126,52 @@ type SMSPolicy struct {
 	AllowedCountries []string
 	// CodeTTL is how long a code sent by SMS stays valid.
 	CodeTTL time.Duration
+	// CodeLength is the number of digits of a code.
+	CodeLength int
+	// MaxAttempts is how many wrong codes a challenge survives; after
+	// that even the right code is refused.
+	MaxAttempts int
+	// ResendCooldown is the least time between two codes for one number;
+	// zero means none.
+	ResendCooldown time.Duration
+	// DailyCap is the most codes one number gets per UTC day.
+	DailyCap int
+	// Message is the text of the SMS that carries a code.
+	Message SMSMessage
 }
 
-// Bounds of SMSPolicy.CodeTTL.
+// Defaults and bounds of the SMSPolicy fields. A code has at least 4
+// digits because seed 000's contract refuses shorter ones.
 const (
 	DefaultSMSCodeTTL = 5 * time.Minute
 	MinSMSCodeTTL     = 30 * time.Second
 	MaxSMSCodeTTL     = time.Hour
+
+	DefaultSMSCodeLength = 6
+	MinSMSCodeLength     = 4
+	MaxSMSCodeLength     = 10
+
+	DefaultSMSMaxAttempts = 5
+	MinSMSMaxAttempts     = 1
+	MaxSMSMaxAttempts     = 20
+
+	DefaultSMSResendCooldown = 60 * time.Second
+	MinSMSResendCooldown     = time.Duration(0)
+	MaxSMSResendCooldown     = time.Hour
+
+	DefaultSMSDailyCap = 10
+	MinSMSDailyCap     = 1
+	MaxSMSDailyCap     = 1000
 )
+
+// DefaultSMSPolicy is the SMS policy of a tenant that sets none of it.
+func DefaultSMSPolicy() SMSPolicy {
+	return SMSPolicy{CodeTTL: DefaultSMSCodeTTL, CodeLength: DefaultSMSCodeLength, MaxAttempts: DefaultSMSMaxAttempts,
+		ResendCooldown: DefaultSMSResendCooldown, DailyCap: DefaultSMSDailyCap, Message: defaultSMSMessage}
+}
+
+// defaultSMSMessage is parsed once; a template is safe for concurrent use.
+var defaultSMSMessage = ParseSMSMessage(DefaultSMSMessage)
 
 // Tenant is one customer's configuration.
 type Tenant struct {
@@ -203,9 +242,18 @@ func Default() Tenant {
 			SMSPerCallingCode:        Limit{Count: 100, Window: time.Hour},
 			SMSPerTenant:             Limit{Count: 1000, Window: 24 * time.Hour},
 		},
-		SMS:          SMSPolicy{CodeTTL: DefaultSMSCodeTTL},
+		SMS:          DefaultSMSPolicy(),
 		StoreTimeout: DefaultStoreTimeout,
 	}
+}
+
+// Name is the tenant as people are shown it: its display name, or its id
+// when it has none.
+func (t Tenant) Name() string {
+	if t.DisplayName != "" {
+		return t.DisplayName
+	}
+	return t.ID
 }
 
 // Enabled reports whether the tenant has switched method on.
@@ -355,7 +403,7 @@ func (t Tenant) Validate() error {
 	limit("throttling.sms_per_calling_code", t.Throttling.SMSPerCallingCode)
 	limit("throttling.sms_per_tenant", t.Throttling.SMSPerTenant)
 
-	ps = append(ps, t.SMS.problems()...)
+	ps = append(ps, t.SMS.problems(t.Name())...)
 
 	positive("store_timeout", t.StoreTimeout)
 	if t.StoreTimeout > MaxStoreTimeout {
@@ -374,8 +422,9 @@ func (t Tenant) Validate() error {
 	return &ValidationError{Tenant: name, Problems: ps}
 }
 
-// problems lists what is wrong with the SMS policy.
-func (p SMSPolicy) problems() []Problem {
+// problems lists what is wrong with the SMS policy of the tenant named
+// tenantName (its message is rendered with that name).
+func (p SMSPolicy) problems(tenantName string) []Problem {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, Problem{Field: "sms." + field, Reason: fmt.Sprintf(format, args...)})
@@ -401,6 +450,21 @@ func (p SMSPolicy) problems() []Problem {
 	}
 	if p.CodeTTL < MinSMSCodeTTL || p.CodeTTL > MaxSMSCodeTTL {
 		add("code_ttl", "must be between %s and %s, got %s", MinSMSCodeTTL, MaxSMSCodeTTL, p.CodeTTL)
+	}
+	if p.CodeLength < MinSMSCodeLength || p.CodeLength > MaxSMSCodeLength {
+		add("code_length", "must be between %d and %d, got %d", MinSMSCodeLength, MaxSMSCodeLength, p.CodeLength)
+	}
+	if p.MaxAttempts < MinSMSMaxAttempts || p.MaxAttempts > MaxSMSMaxAttempts {
+		add("max_attempts", "must be between %d and %d, got %d", MinSMSMaxAttempts, MaxSMSMaxAttempts, p.MaxAttempts)
+	}
+	if p.ResendCooldown < MinSMSResendCooldown || p.ResendCooldown > MaxSMSResendCooldown {
+		add("resend_cooldown", "must be between %s (no cooldown) and %s, got %s", MinSMSResendCooldown, MaxSMSResendCooldown, p.ResendCooldown)
+	}
+	if p.DailyCap < MinSMSDailyCap || p.DailyCap > MaxSMSDailyCap {
+		add("daily_cap", "must be between %d and %d, got %d", MinSMSDailyCap, MaxSMSDailyCap, p.DailyCap)
+	}
+	if reason := p.Message.problem(p.CodeLength, tenantName, p.CodeTTL); reason != "" {
+		add("message", "%s", reason)
 	}
 	return ps
 }

@@ -67,6 +67,16 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"code ttl too short", func(x *tenant.Tenant) { x.SMS.CodeTTL = 10 * time.Second }, "sms.code_ttl: must be between 30s and 1h0m0s, got 10s"},
 		{"code ttl too long", func(x *tenant.Tenant) { x.SMS.CodeTTL = 2 * time.Hour }, "sms.code_ttl: must be between 30s and 1h0m0s, got 2h0m0s"},
 		{"zero code ttl", func(x *tenant.Tenant) { x.SMS.CodeTTL = 0 }, "sms.code_ttl: must be between 30s and 1h0m0s, got 0s"},
+		{"code too short", func(x *tenant.Tenant) { x.SMS.CodeLength = 3 }, "sms.code_length: must be between 4 and 10, got 3"},
+		{"code too long", func(x *tenant.Tenant) { x.SMS.CodeLength = 11 }, "sms.code_length: must be between 4 and 10, got 11"},
+		{"no attempts", func(x *tenant.Tenant) { x.SMS.MaxAttempts = 0 }, "sms.max_attempts: must be between 1 and 20, got 0"},
+		{"too many attempts", func(x *tenant.Tenant) { x.SMS.MaxAttempts = 21 }, "sms.max_attempts: must be between 1 and 20, got 21"},
+		{"negative cooldown", func(x *tenant.Tenant) { x.SMS.ResendCooldown = -time.Second }, "sms.resend_cooldown: must be between 0s (no cooldown) and 1h0m0s, got -1s"},
+		{"cooldown too long", func(x *tenant.Tenant) { x.SMS.ResendCooldown = 61 * time.Minute }, "sms.resend_cooldown: must be between 0s (no cooldown) and 1h0m0s, got 1h1m0s"},
+		{"zero daily cap", func(x *tenant.Tenant) { x.SMS.DailyCap = 0 }, "sms.daily_cap: must be between 1 and 1000, got 0"},
+		{"daily cap too high", func(x *tenant.Tenant) { x.SMS.DailyCap = 1001 }, "sms.daily_cap: must be between 1 and 1000, got 1001"},
+		{"no message", func(x *tenant.Tenant) { x.SMS.Message = tenant.SMSMessage{} }, "sms.message: is required"},
+		{"message without code", func(x *tenant.Tenant) { x.SMS.Message = tenant.ParseSMSMessage("Your {{.Tenant}} code is ready.") }, "sms.message: must contain the code: use {{.Code}}"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -123,16 +133,29 @@ func TestDomainKey(t *testing.T) {
 
 func TestSMSPolicyDefaultsAndValidSettings(t *testing.T) {
 	t.Parallel()
-	if d := tenant.Default().SMS; d.DefaultRegion != "" || len(d.AllowedCountries) != 0 || d.CodeTTL != 5*time.Minute {
-		t.Fatalf("default SMS policy %+v, want international numbers only, every country, 5m codes", d)
+	d := tenant.Default().SMS
+	if d.DefaultRegion != "" || len(d.AllowedCountries) != 0 || d.CodeTTL != 5*time.Minute || d.CodeLength != 6 || d.MaxAttempts != 5 ||
+		d.ResendCooldown != time.Minute || d.DailyCap != 10 || d.Message.Source() != tenant.DefaultSMSMessage {
+		t.Fatalf("default SMS policy %+v, want international numbers only, every country, 6-digit codes living 5m, 5 attempts, 60s cooldown, 10 a day, the default message", d)
 	}
-	for name, p := range map[string]tenant.SMSPolicy{
-		"region only":            {DefaultRegion: "TR", CodeTTL: 30 * time.Second},
-		"region among allowed":   {DefaultRegion: "TR", AllowedCountries: []string{"GB", "TR"}, CodeTTL: time.Hour},
-		"allowed without region": {AllowedCountries: []string{"US", "CA"}, CodeTTL: 5 * time.Minute},
+	for name, mutate := range map[string]func(*tenant.SMSPolicy){
+		"region only": func(p *tenant.SMSPolicy) { p.DefaultRegion, p.CodeTTL = "TR", 30*time.Second },
+		"region among allowed": func(p *tenant.SMSPolicy) {
+			p.DefaultRegion, p.AllowedCountries, p.CodeTTL = "TR", []string{"GB", "TR"}, time.Hour
+		},
+		"allowed without region": func(p *tenant.SMSPolicy) { p.AllowedCountries = []string{"US", "CA"} },
+		"lowest bounds": func(p *tenant.SMSPolicy) {
+			p.CodeLength, p.MaxAttempts, p.ResendCooldown, p.DailyCap = 4, 1, 0, 1
+		},
+		"highest bounds": func(p *tenant.SMSPolicy) {
+			p.CodeLength, p.MaxAttempts, p.ResendCooldown, p.DailyCap = 10, 20, time.Hour, 1000
+		},
+		"custom message": func(p *tenant.SMSPolicy) {
+			p.Message = tenant.ParseSMSMessage("{{.Tenant}}: {{.Code}} ({{.Expires}}){{if eq .Tenant \"Shop\"}}!{{end}}")
+		},
 	} {
 		x := valid()
-		x.SMS = p
+		mutate(&x.SMS)
 		if err := x.Validate(); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}

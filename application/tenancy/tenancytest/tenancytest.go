@@ -83,6 +83,7 @@ func clone(t tenant.Tenant) tenant.Tenant {
 	t.Domains = slices.Clone(t.Domains)
 	t.LoginMethods = slices.Clone(t.LoginMethods)
 	t.Redirects.Allow = slices.Clone(t.Redirects.Allow)
+	t.SMS.AllowedCountries = slices.Clone(t.SMS.AllowedCountries)
 	return t
 }
 
@@ -112,6 +113,8 @@ func Sample(id string) tenant.Tenant {
 	}
 	t.RequireVerifiedEmail = true
 	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
+	t.SMS = tenant.SMSPolicy{DefaultRegion: "TR", AllowedCountries: []string{"TR", "CY"}, CodeTTL: 2 * time.Minute, CodeLength: 8,
+		MaxAttempts: 3, ResendCooldown: 30 * time.Second, DailyCap: 4, Message: tenant.ParseSMSMessage("{{.Tenant}}: {{.Code}} ({{.Expires}})")}
 	return t
 }
 
@@ -121,7 +124,14 @@ func equalConfig(a, b tenant.Tenant) bool {
 	return a.ID == b.ID && a.DisplayName == b.DisplayName && slices.Equal(a.Domains, b.Domains) &&
 		slices.Equal(a.LoginMethods, b.LoginMethods) && a.Password == b.Password && a.Tokens == b.Tokens &&
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
-		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles
+		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
+		equalSMS(a.SMS, b.SMS)
+}
+
+func equalSMS(a, b tenant.SMSPolicy) bool {
+	return a.DefaultRegion == b.DefaultRegion && slices.Equal(a.AllowedCountries, b.AllowedCountries) && a.CodeTTL == b.CodeTTL &&
+		a.CodeLength == b.CodeLength && a.MaxAttempts == b.MaxAttempts && a.ResendCooldown == b.ResendCooldown && a.DailyCap == b.DailyCap &&
+		a.Message.Source() == b.Message.Source()
 }
 
 // RunStoreContract checks the behaviour every tenancy.Store must have.
