@@ -100,7 +100,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
 	fs.Float64Var(&o.SMSRate, "sms-rate", 40, "mode A: SMS logins per second the SMS phase is expected to reach; the setup registers an account with its own phone number\nfor each login that rate allows in the phase and its warm-up (×1.25, +concurrency), and the phase ends early if they run out\n(raise it then); 0 skips the phase")
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
-	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me and login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt)")
+	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase is profiled in mode A in any case (without -profile into a temporary file), to split its server CPU")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis-load [flags]
 
@@ -121,7 +121,9 @@ app token and a session cookie), the bare Fiber ceiling, GET /auth/v1/me
 with each credential, the argon2id hash time alone and the rate of as many
 hashes at once as cores (the hash-bound limit), logins at 2×cores and at
 -concurrency, SMS logins at -concurrency (mode A: send, the code from the
-dev outbox, verify; each with its own number, registered in the setup), and
+dev outbox, verify; each with its own number, registered in the setup; the
+server's CPU profile of it splits its CPU per login into the store and Redis
+stand-ins, GC and runtime, and Portcullis), and
 a storm of -storm concurrent logins while the server's
 VmRSS is sampled every 10 ms. Exit status: 0 when the run completed (missed
 targets included), 1 when it failed, 2 for bad flags.
@@ -227,20 +229,35 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 
 	// The server: started (mode A) or given (mode B).
+	// prof profiles the /me and login phases (-profile), smsProf the SMS
+	// phase, always in mode A: its report splits the server's CPU by the
+	// profile (the file goes to -profile DIR, or to a temporary directory
+	// removed at the end).
 	var srv *child
-	var prof *profiler
+	var prof, smsProf *profiler
 	addr := ""
 	if o.URL == "" {
 		settings := serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel}
-		if o.ProfileDir != "" {
-			if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
-				return nil, err
-			}
+		if o.ProfileDir != "" || o.SMSRate > 0 {
 			pa, err := freeLoopbackAddr()
 			if err != nil {
 				return nil, err
 			}
-			prof, settings.PprofListen = &profiler{Addr: pa, Dir: o.ProfileDir}, pa
+			settings.PprofListen = pa
+			if o.ProfileDir != "" {
+				if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
+					return nil, err
+				}
+				prof = &profiler{Addr: pa, Dir: o.ProfileDir}
+				smsProf = prof
+			} else {
+				dir, err := os.MkdirTemp("", "portcullis-load-profile-")
+				if err != nil {
+					return nil, err
+				}
+				defer os.RemoveAll(dir)
+				smsProf = &profiler{Addr: pa, Dir: dir, CPUOnly: true}
+			}
 		}
 		progress("starting %s", o.Server)
 		c, cleanup, err := startServer(ctx, settings)
@@ -309,8 +326,8 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 
 	serverRunner := runner{Addr: addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: rep.Server.Pid}
-	profiled := func(name string, p phase) sample {
-		p.Profile = func() func() error { return prof.start(ctx, name, p.Duration) }
+	profiled := func(name string, pr *profiler, p phase) sample {
+		p.Profile = func() func() error { return pr.start(ctx, name, p.Duration) }
 		s := serverRunner.run(ctx, p)
 		if s.ProfileErr != nil {
 			progress("%s: profile: %v", name, s.ProfileErr)
@@ -375,8 +392,9 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 			return nil, err
 		}
 		progress("%s: concurrency %d, %s", m.label, o.Concurrency, o.Duration)
-		s := profiled(m.name, phase{Name: m.name, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: m.fill})
+		s := profiled(m.name, prof, phase{Name: m.name, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: m.fill})
 		f := record(m.name, m.label, o.Concurrency, s)
+		f.ServerProfiled = prof != nil
 		f.setRatio("ceiling", ceilingRPS)
 		if m.name == phaseBearer {
 			f.judgeBearer()
@@ -418,8 +436,9 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		label := fmt.Sprintf("login ×%d", l.conc)
 		progress("%s: %s", label, loginDur)
-		s := profiled(l.name, phase{Name: l.name, Concurrency: l.conc, Warmup: o.Warmup, Duration: loginDur, Fill: login})
+		s := profiled(l.name, prof, phase{Name: l.name, Concurrency: l.conc, Warmup: o.Warmup, Duration: loginDur, Fill: login})
 		f := record(l.name, label, l.conc, s)
+		f.ServerProfiled = prof != nil
 		f.setRatio("hash_limit", limit)
 		f.setLoginCPU(s, par.CPU)
 		f.judgeLogin()
@@ -432,9 +451,21 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		label := fmt.Sprintf("sms login ×%d", o.Concurrency)
 		progress("%s: %s, %d numbers", label, smsDur, sms.left())
-		s := profiled(phaseSMS, phase{Name: phaseSMS, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: smsDur, Do: sms.do})
+		s := profiled(phaseSMS, smsProf, phase{Name: phaseSMS, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: smsDur, Do: sms.do})
 		f := record(phaseSMS, label, o.Concurrency, s)
+		f.ServerProfiled = smsProf != nil
 		f.setSMS(s, sms.completedWithin(s.From, s.End), sms.started.Load(), sms.requests.Load(), sms.polls.Load(), sms.left() == 0)
+		if smsProf != nil && s.ProfileErr == nil {
+			// The profile starts with the recording and lasts the phase's
+			// length rounded to whole seconds; the /proc figure is of the
+			// recording too: nearly the same interval.
+			split, err := readCPUSplit(filepath.Join(smsProf.Dir, phaseSMS+".cpu.pprof"))
+			if err != nil {
+				progress("%s: no CPU split: %v", label, err)
+			} else {
+				f.setCPUSplit(split)
+			}
+		}
 		if f.SMSNumbersRanOut {
 			progress("%s: the phone numbers ran out after %.1fs of %s: raise -sms-rate", label, s.Wall.Seconds(), smsDur)
 		}

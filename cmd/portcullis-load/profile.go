@@ -19,6 +19,9 @@ import (
 type profiler struct {
 	Addr string // the server's pprof listener, 127.0.0.1:PORT
 	Dir  string // where <phase>.cpu.pprof and <phase>.goroutines.txt go
+	// CPUOnly skips the goroutine dump, which stops the server's world
+	// for a moment, when only the CPU profile is wanted.
+	CPUOnly bool
 }
 
 // freeLoopbackAddr returns a 127.0.0.1 address with a port that was free a
@@ -45,6 +48,10 @@ func (p *profiler) start(ctx context.Context, phase string, d time.Duration) fun
 		cpu <- p.fetch(ctx, fmt.Sprintf("/debug/pprof/profile?seconds=%d", seconds), phase+".cpu.pprof", d+30*time.Second)
 	}()
 	go func() {
+		if p.CPUOnly {
+			goroutines <- nil
+			return
+		}
 		select {
 		case <-time.After(d / 2):
 			goroutines <- p.fetch(ctx, "/debug/pprof/goroutine?debug=1", phase+".goroutines.txt", 30*time.Second)

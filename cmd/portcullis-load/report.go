@@ -35,7 +35,7 @@ const (
 
 // reportSchema names the JSON file's shape; change it when the shape
 // changes, so that comparisons across runs know what they read.
-const reportSchema = "portcullis-load/3"
+const reportSchema = "portcullis-load/4"
 
 // Report is the JSON file: every figure of the table and the facts of the
 // machine and run that produced them.
@@ -204,10 +204,40 @@ type PhaseFigures struct {
 	RequestsPerLogin    *float64 `json:"requests_per_login,omitempty"`
 	OutboxReadsPerLogin *float64 `json:"outbox_reads_per_login,omitempty"`
 	SMSNumbersRanOut    bool     `json:"sms_numbers_ran_out,omitempty"`
+	// ServerProfiled says the server's CPU profiler ran during the phase
+	// (the SMS phase of mode A always, the others with -profile): its
+	// small overhead is in the phase's server CPU.
+	ServerProfiled bool `json:"server_profiled,omitempty"`
+	// ServerCPUSplit divides ServerCPUPerLoginMS by where the server spent
+	// it (SMS phase, mode A), from the phase's CPU profile.
+	ServerCPUSplit *CPUSplitFigures `json:"server_cpu_per_login_split,omitempty"`
 	// PeakRSSMiB is the server's peak VmRSS, sampled every 10 ms (storm),
 	// and BaselineRSSMiB its VmRSS just before.
 	PeakRSSMiB     *float64 `json:"peak_rss_mib,omitempty"`
 	BaselineRSSMiB *float64 `json:"baseline_rss_mib,omitempty"`
+}
+
+// CPUSplitFigures divide a measured server CPU per login among the
+// classes of a CPU profile of the same phase: each is the class's share of
+// the profile's CPU samples times the figure read from /proc, which covers
+// nearly the same interval. On the embedded defaults the server process
+// also runs the stand-ins of MongoDB and Redis, which a deployment runs as
+// separate servers: there the server's CPU per login is about PortcullisMS
+// plus what of GCRuntimeMS its own allocations cause.
+type CPUSplitFigures struct {
+	StoreStandInMS float64 `json:"store_stand_in_ms"` // FerretDB on SQLite
+	RedisStandInMS float64 `json:"redis_stand_in_ms"` // miniredis
+	// GCRuntimeMS is the samples with no frame outside the Go runtime:
+	// the GC's background workers, sweeping, scavenging, the scheduler,
+	// for the whole process. GC assists run on the goroutine that
+	// allocates and count in its class.
+	GCRuntimeMS  float64 `json:"gc_runtime_ms"`
+	PortcullisMS float64 `json:"portcullis_ms"` // the rest: request handling, database clients, background loops
+	// The profile the shares are of: its samples, their CPU time, and
+	// its length.
+	ProfileSamples    int     `json:"profile_samples"`
+	ProfileCPUSeconds float64 `json:"profile_cpu_seconds"`
+	ProfileSeconds    float64 `json:"profile_seconds"`
 }
 
 // phaseFigures turns a sample into figures, without ratio or target.
@@ -279,6 +309,24 @@ func (f *PhaseFigures) setSMS(s sample, inWindow int, logins, requests, polls in
 		f.OutboxReadsPerLogin = ptr(round(float64(polls)/float64(logins), 3))
 	}
 	f.SMSNumbersRanOut = ranOut
+}
+
+// setCPUSplit divides the SMS phase's server CPU per login by the shares
+// of the classes in s, a CPU profile of the phase.
+func (f *PhaseFigures) setCPUSplit(s cpuSplit) {
+	if f.ServerCPUPerLoginMS == nil || s.Total() <= 0 {
+		return
+	}
+	per := *f.ServerCPUPerLoginMS
+	f.ServerCPUSplit = &CPUSplitFigures{
+		StoreStandInMS:    round(per*s.Share(classStore), 3),
+		RedisStandInMS:    round(per*s.Share(classRedis), 3),
+		GCRuntimeMS:       round(per*s.Share(classRuntime), 3),
+		PortcullisMS:      round(per*s.Share(classPortcullis), 3),
+		ProfileSamples:    s.Samples,
+		ProfileCPUSeconds: round(s.Total().Seconds(), 3),
+		ProfileSeconds:    round(s.Duration.Seconds(), 3),
+	}
 }
 
 // judgeSMS applies the SMS login target: server CPU per complete login,
@@ -415,6 +463,14 @@ func (r *Report) writeTable(w io.Writer) {
 				fmt.Fprintf(w, "; %.2f requests per login, %.2f of them outbox reads", *p.RequestsPerLogin, *p.OutboxReadsPerLogin)
 			}
 			fmt.Fprintln(w)
+			if sp := p.ServerCPUSplit; sp != nil {
+				fmt.Fprintf(w, "        of the %s: store stand-in %s, redis stand-in %s, GC and runtime %s, Portcullis %s (shares of the profiled samples applied to the measured total)\n",
+					fmtDur(fromMS(*p.ServerCPUPerLoginMS)), fmtDur(fromMS(sp.StoreStandInMS)), fmtDur(fromMS(sp.RedisStandInMS)), fmtDur(fromMS(sp.GCRuntimeMS)), fmtDur(fromMS(sp.PortcullisMS)))
+				fmt.Fprintf(w, "note:   %s: the split is of the phase's CPU profile (%d samples, %.1fs of CPU over %.1fs), which covers nearly the same\n"+
+					"        interval as the /proc figure; store and redis stand-in are FerretDB on SQLite and miniredis, which run in the server\n"+
+					"        process only on the embedded defaults; GC and runtime is the stacks without a frame outside the Go runtime\n",
+					p.Label, sp.ProfileSamples, sp.ProfileCPUSeconds, sp.ProfileSeconds)
+			}
 		}
 		if p.SMSNumbersRanOut {
 			fmt.Fprintf(w, "note:   %s: the registered phone numbers ran out before the end of the phase (raise -sms-rate)\n", p.Label)
@@ -440,6 +496,15 @@ func (r *Report) writeTable(w io.Writer) {
 		if p.ErrorsTotal > 0 {
 			fmt.Fprintf(w, "errors: %s: %s\n", p.Label, errorCounts(p.Errors))
 		}
+	}
+	var profiled []string
+	for _, p := range r.Phases {
+		if p.ServerProfiled {
+			profiled = append(profiled, p.Label)
+		}
+	}
+	if len(profiled) > 0 {
+		fmt.Fprintf(w, "note:   the server ran with its CPU profiler on during %s; its overhead is small and counts in those phases' figures\n", strings.Join(profiled, ", "))
 	}
 	if r.Server.Pid == 0 {
 		fmt.Fprintln(w, "note:   no server process id (-server-pid): no server CPU or memory figures")

@@ -305,3 +305,94 @@ func TestReportTable(t *testing.T) {
 		}
 	}
 }
+
+// testSMSPhase is an SMS phase of 400 logins answered within its 4 s and
+// 4 s of server CPU in them: 10 ms per login.
+func testSMSPhase() PhaseFigures {
+	from := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	s := sample{Wall: 5 * time.Second, OK: 420, Sorted: durations(1, 2), Requests: 2, Errors: errorCounts{},
+		ServerCPU: 5 * time.Second, ServerKnown: true, From: from, End: from.Add(4 * time.Second), ServerCPUWindow: 4 * time.Second}
+	f := phaseFigures(phaseSMS, "sms login ×64", 64, 2, s)
+	f.setSMS(s, 400, 450, 1400, 500, false)
+	f.ServerProfiled = true
+	return f
+}
+
+func TestReportSMSCPUSplit(t *testing.T) {
+	t.Parallel()
+	f := testSMSPhase()
+	f.setCPUSplit(cpuSplit{
+		CPU:     [numCPUClasses]time.Duration{classStore: 5 * time.Second, classRedis: 1600 * time.Millisecond, classRuntime: time.Second, classPortcullis: 2400 * time.Millisecond},
+		Samples: 1000, Duration: 4 * time.Second,
+	})
+	f.judgeSMS()
+	rep := testReport()
+	rep.Phases = append(rep.Phases, f)
+
+	var b bytes.Buffer
+	rep.writeTable(&b)
+	out := b.String()
+	for _, want := range []string{
+		"cpu:    sms login ×64: 10.0ms server CPU per complete login (send, outbox reads, verify), over the 400 logins answered\n" +
+			"        within the phase's 4.0s (100.0/s); 3.11 requests per login, 1.11 of them outbox reads\n" +
+			"        of the 10.0ms: store stand-in 5.00ms, redis stand-in 1.60ms, GC and runtime 1.00ms, Portcullis 2.40ms (shares of the profiled samples applied to the measured total)\n",
+		"note:   sms login ×64: the split is of the phase's CPU profile (1000 samples, 10.0s of CPU over 4.0s), which covers nearly the same\n        interval as the /proc figure",
+		"note:   the server ran with its CPU profiler on during sms login ×64; its overhead is small and counts in those phases' figures\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+	// The verdict stays on the total.
+	if f.Verdict != "miss" || !slices.Equal(f.Misses, []string{"cpu"}) {
+		t.Errorf("verdict %q, misses %v; want a miss on cpu (10 ms > 2 ms) whatever the split", f.Verdict, f.Misses)
+	}
+
+	b.Reset()
+	if err := rep.writeJSON(&b); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Phases []map[string]any `json:"phases"`
+	}
+	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	sms := doc.Phases[len(doc.Phases)-1]
+	if sms["server_cpu_per_login_ms"] != 10.0 || sms["server_profiled"] != true {
+		t.Errorf("sms phase: cpu per login %v, profiled %v", sms["server_cpu_per_login_ms"], sms["server_profiled"])
+	}
+	split, _ := sms["server_cpu_per_login_split"].(map[string]any)
+	for k, v := range map[string]float64{
+		"store_stand_in_ms": 5, "redis_stand_in_ms": 1.6, "gc_runtime_ms": 1, "portcullis_ms": 2.4,
+		"profile_samples": 1000, "profile_cpu_seconds": 10, "profile_seconds": 4,
+	} {
+		if split[k] != v {
+			t.Errorf("server_cpu_per_login_split.%s = %v, want %v (split %v)", k, split[k], v, split)
+		}
+	}
+	if _, ok := doc.Phases[0]["server_cpu_per_login_split"]; ok {
+		t.Error("the ceiling has a CPU split")
+	}
+}
+
+func TestReportSMSWithoutSplit(t *testing.T) {
+	t.Parallel()
+	f := testSMSPhase()
+	f.setCPUSplit(cpuSplit{}) // an empty profile
+	if f.ServerCPUSplit != nil {
+		t.Errorf("split of an empty profile: %+v", f.ServerCPUSplit)
+	}
+	unknown := phaseFigures(phaseSMS, "sms login ×64", 64, 2, sample{Wall: time.Second})
+	unknown.setCPUSplit(cpuSplit{CPU: [numCPUClasses]time.Duration{classStore: time.Second}, Samples: 100})
+	if unknown.ServerCPUSplit != nil {
+		t.Error("a split without a measured total")
+	}
+	rep := testReport()
+	rep.Phases = append(rep.Phases, f)
+	var b bytes.Buffer
+	rep.writeTable(&b)
+	if out := b.String(); strings.Contains(out, "store stand-in") || !strings.Contains(out, "10.0ms server CPU per complete login") {
+		t.Errorf("table without a split:\n%s", out)
+	}
+}
