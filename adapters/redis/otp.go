@@ -118,6 +118,31 @@ func (s *OTPStore) Consume(ctx context.Context, tenantID, key, digest string) (o
 	return otp.Verdict(v), subject, nil
 }
 
+// peek answers {1, subject} for a live challenge with the digest, else
+// {0, ""}; it changes nothing. KEYS: challenge. ARGV: digest.
+var peek = goredis.NewScript(`
+local f = redis.call("HMGET", KEYS[1], "d", "s", "m", "w")
+if not f[1] or tonumber(f[4]) >= tonumber(f[3]) or f[1] ~= ARGV[1] then return {0, ""} end
+return {1, f[2]}
+`)
+
+// Peek reports the subject of a live challenge with the digest.
+func (s *OTPStore) Peek(ctx context.Context, tenantID, key, digest string) (string, bool, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	ch, _ := challengeKeys(tenantID, key)
+	res, err := peek.Run(ctx, s.c, []string{ch}, digest).Slice()
+	if err != nil {
+		return "", false, fmt.Errorf("otp: peek: %w", err)
+	}
+	if len(res) != 2 {
+		return "", false, fmt.Errorf("otp: peek: unexpected answer %v", res)
+	}
+	live, _ := res[0].(int64)
+	subject, _ := res[1].(string)
+	return subject, live == 1, nil
+}
+
 // ms is d in whole milliseconds, at least 1 for a positive d.
 func ms(d time.Duration) int64 {
 	if d <= 0 {

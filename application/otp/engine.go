@@ -145,6 +145,28 @@ func (e *Engine) Verify(ctx context.Context, k otp.Kind, subject, secret string)
 	return "", ErrExpired
 }
 
+// Check reports the subject of a live link token of kind k without using
+// it up or counting an attempt: a link that opens a page to be confirmed,
+// or a reset token validated before the new password is typed. Codes
+// cannot be checked this way (guesses of a code must count); a kind of
+// that form is refused.
+func (e *Engine) Check(ctx context.Context, k otp.Kind, secret string) (string, error) {
+	if k.Form != otp.FormLink {
+		return "", errors.New("otp: only link tokens can be checked without being consumed")
+	}
+	if !k.WellFormed(secret) {
+		return "", ErrExpired
+	}
+	subject, live, err := e.store.Peek(ctx, e.tenantID, e.challengeKey(k, "", secret), e.digest(k, "", secret))
+	if err != nil {
+		return "", errs.ErrUnavailable.Wrap(fmt.Errorf("otp: check: %w", err))
+	}
+	if !live {
+		return "", ErrExpired
+	}
+	return subject, nil
+}
+
 // challengeKey names the challenge: for a code, its purpose and subject
 // (one live code per subject and purpose); for a link, its purpose and the
 // token, since a link is all its holder presents.

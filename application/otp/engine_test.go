@@ -197,3 +197,44 @@ func TestAnUndeliveredSecretIsWithdrawn(t *testing.T) {
 		t.Fatalf("the new code: %v", err)
 	}
 }
+
+// A link can be checked (a page that asks to confirm, a reset token
+// validated before the new password is typed) as often as wanted without
+// using it up; a link of another purpose or tenant does not check; a code
+// cannot be checked at all, since its guesses must count.
+func TestALinkIsCheckedWithoutBeingUsedUp(t *testing.T) {
+	t.Parallel()
+	f := newFixture()
+	shop, other := f.engine(t, "shop"), f.engine(t, "other")
+	link := domain.Kind{Purpose: domain.PurposePasswordReset, Channel: domain.ChannelEmail, Form: domain.FormLink, TTL: 30 * time.Minute,
+		Limits: domain.Limits{MaxAttempts: 1, DailyCap: 5}}
+	verify := link
+	verify.Purpose = domain.PurposeEmailVerify
+	is, err := shop.Issue(ctx, link, "user-a", "a@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if subject, err := shop.Check(ctx, link, is.Secret); err != nil || subject != "user-a" {
+			t.Fatalf("check = %q, %v", subject, err)
+		}
+	}
+	for name, check := range map[string]func() (string, error){
+		"another purpose": func() (string, error) { return shop.Check(ctx, verify, is.Secret) },
+		"another tenant":  func() (string, error) { return other.Check(ctx, link, is.Secret) },
+		"malformed":       func() (string, error) { return shop.Check(ctx, link, is.Secret[:20]) },
+	} {
+		if subject, err := check(); !errors.Is(err, otp.ErrExpired) || subject != "" {
+			t.Errorf("%s: %q, %v; want ErrExpired", name, subject, err)
+		}
+	}
+	if subject, err := shop.Verify(ctx, link, "", is.Secret); err != nil || subject != "user-a" {
+		t.Fatalf("verify after checks = %q, %v", subject, err)
+	}
+	if _, err := shop.Check(ctx, link, is.Secret); !errors.Is(err, otp.ErrExpired) {
+		t.Fatalf("check of a used link: %v", err)
+	}
+	if _, err := shop.Check(ctx, sms, "123456"); err == nil {
+		t.Fatal("a code was checked without counting")
+	}
+}

@@ -55,6 +55,11 @@ const (
 // once MaxAttempts wrong ones have been counted the challenge is Dead to
 // every later one, right or wrong.
 //
+// Peek reports the subject of the live challenge of key when digest
+// matches it, without counting, consuming or changing anything; a dead
+// challenge (one that had its wrong attempts) is not live. It answers a
+// link opened to be looked at, never a code (whose guesses must count).
+//
 // Withdraw takes back an issue whose secret could not be delivered: it
 // removes the challenge of key if it still has digest (a newer one is left
 // alone), ends its cooldown and gives its daily secret back, so that the
@@ -62,5 +67,6 @@ const (
 type Store interface {
 	Issue(ctx context.Context, tenantID string, c Challenge, cooldown time.Duration, dayKey string, dailyCap int) (cooldownLeft time.Duration, capped bool, err error)
 	Consume(ctx context.Context, tenantID, key, digest string) (v Verdict, subject string, err error)
+	Peek(ctx context.Context, tenantID, key, digest string) (subject string, live bool, err error)
 	Withdraw(ctx context.Context, tenantID, key, digest, dayKey string) error
 }

@@ -53,6 +53,48 @@ func RunStoreContract(t *testing.T, newStore func(t *testing.T) (otp.Store, stri
 		}
 	})
 
+	t.Run("peek reports a live matching challenge and changes nothing", func(t *testing.T) {
+		t.Parallel()
+		s, tn := newStore(t)
+		issue(t, s, tn, challenge("k", "d1", 2, time.Minute), 0, "day", 10)
+		peek := func(tenant, key, digest string) (string, bool) {
+			t.Helper()
+			subject, live, err := s.Peek(ctx, tenant, key, digest)
+			if err != nil {
+				t.Fatalf("peek %s: %v", key, err)
+			}
+			return subject, live
+		}
+		for range 3 { // peeking counts nothing: the limit is 2
+			if subject, live := peek(tn, "k", "d1"); !live || subject != "subject-of-k" {
+				t.Fatalf("peek = %q %v, want the subject", subject, live)
+			}
+		}
+		for _, c := range []struct{ tenant, key, digest string }{{tn, "k", "d2"}, {tn, "other", "d1"}, {tn + "-other", "k", "d1"}} {
+			if subject, live := peek(c.tenant, c.key, c.digest); live || subject != "" {
+				t.Fatalf("peek %+v = %q %v, want nothing", c, subject, live)
+			}
+		}
+		if v, _ := consume(t, s, tn, "k", "d1"); v != otp.Consumed {
+			t.Fatalf("consume after peeks = %v, want Consumed", v)
+		}
+		if _, live := peek(tn, "k", "d1"); live {
+			t.Fatal("a consumed challenge peeks live")
+		}
+		issue(t, s, tn, challenge("dead", "d1", 1, time.Minute), 0, "day", 10)
+		if v, _ := consume(t, s, tn, "dead", "wrong"); v != otp.Wrong {
+			t.Fatalf("wrong = %v", v)
+		}
+		if _, live := peek(tn, "dead", "d1"); live {
+			t.Fatal("a dead challenge peeks live")
+		}
+		issue(t, s, tn, challenge("short", "d1", 5, time.Second), 0, "day", 10)
+		time.Sleep(1100 * time.Millisecond)
+		if _, live := peek(tn, "short", "d1"); live {
+			t.Fatal("an expired challenge peeks live")
+		}
+	})
+
 	t.Run("another tenant's challenge of the same key is not there", func(t *testing.T) {
 		t.Parallel()
 		s, tn := newStore(t)

@@ -76,6 +76,18 @@ func (m *MemoryStore) Consume(_ context.Context, tenantID, key, digest string) (
 	return otp.Consumed, e.c.Subject, nil
 }
 
+// Peek reports the subject of a live matching challenge, changing nothing.
+func (m *MemoryStore) Peek(_ context.Context, tenantID, key, digest string) (string, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.challenges[tenantID+"/"+key]
+	if !ok || !m.clock.Now().Before(e.expires) || e.wrong >= e.c.MaxAttempts ||
+		subtle.ConstantTimeCompare([]byte(e.c.Digest), []byte(digest)) != 1 {
+		return "", false, nil
+	}
+	return e.c.Subject, true, nil
+}
+
 // Withdraw takes back an undelivered issue.
 func (m *MemoryStore) Withdraw(_ context.Context, tenantID, key, digest, dayKey string) error {
 	m.mu.Lock()
