@@ -488,6 +488,27 @@ func TestSessionsIdleTimeoutSlidesAndOthersCanBeRevoked(t *testing.T) {
 	if err := f.sess.RevokeSession(ctx, pa, bob.Session.ID); !errors.Is(err, session.ErrSessionNotFound) {
 		t.Fatalf("revoking another user's session: %v", err)
 	}
+
+	// RevokeUser ends every session of the user, of every kind, and no one else's.
+	_, api, _ := f.login("ann@example.com", "correct horse battery", identity.SessionAPI)
+	_, web2, _ := f.login("ann@example.com", "correct horse battery", identity.SessionWeb)
+	if n, err := f.sess.RevokeUser(ctx, pa.User.ID); err != nil || n != 3 {
+		t.Fatalf("revoke user: %d %v, want 3 (app, api, web)", n, err)
+	}
+	for name, c := range map[string]struct {
+		kind  session.CredentialKind
+		value string
+	}{"app": {session.ByToken, a.AppToken}, "bearer": {session.ByBearer, api.AccessToken}, "cookie": {session.ByCookie, web2.Cookie}} {
+		if _, err := f.sess.Authenticate(ctx, c.kind, c.value); !errors.Is(err, session.ErrInvalidToken) {
+			t.Errorf("%s after RevokeUser: %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if _, _, err := f.sess.Refresh(ctx, api.RefreshToken); !errors.Is(err, session.ErrInvalidToken) {
+		t.Errorf("refresh after RevokeUser: %v", err)
+	}
+	if _, err := f.sess.Authenticate(ctx, session.ByToken, bob.AppToken); err != nil {
+		t.Errorf("another user's session after RevokeUser: %v", err)
+	}
 }
 
 func TestLoginThrottlingPerIPKeysIPv6ByPrefix64(t *testing.T) {

@@ -419,8 +419,20 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) err
 // RevokeOtherSessions ends every session of the principal but the current
 // one and returns how many it ended.
 func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, error) {
+	return s.revokeAllBut(ctx, p.User.ID, p.Session.ID)
+}
+
+// RevokeUser ends every session of the user, of every kind (so every
+// access token, refresh token, app token and cookie they hold), on every
+// instance at once: what a password reset or a disabled account needs. It
+// returns how many it ended.
+func (s *Service) RevokeUser(ctx context.Context, userID string) (int, error) {
+	return s.revokeAllBut(ctx, userID, "")
+}
+
+func (s *Service) revokeAllBut(ctx context.Context, userID, keepID string) (int, error) {
 	now := s.d.Clock.Now().UTC()
-	ids, err := s.d.Sessions.RevokeOthers(ctx, s.t.ID, p.User.ID, p.Session.ID, now, now.Add(s.announce()))
+	ids, err := s.d.Sessions.RevokeOthers(ctx, s.t.ID, userID, keepID, now, now.Add(s.announce()))
 	if err != nil {
 		return 0, fmt.Errorf("revoke sessions: %w", err)
 	}
