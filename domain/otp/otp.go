@@ -100,6 +100,22 @@ func LoginSMS(ttl time.Duration, length int, limits Limits) Kind {
 	return Kind{Purpose: PurposeLoginSMS, Channel: ChannelSMS, Form: FormCode, Length: length, TTL: ttl, Limits: limits}
 }
 
+// EmailCode is the e-mail login code of a tenant's policy: length digits,
+// living ttl, held to limits.
+func EmailCode(ttl time.Duration, length int, limits Limits) Kind {
+	return Kind{Purpose: PurposeLoginEmail, Channel: ChannelEmail, Form: FormCode, Length: length, TTL: ttl, Limits: limits}
+}
+
+// EmailLink is a link token of purpose p mailed to its holder (a magic
+// link, an address verification, a password reset), living ttl. Only the
+// daily cap of limits applies to a link (each token is new, so the
+// engine's cooldown cannot); a flow that wants a resend cooldown keeps it
+// per subject itself. MaxAttempts is 1: a token is its own key, so there is
+// no wrong guess of a live link to count.
+func EmailLink(p Purpose, ttl time.Duration, dailyCap int) Kind {
+	return Kind{Purpose: p, Channel: ChannelEmail, Form: FormLink, TTL: ttl, Limits: Limits{MaxAttempts: 1, DailyCap: dailyCap}}
+}
+
 // Validate reports what is wrong with k.
 func (k Kind) Validate() error {
 	var bad []string

@@ -11,6 +11,7 @@ import (
 
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -20,7 +21,6 @@ type ctxKey int
 
 const (
 	keyTenant ctxKey = iota
-	keyRequestID
 	keyClientIP
 )
 
@@ -48,13 +48,12 @@ func Tenant(ctx context.Context) *TenantServices {
 
 // WithRequestID returns ctx carrying the request id.
 func WithRequestID(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, keyRequestID, id)
+	return platform.WithRequestID(ctx, id)
 }
 
 // RequestID returns the request id, or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(keyRequestID).(string)
-	return id
+	return platform.RequestID(ctx)
 }
 
 // WithClientIP returns ctx carrying the client's address.
