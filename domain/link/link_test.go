@@ -1,0 +1,21 @@
+package link_test
+
+import (
+	"testing"
+
+	"github.com/portcullis/portcullis/domain/link"
+)
+
+func TestBuild(t *testing.T) {
+	t.Parallel()
+	cases := []struct{ base, path, token, want string }{
+		{"https://shop.example", link.Canonical.ResetPassword, "abc_-1", "https://shop.example/auth/v1/password/reset?token=abc_-1"},
+		{"https://shop.example/", link.Seed001.MagicLink, "t", "https://shop.example/auth/magic-link/process/?token=t"},
+		{"https://shop.example/app", link.Seed001.VerifyEmail, "a&b=c", "https://shop.example/app/auth/verify-email/process/?token=a%26b%3Dc"},
+	}
+	for _, c := range cases {
+		if got := link.Build(c.base, c.path, c.token); got != c.want {
+			t.Errorf("Build(%q, %q, %q) = %q, want %q", c.base, c.path, c.token, got, c.want)
+		}
+	}
+}
