@@ -108,9 +108,11 @@ func (e *Engine) Withdraw(ctx context.Context, k otp.Kind, subject, destination 
 	return nil
 }
 
-// dayKey names a destination's count of secrets on the UTC day of at.
+// dayKey names a destination's count of secrets of one purpose on the UTC
+// day of at: the sign-in codes someone asked for do not use up the
+// password reset of the same mailbox.
 func (e *Engine) dayKey(k otp.Kind, destination string, at time.Time) string {
-	return "otp-day:" + string(k.Channel) + ":" + e.hash(destination) + ":" + at.UTC().Format("20060102")
+	return "otp-day:" + string(k.Purpose) + ":" + string(k.Channel) + ":" + e.hash(destination) + ":" + at.UTC().Format("20060102")
 }
 
 // cooldown of a link is per token, which is new each time: links are

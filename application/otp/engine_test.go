@@ -137,6 +137,12 @@ func TestCooldownAndDailyCap(t *testing.T) {
 	if _, err := e.Issue(ctx, sms, "u2", "+905355555555"); !errors.Is(err, otp.ErrDailyCap) {
 		t.Fatalf("another subject to the capped destination: %v", err)
 	}
+	// Another purpose to the same destination has a cap of its own.
+	reset := domain.EmailLink(domain.PurposePasswordReset, time.Hour, 1)
+	reset.Channel = domain.ChannelSMS
+	if _, err := e.Issue(ctx, reset, "u1", "+905355555555"); err != nil {
+		t.Fatalf("another purpose to the capped destination: %v", err)
+	}
 	f.clock.Advance(24 * time.Hour)
 	if _, err := e.Issue(ctx, sms, "u1", "+905355555555"); err != nil {
 		t.Fatalf("the next day: %v", err)
