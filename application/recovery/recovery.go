@@ -233,7 +233,7 @@ func (s *Service) Forgot(ctx context.Context, in ForgotInput) error {
 }
 
 // Validate reports whether token would reset a password now, without
-// using it: nil, or ErrInvalidToken.
+// using it: nil, ErrInvalidToken, or ErrTokenRequired for none.
 func (s *Service) Validate(ctx context.Context, token string) error {
 	_, err := s.check(ctx, token)
 	return err
@@ -294,7 +294,8 @@ func (s *Service) Reset(ctx context.Context, in ResetInput) (identity.User, erro
 	}
 	u.PasswordHash, u.UpdatedAt = hash, now
 	// The address may have changed since the link was checked; then it is
-	// not the one proven, and stays as it is.
+	// not the one proven, and stays as it is. Whatever becomes of this, the
+	// password is set.
 	if !u.EmailVerified && s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, u.EmailKey, now) == nil {
 		u.EmailVerified = true
 	}
