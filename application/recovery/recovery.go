@@ -1,0 +1,371 @@
+// Package recovery is the forgotten-password flow: a reset link is mailed
+// to the address of an account, the link is validated without being used
+// (the page that asks for the new password), and the link with a new
+// password sets it, proves the mailbox and ends every session of the user.
+//
+// No enumeration: Forgot answers nil whatever the address, after the same
+// work. A well-formed address with no active account behind it is counted
+// against the same limits, has a token issued (for a subject no account
+// has) and its mail composed (courier Rehearse) but not sent; only an
+// active account's address gets a mail. Within an address's cooldown, and
+// once it had its links for the day, the answer is the same nil and nothing
+// new is sent, whoever owns it. Only two answers differ from nil, and
+// neither depends on the address having an account: a malformed address
+// (400, field "email") and too many requests from the client's IP (429
+// with Retry-After).
+//
+// A reset token is bound to the account and to the account's state when it
+// was mailed (its password hash and its e-mail key): after any password
+// change, and after an address change, every reset token of the account
+// still outstanding is dead, and a reset proves (and marks verified) only
+// the address the link was mailed to.
+package recovery
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/application/otp"
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
+	"github.com/portcullis/portcullis/domain/message"
+	domain "github.com/portcullis/portcullis/domain/otp"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// Users is the account store as the flow needs it. Lookups answer
+// errs.ErrNotFound.
+type Users interface {
+	ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error)
+	ByID(ctx context.Context, tenantID, id string) (identity.User, error)
+	SetPasswordHash(ctx context.Context, tenantID, id, hash string, at time.Time) error
+	// SetEmailVerified marks the user's address verified when its e-mail
+	// key is still emailKey, and answers errs.ErrNotFound otherwise.
+	SetEmailVerified(ctx context.Context, tenantID, id, emailKey string, at time.Time) error
+}
+
+// Hasher hashes a new password with the tenant's parameters
+// (password.Hasher is one).
+type Hasher interface {
+	Hash(ctx context.Context, password string, p tenant.HashParams) (string, error)
+}
+
+// Mail delivers the tenant's mail in the background (courier.Courier is
+// one). Rehearse composes a mail and sends nothing, for the same work on an
+// address without an account.
+type Mail interface {
+	Send(ctx context.Context, kind message.MailKind, to string, d message.MailData, deadline time.Time) error
+	Rehearse(kind message.MailKind, d message.MailData)
+}
+
+// Sessions ends every session of a user, of every kind, on every instance
+// (session.Service is one).
+type Sessions interface {
+	RevokeUser(ctx context.Context, userID string) (int, error)
+}
+
+// Defaults of the Policy fields; a zero field takes its default. The link
+// lifetime is seed 001's.
+const (
+	DefaultLinkTTL     = 30 * time.Minute
+	DefaultCooldown    = 60 * time.Second
+	DefaultDailyCap    = 10
+	DefaultPerIPCount  = 20
+	DefaultPerIPWindow = time.Hour
+)
+
+// Policy is one tenant's reset policy.
+type Policy struct {
+	// BaseURL is the tenant's public base URL (its validated mail base
+	// URL), under which the mailed links are built; never a request's Host.
+	BaseURL string
+	// LinkTTL is how long a reset link works.
+	LinkTTL time.Duration
+	// Cooldown is the least time between two reset mails to one address;
+	// a request within it answers alike and sends nothing.
+	Cooldown time.Duration
+	// DailyCap is the most reset links one address gets per UTC day.
+	DailyCap int
+	// PerIP bounds the reset requests from one client address (IPv6 by
+	// /64), whatever the addresses asked for.
+	PerIP tenant.Limit
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.LinkTTL == 0 {
+		p.LinkTTL = DefaultLinkTTL
+	}
+	if p.Cooldown == 0 {
+		p.Cooldown = DefaultCooldown
+	}
+	if p.DailyCap == 0 {
+		p.DailyCap = DefaultDailyCap
+	}
+	if p.PerIP == (tenant.Limit{}) {
+		p.PerIP = tenant.Limit{Count: DefaultPerIPCount, Window: DefaultPerIPWindow}
+	}
+	return p
+}
+
+// Deps are what one tenant's reset flow uses.
+type Deps struct {
+	Users    Users
+	Codes    *otp.Engine
+	Limiter  throttle.Limiter
+	Hasher   Hasher
+	Common   identity.CommonPasswords
+	Mail     Mail
+	Sessions Sessions
+	Clock    platform.Clock
+}
+
+// Errors the flow reports.
+var (
+	// ErrInvalidToken answers a reset token that is unknown, expired, used,
+	// of another purpose or tenant, or whose account has since changed its
+	// password or address or been disabled (seed 001's InvalidToken).
+	ErrInvalidToken = errs.E(errs.Invalid, "invalid_token", "Token is invalid or expired.")
+	// ErrTokenRequired answers a request without a token (seed 001's
+	// TokenRequired).
+	ErrTokenRequired = errs.E(errs.Invalid, "token_required", "A token is required.").
+				WithFields(errs.FieldError{Field: "token", Reason: "is required"})
+)
+
+// maxPasswordBytes bounds what is checked and hashed at all, whatever the
+// tenant's policy (as at registration).
+const maxPasswordBytes = 4096
+
+// noticeLifetime is how long the "password changed" notice is retried.
+const noticeLifetime = time.Hour
+
+// nobody is the subject of a token issued for an address without an
+// account: no account's subject has this form, so the token (which is
+// never mailed) could not reset anything anyway.
+const nobody = "-"
+
+// Service is one tenant's password reset.
+type Service struct {
+	t    tenant.Tenant
+	p    Policy
+	kind domain.Kind
+	d    Deps
+}
+
+// New returns the reset flow of tenant t under policy p.
+func New(t tenant.Tenant, p Policy, d Deps) *Service {
+	p = p.withDefaults()
+	return &Service{t: t, p: p, kind: domain.EmailLink(domain.PurposePasswordReset, p.LinkTTL, p.DailyCap), d: d}
+}
+
+// ForgotInput asks for a reset link.
+type ForgotInput struct {
+	Email  string
+	Client session.Client
+	// Paths are the surface's; the link is BaseURL + Paths.ResetPassword
+	// + ?token=. Zero means link.Canonical.
+	Paths link.Paths
+}
+
+// Forgot mails a reset link to the address when it belongs to an active
+// account, and answers nil whatever the address (see the package doc for
+// the enumeration rule).
+func (s *Service) Forgot(ctx context.Context, in ForgotInput) error {
+	email, key, err := identity.NormalizeEmail(in.Email)
+	if err != nil {
+		return errs.InvalidFields(errs.FieldError{Field: "email", Reason: err.Error()})
+	}
+	if err := throttle.Hit(ctx, s.d.Limiter, throttle.ForgotIP(in.Client.IP), s.p.PerIP); err != nil {
+		return err
+	}
+	cool, coolLimit := throttle.ResetCooldown(key), tenant.Limit{Count: 1, Window: s.p.Cooldown}
+	ok, _, err := s.d.Limiter.Hit(ctx, cool, coolLimit)
+	if err != nil {
+		return errs.ErrUnavailable.Wrap(fmt.Errorf("forgot password: rate limiter: %w", err))
+	}
+	if !ok {
+		return nil // a link went to this address a moment ago
+	}
+	u, err := s.d.Users.ByEmail(ctx, s.t.ID, key)
+	if err != nil && !errors.Is(err, errs.ErrNotFound) {
+		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+		return fmt.Errorf("forgot password: %w", err)
+	}
+	known := err == nil && u.Active
+	subj := nobody
+	if known {
+		subj = subject(u)
+	}
+	issued, err := s.d.Codes.Issue(ctx, s.kind, subj, key)
+	switch {
+	case errors.Is(err, otp.ErrDailyCap):
+		return nil // the address had its links for today
+	case err != nil:
+		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+		return err
+	}
+	paths := in.Paths
+	if paths == (link.Paths{}) {
+		paths = link.Canonical
+	}
+	data := message.MailData{Email: email, Link: link.Build(s.p.BaseURL, paths.ResetPassword, issued.Secret), Expires: s.p.LinkTTL}
+	if !known {
+		s.d.Mail.Rehearse(message.MailPasswordReset, data)
+		return nil
+	}
+	// To the account's address: the one typed may be another mailbox that
+	// folds to the same key.
+	data.Name, data.Email = u.FirstName, u.Email
+	if err := s.d.Mail.Send(ctx, message.MailPasswordReset, u.Email, data, issued.ExpiresAt); err != nil {
+		_ = s.d.Codes.Withdraw(ctx, s.kind, subj, key, issued)
+		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+		return fmt.Errorf("forgot password: %w", err)
+	}
+	return nil
+}
+
+// Validate reports whether token would reset a password now, without
+// using it: nil, ErrInvalidToken, or ErrTokenRequired for none.
+func (s *Service) Validate(ctx context.Context, token string) error {
+	_, err := s.check(ctx, token)
+	return err
+}
+
+// ResetInput sets a new password with a reset token.
+type ResetInput struct {
+	Token    string
+	Password string
+	Client   session.Client
+}
+
+// Reset sets the password of the token's account and returns the account.
+// The new password is checked against the tenant's policy before the token
+// is used, so that a refused password leaves the token working. Of
+// concurrent resets with one token exactly one succeeds; the others get
+// ErrInvalidToken. A reset marks the address verified (the link proved
+// the mailbox), ends every session of the user at once (every access
+// token, refresh token, app token and cookie), kills every other reset
+// token of the account, and mails a "password changed" notice.
+//
+// When ending the sessions fails, the password is changed and the error is
+// returned.
+func (s *Service) Reset(ctx context.Context, in ResetInput) (identity.User, error) {
+	if in.Token == "" {
+		return identity.User{}, ErrTokenRequired
+	}
+	if len(in.Password) > maxPasswordBytes {
+		return identity.User{}, identity.ErrWeakPassword.WithFields(errs.FieldError{Field: "password",
+			Reason: fmt.Sprintf("must be at most %d characters", s.t.Password.MaxLength)})
+	}
+	u, err := s.check(ctx, in.Token)
+	if err != nil {
+		return identity.User{}, err
+	}
+	pw := identity.NormalizePassword(in.Password)
+	if err := identity.CheckPassword(pw, s.t.Password, s.d.Common, u.Email, u.FirstName, u.LastName); err != nil {
+		return identity.User{}, err
+	}
+	// Hashed before the token is used: a saturated hashing pool (503)
+	// leaves it working for a retry.
+	hash, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash)
+	if err != nil {
+		return identity.User{}, err
+	}
+	subj, err := s.d.Codes.Verify(ctx, s.kind, "", in.Token)
+	if err != nil {
+		return identity.User{}, tokenError(err)
+	}
+	// Again, now that the token is ours: the account may have changed
+	// between the check and the use.
+	if u, err = s.holder(ctx, subj); err != nil {
+		return identity.User{}, err
+	}
+	now := s.d.Clock.Now().UTC()
+	if err := s.d.Users.SetPasswordHash(ctx, s.t.ID, u.ID, hash, now); err != nil {
+		return identity.User{}, fmt.Errorf("reset password: %w", err)
+	}
+	u.PasswordHash, u.UpdatedAt = hash, now
+	// The address may have changed since the link was checked; then it is
+	// not the one proven, and stays as it is. Whatever becomes of this, the
+	// password is set.
+	if !u.EmailVerified && s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, u.EmailKey, now) == nil {
+		u.EmailVerified = true
+	}
+	if _, err := s.d.Sessions.RevokeUser(ctx, u.ID); err != nil {
+		return u, fmt.Errorf("reset password: %w", err)
+	}
+	notice := message.MailData{Name: u.FirstName, Email: u.Email, When: now}
+	if in.Client.IP.IsValid() {
+		notice.IP = in.Client.IP.String()
+	}
+	// The password is set whatever becomes of the notice.
+	_ = s.d.Mail.Send(ctx, message.MailPasswordChanged, u.Email, notice, now.Add(noticeLifetime))
+	return u, nil
+}
+
+// check returns the account a live token would reset, without using the
+// token.
+func (s *Service) check(ctx context.Context, token string) (identity.User, error) {
+	if token == "" {
+		return identity.User{}, ErrTokenRequired
+	}
+	subj, err := s.d.Codes.Check(ctx, s.kind, token)
+	if err != nil {
+		return identity.User{}, tokenError(err)
+	}
+	return s.holder(ctx, subj)
+}
+
+// holder returns the active account of a token's subject while the
+// account is still in the state the token was mailed for.
+func (s *Service) holder(ctx context.Context, subj string) (identity.User, error) {
+	parts := strings.SplitN(subj, ":", 3)
+	if len(parts) != 3 {
+		return identity.User{}, ErrInvalidToken
+	}
+	u, err := s.d.Users.ByID(ctx, s.t.ID, parts[2])
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return identity.User{}, ErrInvalidToken
+	case err != nil:
+		return identity.User{}, fmt.Errorf("reset password: %w", err)
+	case !u.Active || subject(u) != subj:
+		return identity.User{}, ErrInvalidToken
+	}
+	return u, nil
+}
+
+// tokenError is what a token the engine refused answers: ErrInvalidToken,
+// unless the store could not be asked.
+func tokenError(err error) error {
+	if errs.KindOf(err) == errs.Unavailable {
+		return err
+	}
+	return ErrInvalidToken
+}
+
+// subject is what a reset token is issued for: fingerprints of the
+// account's password hash and e-mail key, and its id. The fingerprints
+// are hex (no ":"), so the id is everything after the second ":".
+func subject(u identity.User) string {
+	return fingerprint(u.PasswordHash) + ":" + fingerprint(u.EmailKey) + ":" + u.ID
+}
+
+// fingerprint tells one stored value from another without holding it:
+// the first 8 bytes of its SHA-256, in hex; "" for an empty value (an
+// account without a password).
+func fingerprint(v string) string {
+	if v == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:8])
+}

@@ -1,0 +1,299 @@
+// Package verification proves that a user holds the mailbox of their
+// account's address: a link is mailed to the address (right after
+// registration, to a signed-in user on request, or to an address typed in),
+// and using the link marks the address verified.
+//
+// A link is bound to the account and to the address it was mailed to: a
+// link to an address the user has since left verifies nothing.
+//
+// No enumeration on the form that takes an address (Resend): it answers
+// nil whatever the address, after the same work. A well-formed address
+// without an active, unverified account behind it is counted against the
+// same limits, has a token issued (for a subject no account has) and its
+// mail composed (courier Rehearse) but not sent. Within the address's
+// cooldown, and once it had its links for the day, the answer is the same
+// nil and nothing new is sent. Only a malformed address (400, field
+// "email") and too many requests from the client's IP (429 with
+// Retry-After) answer otherwise, whoever owns the address. The signed-in
+// form (Send) tells its user what it did, since the account is theirs.
+package verification
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/application/otp"
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
+	"github.com/portcullis/portcullis/domain/message"
+	domain "github.com/portcullis/portcullis/domain/otp"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// Users is the account store as the flow needs it. Lookups answer
+// errs.ErrNotFound.
+type Users interface {
+	ByEmail(ctx context.Context, tenantID, emailKey string) (identity.User, error)
+	ByID(ctx context.Context, tenantID, id string) (identity.User, error)
+	// SetEmailVerified marks the user's address verified when its e-mail
+	// key is still emailKey, and answers errs.ErrNotFound otherwise.
+	SetEmailVerified(ctx context.Context, tenantID, id, emailKey string, at time.Time) error
+}
+
+// Mail delivers the tenant's mail in the background (courier.Courier is
+// one). Rehearse composes a mail and sends nothing, for the same work on an
+// address without an account.
+type Mail interface {
+	Send(ctx context.Context, kind message.MailKind, to string, d message.MailData, deadline time.Time) error
+	Rehearse(kind message.MailKind, d message.MailData)
+}
+
+// Defaults of the Policy fields; a zero field takes its default. The link
+// lifetime is seed 001's.
+const (
+	DefaultLinkTTL     = 30 * time.Minute
+	DefaultCooldown    = 60 * time.Second
+	DefaultDailyCap    = 10
+	DefaultPerIPCount  = 20
+	DefaultPerIPWindow = time.Hour
+)
+
+// Policy is one tenant's address-verification policy.
+type Policy struct {
+	// BaseURL is the tenant's public base URL (its validated mail base
+	// URL), under which the mailed links are built; never a request's Host.
+	BaseURL string
+	// LinkTTL is how long a verification link works.
+	LinkTTL time.Duration
+	// Cooldown is the least time between two verification mails to one
+	// address.
+	Cooldown time.Duration
+	// DailyCap is the most verification links one address gets per UTC day.
+	DailyCap int
+	// PerIP bounds the requests from one client address (IPv6 by /64) to
+	// mail a link to an address typed in (Resend).
+	PerIP tenant.Limit
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.LinkTTL == 0 {
+		p.LinkTTL = DefaultLinkTTL
+	}
+	if p.Cooldown == 0 {
+		p.Cooldown = DefaultCooldown
+	}
+	if p.DailyCap == 0 {
+		p.DailyCap = DefaultDailyCap
+	}
+	if p.PerIP == (tenant.Limit{}) {
+		p.PerIP = tenant.Limit{Count: DefaultPerIPCount, Window: DefaultPerIPWindow}
+	}
+	return p
+}
+
+// Deps are what one tenant's verification flow uses.
+type Deps struct {
+	Users   Users
+	Codes   *otp.Engine
+	Limiter throttle.Limiter
+	Mail    Mail
+	Clock   platform.Clock
+}
+
+// Errors the flow reports.
+var (
+	// ErrAlreadyVerified answers a request to verify an address that is
+	// verified (seed 001's EmailVerified).
+	ErrAlreadyVerified = errs.E(errs.Invalid, "email_verified", "The e-mail address is already verified.")
+	// ErrSentRecently answers a request within the cooldown of the last
+	// link (seed 001's EmailVerificationLinkSentRecently); it carries
+	// Retry-After.
+	ErrSentRecently = errs.E(errs.RateLimited, "email_verification_link_sent_recently",
+		"A verification link was sent a moment ago. Wait before asking for another.")
+	// ErrInvalidToken answers a verification token that is unknown,
+	// expired, used, of another purpose or tenant, or mailed to an address
+	// the account no longer has (seed 001's InvalidToken).
+	ErrInvalidToken = errs.E(errs.Invalid, "invalid_token", "Token is invalid or expired.")
+	// ErrTokenRequired answers a request without a token (seed 001's
+	// TokenRequired).
+	ErrTokenRequired = errs.E(errs.Invalid, "token_required", "A token is required.").
+				WithFields(errs.FieldError{Field: "token", Reason: "is required"})
+)
+
+// nobody is the subject of a token issued for an address without an
+// account: no account's subject has this form.
+const nobody = "-"
+
+// Service is one tenant's address verification.
+type Service struct {
+	t    tenant.Tenant
+	p    Policy
+	kind domain.Kind
+	d    Deps
+}
+
+// New returns the verification flow of tenant t under policy p.
+func New(t tenant.Tenant, p Policy, d Deps) *Service {
+	p = p.withDefaults()
+	return &Service{t: t, p: p, kind: domain.EmailLink(domain.PurposeEmailVerify, p.LinkTTL, p.DailyCap), d: d}
+}
+
+// Send mails a verification link to u's address: u is the signed-in user,
+// or the account just registered. paths are the surface's (zero means
+// link.Canonical). It answers ErrAlreadyVerified for a verified address,
+// ErrSentRecently (with Retry-After) within the address's cooldown and
+// otp.ErrDailyCap once it had its links for the day.
+func (s *Service) Send(ctx context.Context, u identity.User, paths link.Paths) error {
+	if u.EmailVerified {
+		return ErrAlreadyVerified
+	}
+	cool, coolLimit := throttle.VerifyCooldown(u.EmailKey), tenant.Limit{Count: 1, Window: s.p.Cooldown}
+	ok, retry, err := s.d.Limiter.Hit(ctx, cool, coolLimit)
+	if err != nil {
+		return errs.ErrUnavailable.Wrap(fmt.Errorf("verification mail: rate limiter: %w", err))
+	}
+	if !ok {
+		return ErrSentRecently.WithRetryAfter(max(1, int((retry+time.Second-1)/time.Second)))
+	}
+	err = s.mail(ctx, u, true, u.Email, paths)
+	if err != nil && !errors.Is(err, otp.ErrDailyCap) {
+		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+	}
+	return err
+}
+
+// ResendInput asks for a verification link for an address typed in.
+type ResendInput struct {
+	Email  string
+	Client session.Client
+	// Paths are the surface's; zero means link.Canonical.
+	Paths link.Paths
+}
+
+// Resend mails a verification link to the address when it belongs to an
+// active account whose address is not verified yet, and answers nil
+// whatever the address (see the package doc for the enumeration rule).
+func (s *Service) Resend(ctx context.Context, in ResendInput) error {
+	email, key, err := identity.NormalizeEmail(in.Email)
+	if err != nil {
+		return errs.InvalidFields(errs.FieldError{Field: "email", Reason: err.Error()})
+	}
+	if err := throttle.Hit(ctx, s.d.Limiter, throttle.VerifyIP(in.Client.IP), s.p.PerIP); err != nil {
+		return err
+	}
+	cool, coolLimit := throttle.VerifyCooldown(key), tenant.Limit{Count: 1, Window: s.p.Cooldown}
+	ok, _, err := s.d.Limiter.Hit(ctx, cool, coolLimit)
+	if err != nil {
+		return errs.ErrUnavailable.Wrap(fmt.Errorf("verification mail: rate limiter: %w", err))
+	}
+	if !ok {
+		return nil // a link went to this address a moment ago
+	}
+	u, err := s.d.Users.ByEmail(ctx, s.t.ID, key)
+	if err != nil && !errors.Is(err, errs.ErrNotFound) {
+		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+		return fmt.Errorf("verification mail: %w", err)
+	}
+	if err != nil {
+		u = identity.User{EmailKey: key}
+	}
+	err = s.mail(ctx, u, err == nil && u.Active && !u.EmailVerified, email, in.Paths)
+	switch {
+	case errors.Is(err, otp.ErrDailyCap):
+		return nil // the address had its links for today
+	case err != nil:
+		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+		return err
+	}
+	return nil
+}
+
+// mail issues a link for u and mails it when send is set; otherwise it
+// issues one for nobody and composes the mail to email without sending it.
+func (s *Service) mail(ctx context.Context, u identity.User, send bool, email string, paths link.Paths) error {
+	subj := nobody
+	if send {
+		subj = subject(u)
+	}
+	issued, err := s.d.Codes.Issue(ctx, s.kind, subj, u.EmailKey)
+	if err != nil {
+		return err
+	}
+	if paths == (link.Paths{}) {
+		paths = link.Canonical
+	}
+	data := message.MailData{Email: email, Link: link.Build(s.p.BaseURL, paths.VerifyEmail, issued.Secret), Expires: s.p.LinkTTL}
+	if !send {
+		s.d.Mail.Rehearse(message.MailVerification, data)
+		return nil
+	}
+	data.Name, data.Email = u.FirstName, u.Email
+	if err := s.d.Mail.Send(ctx, message.MailVerification, u.Email, data, issued.ExpiresAt); err != nil {
+		_ = s.d.Codes.Withdraw(ctx, s.kind, subj, u.EmailKey, issued)
+		return fmt.Errorf("verification mail: %w", err)
+	}
+	return nil
+}
+
+// Verify uses a verification token: it marks the address the link was
+// mailed to verified and returns the account, with EmailVerified set. A
+// token that is not a live verification link of this tenant, or whose
+// account has since changed its address or been disabled, answers
+// ErrInvalidToken.
+func (s *Service) Verify(ctx context.Context, token string) (identity.User, error) {
+	if token == "" {
+		return identity.User{}, ErrTokenRequired
+	}
+	subj, err := s.d.Codes.Verify(ctx, s.kind, "", token)
+	if err != nil {
+		if errs.KindOf(err) == errs.Unavailable {
+			return identity.User{}, err
+		}
+		return identity.User{}, ErrInvalidToken
+	}
+	fp, id, ok := strings.Cut(subj, ":")
+	if !ok {
+		return identity.User{}, ErrInvalidToken
+	}
+	u, err := s.d.Users.ByID(ctx, s.t.ID, id)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return identity.User{}, ErrInvalidToken
+	case err != nil:
+		return identity.User{}, fmt.Errorf("verify e-mail: %w", err)
+	case !u.Active || fingerprint(u.EmailKey) != fp:
+		return identity.User{}, ErrInvalidToken
+	}
+	// The key is checked again by the store, in case the address changes
+	// meanwhile.
+	err = s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, u.EmailKey, s.d.Clock.Now().UTC())
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return identity.User{}, ErrInvalidToken
+	case err != nil:
+		return identity.User{}, fmt.Errorf("verify e-mail: %w", err)
+	}
+	u.EmailVerified = true
+	return u, nil
+}
+
+// subject is what a verification token is issued for: a fingerprint of
+// the address's key and the account's id. The fingerprint is hex (no ":"),
+// so the id is everything after the first ":".
+func subject(u identity.User) string { return fingerprint(u.EmailKey) + ":" + u.ID }
+
+// fingerprint tells one e-mail key from another without holding it: the
+// first 8 bytes of its SHA-256, in hex.
+func fingerprint(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:8])
+}
