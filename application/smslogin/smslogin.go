@@ -136,6 +136,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) error {
 		if in.Wait {
 			return ErrUnknownPhone
 		}
+		_ = s.text(issued.Secret) // the work of a message, for an answer that costs the same
 		return nil
 	case err != nil:
 		return fmt.Errorf("sms login: %w", err)
