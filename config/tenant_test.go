@@ -33,6 +33,13 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	if fmt.Sprintf("%+v", sms) != fmt.Sprintf("%+v", def) {
 		t.Fatalf("demo sms %+v\nwant the defaults %+v", sms, def)
 	}
+	// Its mail goes to the dev outbox, with links to the server make run
+	// starts, in the default colours.
+	mail := ts[0].Mail
+	if mail.BaseURL != config.DevBaseURL(config.Defaults().Listen) || mail.From != "Demo Store <no-reply@demo.localhost>" ||
+		mail.SMTP.Configured() || mail.Brand != tenant.DefaultMail().Brand {
+		t.Fatalf("demo mail %+v", mail)
+	}
 }
 
 func TestMinimalTenantTakesDefaults(t *testing.T) {
