@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"strings"
 
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -63,11 +64,7 @@ func smsTokenAD(tenantID string) []byte {
 // SealSMSAuthToken seals an SMS provider token for the tenant's
 // sms.provider.auth_token_sealed.
 func SealSMSAuthToken(s Sealer, tenantID, token string) (string, error) {
-	ct, err := s.Seal([]byte(token), smsTokenAD(tenantID))
-	if err != nil {
-		return "", err
-	}
-	return base64.StdEncoding.EncodeToString(ct), nil
+	return sealSecret(s, smsTokenAD(tenantID), token)
 }
 
 // SMSAuthToken resolves the tenant's SMS provider token when its services
@@ -78,34 +75,61 @@ func SealSMSAuthToken(s Sealer, tenantID, token string) (string, error) {
 // tenant and field; no error carries the token.
 func SMSAuthToken(t tenant.Tenant, lookupEnv func(string) (string, bool), o Opener) (string, error) {
 	p := t.SMSProvider
-	fail := func(field, reason string) error {
-		return &tenant.ValidationError{Tenant: t.ID, Problems: []tenant.Problem{{Field: "sms.provider." + field, Reason: reason}}}
+	if !p.Configured() {
+		return "", nil
+	}
+	return secretRef{tenantID: t.ID, field: "sms.provider.auth_token", env: p.AuthTokenEnv, sealed: p.AuthTokenSealed,
+		ad: smsTokenAD(t.ID)}.resolve(lookupEnv, o)
+}
+
+// sealSecret seals a credential under the master key, bound to ad (its
+// tenant and field), as base64 for a *_sealed setting.
+func sealSecret(s Sealer, ad []byte, secret string) (string, error) {
+	ct, err := s.Seal([]byte(secret), ad)
+	if err != nil {
+		return "", err
+	}
+	return base64.StdEncoding.EncodeToString(ct), nil
+}
+
+// secretRef is a credential a tenant configuration names: the variable
+// field+"_env" names, or the value field+"_sealed" holds, sealed with ad.
+type secretRef struct {
+	tenantID, field string
+	env, sealed     string
+	ad              []byte
+}
+
+// resolve returns the credential. An unset or empty variable, or a sealed
+// value that does not open, is a configuration error naming the tenant and
+// field; no error carries the credential.
+func (r secretRef) resolve(lookupEnv func(string) (string, bool), o Opener) (string, error) {
+	fail := func(suffix, reason string) error {
+		return &tenant.ValidationError{Tenant: r.tenantID, Problems: []tenant.Problem{{Field: r.field + suffix, Reason: reason}}}
 	}
 	switch {
-	case !p.Configured():
-		return "", nil
-	case p.AuthTokenEnv != "":
-		v, ok := lookupEnv(p.AuthTokenEnv)
+	case r.env != "":
+		v, ok := lookupEnv(r.env)
 		if !ok {
-			return "", fail("auth_token_env", "environment variable "+p.AuthTokenEnv+" is not set")
+			return "", fail("_env", "environment variable "+r.env+" is not set")
 		}
 		if v == "" {
-			return "", fail("auth_token_env", "environment variable "+p.AuthTokenEnv+" is empty")
+			return "", fail("_env", "environment variable "+r.env+" is empty")
 		}
 		return v, nil
-	case p.AuthTokenSealed != "":
-		ct, err := base64.StdEncoding.DecodeString(p.AuthTokenSealed)
+	case r.sealed != "":
+		ct, err := base64.StdEncoding.DecodeString(r.sealed)
 		if err != nil {
-			return "", fail("auth_token_sealed", "is not base64")
+			return "", fail("_sealed", "is not base64")
 		}
 		if o == nil {
-			return "", fail("auth_token_sealed", "cannot be opened: no master key")
+			return "", fail("_sealed", "cannot be opened: no master key")
 		}
-		pt, err := o.Open(ct, smsTokenAD(t.ID))
+		pt, err := o.Open(ct, r.ad)
 		if err != nil {
-			return "", fail("auth_token_sealed", "does not open under the master key (sealed for another tenant or key, or altered)")
+			return "", fail("_sealed", "does not open under the master key (sealed for another tenant or key, or altered)")
 		}
 		return string(pt), nil
 	}
-	return "", fail("auth_token_env", "is required (or auth_token_sealed)")
+	return "", fail("_env", "is required (or "+r.field[strings.LastIndexByte(r.field, '.')+1:]+"_sealed)")
 }

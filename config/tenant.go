@@ -40,6 +40,7 @@ type tenantSpec struct {
 	Profiles             profilesSpec  `mapstructure:"profiles"`
 	SMS                  smsSpec       `mapstructure:"sms"`
 	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
+	Mail                 mailSpec      `mapstructure:"mail"` // mail.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -139,6 +140,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 			CodeLength: t.SMS.CodeLength, MaxAttempts: t.SMS.MaxAttempts, ResendCooldown: t.SMS.ResendCooldown, DailyCap: t.SMS.DailyCap,
 			Message: t.SMS.Message.Source(), Provider: smsProviderSpecFrom(t.SMSProvider)},
 		StoreTimeout: t.StoreTimeout,
+		Mail:         mailSpecFrom(t.Mail),
 	}
 }
 
@@ -166,6 +168,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			Message: tenant.ParseSMSMessage(s.SMS.Message)},
 		StoreTimeout: s.StoreTimeout,
 		SMSProvider:  s.SMS.Provider.provider(),
+		Mail:         s.Mail.mail(),
 	}
 }
 
@@ -197,7 +200,18 @@ func DecodeTenant(doc map[string]any, source string) (tenant.Tenant, error) {
 	}
 	t := spec.tenant()
 	t.Source = source
-	if err := t.Validate(); err != nil {
+	var dirProblem *tenant.Problem
+	t.Mail.TemplatesDir, dirProblem = resolveTemplatesDir(t.Mail.TemplatesDir, source)
+	err = t.Validate()
+	if dirProblem != nil {
+		var ve *tenant.ValidationError
+		if !errors.As(err, &ve) {
+			ve = &tenant.ValidationError{Tenant: name}
+		}
+		ve.Problems = append(ve.Problems, *dirProblem)
+		err = ve
+	}
+	if err != nil {
 		return tenant.Tenant{}, err
 	}
 	return t, nil
@@ -250,6 +264,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 			"provider": s.SMS.Provider.document(),
 		},
 		"store_timeout": s.StoreTimeout.String(),
+		"mail":          s.Mail.document(),
 	}
 }
 

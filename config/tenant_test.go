@@ -33,6 +33,13 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	if fmt.Sprintf("%+v", sms) != fmt.Sprintf("%+v", def) {
 		t.Fatalf("demo sms %+v\nwant the defaults %+v", sms, def)
 	}
+	// Its mail goes to the dev outbox, with links to the server make run
+	// starts, in the default colours.
+	mail := ts[0].Mail
+	if mail.BaseURL != config.DevBaseURL(config.Defaults().Listen) || mail.From != "Demo Store <no-reply@demo.localhost>" ||
+		mail.SMTP.Configured() || mail.Brand != tenant.DefaultMail().Brand {
+		t.Fatalf("demo mail %+v", mail)
+	}
 }
 
 func TestMinimalTenantTakesDefaults(t *testing.T) {
@@ -180,7 +187,10 @@ func TestSMSBlock(t *testing.T) {
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	t.Parallel()
 	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\nstore_timeout: 20s\n"+
-		"sms:\n  code_length: 10\n  max_attempts: 20\n  resend_cooldown: 1h\n  daily_cap: 1000\n  message: \"{{.Code}} - {{.Tenant}}\"\n"), "src")
+		"sms:\n  code_length: 10\n  max_attempts: 20\n  resend_cooldown: 1h\n  daily_cap: 1000\n  message: \"{{.Code}} - {{.Tenant}}\"\n"+
+		"mail:\n  base_url: https://rt.example/\n  from: \"RT <no-reply@rt.example>\"\n  reply_to: help@rt.example\n  templates_dir: "+os.TempDir()+"\n"+
+		"  smtp: {host: 127.0.0.1, tls: none, insecure_skip_verify: true, username: rt, password_sealed: AQID, timeout: 30s}\n"+
+		"  brand: {primary_color: \"#123456\", text_color: \"#fff\", background_color: \"#000\"}\n"), "src")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,6 +199,9 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 	if in.SMS.CodeLength != 10 || in.SMS.Message.Source() != "{{.Code}} - {{.Tenant}}" {
 		t.Fatalf("sms: %+v", in.SMS)
+	}
+	if in.Mail.BaseURL != "https://rt.example" || in.Mail.SMTP.Port != 25 || !in.Mail.SMTP.InsecureSkipVerify || in.Mail.TemplatesDir != os.TempDir() {
+		t.Fatalf("mail: %+v", in.Mail)
 	}
 	out, err := config.DecodeTenant(config.EncodeTenant(in), "src")
 	if err != nil {

@@ -6,6 +6,9 @@
 //	portcullis seal-sms-token -tenant ID [-config FILE]
 //	                                    read an SMS provider token on stdin and print it sealed
 //	                                    for the tenant's sms.provider.auth_token_sealed
+//	portcullis seal-smtp-password -tenant ID [-config FILE]
+//	                                    read an SMTP password on stdin and print it sealed
+//	                                    for the tenant's mail.smtp.password_sealed
 //
 // Settings come from the YAML file named by -config or PORTCULLIS_CONFIG,
 // then PORTCULLIS_* environment variables; README.md lists them all.
@@ -57,11 +60,15 @@ func run(args []string, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
 	var tenantID *string
-	if cmd == "seal-sms-token" {
-		tenantID = fs.String("tenant", "", "the tenant whose sms.provider.auth_token_sealed the value is for")
+	seal, isSeal := sealCommands[cmd]
+	if isSeal {
+		tenantID = fs.String("tenant", "", "the tenant whose "+seal.setting+" the value is for")
 	}
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if isSeal {
+		return seal.run(*configPath, *tenantID, os.Stdin, os.Stdout, stderr)
 	}
 	switch cmd {
 	case "serve":
@@ -71,13 +78,11 @@ func run(args []string, stderr io.Writer) int {
 	case "version":
 		fmt.Fprintln(stderr, "portcullis", version())
 		return 0
-	case "seal-sms-token":
-		return sealSMSToken(*configPath, *tenantID, os.Stdin, os.Stdout, stderr)
 	case "help":
 		fs.Usage()
 		return 0
 	}
-	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token)\n", cmd)
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password)\n", cmd)
 	return 2
 }
 
@@ -116,13 +121,27 @@ func checkConfig(path string, stderr io.Writer) int {
 	return 0
 }
 
-// sealSMSToken reads a provider token (its first line) from in and writes
-// it sealed under the platform master key for tenant's
-// sms.provider.auth_token_sealed: a value that opens for that tenant only.
-// The token itself is never written anywhere.
-func sealSMSToken(path, tenantID string, in io.Reader, out, stderr io.Writer) int {
+// sealCommand reads a credential (the first line of its input) and writes
+// it sealed under the platform master key for one setting of one tenant:
+// a value that opens for that tenant and setting only. The credential
+// itself is never written anywhere.
+type sealCommand struct {
+	name    string // the command
+	what    string // what is read: "token", "password"
+	setting string // where the output goes in the tenant configuration
+	seal    func(s config.Sealer, tenantID, secret string) (string, error)
+}
+
+// The seal commands, by name.
+var (
+	sealSMSToken     = sealCommand{name: "seal-sms-token", what: "token", setting: "sms.provider.auth_token_sealed", seal: config.SealSMSAuthToken}
+	sealSMTPPassword = sealCommand{name: "seal-smtp-password", what: "password", setting: "mail.smtp.password_sealed", seal: config.SealSMTPPassword}
+	sealCommands     = map[string]sealCommand{sealSMSToken.name: sealSMSToken, sealSMTPPassword.name: sealSMTPPassword}
+)
+
+func (c sealCommand) run(path, tenantID string, in io.Reader, out, stderr io.Writer) int {
 	fail := func(format string, args ...any) int {
-		fmt.Fprintf(stderr, "portcullis seal-sms-token: "+format+"\n", args...)
+		fmt.Fprintf(stderr, "portcullis "+c.name+": "+format+"\n", args...)
 		return 1
 	}
 	if tenantID == "" {
@@ -142,13 +161,13 @@ func sealSMSToken(path, tenantID string, in io.Reader, out, stderr io.Writer) in
 	}
 	line, err := bufio.NewReader(io.LimitReader(in, 4096)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return fail("read the token: %v", err)
+		return fail("read the %s: %v", c.what, err)
 	}
-	token := strings.TrimSpace(line)
-	if token == "" {
-		return fail("no token on standard input")
+	secret := strings.TrimRight(line, "\r\n")
+	if strings.TrimSpace(secret) == "" {
+		return fail("no %s on standard input", c.what)
 	}
-	sealed, err := config.SealSMSAuthToken(sealer, tenantID, token)
+	sealed, err := c.seal(sealer, tenantID, secret)
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/cache"
 	"github.com/portcullis/portcullis/adapters/commonpass"
+	"github.com/portcullis/portcullis/adapters/credential"
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/adapters/crypto/argon2"
 	"github.com/portcullis/portcullis/adapters/crypto/jwt"
@@ -25,6 +26,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/adapters/sms"
+	"github.com/portcullis/portcullis/adapters/smtp"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/keyring"
@@ -57,6 +59,9 @@ type Platform struct {
 	Tenants   *mongo.TenantStore
 	// Outbox records mail and SMS in dev mode; nil otherwise.
 	Outbox *outbox.Outbox
+	// DevBaseURL is the mail.base_url of a tenant that sets none, in dev
+	// mode; empty otherwise.
+	DevBaseURL DevBaseURL
 
 	RefreshTokens *mongo.RefreshTokenStore
 	Revocations   *redis.Revocations
@@ -78,6 +83,10 @@ type Platform struct {
 // MasterKey is the decoded platform master key.
 type MasterKey []byte
 
+// DevBaseURL is the base URL of mailed links for a tenant that configures
+// none, in dev mode (config.DevBaseURL).
+type DevBaseURL string
+
 var platformSet = wire.NewSet(
 	wire.Struct(new(Platform), "*"),
 	provideMongo,
@@ -89,6 +98,7 @@ var platformSet = wire.NewSet(
 	mongo.NewKeyStore,
 	mongo.NewTenantStore,
 	provideOutbox,
+	provideDevBaseURL,
 	mongo.NewUserStore,
 	mongo.NewSessionStore,
 	mongo.NewRefreshTokenStore,
@@ -117,9 +127,10 @@ var (
 	keyringSet = wire.NewSet(provideKeyring)
 	otpSet     = wire.NewSet(provideOTPKey, provideOTPEngine)
 	smsSet     = wire.NewSet(provideSMSSender, provideSMSLogin)
+	mailSet    = wire.NewSet(provideMail, provideMailer)
 
 	platformBinds = wire.NewSet(
-		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "Redis",
+		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
 			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common"),
 		wire.Bind(new(otp.Store), new(*redis.OTPStore)),
 		wire.Bind(new(account.Users), new(*cache.Users)),
@@ -135,8 +146,7 @@ var (
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet,
-	provideMailer,
+	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -261,6 +271,15 @@ func provideOutbox(cfg config.Platform, log *slog.Logger) *outbox.Outbox {
 	return outbox.New(log, outbox.DefaultCapacity)
 }
 
+// provideDevBaseURL is http://localhost with the listen port in dev mode
+// (http://localhost:8080 under make run).
+func provideDevBaseURL(cfg config.Platform) DevBaseURL {
+	if !cfg.DevMode {
+		return ""
+	}
+	return DevBaseURL(config.DevBaseURL(cfg.Listen))
+}
+
 func provideKeyring(t tenant.Tenant, store keyring.Store, sealer keyring.Sealer, clock platform.Clock, random platform.Random) *keyring.Ring {
 	return keyring.New(t.ID, store, sealer, clock, random)
 }
@@ -302,13 +321,31 @@ func provideDeviceKey(t tenant.Tenant, mk MasterKey) (device.Key, error) {
 	return device.DeriveKey(mk, t.ID)
 }
 
-// provideMailer returns the tenant's mail sender: the dev outbox in dev
-// mode; until a provider is configured, one that refuses.
-func provideMailer(t tenant.Tenant, box *outbox.Outbox) notify.Mailer {
-	if box != nil {
-		return box.Mailer(t.ID)
+// provideMail returns the tenant's mail settings as its services use
+// them (config.EffectiveMail): outside dev mode a tenant with an e-mail
+// flow and no SMTP server or base URL does not build; in dev mode a
+// missing base URL is the server's own.
+func provideMail(t tenant.Tenant, box *outbox.Outbox, dev DevBaseURL) (tenant.Mail, error) {
+	return config.EffectiveMail(t, box != nil, string(dev))
+}
+
+// provideMailer returns the tenant's mail sender: its SMTP server when it
+// has one; else the dev outbox in dev mode, or one that refuses.
+func provideMailer(t tenant.Tenant, m tenant.Mail, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger) (notify.Mailer, error) {
+	if !m.SMTP.Configured() {
+		if box != nil {
+			return box.Mailer(t.ID), nil
+		}
+		return outbox.Unconfigured{Channel: "mail"}, nil
 	}
-	return outbox.Unconfigured{Channel: "mail"}
+	password, err := config.SMTPPassword(t, os.LookupEnv, sealer)
+	if err != nil {
+		return nil, err
+	}
+	s := m.SMTP
+	return smtp.NewMailer(smtp.Options{Host: s.Host, Port: s.Port, TLS: s.TLS, InsecureSkipVerify: s.InsecureSkipVerify,
+		Username: s.Username, Password: credential.New(password), From: m.From, ReplyTo: m.ReplyTo, Timeout: s.Timeout,
+		Tenant: t.ID, Logger: log})
 }
 
 // provideOTPKey derives the tenant's key for one-time secrets from the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/config"
@@ -18,7 +19,7 @@ func TestSealSMSTokenOpensForItsTenantOnly(t *testing.T) {
 	t.Setenv("PORTCULLIS_MASTER_KEY", testMasterKey)
 	t.Setenv("PORTCULLIS_DATA_DIR", t.TempDir())
 	var out, errOut bytes.Buffer
-	if code := sealSMSToken("", "shop", strings.NewReader("s3cr3t-token\n"), &out, &errOut); code != 0 {
+	if code := sealSMSToken.run("", "shop", strings.NewReader("s3cr3t-token\n"), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	sealed := strings.TrimSpace(out.String())
@@ -50,11 +51,63 @@ func TestSealSMSTokenOpensForItsTenantOnly(t *testing.T) {
 func TestSealSMSTokenNeedsATenantAndAToken(t *testing.T) {
 	t.Setenv("PORTCULLIS_MASTER_KEY", testMasterKey)
 	var out, errOut bytes.Buffer
-	if code := sealSMSToken("", "", strings.NewReader("x\n"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "-tenant is required") {
+	if code := sealSMSToken.run("", "", strings.NewReader("x\n"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "-tenant is required") {
 		t.Fatalf("no tenant: exit %d, %q", code, errOut.String())
 	}
 	errOut.Reset()
-	if code := sealSMSToken("", "shop", strings.NewReader("\n"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no token") {
+	if code := sealSMSToken.run("", "shop", strings.NewReader("\n"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "no token") {
 		t.Fatalf("no token: exit %d, %q", code, errOut.String())
+	}
+}
+
+// The SMTP password is sealed the same way, for mail.smtp.password_sealed:
+// it opens as that tenant's SMTP password only (not as another tenant's,
+// nor as an SMS token), with its spaces kept.
+func TestSealSMTPPasswordOpensForItsTenantAndSettingOnly(t *testing.T) {
+	t.Setenv("PORTCULLIS_MASTER_KEY", testMasterKey)
+	t.Setenv("PORTCULLIS_DATA_DIR", t.TempDir())
+	const password = " pass word "
+	var out, errOut bytes.Buffer
+	if code := run([]string{"seal-smtp-password", "-tenant", "shop", "-help"}, &errOut); code != 2 || !strings.Contains(errOut.String(), "mail.smtp.password_sealed") {
+		t.Fatalf("help: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := sealSMTPPassword.run("", "shop", strings.NewReader(password+"\r\n"), &out, &errOut); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut.String())
+	}
+	sealed := strings.TrimSpace(out.String())
+	if sealed == "" || strings.Contains(out.String()+errOut.String(), "pass word") {
+		t.Fatalf("output %q, stderr %q", out.String(), errOut.String())
+	}
+	key, err := config.DecodeMasterKey(testMasterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opener, err := aesgcm.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+	for id, want := range map[string]bool{"shop": true, "other": false} {
+		tn := tenant.Default()
+		tn.ID = id
+		tn.Mail.SMTP = tenant.SMTP{Host: "smtp.example", Port: 587, TLS: tenant.SMTPStartTLS, Username: "u", PasswordSealed: sealed, Timeout: time.Second}
+		got, err := config.SMTPPassword(tn, noEnv, opener)
+		if want && (err != nil || got != password) {
+			t.Fatalf("tenant %s: %q, %v", id, got, err)
+		}
+		if !want && err == nil {
+			t.Fatalf("tenant %s opened another tenant's password", id)
+		}
+	}
+	tn := tenant.Default()
+	tn.ID = "shop"
+	tn.SMSProvider = tenant.SMSProvider{Kind: tenant.SMSProviderTwilio, AuthTokenSealed: sealed}
+	if _, err := config.SMSAuthToken(tn, noEnv, opener); err == nil {
+		t.Fatal("an SMTP password opened as an SMS token")
+	}
+	errOut.Reset()
+	if code := sealSMTPPassword.run("", "shop", strings.NewReader("\n"), &out, &errOut); code != 1 || !strings.Contains(errOut.String(), "portcullis seal-smtp-password: no password on standard input") {
+		t.Fatalf("no password: exit %d, %q", code, errOut.String())
 	}
 }

@@ -51,6 +51,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	keyStore := mongo.NewKeyStore(db)
 	tenantStore := mongo.NewTenantStore(db)
 	outbox := provideOutbox(cfg, log)
+	devBaseURL := provideDevBaseURL(cfg)
 	refreshTokenStore := mongo.NewRefreshTokenStore(db)
 	revocations, cleanup3 := redis.NewRevocations(v)
 	otpStore := redis.NewOTPStore(v)
@@ -73,6 +74,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		Keys:           keyStore,
 		Tenants:        tenantStore,
 		Outbox:         outbox,
+		DevBaseURL:     devBaseURL,
 		RefreshTokens:  refreshTokenStore,
 		Revocations:    revocations,
 		OTPStore:       otpStore,
@@ -120,7 +122,16 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	hasher := p.Hasher
 	list := p.Common
 	outbox := p.Outbox
-	mailer := provideMailer(t, outbox)
+	devBaseURL := p.DevBaseURL
+	mail, err := provideMail(t, outbox, devBaseURL)
+	if err != nil {
+		return nil, nil, err
+	}
+	logger := p.Logger
+	mailer, err := provideMailer(t, mail, outbox, sealer, logger)
+	if err != nil {
+		return nil, nil, err
+	}
 	issuer := session.NewIssuer(service)
 	pipeline := login.New(t, users, issuer, clock)
 	masterKey := p.MasterKey
@@ -154,7 +165,6 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	}
 	otpStore := p.OTPStore
 	engine := provideOTPEngine(t, otpKey, otpStore, clock, random)
-	logger := p.Logger
 	smsSender, err := provideSMSSender(t, outbox, sealer, logger)
 	if err != nil {
 		return nil, nil, err

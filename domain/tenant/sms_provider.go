@@ -2,7 +2,6 @@ package tenant
 
 import (
 	"fmt"
-	"net"
 	"net/url"
 	"regexp"
 )
@@ -112,11 +111,8 @@ func checkProviderURL(s string) string {
 	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
 		return "must not hold credentials, a query or a fragment"
 	}
-	if u.Scheme == "http" {
-		host := u.Hostname()
-		if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return "must use https (http only for localhost)"
-		}
+	if u.Scheme == "http" && !isLoopbackHost(u.Hostname()) {
+		return "must use https (http only for localhost)"
 	}
 	return ""
 }

@@ -198,6 +198,8 @@ type Tenant struct {
 	// SMSProvider is the account text messages are sent through
 	// (sms.provider); its zero value is none.
 	SMSProvider SMSProvider
+	// Mail is where mailed links point and how mail is sent (mail).
+	Mail Mail
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -244,6 +246,7 @@ func Default() Tenant {
 		},
 		SMS:          DefaultSMSPolicy(),
 		StoreTimeout: DefaultStoreTimeout,
+		Mail:         DefaultMail(),
 	}
 }
 
@@ -308,6 +311,10 @@ func (t Tenant) Validate() error {
 	}
 	if n := len([]rune(t.DisplayName)); n > maxDisplayName {
 		add("display_name", "must be at most %d characters, got %d", maxDisplayName, n)
+	}
+	if hasControl(t.DisplayName) {
+		// It reaches mail subjects and SMS texts.
+		add("display_name", "must not contain line breaks or other control characters")
 	}
 	seen := map[string]bool{}
 	for i, d := range t.Domains {
@@ -411,6 +418,7 @@ func (t Tenant) Validate() error {
 	}
 
 	ps = append(ps, t.SMSProvider.problems()...)
+	ps = append(ps, t.Mail.problems()...)
 
 	if len(ps) == 0 {
 		return nil

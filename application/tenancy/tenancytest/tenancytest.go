@@ -5,6 +5,8 @@ package tenancytest
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -115,6 +117,11 @@ func Sample(id string) tenant.Tenant {
 	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
 	t.SMS = tenant.SMSPolicy{DefaultRegion: "TR", AllowedCountries: []string{"TR", "CY"}, CodeTTL: 2 * time.Minute, CodeLength: 8,
 		MaxAttempts: 3, ResendCooldown: 30 * time.Second, DailyCap: 4, Message: tenant.ParseSMSMessage("{{.Tenant}}: {{.Code}} ({{.Expires}})")}
+	t.Mail = tenant.Mail{BaseURL: "https://login." + id + ".example/app", From: "Sample " + id + " <no-reply@" + id + ".example>",
+		ReplyTo: "help@" + id + ".example", TemplatesDir: filepath.Clean(os.TempDir()),
+		SMTP: tenant.SMTP{Host: "smtp." + id + ".example", Port: 2465, TLS: tenant.SMTPImplicitTLS, Username: id,
+			PasswordSealed: "c2VhbGVk", Timeout: 20 * time.Second},
+		Brand: tenant.Brand{PrimaryColor: "#ff6600", TextColor: "#000", BackgroundColor: "#fafafa"}}
 	return t
 }
 
@@ -125,7 +132,7 @@ func equalConfig(a, b tenant.Tenant) bool {
 		slices.Equal(a.LoginMethods, b.LoginMethods) && a.Password == b.Password && a.Tokens == b.Tokens &&
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
 		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
-		equalSMS(a.SMS, b.SMS)
+		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail
 }
 
 func equalSMS(a, b tenant.SMSPolicy) bool {
