@@ -42,7 +42,7 @@ check-generate:
 
 ## lint: gofmt, go vet, and the dependency rule of the hexagon
 lint:
-	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	@out=$$(gofmt -l $$(git ls-files --cached --others --exclude-standard '*.go' 2>/dev/null || find . -name '*.go')); \
 		if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	@bad=$$($(GO) list -deps -test -f '{{if not .Standard}}{{.ImportPath}}{{end}}' $(CORE) | grep -v '^github.com/portcullis/portcullis/\(domain\|application\)' | grep -E '$(FORBIDDEN)' || true); \
