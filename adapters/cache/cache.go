@@ -144,6 +144,32 @@ func (c *Users) SetPhoneVerified(ctx context.Context, tenantID, id string, at ti
 	return c.inner.SetPhoneVerified(ctx, tenantID, id, at)
 }
 
+// SetEmailVerified writes through and drops the cached user.
+func (c *Users) SetEmailVerified(ctx context.Context, tenantID, id, emailKey string, at time.Time) error {
+	defer c.byID.Remove(key(tenantID, id))
+	return c.inner.SetEmailVerified(ctx, tenantID, id, emailKey, at)
+}
+
+// SetName writes through and drops the cached user.
+func (c *Users) SetName(ctx context.Context, tenantID, id, firstName, lastName string, at time.Time) error {
+	defer c.byID.Remove(key(tenantID, id))
+	return c.inner.SetName(ctx, tenantID, id, firstName, lastName, at)
+}
+
+// SetEmail writes through and drops the cached user and the ids remembered
+// for its old and its new e-mail key. The old key is read from the store
+// first, not from the cached user, which another instance's move may have
+// made stale. ByEmail would notice a remembered id whose user has left the
+// key anyway; dropping it spares that read.
+func (c *Users) SetEmail(ctx context.Context, tenantID, id, email, emailKey string, at time.Time) error {
+	if old, err := c.inner.ByID(ctx, tenantID, id); err == nil {
+		defer c.emailID.Remove(key(tenantID, old.EmailKey))
+	}
+	defer c.emailID.Remove(key(tenantID, emailKey))
+	defer c.byID.Remove(key(tenantID, id))
+	return c.inner.SetEmail(ctx, tenantID, id, email, emailKey, at)
+}
+
 // Sessions caches session.Sessions lookups by secret hash (the per-request
 // path of app tokens and cookies).
 type Sessions struct {

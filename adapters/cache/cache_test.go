@@ -263,6 +263,49 @@ func TestUsersSetPhoneVerifiedDropsTheCachedUser(t *testing.T) {
 	}
 }
 
+// SetName, SetEmailVerified and SetEmail drop the cached user; SetEmail
+// also forgets the id remembered for the key the user left, so a lookup of
+// that key does not read the user by id first.
+func TestUsersProfileWritesDropTheCachedUserAndTheLeftKey(t *testing.T) {
+	t.Parallel()
+	mem := accounttest.NewMemoryUsers()
+	inner := &countingByEmail{Users: mem}
+	_ = mem.Create(ctx, identity.User{ID: "u1", TenantID: "a", Email: "k@example.com", EmailKey: "k@example.com", Active: true})
+	c := cache.NewUsers(inner, 10, time.Minute)
+	if u, err := c.ByEmail(ctx, "a", "k@example.com"); err != nil || u.ID != "u1" { // remembers k@'s id
+		t.Fatal(u, err)
+	}
+	for _, w := range []struct {
+		name  string
+		write func() error
+		seen  func(identity.User) bool
+	}{
+		{"SetName", func() error { return c.SetName(ctx, "a", "u1", "Ada", "King", time.Now()) }, func(u identity.User) bool { return u.LastName == "King" }},
+		{"SetEmailVerified", func() error { return c.SetEmailVerified(ctx, "a", "u1", "k@example.com", time.Now()) }, func(u identity.User) bool { return u.EmailVerified }},
+		{"SetEmail", func() error { return c.SetEmail(ctx, "a", "u1", "n@example.com", "n@example.com", time.Now()) }, func(u identity.User) bool { return u.EmailKey == "n@example.com" }},
+	} {
+		if _, err := c.ByID(ctx, "a", "u1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := w.write(); err != nil {
+			t.Fatalf("%s: %v", w.name, err)
+		}
+		if u, _ := c.ByID(ctx, "a", "u1"); !w.seen(u) {
+			t.Fatalf("the cached user was served after %s: %+v", w.name, u)
+		}
+	}
+	before := inner.byID.Load()
+	if _, err := c.ByEmail(ctx, "a", "k@example.com"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("ByEmail(left key): %v, want ErrNotFound", err)
+	}
+	if n := inner.byID.Load() - before; n != 0 {
+		t.Fatalf("%d reads by id for the key the user left; its remembered id was not dropped", n)
+	}
+	if u, err := c.ByEmail(ctx, "a", "n@example.com"); err != nil || u.ID != "u1" {
+		t.Fatalf("ByEmail(new key) = %+v, %v", u, err)
+	}
+}
+
 func TestSessionsTouchUpdatesTheCachedSession(t *testing.T) {
 	t.Parallel()
 	clk := newClock()

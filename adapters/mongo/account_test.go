@@ -187,3 +187,112 @@ func TestAClaimWhoseUserNoLongerHoldsTheKeyFindsNobody(t *testing.T) {
 		t.Fatalf("ByEmail after the key moved = %+v, %v", got, err)
 	}
 }
+
+// A claim written by a move that has not yet reached its user (pending)
+// holds its key while that move could still be running, although its user
+// exists without the key; it is taken over after the grace, like a claim
+// left by a Create.
+func TestAPendingClaimHoldsItsKeyUntilTheGrace(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	s := mongo.NewUserStore(db)
+	mover := identity.User{ID: "mover", TenantID: "t", Email: "m@example.com", EmailKey: "m@example.com", Role: identity.RoleUser}
+	if err := s.Create(ctx, mover); err != nil {
+		t.Fatal(err)
+	}
+	keys := db.Collection("user_keys")
+	for email, age := range map[string]time.Duration{"old@example.com": 3 * time.Minute, "new@example.com": 10 * time.Second} {
+		if _, err := keys.InsertOne(ctx, bson.D{{Key: "_id", Value: "t/email:" + email}, {Key: "tenant_id", Value: "t"},
+			{Key: "user_id", Value: "mover"}, {Key: "at", Value: time.Now().UTC().Add(-age)}, {Key: "pending", Value: true}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	u := identity.User{ID: "u1", TenantID: "t", Email: "new@example.com", EmailKey: "new@example.com", Role: identity.RoleUser}
+	if err := s.Create(ctx, u); !errors.Is(err, identity.ErrEmailTaken) {
+		t.Fatalf("create over the claim of a move that may still run: %v, want ErrEmailTaken", err)
+	}
+	u.Email, u.EmailKey = "old@example.com", "old@example.com"
+	if err := s.Create(ctx, u); err != nil {
+		t.Fatalf("create over a pending claim left behind: %v", err)
+	}
+	if got, err := s.ByEmail(ctx, "t", "old@example.com"); err != nil || got.ID != "u1" {
+		t.Fatalf("ByEmail after the takeover = %+v, %v", got, err)
+	}
+}
+
+// claimOf returns the user_keys document of a key, or nil.
+func claimOf(t *testing.T, db *mongo.DB, id string) bson.M {
+	t.Helper()
+	var d bson.M
+	if err := db.Collection("user_keys").FindOne(context.Background(), bson.D{{Key: "_id", Value: id}}).Decode(&d); err != nil {
+		return nil
+	}
+	return d
+}
+
+// SetEmail leaves the directory as Create would have: the new key claimed
+// for the user, not pending; the old key's claim gone; nothing claimed by
+// a move that was refused.
+func TestSetEmailKeepsTheDirectory(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	s := mongo.NewUserStore(db)
+	for _, u := range []identity.User{
+		{ID: "u1", TenantID: "t", Email: "ada@example.com", EmailKey: "ada@example.com", Role: identity.RoleUser},
+		{ID: "u2", TenantID: "t", Email: "bob@example.com", EmailKey: "bob@example.com", Role: identity.RoleUser},
+	} {
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetEmail(ctx, "t", "u1", "Ada.King@example.com", "ada.king@example.com", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimOf(t, db, "t/email:ada.king@example.com"); c == nil || c["user_id"] != "u1" || c["pending"] == true {
+		t.Errorf("the new key's claim = %v; want u1's, not pending", c)
+	}
+	if c := claimOf(t, db, "t/email:ada@example.com"); c != nil {
+		t.Errorf("the old key's claim was kept: %v", c)
+	}
+	if err := s.SetEmail(ctx, "t", "u2", "ada.king@example.com", "ada.king@example.com", time.Now()); !errors.Is(err, identity.ErrEmailTaken) {
+		t.Fatalf("move to a taken key: %v", err)
+	}
+	if err := s.SetEmail(ctx, "t", "nobody", "cyd@example.com", "cyd@example.com", time.Now()); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("move of an unknown user: %v", err)
+	}
+	if c := claimOf(t, db, "t/email:cyd@example.com"); c != nil {
+		t.Errorf("an unknown user's move claimed its key: %v", c)
+	}
+	if c := claimOf(t, db, "t/email:bob@example.com"); c == nil || c["user_id"] != "u2" {
+		t.Errorf("a refused move lost its user's claim: %v", c)
+	}
+}
+
+// A user whose key is not claimed (a claim lost, say) still holds it: the
+// unique index refuses a move to it and the refused mover's claim is
+// released.
+func TestSetEmailToAKeyHeldWithoutAClaimIsRefusedByTheIndex(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	s := mongo.NewUserStore(db)
+	for _, u := range []identity.User{
+		{ID: "u1", TenantID: "t", Email: "ada@example.com", EmailKey: "ada@example.com", Role: identity.RoleUser},
+		{ID: "u2", TenantID: "t", Email: "bob@example.com", EmailKey: "bob@example.com", Role: identity.RoleUser},
+	} {
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Collection("user_keys").DeleteOne(ctx, bson.D{{Key: "_id", Value: "t/email:ada@example.com"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetEmail(ctx, "t", "u2", "ada@example.com", "ada@example.com", time.Now()); !errors.Is(err, identity.ErrEmailTaken) {
+		t.Fatalf("move to a key held without a claim: %v, want ErrEmailTaken", err)
+	}
+	if c := claimOf(t, db, "t/email:ada@example.com"); c != nil {
+		t.Errorf("the refused mover's claim was kept: %v", c)
+	}
+	if got, err := s.ByEmail(ctx, "t", "bob@example.com"); err != nil || got.ID != "u2" {
+		t.Errorf("the refused mover moved: %+v, %v", got, err)
+	}
+}

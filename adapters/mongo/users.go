@@ -42,7 +42,7 @@ import (
 // of the users collection stay the final word on uniqueness. Users stored
 // before the directory existed get their claims from backfillUserKeys at
 // the next start. An operation that changes a user's e-mail or phone must
-// claim the new key before and release the old one after.
+// claim the new key before and release the old one after, as SetEmail does.
 //
 // FerretDB 1.24 applies an update by reading the document and writing it
 // back whole, without concurrency control: two concurrent updates of one
@@ -69,12 +69,16 @@ const userKeysCollection = "user_keys"
 // It is far longer than a Create can take (store_timeout is at most 30s).
 const claimGrace = 2 * time.Minute
 
-// userKeyDocument is a claim of the user_keys directory.
+// userKeyDocument is a claim of the user_keys directory. Pending marks
+// the claim of a SetEmail that has not yet written the key to its user: a
+// user that exists and does not hold the key it claims is otherwise a
+// claim left behind, taken over at once.
 type userKeyDocument struct {
 	ID       string    `bson:"_id"`
 	TenantID string    `bson:"tenant_id"`
 	UserID   string    `bson:"user_id"`
 	At       time.Time `bson:"at"`
+	Pending  bool      `bson:"pending,omitempty"`
 }
 
 // A userKey is one key of a user in the directory.
@@ -170,7 +174,7 @@ func (s *UserStore) Create(ctx context.Context, u identity.User) error {
 	}
 	tookOver := false
 	for _, c := range userKeysOf(u) {
-		over, err := s.claim(ctx, u, c)
+		over, err := s.claim(ctx, u, c, false)
 		if err != nil {
 			release()
 			return err
@@ -192,10 +196,17 @@ func (s *UserStore) Create(ctx context.Context, u identity.User) error {
 }
 
 // claim records that u holds the key of c, and reports whether it took a
-// claim left behind over.
-func (s *UserStore) claim(ctx context.Context, u identity.User, c userKey) (bool, error) {
+// claim left behind over. pending marks the claim of a move (SetEmail): u
+// exists and does not hold the key yet.
+//
+// A claim is taken over when its user no longer holds the key, or never
+// came to exist, unless that user may be about to: a claim younger than
+// claimGrace whose user does not exist (a Create between its claim and its
+// insert) or is pending (a SetEmail between its claim and its update)
+// answers taken.
+func (s *UserStore) claim(ctx context.Context, u identity.User, c userKey, pending bool) (bool, error) {
 	now := time.Now().UTC()
-	_, err := s.keys.InsertOne(ctx, userKeyDocument{ID: c.id, TenantID: u.TenantID, UserID: u.ID, At: now})
+	_, err := s.keys.InsertOne(ctx, userKeyDocument{ID: c.id, TenantID: u.TenantID, UserID: u.ID, At: now, Pending: pending})
 	if err == nil {
 		return false, nil
 	}
@@ -209,10 +220,13 @@ func (s *UserStore) claim(ctx context.Context, u identity.User, c userKey) (bool
 		return false, storeErr("users: read a claim", rerr)
 	}
 	owner, oerr := s.findOne(ctx, idFilter(u.TenantID, k.UserID))
+	young := now.Sub(k.At) <= claimGrace
 	switch {
 	case oerr == nil && c.holds(owner):
 		return false, c.taken.Wrap(err)
-	case oerr == nil, errors.Is(oerr, errs.ErrNotFound) && now.Sub(k.At) > claimGrace:
+	case oerr == nil && k.Pending && young:
+		return false, c.taken.Wrap(err) // being moved to right now
+	case oerr == nil, errors.Is(oerr, errs.ErrNotFound) && !young:
 		// The owner no longer holds the key, or never came to exist.
 	case errors.Is(oerr, errs.ErrNotFound):
 		return false, c.taken.Wrap(err) // being registered right now
@@ -220,7 +234,7 @@ func (s *UserStore) claim(ctx context.Context, u identity.User, c userKey) (bool
 		return false, oerr
 	}
 	res, uerr := s.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.id}, {Key: "user_id", Value: k.UserID}, {Key: "at", Value: k.At}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: u.ID}, {Key: "at", Value: now}}}})
+		bson.D{{Key: "$set", Value: bson.D{{Key: "user_id", Value: u.ID}, {Key: "at", Value: now}, {Key: "pending", Value: pending}}}})
 	if uerr != nil {
 		return false, storeErr("users: take a claim over", uerr)
 	}
@@ -321,6 +335,113 @@ func (s *UserStore) SetActive(ctx context.Context, tenantID, id string, active b
 // SetPhoneVerified marks the user's phone number verified.
 func (s *UserStore) SetPhoneVerified(ctx context.Context, tenantID, id string, at time.Time) error {
 	return s.set(ctx, tenantID, id, bson.D{{Key: "phone_verified", Value: true}, {Key: "updated_at", Value: at.UTC()}})
+}
+
+// SetEmailVerified marks the user's e-mail address verified if its key is
+// still emailKey.
+//
+// The user is read by _id and its key compared here, so that a stale link
+// costs one read by _id; the update then repeats the condition in its
+// filter. On MongoDB that update is atomic: a move that lands between the
+// read and the write makes it match nothing. FerretDB has no atomic
+// conditional update: it applies an update by reading the document and
+// writing it back whole (see UserStore), so a move that lands inside that
+// read and write can still see its new address marked verified, or be
+// lost. The window is one update long, for a link followed while the
+// address is being changed. (A filter on more than _id makes FerretDB scan
+// the collection; a rare write pays that for the condition.)
+func (s *UserStore) SetEmailVerified(ctx context.Context, tenantID, id, emailKey string, at time.Time) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	u, err := s.findOne(ctx, idFilter(tenantID, id))
+	if err != nil {
+		return err
+	}
+	if u.EmailKey != emailKey {
+		return errs.ErrNotFound
+	}
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: docID(tenantID, id)}, {Key: "email_key", Value: emailKey}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "email_verified", Value: true}, {Key: "updated_at", Value: at.UTC()}}}})
+	if err != nil {
+		return storeErr("users: verify the e-mail of "+id, err)
+	}
+	if res.MatchedCount == 0 {
+		return errs.ErrNotFound
+	}
+	return nil
+}
+
+// SetName replaces the user's first and last name.
+func (s *UserStore) SetName(ctx context.Context, tenantID, id, firstName, lastName string, at time.Time) error {
+	return s.set(ctx, tenantID, id, bson.D{{Key: "first_name", Value: firstName}, {Key: "last_name", Value: lastName}, {Key: "updated_at", Value: at.UTC()}})
+}
+
+// SetEmail moves the user to a new, unverified address; identity.ErrEmailTaken
+// if another user of the tenant has its key.
+//
+// It keeps the user_keys directory right in the order Create does, so that
+// every key a user holds stays claimed at every step:
+//
+//  1. Read the user by _id: an unknown user claims nothing, and a move to
+//     the key it has already changes nothing.
+//  2. Claim the new key, pending. Of racing moves and Creates to one key
+//     the first claim wins and the others answer taken at once; pending
+//     keeps the claim from being taken over as left behind while its user
+//     does not hold the key yet (see claim).
+//  3. Update the user. The users collection's unique index on tenant_id +
+//     email_key stays the final word (a key held by a user whose claim was
+//     lost, or two takeovers on FerretDB): when the update fails the new
+//     claim is released and a read decides why.
+//  4. Write the new claim again, no longer pending and naming the user,
+//     which the unique index has just shown to hold the key.
+//  5. Release the old key's claim, now that the user no longer holds it.
+//     Only a claim older than this call is deleted: a concurrent move of
+//     the same user back to the old key may have claimed it again. If the
+//     release fails the claim is left behind, which costs nothing: its user
+//     does not hold the key, so ByEmail finds nobody by it and the next
+//     claim takes it over.
+func (s *UserStore) SetEmail(ctx context.Context, tenantID, id, email, emailKey string, at time.Time) error {
+	started := time.Now().UTC().Truncate(time.Millisecond) // as a BSON date keeps a claim's at
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	u, err := s.findOne(ctx, idFilter(tenantID, id))
+	if err != nil {
+		return err
+	}
+	if u.EmailKey == emailKey {
+		return nil
+	}
+	c := emailClaim(tenantID, emailKey)
+	if _, err := s.claim(ctx, u, c, true); err != nil {
+		return err
+	}
+	res, err := s.coll.UpdateOne(ctx, idFilter(tenantID, id), bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: email}, {Key: "email_key", Value: emailKey},
+		{Key: "email_verified", Value: false}, {Key: "updated_at", Value: at.UTC()}}}})
+	if err != nil || res.MatchedCount == 0 {
+		_, _ = s.keys.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: c.id}, {Key: "user_id", Value: id}})
+		if err == nil {
+			return errs.ErrNotFound // removed since the read
+		}
+		return s.moveErr(ctx, tenantID, emailKey, err)
+	}
+	// A failure of either write below leaves the directory as described
+	// above: a pending claim its user holds answers taken like any other.
+	_, _ = s.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "user_id", Value: id}, {Key: "at", Value: time.Now().UTC()}, {Key: "pending", Value: false}}}},
+		options.UpdateOne().SetUpsert(true))
+	_, _ = s.keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: emailClaim(tenantID, u.EmailKey).id}, {Key: "user_id", Value: id},
+		{Key: "at", Value: bson.D{{Key: "$lt", Value: started}}}})
+	return nil
+}
+
+// moveErr names why moving a user to emailKey failed.
+func (s *UserStore) moveErr(ctx context.Context, tenantID, emailKey string, err error) error {
+	// As in createErr: FerretDB reports some unique violations as internal
+	// errors, so whatever the error, a read decides what happened.
+	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "email_key", Value: emailKey}}); cerr == nil && n > 0 {
+		return identity.ErrEmailTaken.Wrap(err)
+	}
+	return storeErr("users: move the e-mail", err)
 }
 
 // backfillPhoneKeys gives every user document without a phone_key the

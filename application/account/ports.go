@@ -33,4 +33,18 @@ type Users interface {
 	// updated_at. The caller has checked that the user proved the number
 	// the user has now.
 	SetPhoneVerified(ctx context.Context, tenantID, id string, at time.Time) error
+	// SetEmailVerified marks the user's e-mail address verified and stamps
+	// updated_at, if the user's e-mail key is still emailKey: a link mailed to
+	// an address the user has since left verifies nothing (errs.ErrNotFound,
+	// as for an unknown user).
+	SetEmailVerified(ctx context.Context, tenantID, id, emailKey string, at time.Time) error
+	// SetName replaces the user's first and last name and stamps updated_at.
+	SetName(ctx context.Context, tenantID, id, firstName, lastName string, at time.Time) error
+	// SetEmail moves the user to a new address: email as typed, emailKey its
+	// lookup key. The address becomes unverified. identity.ErrEmailTaken when
+	// another user of the tenant has the key; of concurrent moves (or a move
+	// and a Create) to one key exactly one wins. Moving to the key the user
+	// already has changes nothing and succeeds. After it, ByEmail finds the
+	// user by the new key and nobody by the old one.
+	SetEmail(ctx context.Context, tenantID, id, email, emailKey string, at time.Time) error
 }

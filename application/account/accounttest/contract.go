@@ -213,9 +213,29 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 			if err := s.RecordLogin(ctx, tc.tenant, tc.id, at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
 				t.Errorf("RecordLogin(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
 			}
+			if err := s.SetEmailVerified(ctx, tc.tenant, tc.id, "ada@example.com", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("SetEmailVerified(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
+			}
+			if err := s.SetName(ctx, tc.tenant, tc.id, "Eve", "Evil", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("SetName(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
+			}
+			if err := s.SetEmail(ctx, tc.tenant, tc.id, "Eve@example.com", "eve@example.com", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("SetEmail(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
+			}
 		}
 		if got, err := s.ByID(ctx, "u-kappa", "user-1"); err != nil || !sameUser(got, u) {
 			t.Fatalf("the user changed: %+v, %v", got, err)
+		}
+		// A refused move holds on to nothing: the address is free in both tenants.
+		for _, tenant := range []string{"u-kappa", "u-lambda"} {
+			if got, err := s.ByEmail(ctx, tenant, "eve@example.com"); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("ByEmail(%s, eve@) after a refused move = %+v, %v; want ErrNotFound", tenant, got, err)
+			}
+			eve := sampleUser(tenant, "user-eve", "eve@example.com")
+			eve.Phone = ""
+			if err := s.Create(ctx, eve); err != nil {
+				t.Errorf("create in %s with the address of a refused move: %v", tenant, err)
+			}
 		}
 	})
 
@@ -381,4 +401,245 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 			}
 		}
 	})
+
+	t.Run("SetEmailVerified verifies the address the user has and no other", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("e-alpha", "user-1", "ada@example.com")
+		u.EmailVerified = false
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		// A link mailed to an address the user has left.
+		if err := s.SetEmailVerified(ctx, "e-alpha", "user-1", "ada.old@example.com", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("SetEmailVerified with another key: %v, want ErrNotFound", err)
+		}
+		if got, err := s.ByID(ctx, "e-alpha", "user-1"); err != nil || !sameUser(got, u) {
+			t.Fatalf("after a refused verification ByID = %+v, %v; want %+v", got, err, u)
+		}
+		if err := s.SetEmailVerified(ctx, "e-alpha", "user-1", "ada@example.com", at(2*time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := u
+		want.EmailVerified, want.UpdatedAt = true, at(2*time.Hour)
+		for name, get := range map[string]func() (identity.User, error){
+			"ByID":    func() (identity.User, error) { return s.ByID(ctx, "e-alpha", "user-1") },
+			"ByEmail": func() (identity.User, error) { return s.ByEmail(ctx, "e-alpha", "ada@example.com") },
+		} {
+			if got, err := get(); err != nil || !sameUser(got, want) {
+				t.Fatalf("%s = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+	})
+
+	t.Run("SetName replaces both names and stamps updated_at", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("e-beta", "user-1", "ada@example.com")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetName(ctx, "e-beta", "user-1", "Augusta Ada", "King", at(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := u
+		want.FirstName, want.LastName, want.UpdatedAt = "Augusta Ada", "King", at(time.Hour)
+		for name, get := range map[string]func() (identity.User, error){
+			"ByID":    func() (identity.User, error) { return s.ByID(ctx, "e-beta", "user-1") },
+			"ByEmail": func() (identity.User, error) { return s.ByEmail(ctx, "e-beta", "ada@example.com") },
+		} {
+			if got, err := get(); err != nil || !sameUser(got, want) {
+				t.Fatalf("%s = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+	})
+
+	t.Run("SetEmail moves the user to an unverified address and frees the old one", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("e-gamma", "user-1", "ada@example.com")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetEmail(ctx, "e-gamma", "user-1", "Ada.King@Example.com", "ada.king@example.com", at(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := u
+		want.Email, want.EmailKey, want.EmailVerified, want.UpdatedAt = "Ada.King@Example.com", "ada.king@example.com", false, at(time.Hour)
+		for name, get := range map[string]func() (identity.User, error){
+			"ByID":         func() (identity.User, error) { return s.ByID(ctx, "e-gamma", "user-1") },
+			"ByEmail(new)": func() (identity.User, error) { return s.ByEmail(ctx, "e-gamma", "ada.king@example.com") },
+			"ByPhone":      func() (identity.User, error) { return s.ByPhone(ctx, "e-gamma", u.Phone) },
+		} {
+			if got, err := get(); err != nil || !sameUser(got, want) {
+				t.Fatalf("%s = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+		if got, err := s.ByEmail(ctx, "e-gamma", "ada@example.com"); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("ByEmail(old) = %+v, %v; want ErrNotFound", got, err)
+		}
+		v := sampleUser("e-gamma", "user-2", "ada@example.com")
+		v.Phone = ""
+		if err := s.Create(ctx, v); err != nil {
+			t.Fatalf("create with the address the user left: %v", err)
+		}
+		if got, err := s.ByEmail(ctx, "e-gamma", "ada@example.com"); err != nil || !sameUser(got, v) {
+			t.Fatalf("ByEmail(old) after the create = %+v, %v; want %+v", got, err, v)
+		}
+	})
+
+	t.Run("SetEmail there and back again", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("e-delta", "user-1", "ada@example.com")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		for i, key := range []string{"ada.king@example.com", "ada@example.com"} {
+			if err := s.SetEmail(ctx, "e-delta", "user-1", key, key, at(time.Duration(i+1)*time.Hour)); err != nil {
+				t.Fatalf("move %d to %s: %v", i, key, err)
+			}
+		}
+		want := u
+		want.Email, want.EmailVerified, want.UpdatedAt = "ada@example.com", false, at(2*time.Hour)
+		if got, err := s.ByEmail(ctx, "e-delta", "ada@example.com"); err != nil || !sameUser(got, want) {
+			t.Fatalf("ByEmail(back) = %+v, %v; want %+v", got, err, want)
+		}
+		if got, err := s.ByEmail(ctx, "e-delta", "ada.king@example.com"); !errors.Is(err, errs.ErrNotFound) {
+			t.Fatalf("ByEmail(left) = %+v, %v; want ErrNotFound", got, err)
+		}
+		v := sampleUser("e-delta", "user-2", "ada.king@example.com")
+		v.Phone = ""
+		if err := s.Create(ctx, v); err != nil {
+			t.Fatalf("create with the address the user left: %v", err)
+		}
+	})
+
+	t.Run("SetEmail to a taken key is refused and changes nothing", func(t *testing.T) {
+		s := newStore(t)
+		a, b := sampleUser("e-epsilon", "user-a", "ada@example.com"), sampleUser("e-epsilon", "user-b", "bob@example.com")
+		b.Phone = "+447400123457"
+		for _, u := range []identity.User{a, b} {
+			if err := s.Create(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.SetEmail(ctx, "e-epsilon", "user-b", "ADA@example.com", "ada@example.com", at(time.Hour)); !errors.Is(err, identity.ErrEmailTaken) {
+			t.Fatalf("move to a taken key: %v, want ErrEmailTaken", err)
+		}
+		for _, want := range []identity.User{a, b} {
+			if got, err := s.ByEmail(ctx, "e-epsilon", want.EmailKey); err != nil || !sameUser(got, want) {
+				t.Errorf("ByEmail(%s) = %+v, %v; want %+v", want.EmailKey, got, err, want)
+			}
+			if got, err := s.ByID(ctx, "e-epsilon", want.ID); err != nil || !sameUser(got, want) {
+				t.Errorf("ByID(%s) = %+v, %v; want %+v", want.ID, got, err, want)
+			}
+		}
+		// The key is another tenant's to take.
+		if err := s.SetEmail(ctx, "e-epsilon", "user-b", "cyd@example.com", "cyd@example.com", at(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		other := sampleUser("e-zeta", "user-c", "cyd@example.com")
+		if err := s.Create(ctx, other); err != nil {
+			t.Fatalf("another tenant's user with the key: %v", err)
+		}
+	})
+
+	t.Run("SetEmail to the key the user has changes nothing and succeeds", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("e-eta", "user-1", "ada@example.com")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetEmail(ctx, "e-eta", "user-1", "ADA@example.com", "ada@example.com", at(time.Hour)); err != nil {
+			t.Fatalf("move to its own key: %v", err)
+		}
+		for name, get := range map[string]func() (identity.User, error){
+			"ByID":    func() (identity.User, error) { return s.ByID(ctx, "e-eta", "user-1") },
+			"ByEmail": func() (identity.User, error) { return s.ByEmail(ctx, "e-eta", "ada@example.com") },
+		} {
+			if got, err := get(); err != nil || !sameUser(got, u) {
+				t.Fatalf("%s = %+v, %v; want %+v", name, got, err, u)
+			}
+		}
+	})
+
+	t.Run("concurrent moves of many users to one key: exactly one wins", func(t *testing.T) {
+		s := newStore(t)
+		users := make([]identity.User, racers)
+		for i := range users {
+			users[i] = sampleUser("e-theta", fmt.Sprintf("racer-%d", i), fmt.Sprintf("racer-%d@example.com", i))
+			users[i].Phone = ""
+			if err := s.Create(ctx, users[i]); err != nil {
+				t.Fatal(err)
+			}
+		}
+		results := make([]error, racers)
+		race(racers, func(i int) {
+			results[i] = s.SetEmail(ctx, "e-theta", users[i].ID, "race@example.com", "race@example.com", at(time.Hour))
+		})
+		winner := checkOneWins(t, results)
+		got, err := s.ByEmail(ctx, "e-theta", "race@example.com")
+		if err != nil || got.ID != users[winner].ID {
+			t.Fatalf("ByEmail = %+v, %v; want %s", got, err, users[winner].ID)
+		}
+		for i, u := range users {
+			got, err := s.ByEmail(ctx, "e-theta", u.EmailKey)
+			switch {
+			case i == winner && !errors.Is(err, errs.ErrNotFound):
+				t.Errorf("the winner is still found by its old key: %+v, %v", got, err)
+			case i != winner && (err != nil || !sameUser(got, u)):
+				t.Errorf("loser %s: ByEmail(old) = %+v, %v; want it unchanged", u.ID, got, err)
+			}
+		}
+	})
+
+	t.Run("concurrent moves and creates to one key: exactly one wins", func(t *testing.T) {
+		s := newStore(t)
+		movers := racers / 2
+		for i := range movers {
+			u := sampleUser("e-iota", fmt.Sprintf("mover-%d", i), fmt.Sprintf("mover-%d@example.com", i))
+			u.Phone = ""
+			if err := s.Create(ctx, u); err != nil {
+				t.Fatal(err)
+			}
+		}
+		id := func(i int) string {
+			if i < movers {
+				return fmt.Sprintf("mover-%d", i)
+			}
+			return fmt.Sprintf("creator-%d", i)
+		}
+		results := make([]error, racers)
+		race(racers, func(i int) {
+			if i < movers {
+				results[i] = s.SetEmail(ctx, "e-iota", id(i), "race@example.com", "race@example.com", at(time.Hour))
+				return
+			}
+			u := sampleUser("e-iota", id(i), "race@example.com")
+			u.Phone = ""
+			results[i] = s.Create(ctx, u)
+		})
+		winner := checkOneWins(t, results)
+		if got, err := s.ByEmail(ctx, "e-iota", "race@example.com"); err != nil || got.ID != id(winner) {
+			t.Fatalf("ByEmail = %+v, %v; want %s", got, err, id(winner))
+		}
+	})
+}
+
+// checkOneWins checks that exactly one of results is nil and every other
+// identity.ErrEmailTaken, and returns the winner.
+func checkOneWins(t *testing.T, results []error) int {
+	t.Helper()
+	winner := -1
+	for i, err := range results {
+		switch {
+		case err == nil && winner >= 0:
+			t.Errorf("racers %d and %d both took the key", winner, i)
+		case err == nil:
+			winner = i
+		case !errors.Is(err, identity.ErrEmailTaken):
+			t.Errorf("racer %d: %v, want ErrEmailTaken", i, err)
+		}
+	}
+	if winner < 0 {
+		t.Fatal("no racer took the key")
+	}
+	return winner
 }

@@ -107,6 +107,48 @@ func (m *MemoryUsers) SetPhoneVerified(_ context.Context, tenantID, id string, a
 	return m.update(tenantID, id, func(u *identity.User) { u.PhoneVerified, u.UpdatedAt = true, ms(at) })
 }
 
+// SetEmailVerified marks the user's e-mail address verified if its key is
+// still emailKey.
+func (m *MemoryUsers) SetEmailVerified(_ context.Context, tenantID, id, emailKey string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	u, ok := m.byID[tenantID+"/"+id]
+	if !ok || u.EmailKey != emailKey {
+		return errs.ErrNotFound
+	}
+	u.EmailVerified, u.UpdatedAt = true, ms(at)
+	m.byID[tenantID+"/"+id] = u
+	return nil
+}
+
+// SetName replaces the user's first and last name.
+func (m *MemoryUsers) SetName(_ context.Context, tenantID, id, firstName, lastName string, at time.Time) error {
+	return m.update(tenantID, id, func(u *identity.User) { u.FirstName, u.LastName, u.UpdatedAt = firstName, lastName, ms(at) })
+}
+
+// SetEmail moves the user to a new, unverified address unless another user
+// of the tenant has its key.
+func (m *MemoryUsers) SetEmail(_ context.Context, tenantID, id, email, emailKey string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	uid := tenantID + "/" + id
+	u, ok := m.byID[uid]
+	switch {
+	case !ok:
+		return errs.ErrNotFound
+	case u.EmailKey == emailKey:
+		return nil
+	}
+	if _, taken := m.byEmail[tenantID+"/"+emailKey]; taken {
+		return identity.ErrEmailTaken
+	}
+	delete(m.byEmail, tenantID+"/"+u.EmailKey)
+	m.byEmail[tenantID+"/"+emailKey] = uid
+	u.Email, u.EmailKey, u.EmailVerified, u.UpdatedAt = email, emailKey, false, ms(at)
+	m.byID[uid] = u
+	return nil
+}
+
 func (m *MemoryUsers) update(tenantID, id string, f func(*identity.User)) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
