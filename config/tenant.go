@@ -40,7 +40,8 @@ type tenantSpec struct {
 	Profiles             profilesSpec  `mapstructure:"profiles"`
 	SMS                  smsSpec       `mapstructure:"sms"`
 	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
-	Mail                 mailSpec      `mapstructure:"mail"` // mail.go
+	Mail                 mailSpec      `mapstructure:"mail"`  // mail.go
+	Email                emailSpec     `mapstructure:"email"` // email.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -141,6 +142,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 			Message: t.SMS.Message.Source(), Provider: smsProviderSpecFrom(t.SMSProvider)},
 		StoreTimeout: t.StoreTimeout,
 		Mail:         mailSpecFrom(t.Mail),
+		Email:        emailSpecFrom(t.Email),
 	}
 }
 
@@ -169,6 +171,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		StoreTimeout: s.StoreTimeout,
 		SMSProvider:  s.SMS.Provider.provider(),
 		Mail:         s.Mail.mail(),
+		Email:        s.Email.policy(),
 	}
 }
 
@@ -265,6 +268,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		},
 		"store_timeout": s.StoreTimeout.String(),
 		"mail":          s.Mail.document(),
+		"email":         s.Email.document(),
 	}
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -33,6 +34,13 @@ type Hasher interface {
 	// Verify reports whether password matches encoded, and whether encoded
 	// was made with parameters other than p (then it should be rehashed).
 	Verify(ctx context.Context, password, encoded string, p tenant.HashParams) (ok, rehash bool, err error)
+}
+
+// Verifier mails a user the link that verifies their address, under the
+// paths of the surface the user registered on (verification.Service is
+// one).
+type Verifier interface {
+	Send(ctx context.Context, u identity.User, paths link.Paths) error
 }
 
 // CommonPasswords is the common-password list.
@@ -48,7 +56,10 @@ type Deps struct {
 	Hasher  Hasher
 	Common  CommonPasswords
 	Mail    notify.Mailer
-	Login   *login.Pipeline
+	// Verifier mails a new account its address-verification link; nil
+	// mails none.
+	Verifier Verifier
+	Login    *login.Pipeline
 	// Devices chooses the account budget of each attempt and issues the
 	// device credentials (see package device for the rule).
 	Devices *device.Service
@@ -77,6 +88,9 @@ type RegisterInput struct {
 	// SignIn, when set, asks for a session of this kind for the new
 	// account, through the login pipeline like any login.
 	SignIn *identity.SessionKind
+	// Paths are where the verification link mailed to the new account
+	// points; the zero value means the canonical API's.
+	Paths link.Paths
 }
 
 // Registered is what a registration produced.
@@ -160,6 +174,15 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	}
 	if err != nil {
 		return Registered{}, fmt.Errorf("register: %w", err)
+	}
+	if s.d.Verifier != nil {
+		paths := in.Paths
+		if paths == (link.Paths{}) {
+			paths = link.Canonical
+		}
+		// The account exists whatever the mail does: a link that cannot
+		// be sent can be asked for again.
+		_ = s.d.Verifier.Send(ctx, u, paths)
 	}
 	out := Registered{User: u}
 	if in.SignIn != nil {

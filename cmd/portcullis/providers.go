@@ -22,24 +22,30 @@ import (
 	"github.com/portcullis/portcullis/adapters/crypto/jwt"
 	"github.com/portcullis/portcullis/adapters/embedded"
 	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/adapters/mailtmpl"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/adapters/sms"
 	"github.com/portcullis/portcullis/adapters/smtp"
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/device"
+	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/identity"
+	otpdomain "github.com/portcullis/portcullis/domain/otp"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -127,7 +133,8 @@ var (
 	keyringSet = wire.NewSet(provideKeyring)
 	otpSet     = wire.NewSet(provideOTPKey, provideOTPEngine)
 	smsSet     = wire.NewSet(provideSMSSender, provideSMSLogin)
-	mailSet    = wire.NewSet(provideMail, provideMailer)
+	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier)
+	emailSet   = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, wire.Bind(new(password.Verifier), new(*verification.Service)))
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
@@ -146,7 +153,7 @@ var (
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet,
+	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -400,4 +407,49 @@ func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, se
 		defer cancel()
 		_ = svc.Wait(ctx)
 	}
+}
+
+// provideMailTemplates parses the tenant's mail templates (its overrides
+// over the defaults built in) once, when its services are built.
+func provideMailTemplates(t tenant.Tenant, m tenant.Mail) (*mailtmpl.Templates, error) {
+	tpl, err := mailtmpl.New(mailtmpl.Options{TenantName: t.Name(), OverrideDir: m.TemplatesDir,
+		Brand: mailtmpl.Brand{PrimaryColor: m.Brand.PrimaryColor, TextColor: m.Brand.TextColor, BackgroundColor: m.Brand.BackgroundColor}})
+	if err != nil {
+		return nil, fmt.Errorf("tenant %q: mail: %w", t.ID, err)
+	}
+	return tpl, nil
+}
+
+// provideCourier returns the tenant's mail delivery; its cleanup waits a
+// moment for the mail still being delivered.
+func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mailer, log *slog.Logger) (*courier.Courier, func()) {
+	c := courier.New(t.ID, compose, mailer, log)
+	return c, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = c.Wait(ctx)
+	}
+}
+
+func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
+	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, clock platform.Clock) *recovery.Service {
+	p := t.Email
+	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
+		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Clock: clock})
+}
+
+func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
+	c *courier.Courier, clock platform.Clock) *verification.Service {
+	p := t.Email
+	return verification.New(t, verification.Policy{BaseURL: m.BaseURL, LinkTTL: p.VerificationTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
+		verification.Deps{Users: users, Codes: codes, Limiter: limiter, Mail: c, Clock: clock})
+}
+
+func provideEmailLogin(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
+	c *courier.Courier, pipeline *login.Pipeline, clock platform.Clock) *emaillogin.Service {
+	p := t.Email
+	return emaillogin.New(t, emaillogin.Policy{BaseURL: m.BaseURL, CodeTTL: p.CodeTTL, CodeLength: p.CodeLength,
+		Limits:  otpdomain.Limits{MaxAttempts: p.MaxAttempts, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
+		LinkTTL: p.MagicLinkTTL, SameDevice: p.SameDevice},
+		emaillogin.Deps{Users: users, Codes: codes, Courier: c, Limiter: limiter, Login: pipeline, Clock: clock})
 }

@@ -132,52 +132,67 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	if err != nil {
 		return nil, nil, err
 	}
+	masterKey := p.MasterKey
+	key, err := provideOTPKey(t, masterKey)
+	if err != nil {
+		return nil, nil, err
+	}
+	otpStore := p.OTPStore
+	engine := provideOTPEngine(t, key, otpStore, clock, random)
+	templates, err := provideMailTemplates(t, mail)
+	if err != nil {
+		return nil, nil, err
+	}
+	courier, cleanup := provideCourier(t, templates, mailer, logger)
+	verificationService := provideVerification(t, mail, users, engine, limiter, courier, clock)
 	issuer := session.NewIssuer(service)
 	pipeline := login.New(t, users, issuer, clock)
-	masterKey := p.MasterKey
-	key, err := provideDeviceKey(t, masterKey)
+	deviceKey, err := provideDeviceKey(t, masterKey)
 	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
 	places := providePlaces(t, v)
 	deviceDeps := device.Deps{
-		Key:    key,
+		Key:    deviceKey,
 		Places: places,
 		Clock:  clock,
 		Random: random,
 	}
 	deviceService := device.New(t, deviceDeps)
 	passwordDeps := password.Deps{
-		Users:   users,
-		Limiter: limiter,
-		Hasher:  hasher,
-		Common:  list,
-		Mail:    mailer,
-		Login:   pipeline,
-		Devices: deviceService,
-		Clock:   clock,
-		Random:  random,
+		Users:    users,
+		Limiter:  limiter,
+		Hasher:   hasher,
+		Common:   list,
+		Mail:     mailer,
+		Verifier: verificationService,
+		Login:    pipeline,
+		Devices:  deviceService,
+		Clock:    clock,
+		Random:   random,
 	}
 	passwordService := password.New(t, passwordDeps)
-	otpKey, err := provideOTPKey(t, masterKey)
-	if err != nil {
-		return nil, nil, err
-	}
-	otpStore := p.OTPStore
-	engine := provideOTPEngine(t, otpKey, otpStore, clock, random)
 	smsSender, err := provideSMSSender(t, outbox, sealer, logger)
 	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
-	smsloginService, cleanup := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
+	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
+	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
+	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
 	tenantServices := &web.TenantServices{
-		Tenant:    t,
-		Keys:      ring,
-		Sessions:  service,
-		Passwords: passwordService,
-		SMS:       smsloginService,
+		Tenant:       t,
+		Keys:         ring,
+		Sessions:     service,
+		Passwords:    passwordService,
+		SMS:          smsloginService,
+		Recovery:     recoveryService,
+		Verification: verificationService,
+		EmailLogin:   emailloginService,
 	}
 	return tenantServices, func() {
+		cleanup2()
 		cleanup()
 	}, nil
 }

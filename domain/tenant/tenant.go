@@ -200,6 +200,8 @@ type Tenant struct {
 	SMSProvider SMSProvider
 	// Mail is where mailed links point and how mail is sent (mail).
 	Mail Mail
+	// Email is the policy of the secrets mailed to users.
+	Email EmailPolicy
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -245,6 +247,7 @@ func Default() Tenant {
 			SMSPerTenant:             Limit{Count: 1000, Window: 24 * time.Hour},
 		},
 		SMS:          DefaultSMSPolicy(),
+		Email:        DefaultEmailPolicy(),
 		StoreTimeout: DefaultStoreTimeout,
 		Mail:         DefaultMail(),
 	}
@@ -418,6 +421,7 @@ func (t Tenant) Validate() error {
 	}
 
 	ps = append(ps, t.SMSProvider.problems()...)
+	ps = append(ps, t.Email.problems()...)
 	ps = append(ps, t.Mail.problems()...)
 
 	if len(ps) == 0 {

@@ -9,11 +9,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
+	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -33,6 +36,11 @@ type TenantServices struct {
 	Sessions  *session.Service
 	Passwords *password.Service
 	SMS       *smslogin.Service
+	// The e-mail flows: password reset, address verification, and sign-in
+	// by mailed code or magic link.
+	Recovery     *recovery.Service
+	Verification *verification.Service
+	EmailLogin   *emaillogin.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
