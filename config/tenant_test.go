@@ -40,6 +40,10 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 		mail.SMTP.Configured() || mail.Brand != tenant.DefaultMail().Brand {
 		t.Fatalf("demo mail %+v", mail)
 	}
+	// It spells out the e-mail defaults, and signs in by mailed code and link.
+	if ts[0].Email != tenant.DefaultEmailPolicy() || !ts[0].Enabled(tenant.MethodEmailLink) {
+		t.Fatalf("demo email %+v, email_link %v; want the defaults and on", ts[0].Email, ts[0].Enabled(tenant.MethodEmailLink))
+	}
 }
 
 func TestMinimalTenantTakesDefaults(t *testing.T) {
