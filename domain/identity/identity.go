@@ -70,8 +70,34 @@ func CheckProfile(p Profile, sms tenant.SMSPolicy) (Profile, string, error) {
 		fields = append(fields, errs.FieldError{Field: "email", Reason: err.Error()})
 	}
 	p.Email = email
-	p.FirstName, p.LastName, p.Phone = strings.TrimSpace(p.FirstName), strings.TrimSpace(p.LastName), strings.TrimSpace(p.Phone)
-	name := func(field, v string) {
+	var nerr error
+	p.FirstName, p.LastName, nerr = CheckNames(p.FirstName, p.LastName)
+	if nerr != nil {
+		fields = append(fields, errs.As(nerr).Fields...)
+	}
+	p.Phone = strings.TrimSpace(p.Phone)
+	if p.Phone != "" {
+		phone, err := NormalizePhone(p.Phone, sms.DefaultRegion, sms.AllowedCountries)
+		if err != nil {
+			fields = append(fields, errs.As(err).Fields...)
+		}
+		p.Phone = phone
+	}
+	if len(fields) > 0 {
+		return Profile{}, "", errs.InvalidFields(fields...)
+	}
+	return p, key, nil
+}
+
+// CheckNames applies the rule for a person's first and last name (both
+// required, at most MaxNameLength code points once trimmed of surrounding
+// white space, CheckText's character rule) and returns them trimmed, or an
+// Invalid error listing the fields "first_name" and "last_name" that break
+// it. Registration and a change of name check names alike through it.
+func CheckNames(first, last string) (string, string, error) {
+	var fields []errs.FieldError
+	name := func(field, v string) string {
+		v = strings.TrimSpace(v)
 		switch n := utf8.RuneCountInString(v); {
 		case !utf8.ValidString(v):
 			fields = append(fields, errs.FieldError{Field: field, Reason: ReasonInvalidUTF8})
@@ -84,20 +110,13 @@ func CheckProfile(p Profile, sms tenant.SMSPolicy) (Profile, string, error) {
 				fields = append(fields, errs.FieldError{Field: field, Reason: reason})
 			}
 		}
+		return v
 	}
-	name("first_name", p.FirstName)
-	name("last_name", p.LastName)
-	if p.Phone != "" {
-		phone, err := NormalizePhone(p.Phone, sms.DefaultRegion, sms.AllowedCountries)
-		if err != nil {
-			fields = append(fields, errs.As(err).Fields...)
-		}
-		p.Phone = phone
-	}
+	first, last = name("first_name", first), name("last_name", last)
 	if len(fields) > 0 {
-		return Profile{}, "", errs.InvalidFields(fields...)
+		return "", "", errs.InvalidFields(fields...)
 	}
-	return p, key, nil
+	return first, last, nil
 }
 
 // SessionKind says which credential a session stands behind.

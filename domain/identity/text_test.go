@@ -114,3 +114,23 @@ func TestNormalizeEmailRefusesInvalidAndHiddenCharacters(t *testing.T) {
 		t.Errorf("surrounding white space is trimmed before the rule: %v", err)
 	}
 }
+
+func TestCheckNamesTrimsAndReportsBothFields(t *testing.T) {
+	t.Parallel()
+	first, last, err := identity.CheckNames("  Zoë ", "\tO'Brien")
+	if err != nil || first != "Zoë" || last != "O'Brien" {
+		t.Fatalf("CheckNames = %q, %q, %v; want trimmed names", first, last, err)
+	}
+	_, _, err = identity.CheckNames("   ", strings.Repeat("a", identity.MaxNameLength+1))
+	e := errs.As(err)
+	if e == nil || e.Kind != errs.Invalid || len(e.Fields) != 2 {
+		t.Fatalf("CheckNames(blank, too long) = %v, want two field errors", err)
+	}
+	if e.Fields[0] != (errs.FieldError{Field: "first_name", Reason: "is required"}) || e.Fields[1].Field != "last_name" ||
+		!strings.HasPrefix(e.Fields[1].Reason, "must be at most 150 characters") {
+		t.Fatalf("fields %+v", e.Fields)
+	}
+	if _, _, err := identity.CheckNames("Ann\r\nBcc: x@example.com", "Lee"); err == nil {
+		t.Fatal("a line break in a name was accepted")
+	}
+}
