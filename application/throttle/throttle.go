@@ -70,6 +70,13 @@ func LoginKnownIP(emailKey string, ip netip.Addr) string {
 	return "login:kip:" + digest(emailKey+"\x00"+IPKey(ip))
 }
 
+// Reauth is the key of the checks of the current password on one
+// signed-in account (changing the password or the address asks for it), by
+// the account's id, which a change of address does not change. It has a
+// bucket of its own: a stranger's login attempts must not lock the owner
+// out of these changes, nor the owner's typos spend the login budgets.
+func Reauth(userID string) string { return "reauth:acct:" + digest(userID) }
+
 // SignupNotice is the key of the "sign-up attempt" notices sent to the
 // owner of one account.
 func SignupNotice(emailKey string) string { return "notice:signup:" + digest(emailKey) }
