@@ -38,6 +38,7 @@ import (
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/profile"
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
@@ -134,7 +135,7 @@ var (
 	otpSet     = wire.NewSet(provideOTPKey, provideOTPEngine)
 	smsSet     = wire.NewSet(provideSMSSender, provideSMSLogin)
 	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier)
-	emailSet   = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, wire.Bind(new(password.Verifier), new(*verification.Service)))
+	emailSet   = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)))
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
@@ -452,4 +453,10 @@ func provideEmailLogin(t tenant.Tenant, m tenant.Mail, users account.Users, code
 		Limits:  otpdomain.Limits{MaxAttempts: p.MaxAttempts, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
 		LinkTTL: p.MagicLinkTTL, SameDevice: p.SameDevice},
 		emaillogin.Deps{Users: users, Codes: codes, Courier: c, Limiter: limiter, Login: pipeline, Clock: clock})
+}
+
+func provideProfile(t tenant.Tenant, users account.Users, hasher password.Hasher, common password.CommonPasswords, sessions *session.Service,
+	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, clock platform.Clock) *profile.Service {
+	return profile.New(t, profile.Deps{Users: users, Hasher: hasher, Common: common, Sessions: sessions, Verifier: verifier, Mail: c,
+		Limiter: limiter, Clock: clock})
 }

@@ -181,6 +181,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
+	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -190,6 +191,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Recovery:     recoveryService,
 		Verification: verificationService,
 		EmailLogin:   emailloginService,
+		Profile:      profileService,
 	}
 	return tenantServices, func() {
 		cleanup2()

@@ -13,6 +13,7 @@ import (
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/profile"
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
@@ -41,6 +42,8 @@ type TenantServices struct {
 	Recovery     *recovery.Service
 	Verification *verification.Service
 	EmailLogin   *emaillogin.Service
+	// Profile changes a signed-in user's password, name and address.
+	Profile *profile.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
