@@ -43,6 +43,13 @@ type tenantSpec struct {
 	// the SMS throttling limits are then written as the others are.
 	SMS                                       string
 	SMSPerIP, SMSPerCallingCode, SMSPerTenant string
+	// EmailLink enables email_link (sign-in by mailed code or magic link).
+	EmailLink bool
+	// SameDevice is email.same_device: a magic link signs in only in the
+	// browser that asked for it.
+	SameDevice bool
+	// BaseURL is mail.base_url; empty leaves it out (dev mode's default).
+	BaseURL string
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -66,14 +73,23 @@ func (ts tenantSpec) yaml() string {
 		{"login_per_account", ts.LoginPerAccount}, {"login_per_ip", ts.LoginPerIP}, {"login_per_device", ts.LoginPerDevice},
 		{"register_per_ip", ts.RegisterPerIP}, {"signup_notice_per_recipient", ts.SignupNoticePerRecipient},
 	}
-	methods := "[password]"
+	methods := []string{"password"}
 	if ts.SMS != "" {
-		methods = "[password, sms_otp]"
+		methods = append(methods, "sms_otp")
 		limits = append(limits, [][2]string{{"sms_per_ip", ts.SMSPerIP}, {"sms_per_calling_code", ts.SMSPerCallingCode},
 			{"sms_per_tenant", ts.SMSPerTenant}}...)
 		fmt.Fprintf(&b, "sms:\n%s", ts.SMS)
 	}
-	fmt.Fprintf(&b, `login_methods: %s
+	if ts.EmailLink {
+		methods = append(methods, "email_link")
+	}
+	if ts.BaseURL != "" {
+		fmt.Fprintf(&b, "mail:\n  base_url: %s\n", ts.BaseURL)
+	}
+	if ts.SameDevice {
+		b.WriteString("email:\n  same_device: true\n")
+	}
+	fmt.Fprintf(&b, `login_methods: [%s]
 password_policy:
   min_length: 8
   max_length: 128
@@ -89,7 +105,7 @@ profiles:
   seed001: {enabled: %t, prefix: /api}
 require_verified_email: %t
 throttling:
-`, methods, or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001, ts.RequireVerifiedEmail)
+`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001, ts.RequireVerifiedEmail)
 	for _, l := range limits {
 		if l[1] != useDefault {
 			fmt.Fprintf(&b, "  %s: %s\n", l[0], or(l[1], generousLimit))
@@ -106,7 +122,7 @@ func startTenants(t *testing.T, specs ...tenantSpec) *server {
 }
 
 // startTenantsEnv is startTenants with more PORTCULLIS_* variables.
-func startTenantsEnv(t *testing.T, env map[string]string, specs ...tenantSpec) *server {
+func startTenantsEnv(t testing.TB, env map[string]string, specs ...tenantSpec) *server {
 	t.Helper()
 	files := make(map[string]string, len(specs))
 	for _, ts := range specs {

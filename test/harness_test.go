@@ -441,7 +441,7 @@ func decodeJSON[T any](t *testing.T, r reply) T {
 
 // writeTenants writes tenant files (name → YAML) into a fresh directory and
 // returns it.
-func writeTenants(t *testing.T, files map[string]string) string {
+func writeTenants(t testing.TB, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()
 	for name, body := range files {

@@ -255,11 +255,44 @@ func (s *Service) Verify(ctx context.Context, token string) (identity.User, erro
 	}
 	subj, err := s.d.Codes.Verify(ctx, s.kind, "", token)
 	if err != nil {
-		if errs.KindOf(err) == errs.Unavailable {
-			return identity.User{}, err
-		}
-		return identity.User{}, ErrInvalidToken
+		return identity.User{}, tokenError(err)
 	}
+	u, err := s.holder(ctx, subj)
+	if err != nil {
+		return identity.User{}, err
+	}
+	// The key is checked again by the store, in case the address changes
+	// meanwhile.
+	err = s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, u.EmailKey, s.d.Clock.Now().UTC())
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return identity.User{}, ErrInvalidToken
+	case err != nil:
+		return identity.User{}, fmt.Errorf("verify e-mail: %w", err)
+	}
+	u.EmailVerified = true
+	return u, nil
+}
+
+// Check reports whether token would verify an address now, without using
+// it or writing anything: what a GET of the mailed link (a mail scanner's,
+// a browser's prefetch) runs, as often as it is run. It answers nil,
+// ErrInvalidToken where Verify would, or ErrTokenRequired for none.
+func (s *Service) Check(ctx context.Context, token string) error {
+	if token == "" {
+		return ErrTokenRequired
+	}
+	subj, err := s.d.Codes.Check(ctx, s.kind, token)
+	if err != nil {
+		return tokenError(err)
+	}
+	_, err = s.holder(ctx, subj)
+	return err
+}
+
+// holder returns the active account a token's subject names while it
+// still has the address the link was mailed to.
+func (s *Service) holder(ctx context.Context, subj string) (identity.User, error) {
 	fp, id, ok := strings.Cut(subj, ":")
 	if !ok {
 		return identity.User{}, ErrInvalidToken
@@ -273,17 +306,16 @@ func (s *Service) Verify(ctx context.Context, token string) (identity.User, erro
 	case !u.Active || fingerprint(u.EmailKey) != fp:
 		return identity.User{}, ErrInvalidToken
 	}
-	// The key is checked again by the store, in case the address changes
-	// meanwhile.
-	err = s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, u.EmailKey, s.d.Clock.Now().UTC())
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return identity.User{}, ErrInvalidToken
-	case err != nil:
-		return identity.User{}, fmt.Errorf("verify e-mail: %w", err)
-	}
-	u.EmailVerified = true
 	return u, nil
+}
+
+// tokenError is what a token the engine refused answers: ErrInvalidToken,
+// unless the store could not be asked.
+func tokenError(err error) error {
+	if errs.KindOf(err) == errs.Unavailable {
+		return err
+	}
+	return ErrInvalidToken
 }
 
 // subject is what a verification token is issued for: a fingerprint of

@@ -428,6 +428,35 @@ func TestVerifyRefusesBadTokens(t *testing.T) {
 	}
 }
 
+func TestCheckConfirmsWithoutUsingTheToken(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.addUser(t, "u1", "ann@example.com")
+	tok := f.send(t, u)
+	for i := range 3 { // as often as a scanner fetches the link
+		if err := f.svc.Check(ctx, tok); err != nil {
+			t.Fatalf("check %d: %v", i+1, err)
+		}
+	}
+	if f.verified(t, u.ID) {
+		t.Fatal("a check verified the address")
+	}
+	if err := f.svc.Check(ctx, ""); !errors.Is(err, verification.ErrTokenRequired) {
+		t.Fatalf("no token: %v", err)
+	}
+	invalidToken(t, "garbage", f.svc.Check(ctx, "garbage"))
+	if _, err := f.svc.Verify(ctx, tok); err != nil {
+		t.Fatalf("verify after the checks: %v", err)
+	}
+	invalidToken(t, "a used token", f.svc.Check(ctx, tok))
+
+	// A link to an address the user has since left is dead to Check too.
+	v := f.addUser(t, "u2", "bob@example.com")
+	tok = f.send(t, v)
+	f.users.move(f.t.ID, v.ID, "bob@new.example", "bob@new.example")
+	invalidToken(t, "after the move", f.svc.Check(ctx, tok))
+}
+
 func TestALinkToAnAddressTheUserLeftVerifiesNothing(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

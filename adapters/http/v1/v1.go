@@ -1,6 +1,8 @@
-// Package v1 is the canonical JSON API under /auth/v1: register, login,
-// token refresh, logout, the current user and their sessions. It only
-// translates HTTP to use-case calls; openapi.json describes it.
+// Package v1 is the canonical JSON API under /auth/v1: register, login
+// (by password, SMS code, e-mail code or magic link), token refresh,
+// logout, the current user and their sessions, address verification and
+// password reset. It only translates HTTP to use-case calls; openapi.json
+// describes it.
 package v1
 
 import (
@@ -12,11 +14,15 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/application/device"
+	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
+	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
 )
 
 // Prefix is where the API lives.
@@ -48,6 +54,21 @@ func Register(r fiber.Router, opts Options) {
 	g.Post("/login", h.login)
 	g.Post("/sms/send", h.smsSend)
 	g.Post("/sms/verify", h.smsVerify)
+	// The e-mail flows. Every GET below only confirms its token (a mail
+	// scanner's fetch, a prefetch, a HEAD, which Fiber serves with the GET
+	// handler): only a POST uses a token up.
+	g.Post("/email/verification", h.emailVerification)
+	g.Post("/email/verify", h.emailVerify)
+	g.Get("/email/verify", h.emailVerifyCheck)
+	g.Post("/password/forgot", h.passwordForgot)
+	g.Post("/password/reset/validate", h.passwordResetValidate)
+	g.Post("/password/reset", h.passwordReset)
+	g.Get("/password/reset", h.passwordResetCheck)
+	g.Post("/email/code/send", h.emailCodeSend)
+	g.Post("/email/code/verify", h.emailCodeVerify)
+	g.Post("/magic-link/send", h.magicLinkSend)
+	g.Get("/magic-link", h.magicLinkCheck)
+	g.Post("/magic-link/consume", h.magicLinkConsume)
 	g.Post("/token/refresh", h.refresh)
 	g.Post("/logout", h.logout)
 	g.Get("/me", h.me)
@@ -188,10 +209,16 @@ func (h handlers) smsVerify(c *fiber.Ctx) error {
 	return h.credentials(c, out.User, out.Credentials, device.Credential{})
 }
 
-// credentials writes a login or refresh answer; a login's device
-// credential goes in the body (device_token, device_expires_at) and the
-// device cookie.
+// credentials writes a login or refresh answer (credentialsBody).
 func (h handlers) credentials(c *fiber.Ctx, u identity.User, creds session.Credentials, dev device.Credential) error {
+	return c.JSON(h.credentialsBody(c, u, creds, dev))
+}
+
+// credentialsBody is a login or refresh answer: the user, the session and
+// its credential; it sets the session cookie of a cookie login and
+// Cache-Control: no-store. A login's device credential goes in the body
+// (device_token, device_expires_at) and the device cookie.
+func (h handlers) credentialsBody(c *fiber.Ctx, u identity.User, creds session.Credentials, dev device.Credential) fiber.Map {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	out := fiber.Map{"user": userJSON(u), "session": sessionJSON(creds.Session, creds.Session.ID)}
 	if dev.Token != "" {
@@ -214,7 +241,267 @@ func (h handlers) credentials(c *fiber.Ctx, u identity.User, creds session.Crede
 		web.SetSessionCookie(c, h.opts.Dev, creds.Cookie, creds.Session.ExpiresAt)
 		out["csrf_token"] = creds.CSRFToken
 	}
+	return out
+}
+
+// The e-mail flows. Every answer is Cache-Control: no-store: each either
+// carries a credential or says something about a token.
+
+// emailRequest is the body of the routes that take an address.
+type emailRequest struct {
+	Email string `json:"email"`
+}
+
+// tokenRequest is the body of the routes that take a mailed token.
+type tokenRequest struct {
+	Token string `json:"token"`
+}
+
+// Answers to every well-formed request that mails something, whether or
+// not the address has an account: the response must not tell them apart.
+var (
+	verificationAccepted = fiber.Map{
+		"status": "accepted",
+		"detail": "If this address belongs to an account that is not verified yet, a verification link is on its way.",
+	}
+	forgotAccepted = fiber.Map{
+		"status": "accepted",
+		"detail": "If this address belongs to an account, a link to set a new password is on its way.",
+	}
+	emailCodeAccepted = fiber.Map{
+		"status": "accepted",
+		"detail": "If this address belongs to an account, a sign-in code is on its way by e-mail.",
+	}
+	magicLinkAccepted = fiber.Map{
+		"status": "accepted",
+		"detail": "If this address belongs to an account, a sign-in link is on its way by e-mail.",
+	}
+)
+
+// validToken is the answer of a GET that confirmed a token.
+var validToken = fiber.Map{"valid": true}
+
+func noStore(c *fiber.Ctx) { c.Set(fiber.HeaderCacheControl, "no-store") }
+
+// accepted writes the 202 of a request that mails something.
+func accepted(c *fiber.Ctx, body fiber.Map) error {
+	noStore(c)
+	return c.Status(fiber.StatusAccepted).JSON(body)
+}
+
+// emailVerification mails a verification link to an address typed in.
+func (h handlers) emailVerification(c *fiber.Ctx) error {
+	noStore(c)
+	var req emailRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := tenantOf(c).Verification.Resend(c.UserContext(), verification.ResendInput{Email: req.Email, Client: web.Client(c), Paths: link.Canonical}); err != nil {
+		return err
+	}
+	return accepted(c, verificationAccepted)
+}
+
+// emailVerify uses a verification token: the address is verified.
+func (h handlers) emailVerify(c *fiber.Ctx) error {
+	noStore(c)
+	var req tokenRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	u, err := tenantOf(c).Verification.Verify(c.UserContext(), req.Token)
+	if err != nil {
+		return err
+	}
+	return c.JSON(struct {
+		User userBody `json:"user"`
+	}{userJSON(u)})
+}
+
+// emailVerifyCheck is the mailed link opened: it confirms the token and
+// never uses it.
+func (h handlers) emailVerifyCheck(c *fiber.Ctx) error {
+	noStore(c)
+	if err := tenantOf(c).Verification.Check(c.UserContext(), c.Query("token")); err != nil {
+		return err
+	}
+	return c.JSON(validToken)
+}
+
+// passwordForgot mails a reset link; the links are built on the tenant's
+// base URL, never on the request's Host.
+func (h handlers) passwordForgot(c *fiber.Ctx) error {
+	noStore(c)
+	var req emailRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := tenantOf(c).Recovery.Forgot(c.UserContext(), recovery.ForgotInput{Email: req.Email, Client: web.Client(c), Paths: link.Canonical}); err != nil {
+		return err
+	}
+	return accepted(c, forgotAccepted)
+}
+
+// passwordResetValidate confirms a reset token without using it.
+func (h handlers) passwordResetValidate(c *fiber.Ctx) error {
+	noStore(c)
+	var req tokenRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := tenantOf(c).Recovery.Validate(c.UserContext(), req.Token); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// passwordResetCheck is the mailed link opened: like validate, and never
+// uses the token.
+func (h handlers) passwordResetCheck(c *fiber.Ctx) error {
+	noStore(c)
+	if err := tenantOf(c).Recovery.Validate(c.UserContext(), c.Query("token")); err != nil {
+		return err
+	}
+	return c.JSON(validToken)
+}
+
+type passwordResetRequest struct {
+	Token    string `json:"token"`
+	Password string `json:"password"`
+}
+
+// passwordReset sets a new password with a reset token; every session of
+// the user ends.
+func (h handlers) passwordReset(c *fiber.Ctx) error {
+	noStore(c)
+	var req passwordResetRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if _, err := tenantOf(c).Recovery.Reset(c.UserContext(), recovery.ResetInput{Token: req.Token, Password: req.Password, Client: web.Client(c)}); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// emailCodeSend asks for a sign-in code by e-mail.
+func (h handlers) emailCodeSend(c *fiber.Ctx) error {
+	noStore(c)
+	var req emailRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	if err := tenantOf(c).EmailLogin.SendCode(c.UserContext(), emaillogin.SendInput{Email: req.Email, Client: web.Client(c)}); err != nil {
+		return err
+	}
+	return accepted(c, emailCodeAccepted)
+}
+
+type emailCodeVerifyRequest struct {
+	Email   string `json:"email"`
+	Code    string `json:"code"`
+	Session string `json:"session"`
+}
+
+// emailCodeVerify signs in with a mailed code: the answer of
+// /auth/v1/login.
+func (h handlers) emailCodeVerify(c *fiber.Ctx) error {
+	noStore(c)
+	var req emailCodeVerifyRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	kind, err := sessionKind(c, req.Session)
+	if err != nil {
+		return err
+	}
+	out, err := tenantOf(c).EmailLogin.VerifyCode(c.UserContext(), emaillogin.VerifyInput{Email: req.Email, Code: req.Code, Kind: kind, Client: web.Client(c)})
+	if err != nil {
+		return err
+	}
+	return h.credentials(c, out.User, out.Credentials, device.Credential{})
+}
+
+type magicLinkSendRequest struct {
+	Email string `json:"email"`
+	Next  string `json:"next"`
+}
+
+// magicLinkSend asks for a sign-in link by e-mail. When the tenant binds
+// links to the browser that asked (email.same_device), the browser gets
+// the binding cookie here and the link opens only where it is presented.
+func (h handlers) magicLinkSend(c *fiber.Ctx) error {
+	noStore(c)
+	var req magicLinkSendRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	svc := tenantOf(c).EmailLogin
+	in := emaillogin.LinkInput{Email: req.Email, Next: req.Next, Client: web.Client(c), Paths: link.Canonical}
+	p := svc.Policy()
+	if p.SameDevice {
+		dev, err := web.MagicLinkBinding(c, h.opts.Dev)
+		if err != nil {
+			return err
+		}
+		in.Device = dev
+	}
+	if err := svc.SendLink(c.UserContext(), in); err != nil {
+		return err
+	}
+	if in.Device != "" {
+		// Set only now, so that a refused request sets nothing; alike for
+		// every address, so that it tells nothing about accounts.
+		web.SetMagicLinkCookie(c, h.opts.Dev, in.Device, p.LinkTTL)
+	}
+	return accepted(c, magicLinkAccepted)
+}
+
+// magicLinkCheck is the mailed link opened: it confirms the token and
+// shows what the sign-in will be, and never uses the token up, whoever
+// fetches it and however (GET, HEAD, no cookies).
+func (h handlers) magicLinkCheck(c *fiber.Ctx) error {
+	noStore(c)
+	info, err := tenantOf(c).EmailLogin.ConfirmLink(c.UserContext(), c.Query("token"))
+	if err != nil {
+		return err
+	}
+	out := fiber.Map{"valid": true, "email": info.Email, "expires_at": timeOrNil(info.ExpiresAt), "next": nil}
+	if info.Next != "" {
+		out["next"] = info.Next
+	}
 	return c.JSON(out)
+}
+
+type magicLinkConsumeRequest struct {
+	Token   string `json:"token"`
+	Session string `json:"session"`
+}
+
+// magicLinkConsume uses a magic link up and signs in: the answer of
+// /auth/v1/login, with "next" when the link was asked for with one. The
+// binding cookie is always passed on: a link bound when it was asked for
+// stays bound, whatever the tenant's setting is by now.
+func (h handlers) magicLinkConsume(c *fiber.Ctx) error {
+	noStore(c)
+	var req magicLinkConsumeRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	kind, err := sessionKind(c, req.Session)
+	if err != nil {
+		return err
+	}
+	out, err := tenantOf(c).EmailLogin.ConsumeLink(c.UserContext(), emaillogin.ConsumeInput{Token: req.Token, Kind: kind,
+		Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev)})
+	if err != nil {
+		return err
+	}
+	body := h.credentialsBody(c, out.User, out.Credentials, device.Credential{})
+	if out.Next != "" {
+		body["next"] = out.Next
+	}
+	return c.JSON(body)
 }
 
 type refreshRequest struct {
