@@ -75,6 +75,7 @@ func Register(r fiber.Router, opts Options) {
 	g.Get("/sessions", h.sessions)
 	g.Post("/sessions/revoke-others", h.revokeOthers)
 	g.Delete("/sessions/:id", h.revokeSession)
+	h.registerProfile(g)
 }
 
 type handlers struct{ opts Options }
