@@ -331,6 +331,23 @@ func outbox(t *testing.T, s *server, host string) []outboxMessage {
 	}](t, r).Messages
 }
 
+// settledOutbox is the dev outbox of the tenant at host once mail the
+// server delivers in the background has landed: read until two reads
+// 150 ms apart agree (at most 10 s).
+func settledOutbox(t *testing.T, s *server, host string) []outboxMessage {
+	t.Helper()
+	msgs := outbox(t, s, host)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(150 * time.Millisecond)
+		again := outbox(t, s, host)
+		if len(again) == len(msgs) {
+			return again
+		}
+		msgs = again
+	}
+	return msgs
+}
+
 // signUpAttempts counts the "Sign-up attempt" mails to address (compared
 // without regard to case).
 func signUpAttempts(msgs []outboxMessage, address string) int {

@@ -221,7 +221,7 @@ func TestParallelDuplicateRegistration(t *testing.T) {
 	if len(winners) != 1 {
 		t.Errorf("%d of the %d passwords log in (%v), want exactly 1: one account", len(winners), n, winners)
 	}
-	if got := signUpAttempts(outbox(t, s, "localhost"), email); got != n-1 {
+	if got := signUpAttempts(settledOutbox(t, s, "localhost"), email); got != n-1 {
 		t.Errorf("dev outbox holds %d \"Sign-up attempt\" mails to %s, want %d", got, email, n-1)
 	}
 }
@@ -614,7 +614,7 @@ func TestEmailDifferingByCaseOrUnicodeFormIsADuplicate(t *testing.T) {
 			t.Errorf("register %s: status %d, want 202; body %s", dup.Email, r.Status, r.Body)
 		}
 	}
-	msgs := outbox(t, s, "localhost")
+	msgs := settledOutbox(t, s, "localhost")
 	if got := signUpAttempts(msgs, lower.Email); got != 2 {
 		t.Errorf("dev outbox holds %d \"Sign-up attempt\" mails for %s, want 2 (one per duplicate): %+v", got, first.Email, msgs)
 	}
@@ -1211,7 +1211,7 @@ func TestSignUpNoticeGoesToTheAccountOwner(t *testing.T) {
 				t.Fatalf("register %s: status %d, want 202; body %s", typed, r.Status, r.Body)
 			}
 			var to []string
-			for _, m := range outbox(t, s, "localhost") {
+			for _, m := range settledOutbox(t, s, "localhost") {
 				if strings.HasPrefix(m.Subject, "Sign-up attempt") {
 					to = append(to, m.To)
 				}

@@ -49,13 +49,7 @@ func TestSignUpNoticesAreCappedPerRecipient(t *testing.T) {
 	if fresh.Status != answers[0].Status || !bytes.Equal(fresh.Body, answers[0].Body) {
 		t.Errorf("a new address answered %d %s, the taken one %d %s", fresh.Status, fresh.Body, answers[0].Status, answers[0].Body)
 	}
-	r := s.get(t, "/dev/outbox?to="+url.QueryEscape(owner.Email), withHost("localhost"))
-	if r.Status != http.StatusOK {
-		t.Fatalf("GET /dev/outbox: status %d; body %s", r.Status, r.Body)
-	}
-	msgs := decodeJSON[struct {
-		Messages []outboxMessage `json:"messages"`
-	}](t, r).Messages
+	msgs := settledOutbox(t, s, "localhost")
 	if got := signUpAttempts(msgs, owner.Email); got != 3 {
 		t.Errorf("the owner got %d sign-up-attempt notices for 5 attempts from 5 addresses, want the cap of 3", got)
 	}

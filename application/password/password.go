@@ -11,11 +11,11 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"time"
 
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
-	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -34,6 +34,12 @@ type Hasher interface {
 	// Verify reports whether password matches encoded, and whether encoded
 	// was made with parameters other than p (then it should be rehashed).
 	Verify(ctx context.Context, password, encoded string, p tenant.HashParams) (ok, rehash bool, err error)
+}
+
+// Mail delivers a tenant's mail, composed from its templates, in the
+// background until deadline (courier.Courier is one).
+type Mail interface {
+	Send(ctx context.Context, kind message.MailKind, to string, d message.MailData, deadline time.Time) error
 }
 
 // Verifier mails a user the link that verifies their address, under the
@@ -55,7 +61,9 @@ type Deps struct {
 	Limiter throttle.Limiter
 	Hasher  Hasher
 	Common  CommonPasswords
-	Mail    notify.Mailer
+	// Mail delivers the tenant's mail in the background
+	// (courier.Courier); nil sends none.
+	Mail Mail
 	// Verifier mails a new account its address-verification link; nil
 	// mails none.
 	Verifier Verifier
@@ -220,18 +228,14 @@ func (s *Service) notifyTaken(ctx context.Context, owner identity.User, what str
 	if ok, _, err := s.d.Limiter.Hit(ctx, throttle.SignupNotice(owner.EmailKey), s.t.Throttling.SignupNoticePerRecipient); err != nil || !ok {
 		return
 	}
-	email := owner.Email
-	name := s.t.DisplayName
-	if name == "" {
-		name = s.t.ID
-	}
-	_ = s.d.Mail.SendMail(ctx, message.Mail{
-		To:      email,
-		Subject: "Sign-up attempt for your " + name + " account",
-		Text: "Someone tried to create a " + name + " account " + what + ".\n" +
-			"If it was you, sign in instead or reset your password. If not, you can ignore this message.\n",
-	})
+	// Delivered in the background, like every mail: the answer must not
+	// wait on the mail server, or its time would tell a taken address.
+	_ = s.d.Mail.Send(ctx, message.MailSignupNotice, owner.Email, message.MailData{Name: owner.FirstName, Reason: what},
+		s.d.Clock.Now().Add(noticeDeadline))
 }
+
+// noticeDeadline bounds the retries of a notice whose mail server is away.
+const noticeDeadline = 24 * time.Hour
 
 // LoginInput is a password login request.
 type LoginInput struct {

@@ -88,10 +88,15 @@ type mailbox struct {
 	sent []message.Mail
 }
 
-func (m *mailbox) SendMail(_ context.Context, msg message.Mail) error {
+// Send records the mail as a template would write it: the notice's subject.
+func (m *mailbox) Send(_ context.Context, kind message.MailKind, to string, d message.MailData, _ time.Time) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.sent = append(m.sent, msg)
+	subject := string(kind)
+	if kind == message.MailSignupNotice {
+		subject = "Sign-up attempt: someone tried to create an account " + d.Reason
+	}
+	m.sent = append(m.sent, message.Mail{To: to, Subject: subject, Text: d.Reason})
 	return nil
 }
 

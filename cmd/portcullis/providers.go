@@ -134,8 +134,9 @@ var (
 	keyringSet = wire.NewSet(provideKeyring)
 	otpSet     = wire.NewSet(provideOTPKey, provideOTPEngine)
 	smsSet     = wire.NewSet(provideSMSSender, provideSMSLogin)
-	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier)
-	emailSet   = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)))
+	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier,
+		wire.Bind(new(password.Mail), new(*courier.Courier)))
+	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)))
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",

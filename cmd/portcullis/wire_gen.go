@@ -127,23 +127,24 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	if err != nil {
 		return nil, nil, err
 	}
+	templates, err := provideMailTemplates(t, mail)
+	if err != nil {
+		return nil, nil, err
+	}
 	logger := p.Logger
 	mailer, err := provideMailer(t, mail, outbox, sealer, logger)
 	if err != nil {
 		return nil, nil, err
 	}
+	courier, cleanup := provideCourier(t, templates, mailer, logger)
 	masterKey := p.MasterKey
 	key, err := provideOTPKey(t, masterKey)
 	if err != nil {
+		cleanup()
 		return nil, nil, err
 	}
 	otpStore := p.OTPStore
 	engine := provideOTPEngine(t, key, otpStore, clock, random)
-	templates, err := provideMailTemplates(t, mail)
-	if err != nil {
-		return nil, nil, err
-	}
-	courier, cleanup := provideCourier(t, templates, mailer, logger)
 	verificationService := provideVerification(t, mail, users, engine, limiter, courier, clock)
 	issuer := session.NewIssuer(service)
 	pipeline := login.New(t, users, issuer, clock)
@@ -165,7 +166,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Limiter:  limiter,
 		Hasher:   hasher,
 		Common:   list,
-		Mail:     mailer,
+		Mail:     courier,
 		Verifier: verificationService,
 		Login:    pipeline,
 		Devices:  deviceService,
