@@ -1,6 +1,8 @@
 // Package seed001 serves the seed 001 compatibility profile: login,
 // register, logout and current user under a per-tenant URI prefix
-// ({prefix}/user/login/ ...), with that document's fields and its error body
+// ({prefix}/user/login/ ...), and the original's account routes (address
+// verification, password reset, magic links, profile changes, active
+// sessions: see routes), with that system's fields and its error body
 // {"detail", "status" (a string), "title", "code"}. Paths are accepted with
 // and without the trailing slash. The profile is switched on per tenant
 // (profiles.seed001.enabled, profiles.seed001.prefix).
