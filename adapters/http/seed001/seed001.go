@@ -1,6 +1,8 @@
 // Package seed001 serves the seed 001 compatibility profile: login,
 // register, logout and current user under a per-tenant URI prefix
-// ({prefix}/user/login/ ...), with that document's fields and its error body
+// ({prefix}/user/login/ ...), and the original's account routes (address
+// verification, password reset, magic links, profile changes, active
+// sessions: see routes), with that system's fields and its error body
 // {"detail", "status" (a string), "title", "code"}. Paths are accepted with
 // and without the trailing slash. The profile is switched on per tenant
 // (profiles.seed001.enabled, profiles.seed001.prefix).
@@ -13,7 +15,6 @@
 package seed001
 
 import (
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -24,8 +25,10 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/password"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
 )
 
 // Headers that select app-token authentication: HeaderRequestedBy with any
@@ -41,8 +44,51 @@ type Options struct {
 	Dev bool
 }
 
-// Register adds the surface: one middleware that serves the four routes
-// under the requesting tenant's prefix and passes everything else on.
+// route is one of the profile's routes: its method, its handler and, when
+// it renders some codes otherwise, its error table (nil: errorTable).
+type route struct {
+	method string
+	handle func(handlers, *fiber.Ctx) error
+	errors *web.ErrorTable
+}
+
+// routes are the profile's routes by their path under {prefix}/user/,
+// without the trailing slash (both forms are served).
+var routes = map[string]route{
+	"login":    {fiber.MethodPost, handlers.login, nil},
+	"register": {fiber.MethodPost, handlers.register, nil},
+	"logout":   {fiber.MethodPost, handlers.logout, nil},
+	"me":       {fiber.MethodGet, handlers.me, nil},
+
+	"verify_email":        {fiber.MethodPost, handlers.verifyEmail, nil},
+	"verify_email/resend": {fiber.MethodPost, handlers.resendVerification, nil},
+	// A request that mails a link answers 204 whatever becomes of it (the
+	// flows already answer nil for every address alike); a client over
+	// its per-IP budget still gets 429.
+	"forgot_password/request":  {fiber.MethodPost, handlers.forgotPassword, nil},
+	"forgot_password/validate": {fiber.MethodPost, handlers.validateReset, nil},
+	// A new password the policy refuses is the original's
+	// InvalidNewPassword, here as at change_password/.
+	"forgot_password/reset": {fiber.MethodPost, handlers.resetPassword,
+		withCodes(map[string]web.Rendering{"weak_password": as("invalid_new_password")})},
+	// The per-address cooldown and daily cap of magic links answer alike
+	// for every address: here, as in the original, 204 like a link sent.
+	"magic_link/request": {fiber.MethodPost, handlers.requestMagicLink,
+		withCodes(map[string]web.Rendering{"otp_cooldown": emptyAnswer, "otp_daily_cap": emptyAnswer})},
+	"magic_link/consume": {fiber.MethodPost, handlers.consumeMagicLink, nil},
+
+	"change_password": {fiber.MethodPut, handlers.changePassword,
+		withCodes(map[string]web.Rendering{"weak_password": as("invalid_new_password")})},
+	"change_name":  {fiber.MethodPut, handlers.changeName, nil},
+	"change_email": {fiber.MethodPut, handlers.changeEmail, nil},
+
+	"active_sessions":                      {fiber.MethodGet, handlers.activeSessions, nil},
+	"active_sessions/close":                {fiber.MethodPost, handlers.closeSession, nil},
+	"active_sessions/close_except_current": {fiber.MethodPost, handlers.closeOtherSessions, nil},
+}
+
+// Register adds the surface: one middleware that serves the routes under
+// the requesting tenant's prefix and passes everything else on.
 func Register(r fiber.Router, opts Options) {
 	h := handlers{opts: opts}
 	r.Use(func(c *fiber.Ctx) error {
@@ -54,28 +100,22 @@ func Register(r fiber.Router, opts Options) {
 		if !ok {
 			return c.Next()
 		}
-		var handler fiber.Handler
-		method := fiber.MethodPost
-		switch strings.TrimSuffix(rest, "/") {
-		case "login":
-			handler = h.login
-		case "register":
-			handler = h.register
-		case "logout":
-			handler = h.logout
-		case "me":
-			handler, method = h.me, fiber.MethodGet
-		default:
+		rt, ok := routes[strings.TrimSuffix(rest, "/")]
+		if !ok {
 			return c.Next()
 		}
-		web.UseErrors(c, errorTable)
-		if c.Method() != method {
+		table := rt.errors
+		if table == nil {
+			table = errorTable
+		}
+		web.UseErrors(c, table)
+		if c.Method() != rt.method {
 			return errs.E(errs.Invalid, "method_not_allowed", "Method \""+c.Method()+"\" not allowed.")
 		}
 		if err := web.CheckRequest(c); err != nil {
 			return err
 		}
-		return handler(c)
+		return rt.handle(h, c)
 	})
 }
 
@@ -148,7 +188,7 @@ func (h handlers) register(c *fiber.Ctx) error {
 	k := kind(c)
 	reg, err := web.Tenant(c.UserContext()).Passwords.Register(c.UserContext(), password.RegisterInput{
 		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName},
-		Password: req.Password, Client: web.Client(c), SignIn: &k,
+		Password: req.Password, Client: web.Client(c), SignIn: &k, Paths: link.Seed001,
 	})
 	if err != nil {
 		return err
@@ -164,10 +204,10 @@ func (h handlers) answer(c *fiber.Ctx, u identity.User, out *login.Outcome) erro
 	body := fiber.Map{"last_session": nil, "last_token_session": nil, "user": userJSON(u)}
 	if out != nil {
 		if out.LatestWeb != nil {
-			body["last_session"] = sessionJSON(*out.LatestWeb)
+			body["last_session"] = sessionJSON(*out.LatestWeb, time.Now())
 		}
 		if out.LatestApp != nil {
-			body["last_token_session"] = sessionJSON(*out.LatestApp)
+			body["last_token_session"] = tokenJSON(*out.LatestApp, time.Now())
 		}
 		creds := out.Credentials
 		switch creds.Session.Kind {
@@ -189,84 +229,75 @@ func (h handlers) logout(c *fiber.Ctx) error {
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
+// me is the current user: {"user": {...}} for a browser session (the
+// cookie), the bare user for a token, as the original answers its web and
+// app clients.
 func (h handlers) me(c *fiber.Ctx) error {
-	p, err := web.Authenticate(c, web.Tenant(c.UserContext()), h.opts.Dev, nil)
+	p, err := h.principal(c)
 	if err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
+	if p.Method == session.ByCookie {
+		return c.JSON(struct {
+			User userBody `json:"user"`
+		}{userJSON(p.User)})
+	}
 	return c.JSON(userJSON(p.User))
 }
 
-func userJSON(u identity.User) fiber.Map {
-	return fiber.Map{
-		"id": u.ID, "email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "phone": u.Phone,
-		"is_active": u.Active, "is_email_verified": u.EmailVerified,
-		"created_at": u.CreatedAt.UTC().Format(time.RFC3339), "updated_at": u.UpdatedAt.UTC().Format(time.RFC3339),
-	}
+func (h handlers) principal(c *fiber.Ctx) (session.Principal, error) {
+	return web.Authenticate(c, web.Tenant(c.UserContext()), h.opts.Dev, nil)
 }
 
-func sessionJSON(s identity.Session) fiber.Map {
-	return fiber.Map{
-		"id": s.ID, "ip": s.IP, "ua": s.UserAgent, "created_at": s.CreatedAt.UTC().Format(time.RFC3339),
-		"last_seen_at": s.LastSeenAt.UTC().Format(time.RFC3339), "expires_at": s.ExpiresAt.UTC().Format(time.RFC3339),
-	}
+// userBody is the original's UserSerializer, fields in its order.
+type userBody struct {
+	ID              string `json:"id"`
+	IsActive        bool   `json:"is_active"`
+	IsEmailVerified bool   `json:"is_email_verified"`
+	CreatedAt       string `json:"created_at"`
+	UpdatedAt       string `json:"updated_at"`
+	FirstName       string `json:"first_name"`
+	LastName        string `json:"last_name"`
+	// Timezone is always "UTC": accounts here have no time zone, and every
+	// time this profile shows is in UTC.
+	Timezone string `json:"timezone"`
+	Email    string `json:"email"`
 }
 
-// codes maps core codes to this profile's CamelCase codes and titles.
-var codes = map[string][2]string{
-	"invalid_credentials":    {"InvalidCredentials", "Invalid credentials"},
-	"invalid_token":          {"InvalidToken", "Invalid or expired credentials"},
-	"unauthenticated":        {"NotAuthenticated", "Authentication required"},
-	"throttled":              {"Throttled", "Too many attempts"},
-	"invalid_request":        {"ValidationError", "Invalid request"},
-	"weak_password":          {"WeakPassword", "Password too weak"},
-	"email_taken":            {"EmailTaken", "Email already registered"},
-	"csrf_failed":            {"CSRFFailed", "CSRF check failed"},
-	"busy":                   {"ServiceBusy", "Service busy"},
-	"method_disabled":        {"MethodDisabled", "Sign-in method disabled"},
-	"method_not_allowed":     {"MethodNotAllowed", "Method not allowed"},
-	"unsupported_media_type": {"UnsupportedMediaType", "Unsupported media type"},
+func userJSON(u identity.User) userBody {
+	return userBody{ID: u.ID, IsActive: u.Active, IsEmailVerified: u.EmailVerified,
+		CreatedAt: timeJSON(u.CreatedAt), UpdatedAt: timeJSON(u.UpdatedAt),
+		FirstName: u.FirstName, LastName: u.LastName, Timezone: "UTC", Email: u.Email}
 }
 
-// errorBody is the profile's error shape, fields in the document's order;
-// errors (field-level details) is added only for invalid input.
-type errorBody struct {
-	Detail string            `json:"detail"`
-	Status string            `json:"status"`
-	Title  string            `json:"title"`
-	Code   string            `json:"code"`
-	Errors []errs.FieldError `json:"errors,omitempty"`
+// sessionBody is the original's UserSessionSerializer (a browser
+// session); updated_at is when the session was last used.
+type sessionBody struct {
+	ID        string `json:"id"`
+	IsValid   bool   `json:"is_valid"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
+	IP        string `json:"ip"`
+	UA        string `json:"ua"`
 }
 
-// errorTable renders every error in the profile's body shape, with the
-// CamelCase code and title of codes; a code not listed there gets its
-// CamelCase form and the status text.
-var errorTable = &web.ErrorTable{Otherwise: render}
-
-func render(e *errs.Error) (int, any) {
-	status := web.StatusOf(e)
-	code, title := camel(e.Code), http.StatusText(status)
-	if m, ok := codes[e.Code]; ok {
-		code, title = m[0], m[1]
-	}
-	detail := e.Message
-	if len(e.Fields) > 0 {
-		parts := make([]string, len(e.Fields))
-		for i, f := range e.Fields {
-			parts[i] = f.Field + ": " + f.Reason
-		}
-		detail = strings.Join(parts, "; ")
-	}
-	return status, errorBody{Detail: detail, Status: strconv.Itoa(status), Title: title, Code: code, Errors: e.Fields}
+func sessionJSON(s identity.Session, now time.Time) sessionBody {
+	return sessionBody{ID: s.ID, IsValid: s.Live(now), CreatedAt: timeJSON(s.CreatedAt), UpdatedAt: timeJSON(s.LastSeenAt),
+		IP: s.IP, UA: s.UserAgent}
 }
 
-func camel(code string) string {
-	var b strings.Builder
-	for _, part := range strings.Split(code, "_") {
-		if part != "" {
-			b.WriteString(strings.ToUpper(part[:1]) + part[1:])
-		}
-	}
-	return b.String()
+// tokenBody is the original's UserAppTokenSerializer (an app token).
+type tokenBody struct {
+	ID        string `json:"id"`
+	IsValid   bool   `json:"is_valid"`
+	CreatedAt string `json:"created_at"`
+	IP        string `json:"ip"`
+	UA        string `json:"ua"`
 }
+
+func tokenJSON(s identity.Session, now time.Time) tokenBody {
+	return tokenBody{ID: s.ID, IsValid: s.Live(now), CreatedAt: timeJSON(s.CreatedAt), IP: s.IP, UA: s.UserAgent}
+}
+
+func timeJSON(t time.Time) string { return t.UTC().Format(time.RFC3339) }
