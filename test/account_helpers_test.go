@@ -50,6 +50,9 @@ type tenantSpec struct {
 	SameDevice bool
 	// BaseURL is mail.base_url; empty leaves it out (dev mode's default).
 	BaseURL string
+	// SMTPPort, when set, sends the tenant's mail to an SMTP server on
+	// 127.0.0.1 at that port, without TLS, instead of the dev outbox.
+	SMTPPort int
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -83,8 +86,14 @@ func (ts tenantSpec) yaml() string {
 	if ts.EmailLink {
 		methods = append(methods, "email_link")
 	}
-	if ts.BaseURL != "" {
-		fmt.Fprintf(&b, "mail:\n  base_url: %s\n", ts.BaseURL)
+	if ts.BaseURL != "" || ts.SMTPPort != 0 {
+		b.WriteString("mail:\n")
+		if ts.BaseURL != "" {
+			fmt.Fprintf(&b, "  base_url: %s\n", ts.BaseURL)
+		}
+		if ts.SMTPPort != 0 {
+			fmt.Fprintf(&b, "  from: \"%s <no-reply@%s.example>\"\n  smtp: {host: 127.0.0.1, port: %d, tls: none, timeout: 5s}\n", ts.ID, ts.ID, ts.SMTPPort)
+		}
 	}
 	if ts.SameDevice {
 		b.WriteString("email:\n  same_device: true\n")
