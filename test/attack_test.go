@@ -77,9 +77,9 @@ func TestLoginDoesNotRevealAccountsByBody(t *testing.T) {
 				t.Errorf("seed 000 failure body %s, want non_field_errors", r.Body)
 			}
 		}},
-		{"seed 001", "/api/user/login/", jsonBody, http.StatusUnauthorized, func(t *testing.T, r reply) {
-			if got := decodeJSON[map[string]any](t, r); got["code"] != "InvalidCredentials" || got["status"] != "401" {
-				t.Errorf("seed 001 failure body %s, want code InvalidCredentials, status \"401\"", r.Body)
+		{"seed 001", "/api/user/login/", jsonBody, http.StatusBadRequest, func(t *testing.T, r reply) {
+			if got := decodeJSON[map[string]any](t, r); got["code"] != "LoginSerializerErrors" || got["status"] != "400" {
+				t.Errorf("seed 001 failure body %s, want code LoginSerializerErrors, status \"400\"", r.Body)
 			}
 		}},
 	}
@@ -1081,7 +1081,7 @@ func TestSeed001Surface(t *testing.T) {
 		wantShape(t, post(t, "/api/user/register", registerBody(newAccount("noslash")), appMode), true)
 	})
 	t.Run("wrong password", func(t *testing.T) {
-		wantError(t, post(t, "/api/user/login/", map[string]any{"email": a.Email, "password": strongPassword()}), http.StatusUnauthorized, "InvalidCredentials")
+		wantError(t, post(t, "/api/user/login/", map[string]any{"email": a.Email, "password": strongPassword()}), http.StatusBadRequest, "LoginSerializerErrors")
 	})
 	t.Run("no credential", func(t *testing.T) {
 		wantError(t, s.get(t, "/api/user/me/", withHost("localhost")), http.StatusUnauthorized, "NotAuthenticated")

@@ -22,7 +22,8 @@ type seedError struct {
 // codes maps core codes to this profile's. The titles and details of the
 // original's own codes are its own (django-axor-auth's users/views.py).
 var codes = map[string]seedError{
-	"invalid_credentials":    {code: "InvalidCredentials", title: "Invalid credentials"},
+	// Wrong credentials are the original's LoginSerializerErrors, 400.
+	"invalid_credentials":    {code: "LoginSerializerErrors", title: "Invalid credentials", status: http.StatusBadRequest},
 	"unauthenticated":        {code: "NotAuthenticated", title: "Authentication required"},
 	"throttled":              {code: "Throttled", title: "Too many attempts"},
 	"invalid_request":        {code: "ValidationError", title: "Invalid request"},
