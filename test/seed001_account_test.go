@@ -207,6 +207,7 @@ func TestSeed001MagicLink(t *testing.T) {
 		t.Error("the address is not verified after the magic link")
 	}
 	wantInvalidToken(t, seedDo(t, s, http.MethodPost, "/api/user/magic_link/consume/", map[string]any{"token": token}, seedMobile))
+	wantSeed001(t, seedDo(t, s, http.MethodPost, "/api/user/magic_link/consume/", map[string]any{"token": ""}, seedMobile), http.StatusBadRequest, "TokenRequired", "", "")
 }
 
 // TestSeed001ProfileChanges: change_password/, change_name/ and

@@ -596,10 +596,15 @@ func normalize(raw string) (email, key string, err error) {
 func requireToken(token string) (string, error) {
 	token = strings.TrimSpace(token)
 	if token == "" {
-		return "", errs.InvalidFields(errs.FieldError{Field: "token", Reason: "is required"})
+		return "", ErrTokenRequired
 	}
 	return token, nil
 }
+
+// ErrTokenRequired answers a link request without its token (seed 001's
+// TokenRequired), as the other mailed-link flows do.
+var ErrTokenRequired = errs.E(errs.Invalid, "token_required", "A token is required.").
+	WithFields(errs.FieldError{Field: "token", Reason: "is required"})
 
 // mask shows an address's first character and its domain:
 // "ann@example.com" → "a***@example.com".
