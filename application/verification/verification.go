@@ -57,48 +57,9 @@ type Mail interface {
 	Rehearse(kind message.MailKind, d message.MailData)
 }
 
-// Defaults of the Policy fields; a zero field takes its default. The link
-// lifetime is seed 001's.
-const (
-	DefaultLinkTTL     = 30 * time.Minute
-	DefaultCooldown    = 60 * time.Second
-	DefaultDailyCap    = 10
-	DefaultPerIPCount  = 20
-	DefaultPerIPWindow = time.Hour
-)
-
-// Policy is one tenant's address-verification policy.
-type Policy struct {
-	// BaseURL is the tenant's public base URL (its validated mail base
-	// URL), under which the mailed links are built; never a request's Host.
-	BaseURL string
-	// LinkTTL is how long a verification link works.
-	LinkTTL time.Duration
-	// Cooldown is the least time between two verification mails to one
-	// address.
-	Cooldown time.Duration
-	// DailyCap is the most verification links one address gets per UTC day.
-	DailyCap int
-	// PerIP bounds the requests from one client address (IPv6 by /64) to
-	// mail a link to an address typed in (Resend).
-	PerIP tenant.Limit
-}
-
-func (p Policy) withDefaults() Policy {
-	if p.LinkTTL == 0 {
-		p.LinkTTL = DefaultLinkTTL
-	}
-	if p.Cooldown == 0 {
-		p.Cooldown = DefaultCooldown
-	}
-	if p.DailyCap == 0 {
-		p.DailyCap = DefaultDailyCap
-	}
-	if p.PerIP == (tenant.Limit{}) {
-		p.PerIP = tenant.Limit{Count: DefaultPerIPCount, Window: DefaultPerIPWindow}
-	}
-	return p
-}
+// Policy is one tenant's address-verification policy: the policy of a flow that mails
+// links. A zero field takes its default (link.DefaultLinkTTL and the rest).
+type Policy = link.Policy
 
 // Deps are what one tenant's verification flow uses.
 type Deps struct {
@@ -143,7 +104,7 @@ type Service struct {
 
 // New returns the verification flow of tenant t under policy p.
 func New(t tenant.Tenant, p Policy, d Deps) *Service {
-	p = p.withDefaults()
+	p = p.WithDefaults()
 	return &Service{t: t, p: p, kind: domain.EmailLink(domain.PurposeEmailVerify, p.LinkTTL, p.DailyCap), d: d}
 }
 

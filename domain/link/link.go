@@ -7,6 +7,9 @@ package link
 import (
 	"net/url"
 	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // Paths are where a surface takes the tokens it mails: the page or route
@@ -39,4 +42,50 @@ var Seed001 = Paths{
 // validated mail.base_url); path begins with "/".
 func Build(base, path, token string) string {
 	return strings.TrimRight(base, "/") + path + "?token=" + url.QueryEscape(token)
+}
+
+// Policy is how a flow that mails links (a password reset, an address
+// verification) issues them: where they point, how long they work, and
+// how often one may be asked for.
+type Policy struct {
+	// BaseURL is the tenant's public base URL (its validated mail base
+	// URL), under which the mailed links are built; never a request's Host.
+	BaseURL string
+	// LinkTTL is how long a mailed link works.
+	LinkTTL time.Duration
+	// Cooldown is the least time between two mails of the flow to one
+	// address; a request within it answers alike and sends nothing new.
+	Cooldown time.Duration
+	// DailyCap is the most links of the flow one address gets per UTC day.
+	DailyCap int
+	// PerIP bounds the requests from one client address (IPv6 by /64) to
+	// mail a link to an address typed in, whatever the address.
+	PerIP tenant.Limit
+}
+
+// Defaults of the Policy fields; a zero field takes its default. The link
+// lifetime is seed 001's for resets and verifications.
+const (
+	DefaultLinkTTL     = 30 * time.Minute
+	DefaultCooldown    = 60 * time.Second
+	DefaultDailyCap    = 10
+	DefaultPerIPCount  = 20
+	DefaultPerIPWindow = time.Hour
+)
+
+// WithDefaults returns p with each zero field set to its default.
+func (p Policy) WithDefaults() Policy {
+	if p.LinkTTL == 0 {
+		p.LinkTTL = DefaultLinkTTL
+	}
+	if p.Cooldown == 0 {
+		p.Cooldown = DefaultCooldown
+	}
+	if p.DailyCap == 0 {
+		p.DailyCap = DefaultDailyCap
+	}
+	if p.PerIP == (tenant.Limit{}) {
+		p.PerIP = tenant.Limit{Count: DefaultPerIPCount, Window: DefaultPerIPWindow}
+	}
+	return p
 }

@@ -2,8 +2,10 @@ package link_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/portcullis/portcullis/domain/link"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 func TestBuild(t *testing.T) {
@@ -17,5 +19,18 @@ func TestBuild(t *testing.T) {
 		if got := link.Build(c.base, c.path, c.token); got != c.want {
 			t.Errorf("Build(%q, %q, %q) = %q, want %q", c.base, c.path, c.token, got, c.want)
 		}
+	}
+}
+
+func TestPolicyDefaults(t *testing.T) {
+	t.Parallel()
+	if link.DefaultLinkTTL != 30*time.Minute || link.DefaultCooldown != time.Minute || link.DefaultDailyCap != 10 {
+		t.Fatal("the documented defaults changed")
+	}
+	p := link.Policy{BaseURL: "https://shop.example", Cooldown: 5 * time.Second}.WithDefaults()
+	want := link.Policy{BaseURL: "https://shop.example", LinkTTL: 30 * time.Minute, Cooldown: 5 * time.Second, DailyCap: 10,
+		PerIP: tenant.Limit{Count: 20, Window: time.Hour}}
+	if p != want {
+		t.Fatalf("WithDefaults = %+v, want %+v", p, want)
 	}
 }
