@@ -603,8 +603,7 @@ func requireToken(token string) (string, error) {
 
 // ErrTokenRequired answers a link request without its token (seed 001's
 // TokenRequired), as the other mailed-link flows do.
-var ErrTokenRequired = errs.E(errs.Invalid, "token_required", "A token is required.").
-	WithFields(errs.FieldError{Field: "token", Reason: "is required"})
+var ErrTokenRequired = otp.ErrTokenRequired
 
 // mask shows an address's first character and its domain:
 // "ann@example.com" → "a***@example.com".

@@ -31,7 +31,26 @@ var (
 	ErrCooldown = errs.E(errs.RateLimited, "otp_cooldown", "A code was sent a moment ago. Wait before asking for another.")
 	// ErrDailyCap answers a destination that had its secrets for the day.
 	ErrDailyCap = errs.E(errs.RateLimited, "otp_daily_cap", "Too many codes were sent to this destination today.")
+	// ErrLinkInvalid is what a flow that mails links (a reset, an address
+	// verification) answers for a token that is unknown, expired, used, of
+	// another purpose or tenant, or no longer matches its account (seed
+	// 001's InvalidToken). It is a 400: the token came in a body, not as
+	// a credential.
+	ErrLinkInvalid = errs.E(errs.Invalid, "invalid_token", "Token is invalid or expired.")
+	// ErrTokenRequired answers a link request without its token (seed
+	// 001's TokenRequired).
+	ErrTokenRequired = errs.E(errs.Invalid, "token_required", "A token is required.").
+				WithFields(errs.FieldError{Field: "token", Reason: "is required"})
 )
+
+// LinkError is what a flow that mails links answers for a token the
+// engine refused: ErrLinkInvalid, unless the store could not be asked.
+func LinkError(err error) error {
+	if errs.KindOf(err) == errs.Unavailable {
+		return err
+	}
+	return ErrLinkInvalid
+}
 
 // Key is a tenant's HMAC key for one-time secrets.
 type Key []byte

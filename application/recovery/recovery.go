@@ -94,11 +94,10 @@ var (
 	// ErrInvalidToken answers a reset token that is unknown, expired, used,
 	// of another purpose or tenant, or whose account has since changed its
 	// password or address or been disabled (seed 001's InvalidToken).
-	ErrInvalidToken = errs.E(errs.Invalid, "invalid_token", "Token is invalid or expired.")
+	ErrInvalidToken = otp.ErrLinkInvalid
 	// ErrTokenRequired answers a request without a token (seed 001's
 	// TokenRequired).
-	ErrTokenRequired = errs.E(errs.Invalid, "token_required", "A token is required.").
-				WithFields(errs.FieldError{Field: "token", Reason: "is required"})
+	ErrTokenRequired = otp.ErrTokenRequired
 )
 
 // maxPasswordBytes bounds what is checked and hashed at all, whatever the
@@ -242,7 +241,7 @@ func (s *Service) Reset(ctx context.Context, in ResetInput) (identity.User, erro
 	}
 	subj, err := s.d.Codes.Verify(ctx, s.kind, "", in.Token)
 	if err != nil {
-		return identity.User{}, tokenError(err)
+		return identity.User{}, otp.LinkError(err)
 	}
 	// Again, now that the token is ours: the account may have changed
 	// between the check and the use.
@@ -280,7 +279,7 @@ func (s *Service) check(ctx context.Context, token string) (identity.User, error
 	}
 	subj, err := s.d.Codes.Check(ctx, s.kind, token)
 	if err != nil {
-		return identity.User{}, tokenError(err)
+		return identity.User{}, otp.LinkError(err)
 	}
 	return s.holder(ctx, subj)
 }
@@ -302,15 +301,6 @@ func (s *Service) holder(ctx context.Context, subj string) (identity.User, error
 		return identity.User{}, ErrInvalidToken
 	}
 	return u, nil
-}
-
-// tokenError is what a token the engine refused answers: ErrInvalidToken,
-// unless the store could not be asked.
-func tokenError(err error) error {
-	if errs.KindOf(err) == errs.Unavailable {
-		return err
-	}
-	return ErrInvalidToken
 }
 
 // subject is what a reset token is issued for: fingerprints of the

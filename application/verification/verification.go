@@ -83,11 +83,10 @@ var (
 	// ErrInvalidToken answers a verification token that is unknown,
 	// expired, used, of another purpose or tenant, or mailed to an address
 	// the account no longer has (seed 001's InvalidToken).
-	ErrInvalidToken = errs.E(errs.Invalid, "invalid_token", "Token is invalid or expired.")
+	ErrInvalidToken = otp.ErrLinkInvalid
 	// ErrTokenRequired answers a request without a token (seed 001's
 	// TokenRequired).
-	ErrTokenRequired = errs.E(errs.Invalid, "token_required", "A token is required.").
-				WithFields(errs.FieldError{Field: "token", Reason: "is required"})
+	ErrTokenRequired = otp.ErrTokenRequired
 )
 
 // nobody is the subject of a token issued for an address without an
@@ -216,7 +215,7 @@ func (s *Service) Verify(ctx context.Context, token string) (identity.User, erro
 	}
 	subj, err := s.d.Codes.Verify(ctx, s.kind, "", token)
 	if err != nil {
-		return identity.User{}, tokenError(err)
+		return identity.User{}, otp.LinkError(err)
 	}
 	u, err := s.holder(ctx, subj)
 	if err != nil {
@@ -245,7 +244,7 @@ func (s *Service) Check(ctx context.Context, token string) error {
 	}
 	subj, err := s.d.Codes.Check(ctx, s.kind, token)
 	if err != nil {
-		return tokenError(err)
+		return otp.LinkError(err)
 	}
 	_, err = s.holder(ctx, subj)
 	return err
@@ -268,15 +267,6 @@ func (s *Service) holder(ctx context.Context, subj string) (identity.User, error
 		return identity.User{}, ErrInvalidToken
 	}
 	return u, nil
-}
-
-// tokenError is what a token the engine refused answers: ErrInvalidToken,
-// unless the store could not be asked.
-func tokenError(err error) error {
-	if errs.KindOf(err) == errs.Unavailable {
-		return err
-	}
-	return ErrInvalidToken
 }
 
 // subject is what a verification token is issued for: a fingerprint of
