@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/application/notify"
@@ -27,7 +26,7 @@ type Courier struct {
 	mail     notify.Mailer
 	log      *slog.Logger
 
-	wg sync.WaitGroup
+	background platform.Background
 }
 
 // New returns the courier of a tenant.
@@ -48,16 +47,12 @@ func (c *Courier) Send(ctx context.Context, kind message.MailKind, to string, d 
 		return fmt.Errorf("courier: compose %s: %w", kind, err)
 	}
 	rid := platform.RequestID(ctx)
-	c.wg.Add(1)
-	go func() {
-		defer c.wg.Done()
-		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), deadline)
-		defer cancel()
-		if err := c.mail.SendMail(dctx, m); err != nil {
+	c.background.Go(ctx, deadline, func(ctx context.Context) {
+		if err := c.mail.SendMail(ctx, m); err != nil {
 			c.log.Warn("mail not delivered", "tenant", c.tenantID, "kind", string(kind), "request_id", rid,
 				"to_domain", domainOf(to), "error", err)
 		}
-	}()
+	})
 	return nil
 }
 
@@ -70,16 +65,7 @@ func (c *Courier) Rehearse(kind message.MailKind, d message.MailData) {
 
 // Wait waits until the mail being delivered has gone or been given up, or
 // ctx ends.
-func (c *Courier) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { c.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (c *Courier) Wait(ctx context.Context) error { return c.background.Wait(ctx) }
 
 // domainOf is the part of an address after its last "@": enough to tell a
 // provider's trouble from a mailbox's, without logging the mailbox.

@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/portcullis/portcullis/application/login"
@@ -84,7 +83,7 @@ type Service struct {
 	limits  Limits
 	d       Deps
 
-	wg sync.WaitGroup
+	background platform.Background
 }
 
 // New returns the SMS login of tenant t with its SMS policy: the codes'
@@ -145,13 +144,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) error {
 	if in.Wait {
 		return s.deliver(ctx, phone, msg, issued)
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		dctx, cancel := context.WithDeadline(context.WithoutCancel(ctx), issued.ExpiresAt)
-		defer cancel()
-		_ = s.deliver(dctx, phone, msg, issued)
-	}()
+	s.background.Go(ctx, issued.ExpiresAt, func(ctx context.Context) { _ = s.deliver(ctx, phone, msg, issued) })
 	return nil
 }
 
@@ -171,16 +164,7 @@ func (s *Service) deliver(ctx context.Context, phone string, msg message.SMS, is
 
 // Wait waits until the codes being delivered in the background are sent
 // or given up, or ctx ends.
-func (s *Service) Wait(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (s *Service) Wait(ctx context.Context) error { return s.background.Wait(ctx) }
 
 // VerifyInput submits a code.
 type VerifyInput struct {

@@ -404,11 +404,7 @@ func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, se
 			return e164, identity.PhoneCallingCode(e164), nil
 		},
 	})
-	return svc, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = svc.Wait(ctx)
-	}
+	return svc, waitAtShutdown(svc)
 }
 
 // provideMailTemplates parses the tenant's mail templates (its overrides
@@ -426,11 +422,7 @@ func provideMailTemplates(t tenant.Tenant, m tenant.Mail) (*mailtmpl.Templates, 
 // moment for the mail still being delivered.
 func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mailer, log *slog.Logger) (*courier.Courier, func()) {
 	c := courier.New(t.ID, compose, mailer, log)
-	return c, func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		_ = c.Wait(ctx)
-	}
+	return c, waitAtShutdown(c)
 }
 
 func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
@@ -460,4 +452,18 @@ func provideProfile(t tenant.Tenant, users account.Users, hasher password.Hasher
 	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, clock platform.Clock) *profile.Service {
 	return profile.New(t, profile.Deps{Users: users, Hasher: hasher, Common: common, Sessions: sessions, Verifier: verifier, Mail: c,
 		Limiter: limiter, Clock: clock})
+}
+
+// shutdownWait bounds how long a tenant's release waits for the messages
+// its services still deliver in the background.
+const shutdownWait = 10 * time.Second
+
+// waitAtShutdown is the cleanup of a service that delivers in the
+// background: it waits for that work, at most shutdownWait.
+func waitAtShutdown(s interface{ Wait(context.Context) error }) func() {
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), shutdownWait)
+		defer cancel()
+		_ = s.Wait(ctx)
+	}
 }
