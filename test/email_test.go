@@ -630,27 +630,43 @@ func TestLineBreakInAnAddressIsRefusedAndMailsNothing(t *testing.T) {
 	}
 }
 
-// forgotTimings times reset requests for the known addresses (each with an
+// mailRequest is one of the requests that mail an address a secret when
+// it has an account, and must answer alike, in time as in body, when it
+// has none.
+type mailRequest struct {
+	name string
+	path string
+}
+
+// The timed requests: the password reset, the magic link and the
+// e-mail sign-in code of the canonical API (each answers 202).
+var (
+	forgotRequest    = mailRequest{"reset requests", "/auth/v1/password/forgot"}
+	magicLinkRequest = mailRequest{"magic-link requests", "/auth/v1/magic-link/send"}
+	emailCodeRequest = mailRequest{"e-mail code requests", "/auth/v1/email/code/send"}
+)
+
+// mailTimings times the request for the known addresses (each with an
 // account, each asked once) and as many for addresses without one,
 // interleaved so that load on the machine affects both alike. Each request
 // comes from its own client address (the server trusts the harness as a
 // proxy), so that the per-IP budget of the flow is never what answers. It
 // uses only send, so that a benchmark can call it too.
-func forgotTimings(tb testing.TB, s *server, known []string, client *int) (k, u []time.Duration) {
+func mailTimings(tb testing.TB, s *server, req mailRequest, known []string, client *int) (k, u []time.Duration) {
 	tb.Helper()
 	try := func(email string) time.Duration {
 		tb.Helper()
 		*client++
 		ip := fmt.Sprintf("10.%d.%d.%d", *client>>16&255, *client>>8&255, *client&255)
 		begun := time.Now()
-		r, err := s.send(http.MethodPost, "/auth/v1/password/forgot", withHost("localhost"), withHeader("X-Forwarded-For", ip),
+		r, err := s.send(http.MethodPost, req.path, withHost("localhost"), withHeader("X-Forwarded-For", ip),
 			withJSON(map[string]any{"email": email}))
 		took := time.Since(begun)
 		if err != nil {
 			tb.Fatal(err)
 		}
 		if r.Status != http.StatusAccepted {
-			tb.Fatalf("forgot %s: status %d, want 202; body %s", email, r.Status, r.Body)
+			tb.Fatalf("%s %s: status %d, want 202; body %s", req.path, email, r.Status, r.Body)
 		}
 		return took
 	}
@@ -686,17 +702,17 @@ func uniqueEmails(tag string, n int) []string {
 	return out
 }
 
-// BenchmarkForgotEnumerationTiming measures how long a reset request takes
-// for an address with an account and one without (distinct addresses each
-// time, so that no cooldown answers). It reports the medians and their
-// ratio and asserts nothing: timing on a shared machine is a number to
-// watch, not to gate on.
-func BenchmarkForgotEnumerationTiming(b *testing.B) {
+// benchmarkMailTiming measures how long req takes for an address with an
+// account and one without (distinct addresses each time, so that no
+// cooldown answers). It reports the medians and their ratio and asserts
+// nothing: timing on a shared machine is a number to watch, not to gate
+// on.
+func benchmarkMailTiming(b *testing.B, req mailRequest) {
 	s := startTenantsEnv(b, behindProxy, emailTenant("local", "localhost"))
 	client := 0
 	warm := uniqueEmails("timed", 1)
 	registerAll(b, s, warm)
-	forgotTimings(b, s, warm, &client) // warm up
+	mailTimings(b, s, req, warm, &client) // warm up
 	const n = 25
 	var known, unknown []time.Duration
 	for b.Loop() {
@@ -704,7 +720,7 @@ func BenchmarkForgotEnumerationTiming(b *testing.B) {
 		emails := uniqueEmails("timed", n)
 		registerAll(b, s, emails)
 		b.StartTimer()
-		k, u := forgotTimings(b, s, emails, &client)
+		k, u := mailTimings(b, s, req, emails, &client)
 		known, unknown = append(known, k...), append(unknown, u...)
 	}
 	mk, mu := median(known), median(unknown)
@@ -713,18 +729,27 @@ func BenchmarkForgotEnumerationTiming(b *testing.B) {
 	b.ReportMetric(float64(mu)/float64(mk), "unknown/known-ratio")
 }
 
-// TestForgotTimingIsReported is the benchmark's measurement, smaller, in
-// the regular run: it only logs the medians.
-func TestForgotTimingIsReported(t *testing.T) {
+func BenchmarkForgotEnumerationTiming(b *testing.B)    { benchmarkMailTiming(b, forgotRequest) }
+func BenchmarkMagicLinkEnumerationTiming(b *testing.B) { benchmarkMailTiming(b, magicLinkRequest) }
+func BenchmarkEmailCodeEnumerationTiming(b *testing.B) { benchmarkMailTiming(b, emailCodeRequest) }
+
+// TestMailRequestTimingIsReported is the benchmarks' measurement, smaller,
+// in the regular run: it only logs the medians.
+func TestMailRequestTimingIsReported(t *testing.T) {
 	t.Parallel()
 	s := startTenantsEnv(t, behindProxy, emailTenant("local", "localhost"))
 	const n = 20
-	emails := uniqueEmails("timed", n+1)
+	reqs := []mailRequest{forgotRequest, magicLinkRequest, emailCodeRequest}
+	emails := uniqueEmails("timed", len(reqs)*n+1)
 	registerAll(t, s, emails)
 	client := 0
-	forgotTimings(t, s, emails[:1], &client) // warm up
-	known, unknown := forgotTimings(t, s, emails[1:], &client)
-	mk, mu := median(known), median(unknown)
-	t.Logf("reset requests, median of %d each: address with an account %s, without %s, unknown/known ratio %.3f",
-		n, mk.Round(10*time.Microsecond), mu.Round(10*time.Microsecond), float64(mu)/float64(mk))
+	for _, req := range reqs {
+		mailTimings(t, s, req, emails[:1], &client) // warm up
+	}
+	for i, req := range reqs {
+		known, unknown := mailTimings(t, s, req, emails[1+i*n:1+(i+1)*n], &client)
+		mk, mu := median(known), median(unknown)
+		t.Logf("%s, median of %d each: address with an account %s, without %s, unknown/known ratio %.3f",
+			req.name, n, mk.Round(10*time.Microsecond), mu.Round(10*time.Microsecond), float64(mu)/float64(mk))
+	}
 }

@@ -5,6 +5,11 @@
 // failures until the deadline the flow gives (the lifetime of the link or
 // code the mail carries); a mail that still cannot go is logged under the
 // request id, without its content.
+//
+// A flow whose answer must not tell whether an address has an account —
+// in its time as in its body — hands the courier more than the mail: with
+// Later it leaves the whole part of its work that depends on the address
+// (the account lookup, the secret, the mail) to run after the answer.
 package courier
 
 import (
@@ -56,11 +61,25 @@ func (c *Courier) Send(ctx context.Context, kind message.MailKind, to string, d 
 	return nil
 }
 
-// Rehearse composes the mail of kind and sends nothing: a flow answering
-// for an address without an account calls it where it would call Send, so
-// that both answers cost the same work.
-func (c *Courier) Rehearse(kind message.MailKind, d message.MailData) {
-	_, _ = c.compose.Compose(kind, "nobody@example.invalid", d)
+// Later runs f in the background, after the request is answered,
+// detached from the request's cancellation but keeping its values (the
+// request id), until deadline; an error f returns is logged under the
+// request id with the flow's name. A flow calls it for the part of its
+// work that depends on the address it was given (whether an account has
+// it, the secret issued for it, the mail sent to it), so that its answer
+// comes after the same work whatever the address: what is left to the
+// answer (input checks, the client's and the address's budgets) costs
+// the same for every address. f may call Send; Wait waits for both.
+//
+// f's errors never reach a client, and must not hold an address, a link
+// or a code: they are logged.
+func (c *Courier) Later(ctx context.Context, deadline time.Time, flow string, f func(ctx context.Context) error) {
+	rid := platform.RequestID(ctx)
+	c.background.Go(ctx, deadline, func(ctx context.Context) {
+		if err := f(ctx); err != nil {
+			c.log.Warn("mail request failed", "tenant", c.tenantID, "flow", flow, "request_id", rid, "error", err)
+		}
+	})
 }
 
 // Wait waits until the mail being delivered has gone or been given up, or

@@ -102,13 +102,41 @@ func TestAnUndeliveredMailIsLoggedUnderTheRequestWithoutItsContent(t *testing.T)
 	}
 }
 
-func TestRehearseComposesAndSendsNothing(t *testing.T) {
+func TestLaterRunsAfterTheRequestAndLogsItsError(t *testing.T) {
 	t.Parallel()
 	comp, mail := &composer{}, &mailer{}
-	c := courier.New("shop", comp, mail, nil)
-	c.Rehearse(message.MailPasswordReset, message.MailData{Link: "https://shop.example/r?token=t"})
-	_ = c.Wait(context.Background())
-	if comp.calls != 1 || len(mail.sent) != 0 {
-		t.Fatalf("composed %d, sent %d; want 1 and 0", comp.calls, len(mail.sent))
+	var log bytes.Buffer
+	c := courier.New("shop", comp, mail, slog.New(slog.NewTextHandler(&log, nil)))
+	ctx, cancel := context.WithCancel(platform.WithRequestID(context.Background(), "req-7"))
+	release := make(chan struct{})
+	deadline := time.Now().Add(time.Minute)
+	var sawDeadline time.Time
+	c.Later(ctx, deadline, "password reset", func(ctx context.Context) error {
+		<-release
+		sawDeadline, _ = ctx.Deadline()
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := c.Send(ctx, message.MailPasswordReset, "ann@example.com", message.MailData{Link: "https://shop.example/r?token=t"}, deadline); err != nil {
+			return err
+		}
+		return errors.New("store: unavailable")
+	})
+	cancel() // the request has been answered before f ran
+	close(release)
+	if err := c.Wait(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if !sawDeadline.Equal(deadline) {
+		t.Errorf("f ran with deadline %v, want %v", sawDeadline, deadline)
+	}
+	if len(mail.sent) != 1 {
+		t.Fatalf("%d mails sent from within Later, want 1 (Wait must cover them)", len(mail.sent))
+	}
+	out := log.String()
+	for _, want := range []string{"mail request failed", "flow=\"password reset\"", "request_id=req-7", "store: unavailable", "tenant=shop"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %q lacks %q", out, want)
+		}
 	}
 }

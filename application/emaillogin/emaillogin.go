@@ -4,12 +4,14 @@
 // signs its holder in. Each hands the login pipeline a grant and marks the
 // address verified, since holding the code or the link proves the mailbox.
 //
-// Neither form tells whether an address has an account: a code or token
-// is issued for every well-formed address (so that the engine's cooldown
-// and daily cap, and this package's budgets, answer alike for all of
-// them), and only an active account's address gets the mail; for any
-// other the mail is rehearsed (composed, not sent), so that both answers
-// cost the same work.
+// Neither form tells whether an address has an account, in its answer or
+// in the answer's time: before answering, a request only does what costs
+// the same for every address (the form of the address, the client's
+// budget, the address's cooldown, and for a code the code itself, issued
+// for every well-formed address so that the engine's cooldown and daily
+// cap answer alike). The account lookup and the mail come after the
+// answer, in the courier's background (courier.Courier.Later), and only
+// an active account's address gets the mail.
 //
 // A magic link is safe from mail scanners: opening it only confirms it
 // (ConfirmLink peeks at the token and never uses it up, whatever the HTTP
@@ -183,16 +185,16 @@ type SendInput struct {
 	Client session.Client
 }
 
-// SendCode issues a code for the address and mails it when the address is
-// an active account's. The code is issued in any case (the engine's
-// cooldown and daily cap then answer alike for every address); for an
-// address without one the mail is rehearsed. A malformed address is a
-// field error on "email"; a request over a limit is 429 with Retry-After.
+// SendCode issues a code for the address and, after answering, mails it
+// when the address is an active account's. The code is issued in any case
+// (the engine's cooldown and daily cap then answer alike for every
+// address). A malformed address is a field error on "email"; a request
+// over a limit is 429 with Retry-After.
 func (s *Service) SendCode(ctx context.Context, in SendInput) error {
 	if err := s.d.Login.Allowed(tenant.MethodEmailLink); err != nil {
 		return err
 	}
-	email, key, err := normalize(in.Email)
+	key, err := normalize(in.Email)
 	if err != nil {
 		return err
 	}
@@ -203,22 +205,20 @@ func (s *Service) SendCode(ctx context.Context, in SendInput) error {
 	if err != nil {
 		return err
 	}
-	u, mail, err := s.recipient(ctx, key)
-	if err != nil {
-		return err
-	}
-	d := message.MailData{Email: email, Code: issued.Secret, Expires: s.code.TTL}
-	if !mail {
-		s.d.Courier.Rehearse(message.MailEmailCode, d)
+	s.d.Courier.Later(ctx, issued.ExpiresAt, "email code", func(ctx context.Context) error {
+		u, mail, err := s.recipient(ctx, key)
+		if err != nil || !mail {
+			return err
+		}
+		d := message.MailData{Name: u.FirstName, Email: u.Email, Code: issued.Secret, Expires: s.code.TTL}
+		if err := s.d.Courier.Send(ctx, message.MailEmailCode, u.Email, d, issued.ExpiresAt); err != nil {
+			// Nothing went out: take the code back so that asking again
+			// works at once.
+			_ = s.d.Codes.Withdraw(ctx, s.code, key, key, issued)
+			return fmt.Errorf("email login: %w", err)
+		}
 		return nil
-	}
-	d.Name, d.Email = u.FirstName, u.Email
-	if err := s.d.Courier.Send(ctx, message.MailEmailCode, u.Email, d, issued.ExpiresAt); err != nil {
-		// Nothing went out: take the code back so that asking again
-		// works at once.
-		_ = s.d.Codes.Withdraw(context.WithoutCancel(ctx), s.code, key, key, issued)
-		return fmt.Errorf("email login: %w", err)
-	}
+	})
 	return nil
 }
 
@@ -240,7 +240,7 @@ func (s *Service) VerifyCode(ctx context.Context, in VerifyInput) (login.Outcome
 	if err := s.d.Login.Allowed(tenant.MethodEmailLink); err != nil {
 		return login.Outcome{}, err
 	}
-	_, key, err := normalize(in.Email)
+	key, err := normalize(in.Email)
 	if err != nil {
 		return login.Outcome{}, err
 	}
@@ -278,17 +278,17 @@ type LinkInput struct {
 	Device string
 }
 
-// SendLink issues a magic link for the address and mails it when the
-// address is an active account's; for any other the mail is rehearsed
-// after the same work, and the answer is the same nil. Within the
-// cooldown since the address's last link it answers otp.ErrCooldown
-// (429, Retry-After), for every address alike.
+// SendLink mails a magic link to the address when it is an active
+// account's, after answering; the answer is the same nil for any address.
+// Within the cooldown since the address's last request it answers
+// otp.ErrCooldown (429, Retry-After), for every address alike; once the
+// address had its links for the day nothing new is sent.
 func (s *Service) SendLink(ctx context.Context, in LinkInput) error {
 	if err := s.d.Login.Allowed(tenant.MethodEmailLink); err != nil {
 		return err
 	}
 	var fields []errs.FieldError
-	email, key, err := identity.NormalizeEmail(in.Email)
+	_, key, err := identity.NormalizeEmail(in.Email)
 	if err != nil {
 		fields = append(fields, errs.FieldError{Field: "email", Reason: err.Error()})
 	}
@@ -316,27 +316,27 @@ func (s *Service) SendLink(ctx context.Context, in LinkInput) error {
 	if err := s.guardLinkCooldown(ctx, key); err != nil {
 		return err
 	}
-	u, mail, err := s.recipient(ctx, key)
-	if err != nil {
-		return err
-	}
-	if mail {
+	paths := in.Paths
+	s.d.Courier.Later(ctx, sub.ExpiresAt, "magic link", func(ctx context.Context) error {
+		u, mail, err := s.recipient(ctx, key)
+		if err != nil || !mail {
+			return err
+		}
 		sub.UserID = u.ID
-	}
-	issued, err := s.d.Codes.Issue(ctx, s.link, sub.encode(), key)
-	if err != nil {
-		return err
-	}
-	d := message.MailData{Email: email, Link: link.Build(s.p.BaseURL, in.Paths.MagicLink, issued.Secret), Expires: s.link.TTL}
-	if !mail {
-		s.d.Courier.Rehearse(message.MailMagicLink, d)
+		issued, err := s.d.Codes.Issue(ctx, s.link, sub.encode(), key)
+		switch {
+		case errors.Is(err, otp.ErrDailyCap):
+			return nil // the address had its links for today
+		case err != nil:
+			return fmt.Errorf("email login: %w", err)
+		}
+		d := message.MailData{Name: u.FirstName, Email: u.Email, Link: link.Build(s.p.BaseURL, paths.MagicLink, issued.Secret), Expires: s.link.TTL}
+		if err := s.d.Courier.Send(ctx, message.MailMagicLink, u.Email, d, issued.ExpiresAt); err != nil {
+			_ = s.d.Codes.Withdraw(ctx, s.link, "", key, issued)
+			return fmt.Errorf("email login: %w", err)
+		}
 		return nil
-	}
-	d.Name, d.Email = u.FirstName, u.Email
-	if err := s.d.Courier.Send(ctx, message.MailMagicLink, u.Email, d, issued.ExpiresAt); err != nil {
-		_ = s.d.Codes.Withdraw(context.WithoutCancel(ctx), s.link, "", key, issued)
-		return fmt.Errorf("email login: %w", err)
-	}
+	})
 	return nil
 }
 
@@ -583,14 +583,14 @@ func hash(v string) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// normalize reads an address as registration does, or reports a field
-// error on "email".
-func normalize(raw string) (email, key string, err error) {
-	email, key, err = identity.NormalizeEmail(raw)
+// normalize reads an address as registration does and returns its key,
+// or reports a field error on "email".
+func normalize(raw string) (key string, err error) {
+	_, key, err = identity.NormalizeEmail(raw)
 	if err != nil {
-		return "", "", errs.InvalidFields(errs.FieldError{Field: "email", Reason: err.Error()})
+		return "", errs.InvalidFields(errs.FieldError{Field: "email", Reason: err.Error()})
 	}
-	return email, key, nil
+	return key, nil
 }
 
 func requireToken(token string) (string, error) {

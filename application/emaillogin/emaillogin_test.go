@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"io"
 	"net/url"
 	"regexp"
 	"strings"
@@ -43,6 +44,8 @@ type users struct {
 	verified map[string]string // id → the key that was verified
 	moved    map[string]string // id → the key the user has now
 	calls    *calls
+	// gate, when set, holds every lookup by address until it is closed.
+	gate chan struct{}
 }
 
 func newUsers(c *calls) *users {
@@ -70,6 +73,9 @@ func (u *users) ByID(ctx context.Context, tenantID, id string) (identity.User, e
 }
 
 func (u *users) ByEmail(ctx context.Context, tenantID, key string) (identity.User, error) {
+	if u.gate != nil {
+		<-u.gate
+	}
 	u.calls.add("users.ByEmail")
 	x, err := u.MemoryUsers.ByEmail(ctx, tenantID, key)
 	if err != nil {
@@ -221,6 +227,7 @@ type options struct {
 	policy emaillogin.Policy
 	tenant func(*tenant.Tenant)
 	store  *otptest.MemoryStore // shared by tenants, as Redis is
+	random io.Reader            // the engine's randomness; crypto/rand when nil
 }
 
 func newFixture(t *testing.T, o options) *fixture {
@@ -255,7 +262,10 @@ func newFixture(t *testing.T, o options) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{users: us, comp: &composer{calls: cl}, mail: &mailer{}, calls: cl, clock: c, t: tn}
-	f.codes = otp.New(tn.ID, key, store{o.store, cl}, c, rand.Reader)
+	if o.random == nil {
+		o.random = rand.Reader
+	}
+	f.codes = otp.New(tn.ID, key, store{o.store, cl}, c, o.random)
 	f.courier = courier.New(tn.ID, f.comp, f.mail, nil)
 	f.svc = emaillogin.New(tn, o.policy, emaillogin.Deps{
 		Users: us, Codes: f.codes, Courier: f.courier, Limiter: limiter{throttletest.NewMemoryLimiter(c), cl},
@@ -414,7 +424,10 @@ func TestAnEmailCodeProvesTheAddressOnATenantRequiringIt(t *testing.T) {
 	}
 }
 
-func TestAnUnknownAddressGetsNoMailAfterTheSameWork(t *testing.T) {
+// The answers come before the address is looked up: what is done before
+// them is the same for every address, and only an active account's
+// address gets mail afterwards.
+func TestAnswersComeAlikeBeforeTheAddressIsLookedUp(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, options{})
 	f.user(t, "ann")
@@ -422,6 +435,7 @@ func TestAnUnknownAddressGetsNoMailAfterTheSameWork(t *testing.T) {
 	if err := f.users.SetActive(ctx, f.t.ID, off.ID, false, f.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
+	f.users.gate = make(chan struct{})
 	work := map[string][]string{}
 	for _, email := range []string{"ann@example.com", "nobody@example.com", "off@example.com"} {
 		f.calls.take()
@@ -434,11 +448,15 @@ func TestAnUnknownAddressGetsNoMailAfterTheSameWork(t *testing.T) {
 		work[email] = f.calls.take()
 	}
 	want := strings.Join(work["ann@example.com"], "; ")
+	if want != "limiter.Hit email-login:ip; otp.Issue; limiter.Hit email-login:ip; limiter.Hit magic-link:addr" {
+		t.Errorf("work before the answers: %s; want the budgets and the code only", want)
+	}
 	for email, w := range work {
 		if got := strings.Join(w, "; "); got != want {
 			t.Errorf("%s: work\n  %s\nwant the known address's\n  %s", email, got, want)
 		}
 	}
+	close(f.users.gate)
 	if mails := f.delivered(t); len(mails) != 2 || mails[0].To != "Ann@Example.com" || mails[1].To != "Ann@Example.com" {
 		t.Fatalf("mailed %+v, want the code and the link to ann only", mails)
 	}
@@ -461,16 +479,46 @@ func TestAnUnknownAddressGetsNoMailAfterTheSameWork(t *testing.T) {
 // the right digits do not sign anyone in.
 func TestACodeOfAnAddressWithoutAnAccountIsInvalid(t *testing.T) {
 	t.Parallel()
-	f := newFixture(t, options{})
-	if err := f.svc.SendCode(ctx, emaillogin.SendInput{Email: "nobody@example.com"}); err != nil {
-		t.Fatal(err)
+	// With randomness of zeros every code is the same digits: the code of
+	// ann's address, mailed to her, is the one issued for nobody's.
+	f := newFixture(t, options{random: zeros{}})
+	f.user(t, "ann")
+	for _, email := range []string{"ann@example.com", "nobody@example.com"} {
+		if err := f.svc.SendCode(ctx, emaillogin.SendInput{Email: email}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	rehearsed := f.comp.last().Code // only the rehearsal saw it
-	if len(f.delivered(t)) != 0 {
-		t.Fatal("mail went to an address without an account")
+	code := f.lastCode(t, "Ann@Example.com")
+	if mails := f.delivered(t); len(mails) != 1 {
+		t.Fatalf("%d mails, want ann's only", len(mails))
 	}
-	if _, err := f.svc.VerifyCode(ctx, emaillogin.VerifyInput{Email: "nobody@example.com", Code: rehearsed, Kind: identity.SessionAPI}); !errors.Is(err, otp.ErrInvalid) {
+	if _, err := f.svc.VerifyCode(ctx, emaillogin.VerifyInput{Email: "nobody@example.com", Code: code, Kind: identity.SessionAPI}); !errors.Is(err, otp.ErrInvalid) {
 		t.Fatalf("%v, want otp_invalid", err)
+	}
+	if _, err := f.svc.VerifyCode(ctx, emaillogin.VerifyInput{Email: "ann@example.com", Code: code, Kind: identity.SessionAPI}); err != nil {
+		t.Fatalf("the same digits for ann, to whom they were mailed: %v", err)
+	}
+}
+
+// zeros is randomness that is all zero bytes.
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) { clear(p); return len(p), nil }
+
+// A magic link over the address's daily cap answers like any other and
+// sends nothing.
+func TestAMagicLinkOverTheDailyCapAnswersAlikeAndSendsNothing(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, options{policy: emaillogin.Policy{Limits: domain.Limits{MaxAttempts: 5, DailyCap: 1}}}) // no cooldown
+	f.user(t, "ann")
+	for i := range 3 {
+		if err := f.svc.SendLink(ctx, emaillogin.LinkInput{Email: "ann@example.com", Paths: link.Canonical}); err != nil {
+			t.Fatalf("link %d: %v", i+1, err)
+		}
+		f.delivered(t)
+	}
+	if mails := f.delivered(t); len(mails) != 1 {
+		t.Fatalf("%d links mailed, want 1 (the daily cap)", len(mails))
 	}
 }
 

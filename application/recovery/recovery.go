@@ -3,16 +3,18 @@
 // (the page that asks for the new password), and the link with a new
 // password sets it, proves the mailbox and ends every session of the user.
 //
-// No enumeration: Forgot answers nil whatever the address, after the same
-// work. A well-formed address with no active account behind it is counted
-// against the same limits, has a token issued (for a subject no account
-// has) and its mail composed (courier Rehearse) but not sent; only an
-// active account's address gets a mail. Within an address's cooldown, and
-// once it had its links for the day, the answer is the same nil and nothing
-// new is sent, whoever owns it. Only two answers differ from nil, and
-// neither depends on the address having an account: a malformed address
-// (400, field "email") and too many requests from the client's IP (429
-// with Retry-After).
+// No enumeration, in body or in time: Forgot answers nil whatever the
+// address, and before it looks the address up. What it does before the
+// answer — check the address's form, count the request against the
+// client's IP budget and the address's cooldown — costs the same for
+// every address; the rest (the account lookup, the token, the mail) runs
+// after the answer, in the courier's background (courier.Courier.Later),
+// and only an active account's address gets a mail. Within an address's
+// cooldown, and once it had its links for the day, nothing new is sent,
+// whoever owns it. Only two answers differ from nil, and neither depends
+// on the address having an account: a malformed address (400, field
+// "email") and too many requests from the client's IP (429 with
+// Retry-After); a limiter that cannot be reached is 503.
 //
 // A reset token is bound to the account and to the account's state when it
 // was mailed (its password hash and its e-mail key): after any password
@@ -60,11 +62,11 @@ type Hasher interface {
 }
 
 // Mail delivers the tenant's mail in the background (courier.Courier is
-// one). Rehearse composes a mail and sends nothing, for the same work on an
-// address without an account.
+// one). Later runs the address-dependent part of a request after its
+// answer, and logs what it returns.
 type Mail interface {
 	Send(ctx context.Context, kind message.MailKind, to string, d message.MailData, deadline time.Time) error
-	Rehearse(kind message.MailKind, d message.MailData)
+	Later(ctx context.Context, deadline time.Time, flow string, f func(ctx context.Context) error)
 }
 
 // Sessions ends every session of a user, of every kind, on every instance
@@ -107,11 +109,6 @@ const maxPasswordBytes = 4096
 // noticeLifetime is how long the "password changed" notice is retried.
 const noticeLifetime = time.Hour
 
-// nobody is the subject of a token issued for an address without an
-// account: no account's subject has this form, so the token (which is
-// never mailed) could not reset anything anyway.
-const nobody = "-"
-
 // Service is one tenant's password reset.
 type Service struct {
 	t    tenant.Tenant
@@ -136,10 +133,10 @@ type ForgotInput struct {
 }
 
 // Forgot mails a reset link to the address when it belongs to an active
-// account, and answers nil whatever the address (see the package doc for
-// the enumeration rule).
+// account, and answers nil whatever the address, before looking it up
+// (see the package doc for the enumeration rule).
 func (s *Service) Forgot(ctx context.Context, in ForgotInput) error {
-	email, key, err := identity.NormalizeEmail(in.Email)
+	_, key, err := identity.NormalizeEmail(in.Email)
 	if err != nil {
 		return errs.InvalidFields(errs.FieldError{Field: "email", Reason: err.Error()})
 	}
@@ -154,39 +151,46 @@ func (s *Service) Forgot(ctx context.Context, in ForgotInput) error {
 	if !ok {
 		return nil // a link went to this address a moment ago
 	}
+	paths := in.Paths
+	if paths == (link.Paths{}) {
+		paths = link.Canonical
+	}
+	s.d.Mail.Later(ctx, s.d.Clock.Now().Add(s.p.LinkTTL), "password reset", func(ctx context.Context) error {
+		if err := s.mailLink(ctx, key, paths); err != nil {
+			// Nothing went out: the address may ask again at once.
+			_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+			return err
+		}
+		return nil
+	})
+	return nil
+}
+
+// mailLink is the part of Forgot that depends on the address, run after
+// the answer: it mails a reset link when the address is an active
+// account's, and does nothing otherwise, or once the address had its
+// links for the day.
+func (s *Service) mailLink(ctx context.Context, key string, paths link.Paths) error {
 	u, err := s.d.Users.ByEmail(ctx, s.t.ID, key)
-	if err != nil && !errors.Is(err, errs.ErrNotFound) {
-		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+	switch {
+	case errors.Is(err, errs.ErrNotFound) || (err == nil && !u.Active):
+		return nil
+	case err != nil:
 		return fmt.Errorf("forgot password: %w", err)
 	}
-	known := err == nil && u.Active
-	subj := nobody
-	if known {
-		subj = subject(u)
-	}
+	subj := subject(u)
 	issued, err := s.d.Codes.Issue(ctx, s.kind, subj, key)
 	switch {
 	case errors.Is(err, otp.ErrDailyCap):
 		return nil // the address had its links for today
 	case err != nil:
-		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
-		return err
-	}
-	paths := in.Paths
-	if paths == (link.Paths{}) {
-		paths = link.Canonical
-	}
-	data := message.MailData{Email: email, Link: link.Build(s.p.BaseURL, paths.ResetPassword, issued.Secret), Expires: s.p.LinkTTL}
-	if !known {
-		s.d.Mail.Rehearse(message.MailPasswordReset, data)
-		return nil
+		return fmt.Errorf("forgot password: %w", err)
 	}
 	// To the account's address: the one typed may be another mailbox that
 	// folds to the same key.
-	data.Name, data.Email = u.FirstName, u.Email
+	data := message.MailData{Name: u.FirstName, Email: u.Email, Link: link.Build(s.p.BaseURL, paths.ResetPassword, issued.Secret), Expires: s.p.LinkTTL}
 	if err := s.d.Mail.Send(ctx, message.MailPasswordReset, u.Email, data, issued.ExpiresAt); err != nil {
 		_ = s.d.Codes.Withdraw(ctx, s.kind, subj, key, issued)
-		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
 		return fmt.Errorf("forgot password: %w", err)
 	}
 	return nil

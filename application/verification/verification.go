@@ -6,16 +6,18 @@
 // A link is bound to the account and to the address it was mailed to: a
 // link to an address the user has since left verifies nothing.
 //
-// No enumeration on the form that takes an address (Resend): it answers
-// nil whatever the address, after the same work. A well-formed address
-// without an active, unverified account behind it is counted against the
-// same limits, has a token issued (for a subject no account has) and its
-// mail composed (courier Rehearse) but not sent. Within the address's
-// cooldown, and once it had its links for the day, the answer is the same
-// nil and nothing new is sent. Only a malformed address (400, field
-// "email") and too many requests from the client's IP (429 with
-// Retry-After) answer otherwise, whoever owns the address. The signed-in
-// form (Send) tells its user what it did, since the account is theirs.
+// No enumeration on the form that takes an address (Resend), in body or
+// in time: it answers nil whatever the address, before looking it up.
+// What it does before the answer (the address's form, the client's IP
+// budget, the address's cooldown) costs the same for every address; the
+// account lookup, the token and the mail run after the answer, in the
+// courier's background (courier.Courier.Later), and only an active
+// account whose address is not verified yet gets a mail. Within the
+// address's cooldown, and once it had its links for the day, nothing new
+// is sent. Only a malformed address (400, field "email") and too many
+// requests from the client's IP (429 with Retry-After) answer otherwise,
+// whoever owns the address. The signed-in form (Send) tells its user what
+// it did, since the account is theirs.
 package verification
 
 import (
@@ -50,11 +52,11 @@ type Users interface {
 }
 
 // Mail delivers the tenant's mail in the background (courier.Courier is
-// one). Rehearse composes a mail and sends nothing, for the same work on an
-// address without an account.
+// one). Later runs the address-dependent part of a request after its
+// answer, and logs what it returns.
 type Mail interface {
 	Send(ctx context.Context, kind message.MailKind, to string, d message.MailData, deadline time.Time) error
-	Rehearse(kind message.MailKind, d message.MailData)
+	Later(ctx context.Context, deadline time.Time, flow string, f func(ctx context.Context) error)
 }
 
 // Policy is one tenant's address-verification policy: the policy of a flow that mails
@@ -89,10 +91,6 @@ var (
 	ErrTokenRequired = otp.ErrTokenRequired
 )
 
-// nobody is the subject of a token issued for an address without an
-// account: no account's subject has this form.
-const nobody = "-"
-
 // Service is one tenant's address verification.
 type Service struct {
 	t    tenant.Tenant
@@ -124,7 +122,7 @@ func (s *Service) Send(ctx context.Context, u identity.User, paths link.Paths) e
 	if !ok {
 		return ErrSentRecently.WithRetryAfter(max(1, int((retry+time.Second-1)/time.Second)))
 	}
-	err = s.mail(ctx, u, true, u.Email, paths)
+	err = s.mail(ctx, u, paths)
 	if err != nil && !errors.Is(err, otp.ErrDailyCap) {
 		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
 	}
@@ -143,7 +141,7 @@ type ResendInput struct {
 // active account whose address is not verified yet, and answers nil
 // whatever the address (see the package doc for the enumeration rule).
 func (s *Service) Resend(ctx context.Context, in ResendInput) error {
-	email, key, err := identity.NormalizeEmail(in.Email)
+	_, key, err := identity.NormalizeEmail(in.Email)
 	if err != nil {
 		return errs.InvalidFields(errs.FieldError{Field: "email", Reason: err.Error()})
 	}
@@ -158,32 +156,30 @@ func (s *Service) Resend(ctx context.Context, in ResendInput) error {
 	if !ok {
 		return nil // a link went to this address a moment ago
 	}
-	u, err := s.d.Users.ByEmail(ctx, s.t.ID, key)
-	if err != nil && !errors.Is(err, errs.ErrNotFound) {
-		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
-		return fmt.Errorf("verification mail: %w", err)
-	}
-	if err != nil {
-		u = identity.User{EmailKey: key}
-	}
-	err = s.mail(ctx, u, err == nil && u.Active && !u.EmailVerified, email, in.Paths)
-	switch {
-	case errors.Is(err, otp.ErrDailyCap):
-		return nil // the address had its links for today
-	case err != nil:
-		_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
-		return err
-	}
+	s.d.Mail.Later(ctx, s.d.Clock.Now().Add(s.p.LinkTTL), "verification mail", func(ctx context.Context) error {
+		u, err := s.d.Users.ByEmail(ctx, s.t.ID, key)
+		switch {
+		case errors.Is(err, errs.ErrNotFound) || (err == nil && (!u.Active || u.EmailVerified)):
+			return nil
+		case err != nil:
+			_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+			return fmt.Errorf("verification mail: %w", err)
+		}
+		switch err := s.mail(ctx, u, in.Paths); {
+		case errors.Is(err, otp.ErrDailyCap):
+			return nil // the address had its links for today
+		case err != nil:
+			_ = s.d.Limiter.Refund(ctx, cool, coolLimit)
+			return err
+		}
+		return nil
+	})
 	return nil
 }
 
-// mail issues a link for u and mails it when send is set; otherwise it
-// issues one for nobody and composes the mail to email without sending it.
-func (s *Service) mail(ctx context.Context, u identity.User, send bool, email string, paths link.Paths) error {
-	subj := nobody
-	if send {
-		subj = subject(u)
-	}
+// mail issues a verification link for u and mails it to u's address.
+func (s *Service) mail(ctx context.Context, u identity.User, paths link.Paths) error {
+	subj := subject(u)
 	issued, err := s.d.Codes.Issue(ctx, s.kind, subj, u.EmailKey)
 	if err != nil {
 		return err
@@ -191,12 +187,7 @@ func (s *Service) mail(ctx context.Context, u identity.User, send bool, email st
 	if paths == (link.Paths{}) {
 		paths = link.Canonical
 	}
-	data := message.MailData{Email: email, Link: link.Build(s.p.BaseURL, paths.VerifyEmail, issued.Secret), Expires: s.p.LinkTTL}
-	if !send {
-		s.d.Mail.Rehearse(message.MailVerification, data)
-		return nil
-	}
-	data.Name, data.Email = u.FirstName, u.Email
+	data := message.MailData{Name: u.FirstName, Email: u.Email, Link: link.Build(s.p.BaseURL, paths.VerifyEmail, issued.Secret), Expires: s.p.LinkTTL}
 	if err := s.d.Mail.Send(ctx, message.MailVerification, u.Email, data, issued.ExpiresAt); err != nil {
 		_ = s.d.Codes.Withdraw(ctx, s.kind, subj, u.EmailKey, issued)
 		return fmt.Errorf("verification mail: %w", err)
