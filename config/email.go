@@ -18,16 +18,19 @@ type emailSpec struct {
 	ResendCooldown  time.Duration `mapstructure:"resend_cooldown"`
 	DailyCap        int           `mapstructure:"daily_cap"`
 	SameDevice      bool          `mapstructure:"same_device"`
+	NewSigninNotice bool          `mapstructure:"new_signin_notice"`
 }
 
 func emailSpecFrom(p tenant.EmailPolicy) emailSpec {
 	return emailSpec{VerificationTTL: p.VerificationTTL, ResetTTL: p.ResetTTL, CodeTTL: p.CodeTTL, CodeLength: p.CodeLength,
-		MaxAttempts: p.MaxAttempts, MagicLinkTTL: p.MagicLinkTTL, ResendCooldown: p.ResendCooldown, DailyCap: p.DailyCap, SameDevice: p.SameDevice}
+		MaxAttempts: p.MaxAttempts, MagicLinkTTL: p.MagicLinkTTL, ResendCooldown: p.ResendCooldown, DailyCap: p.DailyCap, SameDevice: p.SameDevice,
+		NewSigninNotice: p.NewSigninNotice}
 }
 
 func (s emailSpec) policy() tenant.EmailPolicy {
 	return tenant.EmailPolicy{VerificationTTL: s.VerificationTTL, ResetTTL: s.ResetTTL, CodeTTL: s.CodeTTL, CodeLength: s.CodeLength,
-		MaxAttempts: s.MaxAttempts, MagicLinkTTL: s.MagicLinkTTL, ResendCooldown: s.ResendCooldown, DailyCap: s.DailyCap, SameDevice: s.SameDevice}
+		MaxAttempts: s.MaxAttempts, MagicLinkTTL: s.MagicLinkTTL, ResendCooldown: s.ResendCooldown, DailyCap: s.DailyCap, SameDevice: s.SameDevice,
+		NewSigninNotice: s.NewSigninNotice}
 }
 
 func (s emailSpec) document() map[string]any {
@@ -35,5 +38,6 @@ func (s emailSpec) document() map[string]any {
 		"verification_ttl": s.VerificationTTL.String(), "reset_ttl": s.ResetTTL.String(), "code_ttl": s.CodeTTL.String(),
 		"code_length": s.CodeLength, "max_attempts": s.MaxAttempts, "magic_link_ttl": s.MagicLinkTTL.String(),
 		"resend_cooldown": s.ResendCooldown.String(), "daily_cap": s.DailyCap, "same_device": s.SameDevice,
+		"new_signin_notice": s.NewSigninNotice,
 	}
 }

@@ -152,15 +152,37 @@ func (s *Service) Budget(ctx context.Context, emailKey, token string, ip netip.A
 	return Budget{Key: throttle.LoginAccount(emailKey), Limit: s.t.Throttling.LoginPerAccount, Stranger: true}
 }
 
-// Succeeded records a successful login on the account from ip and returns
-// the device credential for the client: the presented device's renewed
-// (same id, new expiry) when b was counted as a device, else a new device.
-// Failing to remember the address is not an error: the credential still
-// works and the next success tries again.
-func (s *Service) Succeeded(ctx context.Context, emailKey string, b Budget, ip netip.Addr) (Credential, error) {
-	if ip.IsValid() {
+// Remember records a sign-in of the account with e-mail key emailKey
+// from ip (IPv6 by /64): the address is known for AddressTTL from now.
+// The login pipeline calls it (or Seen) for every sign-in, whatever the
+// method, so that an address the owner signs in from has a password
+// budget of its own. Failing to remember is not an error: the next
+// sign-in tries again.
+func (s *Service) Remember(ctx context.Context, emailKey string, ip netip.Addr) {
+	if ip.IsValid() && emailKey != "" {
 		_ = s.d.Places.Remember(ctx, placeKey(emailKey, ip), AddressTTL)
 	}
+}
+
+// Seen reports whether the account with e-mail key emailKey signed in
+// from ip within AddressTTL, and records this sign-in as Remember does.
+// An address the store cannot look up counts as not seen (a notice too
+// many, never one too few).
+func (s *Service) Seen(ctx context.Context, emailKey string, ip netip.Addr) bool {
+	if !ip.IsValid() || emailKey == "" {
+		return false
+	}
+	key := placeKey(emailKey, ip)
+	known, err := s.d.Places.Known(ctx, key)
+	_ = s.d.Places.Remember(ctx, key, AddressTTL)
+	return err == nil && known
+}
+
+// Succeeded returns the device credential for the client of a successful
+// password login on the account: the presented device's renewed (same id,
+// new expiry) when b was counted as a device, else a new device. (The
+// address is remembered by the login pipeline, through Seen.)
+func (s *Service) Succeeded(_ context.Context, emailKey string, b Budget) (Credential, error) {
 	id := b.Device
 	if id == "" {
 		raw := make([]byte, 16)

@@ -5,18 +5,30 @@
 // method enabled, account active, verified address, (later) the second
 // factor — runs the after-login hooks and starts the session. It is the
 // only holder of the session Issuer.
+//
+// The after-login hooks: the last login is recorded; the client's address
+// is remembered as one the account signs in from (Places); and, when the
+// tenant has email.new_signin_notice, a sign-in from neither a device the
+// account knows nor an address it signed in from within 30 days mails its
+// owner a "new sign-in" notice, with the time, the address and the device.
 package login
 
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"strings"
 	"time"
+	"unicode"
+
+	"github.com/mileusna/useragent"
 
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -44,6 +56,11 @@ type Grant struct {
 	// before this login in the outcome (seed 001's last_session and
 	// last_token_session).
 	WithLatest bool
+	// KnownDevice says the method recognised the client as one of the
+	// account's devices (a valid device credential), or that there is
+	// nothing new to tell the owner (the sign-in right after the client
+	// created the account): no "new sign-in" notice is mailed.
+	KnownDevice bool
 }
 
 // Result says what a completed login produced.
@@ -71,18 +88,40 @@ type Outcome struct {
 	LatestWeb, LatestApp *identity.Session
 }
 
+// Places recognises the addresses an account signs in from
+// (device.Service is one). Remember records a sign-in of the account with
+// the e-mail key from ip; Seen reports whether the account signed in from
+// ip lately, and records this sign-in too.
+type Places interface {
+	Remember(ctx context.Context, emailKey string, ip netip.Addr)
+	Seen(ctx context.Context, emailKey string, ip netip.Addr) bool
+}
+
+// Mail delivers the tenant's mail in the background (courier.Courier is
+// one).
+type Mail interface {
+	Send(ctx context.Context, kind message.MailKind, to string, d message.MailData, deadline time.Time) error
+}
+
+// Deps are what one tenant's pipeline uses.
+type Deps struct {
+	Users  account.Users
+	Issuer *session.Issuer
+	Places Places
+	Mail   Mail
+	Clock  platform.Clock
+}
+
 // Pipeline is one tenant's login pipeline.
 type Pipeline struct {
-	t      tenant.Tenant
-	users  account.Users
-	issuer *session.Issuer
-	clock  platform.Clock
+	t tenant.Tenant
+	d Deps
 }
 
 // New returns the pipeline of tenant t. It takes the whole tenant: the
 // pipeline is where the tenant's login policy is applied.
-func New(t tenant.Tenant, users account.Users, issuer *session.Issuer, clock platform.Clock) *Pipeline {
-	return &Pipeline{t: t, users: users, issuer: issuer, clock: clock}
+func New(t tenant.Tenant, d Deps) *Pipeline {
+	return &Pipeline{t: t, d: d}
 }
 
 // Allowed reports whether the tenant has method enabled. A method asks it
@@ -111,23 +150,74 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	if u.TenantID != p.t.ID || !u.Active || (p.t.RequireVerifiedEmail && !u.EmailVerified) {
 		return Outcome{}, ErrInvalidCredentials
 	}
-	now := p.clock.Now().UTC()
+	now := p.d.Clock.Now().UTC()
 	if now.Sub(u.LastLoginAt) >= lastLoginPrecision {
-		if err := p.users.RecordLogin(ctx, p.t.ID, u.ID, now); err == nil {
+		if err := p.d.Users.RecordLogin(ctx, p.t.ID, u.ID, now); err == nil {
 			u.LastLoginAt = now
 		}
 	}
 	out := Outcome{Result: Signed, User: u}
 	if g.WithLatest {
 		var err error
-		if out.LatestWeb, out.LatestApp, err = p.issuer.Latest(ctx, u.ID); err != nil {
+		if out.LatestWeb, out.LatestApp, err = p.d.Issuer.Latest(ctx, u.ID); err != nil {
 			return Outcome{}, err
 		}
 	}
-	creds, err := p.issuer.Start(ctx, u, g.Kind, g.AMR, g.Client)
+	creds, err := p.d.Issuer.Start(ctx, u, g.Kind, g.AMR, g.Client)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("login: %w", err)
 	}
 	out.Credentials = creds
+	p.signedIn(ctx, u, g, now)
 	return out, nil
+}
+
+// noticeLifetime is how long a "new sign-in" notice is retried.
+const noticeLifetime = 24 * time.Hour
+
+// signedIn runs the hooks of a started session: the client's address is
+// remembered, and a sign-in from a new place is told to the account's
+// owner when the tenant asks for it. Neither can undo the sign-in.
+func (p *Pipeline) signedIn(ctx context.Context, u identity.User, g Grant, now time.Time) {
+	if g.KnownDevice || !p.t.Email.NewSigninNotice || u.Email == "" {
+		p.d.Places.Remember(ctx, u.EmailKey, g.Client.IP)
+		return
+	}
+	if p.d.Places.Seen(ctx, u.EmailKey, g.Client.IP) {
+		return
+	}
+	d := message.MailData{Name: u.FirstName, Email: u.Email, When: now, Device: deviceName(g.Client.UserAgent)}
+	if g.Client.IP.IsValid() {
+		d.IP = g.Client.IP.String()
+	}
+	_ = p.d.Mail.Send(ctx, message.MailNewSignIn, u.Email, d, now.Add(noticeLifetime))
+}
+
+// maxDeviceName bounds what a notice shows of a user agent.
+const maxDeviceName = 80
+
+// deviceName summarises a user agent as people read it ("Firefox on
+// Linux"); "" when it names nothing recognisable.
+func deviceName(ua string) string {
+	if strings.TrimSpace(ua) == "" {
+		return ""
+	}
+	parsed := useragent.Parse(ua)
+	name := parsed.Name
+	switch {
+	case name != "" && parsed.OS != "":
+		name += " on " + parsed.OS
+	case name == "":
+		name = parsed.OS
+	}
+	name = strings.Map(func(r rune) rune {
+		if !unicode.IsPrint(r) {
+			return -1
+		}
+		return r
+	}, name)
+	if r := []rune(name); len(r) > maxDeviceName {
+		name = string(r[:maxDeviceName])
+	}
+	return name
 }

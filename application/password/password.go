@@ -194,12 +194,15 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	}
 	out := Registered{User: u}
 	if in.SignIn != nil {
-		if o, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client}); err == nil {
+		// The account was created by this client a moment ago: no place to
+		// tell its owner about.
+		g := login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client, KnownDevice: true}
+		if o, err := s.d.Login.Complete(ctx, g); err == nil {
 			out.Login = &o
 			out.User = o.User
 			if o.Result == login.Signed {
 				// Registering proved the password like a login does.
-				out.Device, _ = s.d.Devices.Succeeded(ctx, key, device.Budget{}, in.Client.IP)
+				out.Device, _ = s.d.Devices.Succeeded(ctx, key, device.Budget{})
 			}
 		}
 	}
@@ -301,7 +304,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 		return Outcome{}, err
 	}
 
-	o, err := s.checkAndComplete(ctx, in, key, emailErr)
+	o, err := s.checkAndComplete(ctx, in, key, emailErr, budget.Device != "")
 	switch {
 	case err == nil:
 	case errs.KindOf(err) == errs.Unavailable:
@@ -323,7 +326,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 	if o.Result == login.Signed {
 		// Only a started session earns a credential: a pending second
 		// factor has not finished proving who this is.
-		if out.Device, err = s.d.Devices.Succeeded(ctx, key, budget, in.Client.IP); err != nil {
+		if out.Device, err = s.d.Devices.Succeeded(ctx, key, budget); err != nil {
 			out.Device = device.Credential{} // the login stands; the next one tries again
 		}
 	}
@@ -332,8 +335,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 
 // checkAndComplete checks the password of the account with the e-mail
 // key (doing the same work when there is none) and hands a match to the
-// pipeline.
-func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key string, emailErr error) (login.Outcome, error) {
+// pipeline; onDevice says the client presented a device credential of the
+// account.
+func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key string, emailErr error, onDevice bool) (login.Outcome, error) {
 	pw := identity.NormalizePassword(in.Password)
 	var u identity.User
 	var err error
@@ -366,7 +370,8 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 			}
 		}
 	}
-	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
+	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client,
+		WithLatest: in.WithLatest, KnownDevice: onDevice})
 }
 
 // dummyHash is a hash of a random password with the tenant's parameters,

@@ -143,7 +143,8 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	f.devices = device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})
 	f.svc = password.New(tn, password.Deps{
 		Users: f.users, Limiter: throttletest.NewMemoryLimiter(c), Hasher: f.hasher, Common: common{"password1": true},
-		Mail: f.mail, Login: login.New(tn, f.users, session.NewIssuer(f.sess), c), Devices: f.devices, Clock: c, Random: rand.Reader,
+		Mail: f.mail, Login: login.New(tn, login.Deps{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c}),
+		Devices: f.devices, Clock: c, Random: rand.Reader,
 	})
 	return f
 }

@@ -127,15 +127,15 @@ var (
 	throttleSet = wire.NewSet(provideLimiter, wire.Bind(new(throttle.Limiter), new(*redis.Limiter)))
 	sessionSet  = wire.NewSet(wire.Struct(new(session.Deps), "*"), session.New, session.NewIssuer,
 		provideAccessTokens, wire.Bind(new(session.AccessTokens), new(*cache.AccessTokens)))
-	loginSet    = wire.NewSet(login.New)
+	loginSet    = wire.NewSet(wire.Struct(new(login.Deps), "*"), login.New)
 	passwordSet = wire.NewSet(wire.Struct(new(password.Deps), "*"), password.New)
 	deviceSet   = wire.NewSet(wire.Struct(new(device.Deps), "*"), device.New, provideDeviceKey,
-		providePlaces, wire.Bind(new(device.Places), new(*redis.Places)))
+		providePlaces, wire.Bind(new(device.Places), new(*redis.Places)), wire.Bind(new(login.Places), new(*device.Service)))
 	keyringSet = wire.NewSet(provideKeyring)
 	otpSet     = wire.NewSet(provideOTPKey, provideOTPEngine)
 	smsSet     = wire.NewSet(provideSMSSender, provideSMSLogin)
 	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier,
-		wire.Bind(new(password.Mail), new(*courier.Courier)))
+		wire.Bind(new(password.Mail), new(*courier.Courier)), wire.Bind(new(login.Mail), new(*courier.Courier)))
 	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)))
 
 	platformBinds = wire.NewSet(

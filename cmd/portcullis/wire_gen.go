@@ -147,7 +147,6 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	engine := provideOTPEngine(t, key, otpStore, clock, random)
 	verificationService := provideVerification(t, mail, users, engine, limiter, courier, clock)
 	issuer := session.NewIssuer(service)
-	pipeline := login.New(t, users, issuer, clock)
 	deviceKey, err := provideDeviceKey(t, masterKey)
 	if err != nil {
 		cleanup()
@@ -161,6 +160,14 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Random: random,
 	}
 	deviceService := device.New(t, deviceDeps)
+	loginDeps := login.Deps{
+		Users:  users,
+		Issuer: issuer,
+		Places: deviceService,
+		Mail:   courier,
+		Clock:  clock,
+	}
+	pipeline := login.New(t, loginDeps)
 	passwordDeps := password.Deps{
 		Users:    users,
 		Limiter:  limiter,

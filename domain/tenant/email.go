@@ -27,6 +27,10 @@ type EmailPolicy struct {
 	// SameDevice binds a magic link to the browser that asked for it: it
 	// signs in only there.
 	SameDevice bool
+	// NewSigninNotice mails the account's owner a "new sign-in" notice
+	// after a sign-in from a device and an address (IPv6 by /64) the
+	// account has not signed in from within the last 30 days.
+	NewSigninNotice bool
 }
 
 // Defaults and bounds of the EmailPolicy fields. The link lifetimes are

@@ -1,0 +1,177 @@
+package login_test
+
+import (
+	"context"
+	"crypto/rand"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/device"
+	"github.com/portcullis/portcullis/application/device/devicetest"
+	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/session/sessiontest"
+	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/message"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+var ctx = context.Background()
+
+const firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+
+type tokens struct{}
+
+func (tokens) Issue(_ context.Context, c session.AccessClaims) (string, error) {
+	return "at." + c.SessionID, nil
+}
+
+func (tokens) Verify(context.Context, string) (session.AccessClaims, error) {
+	return session.AccessClaims{}, session.ErrInvalidToken
+}
+
+// mailbox records what the pipeline mails.
+type mailbox struct {
+	mu   sync.Mutex
+	sent []sent
+}
+
+type sent struct {
+	kind message.MailKind
+	to   string
+	d    message.MailData
+}
+
+func (m *mailbox) Send(_ context.Context, kind message.MailKind, to string, d message.MailData, _ time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.sent = append(m.sent, sent{kind, to, d})
+	return nil
+}
+
+func (m *mailbox) take() []sent {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s := m.sent
+	m.sent = nil
+	return s
+}
+
+type fixture struct {
+	pipe   *login.Pipeline
+	places *device.Service
+	mail   *mailbox
+	clock  *platformtest.Clock
+	user   identity.User
+}
+
+func newFixture(t *testing.T, notice bool) *fixture {
+	t.Helper()
+	tn := tenant.Default()
+	tn.ID, tn.DisplayName = "shop", "Shop"
+	tn.Email.NewSigninNotice = notice
+	if err := tn.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
+	users := accounttest.NewMemoryUsers()
+	u := identity.User{ID: "u1", TenantID: tn.ID, Email: "Ann@Example.com", EmailKey: "ann@example.com", FirstName: "Ann",
+		Active: true, Role: identity.RoleUser, CreatedAt: c.Now()}
+	if err := users.Create(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
+	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
+		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Clock: c, Random: rand.Reader})
+	key, err := device.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fixture{mail: &mailbox{}, clock: c, user: u,
+		places: device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})}
+	f.pipe = login.New(tn, login.Deps{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
+	return f
+}
+
+func (f *fixture) signIn(t *testing.T, ip string, knownDevice bool) {
+	t.Helper()
+	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+		Client: session.Client{IP: netip.MustParseAddr(ip), UserAgent: firefox}, KnownDevice: knownDevice})
+	if err != nil || out.Result != login.Signed {
+		t.Fatalf("sign-in from %s: %v, %v", ip, out.Result, err)
+	}
+}
+
+func TestASignInFromANewPlaceMailsTheOwnerOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, true)
+	f.signIn(t, "203.0.113.7", false)
+	got := f.mail.take()
+	if len(got) != 1 {
+		t.Fatalf("%d mails after a first sign-in, want the notice", len(got))
+	}
+	n := got[0]
+	if n.kind != message.MailNewSignIn || n.to != "Ann@Example.com" || n.d.Name != "Ann" || n.d.IP != "203.0.113.7" ||
+		n.d.Device != "Firefox on Linux" || !n.d.When.Equal(f.clock.Now()) {
+		t.Fatalf("notice %+v", n)
+	}
+	// The same address again, and another of its /64 for IPv6: nothing new.
+	f.signIn(t, "203.0.113.7", false)
+	f.signIn(t, "2001:db8:1:2::1", false)
+	f.mail.take()
+	f.signIn(t, "2001:db8:1:2::99", false)
+	if got := f.mail.take(); len(got) != 0 {
+		t.Fatalf("%d mails for a sign-in from a known place", len(got))
+	}
+	// Another address is new; past the memory of the places, so is the first.
+	f.signIn(t, "198.51.100.9", false)
+	f.clock.Advance(device.AddressTTL + time.Second)
+	f.signIn(t, "203.0.113.7", false)
+	if got := f.mail.take(); len(got) != 2 {
+		t.Fatalf("%d mails for a new address and a forgotten one, want 2", len(got))
+	}
+}
+
+func TestAKnownDeviceSignsInWithoutANoticeAndMakesItsAddressKnown(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, true)
+	f.signIn(t, "203.0.113.7", true)
+	f.signIn(t, "203.0.113.7", false) // the address is known by now
+	if got := f.mail.take(); len(got) != 0 {
+		t.Fatalf("%d mails, want none", len(got))
+	}
+}
+
+func TestWithoutTheNoticeNothingIsMailedButPlacesAreRemembered(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	f.signIn(t, "203.0.113.7", false)
+	if got := f.mail.take(); len(got) != 0 {
+		t.Fatalf("%d mails from a tenant without the notice", len(got))
+	}
+	if !f.places.Seen(ctx, f.user.EmailKey, netip.MustParseAddr("203.0.113.7")) {
+		t.Fatal("the sign-in's address was not remembered")
+	}
+}
+
+func TestTheNoticeNamesTheDeviceAsPeopleReadIt(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ ua, want string }{
+		{firefox, "Firefox on Linux"},
+		{"Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1", "Safari on iOS"},
+		{"", ""},
+	} {
+		f := newFixture(t, true)
+		if _, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, Kind: identity.SessionAPI,
+			Client: session.Client{IP: netip.MustParseAddr("203.0.113.7"), UserAgent: tc.ua}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.mail.take(); len(got) != 1 || got[0].d.Device != tc.want {
+			t.Errorf("user agent %q: notice %+v, want device %q", tc.ua, got, tc.want)
+		}
+	}
+}
