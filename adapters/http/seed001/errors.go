@@ -54,6 +54,9 @@ var codes = map[string]seedError{
 	// The original's register view answers every input it refuses with
 	// this code; the register route renders those errors as it (routes).
 	"invalid_registration_info": {code: "InvalidRegistrationInfo", title: "Invalid information provided.", status: http.StatusBadRequest},
+	// A tenant that has closed sign-up (403 on the canonical API).
+	"registration_disabled": {code: "RegistrationDisabled", title: "Registration disabled",
+		detail: "Registration is disabled.", status: http.StatusBadRequest},
 	// A session of the user that is not there (active_sessions/close/):
 	// the notes' NoActiveSessionOrToken, 400.
 	"session_not_found": {code: "NoActiveSessionOrToken", title: "Invalid request",
