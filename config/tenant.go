@@ -36,12 +36,13 @@ type tenantSpec struct {
 	Redirects      redirectsSpec      `mapstructure:"redirects"`
 	Throttling     throttlingSpec     `mapstructure:"throttling"`
 	// RequireVerifiedEmail: see tenant.Tenant.
-	RequireVerifiedEmail bool          `mapstructure:"require_verified_email"`
-	Profiles             profilesSpec  `mapstructure:"profiles"`
-	SMS                  smsSpec       `mapstructure:"sms"`
-	StoreTimeout         time.Duration `mapstructure:"store_timeout"`
-	Mail                 mailSpec      `mapstructure:"mail"`  // mail.go
-	Email                emailSpec     `mapstructure:"email"` // email.go
+	RequireVerifiedEmail bool             `mapstructure:"require_verified_email"`
+	Profiles             profilesSpec     `mapstructure:"profiles"`
+	Registration         registrationSpec `mapstructure:"registration"`
+	SMS                  smsSpec          `mapstructure:"sms"`
+	StoreTimeout         time.Duration    `mapstructure:"store_timeout"`
+	Mail                 mailSpec         `mapstructure:"mail"`  // mail.go
+	Email                emailSpec        `mapstructure:"email"` // email.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -56,6 +57,18 @@ type smsSpec struct {
 	DailyCap         int             `mapstructure:"daily_cap"`
 	Message          string          `mapstructure:"message"` // a text/template, parsed by tenant.ParseSMSMessage
 	Provider         smsProviderSpec `mapstructure:"provider"`
+}
+
+// registrationSpec is the registration section. Enabled is a pointer so
+// that an empty value (a bare "registration:" or "enabled:" line, which
+// the decoder reads as null) keeps the default, open, instead of closing
+// sign-up as a false would.
+type registrationSpec struct {
+	Enabled *bool `mapstructure:"enabled"`
+}
+
+func (s registrationSpec) policy() tenant.RegistrationPolicy {
+	return tenant.RegistrationPolicy{Enabled: s.Enabled == nil || *s.Enabled}
 }
 
 type profilesSpec struct {
@@ -137,6 +150,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
+		Registration: registrationSpec{Enabled: &t.Registration.Enabled},
 		SMS: smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL,
 			CodeLength: t.SMS.CodeLength, MaxAttempts: t.SMS.MaxAttempts, ResendCooldown: t.SMS.ResendCooldown, DailyCap: t.SMS.DailyCap,
 			Message: t.SMS.Message.Source(), Provider: smsProviderSpecFrom(t.SMSProvider)},
@@ -165,6 +179,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			SMSPerCallingCode: limit(s.Throttling.SMSPerCallingCode), SMSPerTenant: limit(s.Throttling.SMSPerTenant)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
+		Registration:         s.Registration.policy(),
 		SMS: tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL,
 			CodeLength: s.SMS.CodeLength, MaxAttempts: s.SMS.MaxAttempts, ResendCooldown: s.SMS.ResendCooldown, DailyCap: s.SMS.DailyCap,
 			Message: tenant.ParseSMSMessage(s.SMS.Message)},
@@ -260,6 +275,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
 		},
+		"registration": map[string]any{"enabled": s.Registration.policy().Enabled},
 		"sms": map[string]any{
 			"default_region": s.SMS.DefaultRegion, "allowed_countries": orEmpty(s.SMS.AllowedCountries), "code_ttl": s.SMS.CodeTTL.String(),
 			"code_length": s.SMS.CodeLength, "max_attempts": s.SMS.MaxAttempts, "resend_cooldown": s.SMS.ResendCooldown.String(),

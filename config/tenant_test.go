@@ -40,6 +40,10 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 		mail.SMTP.Configured() || mail.Brand != tenant.DefaultMail().Brand {
 		t.Fatalf("demo mail %+v", mail)
 	}
+	// It spells out that anyone may sign up.
+	if !ts[0].Registration.Enabled {
+		t.Fatal("demo registration closed; want registration.enabled: true")
+	}
 	// It spells out the e-mail defaults, and signs in by mailed code and link.
 	if ts[0].Email != tenant.DefaultEmailPolicy() || !ts[0].Enabled(tenant.MethodEmailLink) {
 		t.Fatalf("demo email %+v, email_link %v; want the defaults and on", ts[0].Email, ts[0].Enabled(tenant.MethodEmailLink))
@@ -57,6 +61,7 @@ func TestMinimalTenantTakesDefaults(t *testing.T) {
 		t.Fatalf("a partial section must keep the other defaults: %+v", got.Password)
 	}
 	if got.Tokens != want.Tokens || got.Sessions != want.Sessions || got.Throttling != want.Throttling || got.StoreTimeout != 3*time.Second ||
+		!got.Registration.Enabled ||
 		len(got.LoginMethods) != 1 || got.Redirects.Default != "/" {
 		t.Fatalf("defaults not applied: %+v", got)
 	}
@@ -123,6 +128,9 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 		{"sms message loop", "id: shop\nsms:\n  message: \"{{range 9}}{{.}}{{end}}\"\n", `tenant "shop": sms.message: must not use range`},
 		{"sms message empty", "id: shop\nsms:\n  message: \"\"\n", `tenant "shop": sms.message: must contain the code: use {{.Code}}`},
 		{"sms message not a string", "id: shop\nsms:\n  message: [a]\n", `tenant "shop": sms.message: must be a string`},
+		{"registration not a mapping", "id: shop\nregistration: false\n", `tenant "shop": registration: expected a map`},
+		{"registration enabled not a bool", "id: shop\nregistration:\n  enabled: \"no\"\n", `tenant "shop": registration.enabled: must be true or false, got a string`},
+		{"registration unknown setting", "id: shop\nregistration:\n  open: false\n", `tenant "shop": registration.open: is not a known setting`},
 		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
 		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
 		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
@@ -188,9 +196,47 @@ func TestSMSBlock(t *testing.T) {
 	}
 }
 
+func TestRegistrationBlock(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name, yaml string
+		want       bool
+	}{
+		{"absent: open", "id: reg\n", true},
+		{"enabled", "id: reg\nregistration:\n  enabled: true\n", true},
+		{"closed", "id: reg\nregistration:\n  enabled: false\n", false},
+		{"flow mapping", "id: reg\nregistration: {enabled: false}\n", false},
+		// An empty value (a commented-out line) keeps the default: it
+		// must not close sign-up as a false would.
+		{"empty section", "id: reg\nregistration:\n", true},
+		{"empty enabled", "id: reg\nregistration:\n  enabled:\n", true},
+		{"empty mapping", "id: reg\nregistration: {}\n", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := config.ParseTenantYAML([]byte(tc.yaml), "reg")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Registration.Enabled != tc.want {
+				t.Fatalf("registration.enabled %v, want %v", got.Registration.Enabled, tc.want)
+			}
+			doc := config.EncodeTenant(got)
+			if reg, _ := doc["registration"].(map[string]any); reg["enabled"] != tc.want {
+				t.Fatalf("encoded registration %v, want enabled: %v", doc["registration"], tc.want)
+			}
+			out, err := config.DecodeTenant(doc, "reg")
+			if err != nil || out.Registration != got.Registration {
+				t.Fatalf("round trip: %+v, %v; want %+v", out.Registration, err, got.Registration)
+			}
+		})
+	}
+}
+
 func TestEncodeDecodeRoundTrip(t *testing.T) {
 	t.Parallel()
-	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\nstore_timeout: 20s\n"+
+	in, err := config.ParseTenantYAML([]byte("id: rt\ndomains: [rt.example]\nlogin_methods: [password, totp]\ntokens:\n  app_token_ttl: 2160h\nredirects:\n  allow: [https://rt.example]\nstore_timeout: 20s\nregistration: {enabled: false}\n"+
 		"sms:\n  code_length: 10\n  max_attempts: 20\n  resend_cooldown: 1h\n  daily_cap: 1000\n  message: \"{{.Code}} - {{.Tenant}}\"\n"+
 		"mail:\n  base_url: https://rt.example/\n  from: \"RT <no-reply@rt.example>\"\n  reply_to: help@rt.example\n  templates_dir: "+os.TempDir()+"\n"+
 		"  smtp: {host: 127.0.0.1, tls: none, insecure_skip_verify: true, username: rt, password_sealed: AQID, timeout: 30s}\n"+
@@ -198,8 +244,8 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if in.StoreTimeout != 20*time.Second {
-		t.Fatalf("store_timeout: got %s, want 20s", in.StoreTimeout)
+	if in.StoreTimeout != 20*time.Second || in.Registration.Enabled {
+		t.Fatalf("store_timeout %s, registration %+v; want 20s and closed", in.StoreTimeout, in.Registration)
 	}
 	if in.SMS.CodeLength != 10 || in.SMS.Message.Source() != "{{.Code}} - {{.Tenant}}" {
 		t.Fatalf("sms: %+v", in.SMS)

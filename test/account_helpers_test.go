@@ -34,6 +34,8 @@ type tenantSpec struct {
 	RedirectDefault string
 	// RequireVerifiedEmail is require_verified_email.
 	RequireVerifiedEmail bool
+	// RegistrationClosed sets registration.enabled: false.
+	RegistrationClosed bool
 	// Throttling limits as YAML flow mappings ("{limit: 3, window: 3s}");
 	// generousLimit when empty, so that a test only meets the limit it is
 	// about; useDefault leaves the setting out of the file.
@@ -97,6 +99,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.SameDevice {
 		b.WriteString("email:\n  same_device: true\n")
+	}
+	if ts.RegistrationClosed {
+		b.WriteString("registration: {enabled: false}\n")
 	}
 	fmt.Fprintf(&b, `login_methods: [%s]
 password_policy:

@@ -1100,10 +1100,40 @@ func TestSeed001Surface(t *testing.T) {
 		wantError(t, post(t, "/api/user/login/", map[string]any{"email": long, "password": a.Password}), http.StatusBadRequest, "ValidationError", "errors")
 	})
 	t.Run("151-character e-mail at register", func(t *testing.T) {
-		wantError(t, post(t, "/api/user/register/", registerBody(account{Email: long, Password: strongPassword()})), http.StatusBadRequest, "ValidationError", "errors")
+		wantError(t, post(t, "/api/user/register/", registerBody(account{Email: long, Password: strongPassword()})), http.StatusBadRequest, "InvalidRegistrationInfo", "errors")
 	})
 	t.Run("150-character e-mail registers", func(t *testing.T) {
 		wantShape(t, post(t, "/api/user/register/", registerBody(account{Email: long[1:], Password: strongPassword()}), appMode), true)
+	})
+	// Every input the original's register view refuses is its
+	// InvalidRegistrationInfo, 400, with its title; here the refused field
+	// is named as the profile names field errors.
+	wantRegistrationInfo := func(t *testing.T, r reply, field, reason string) {
+		t.Helper()
+		wantError(t, r, http.StatusBadRequest, "InvalidRegistrationInfo", "errors")
+		wantSeed001(t, r, http.StatusBadRequest, "InvalidRegistrationInfo", field, reason)
+		if e := decodeJSON[seed001Error](t, r); e.Title != "Invalid information provided." || !strings.Contains(e.Detail, field+": ") {
+			t.Errorf("title %q, detail %q; want the original's title and a detail naming %s", e.Title, e.Detail, field)
+		}
+	}
+	t.Run("register with a malformed e-mail address", func(t *testing.T) {
+		b := newAccount("malformed")
+		body := registerBody(b)
+		body["email"] = "not-an-address"
+		wantRegistrationInfo(t, post(t, "/api/user/register/", body, appMode), "email", "must be a plain e-mail address")
+	})
+	t.Run("register with a weak password", func(t *testing.T) {
+		b := account{Email: uniqueEmail("weak"), Password: "short"}
+		wantRegistrationInfo(t, post(t, "/api/user/register/", registerBody(b), appMode), "password", "must be at least 8 characters")
+		if r := tryLogin(t, s, "localhost", b.Email, b.Password); r.Status != http.StatusUnauthorized {
+			t.Errorf("the refused registration created the account: login status %d, want 401", r.Status)
+		}
+	})
+	t.Run("register with a taken address", func(t *testing.T) {
+		// a registered above; its password does not change.
+		taken := registerBody(account{Email: a.Email, Password: strongPassword()})
+		wantRegistrationInfo(t, post(t, "/api/user/register/", taken, appMode), "email", "already exists")
+		wantShape(t, post(t, "/api/user/login/", map[string]any{"email": a.Email, "password": a.Password}, appMode), true)
 	})
 	t.Run("logout with the key", func(t *testing.T) {
 		k := key(t, wantShape(t, post(t, "/api/user/login/", map[string]any{"email": a.Email, "password": a.Password}, appMode), true))

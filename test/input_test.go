@@ -487,8 +487,8 @@ func TestInvalidUTF8IsRefused(t *testing.T) {
 	})
 	t.Run("seed 001", func(t *testing.T) {
 		wantSeed001(t, post(t, "/api/user/login/", rawJSON("email", bad, "password", pw)), http.StatusBadRequest, "ValidationError", "body", "is not valid UTF-8")
-		wantSeed001(t, post(t, "/api/user/register/", registerRaw(bad)), http.StatusBadRequest, "ValidationError", "body", "is not valid UTF-8")
-		wantSeed001(t, post(t, "/api/user/register/", registerRaw(`\udfff@example.com`)), http.StatusBadRequest, "ValidationError", "body", "unpaired UTF-16 surrogate")
+		wantSeed001(t, post(t, "/api/user/register/", registerRaw(bad)), http.StatusBadRequest, "InvalidRegistrationInfo", "body", "is not valid UTF-8")
+		wantSeed001(t, post(t, "/api/user/register/", registerRaw(`\udfff@example.com`)), http.StatusBadRequest, "InvalidRegistrationInfo", "body", "unpaired UTF-16 surrogate")
 	})
 	t.Run("canonical query", func(t *testing.T) {
 		wantFieldProblem(t, s.get(t, "/auth/v1/me?x=%FF", withHost("localhost")), "x", "is not valid UTF-8")
@@ -533,7 +533,7 @@ func TestNamesWithHiddenCharactersAreRefused(t *testing.T) {
 					}
 				}
 				wantSeed001(t, s.do(t, http.MethodPost, "/api/user/register/", withHost("localhost"), withHeader("X-Auth-Mode", "app-token"), withJSON(body)),
-					http.StatusBadRequest, "ValidationError", field, reason)
+					http.StatusBadRequest, "InvalidRegistrationInfo", field, reason)
 			})
 		}
 	}

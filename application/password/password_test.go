@@ -24,14 +24,16 @@ import (
 	"github.com/portcullis/portcullis/application/throttle/throttletest"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // --- fakes for the ports without an in-memory twin elsewhere ---
 
-// hasher is a transparent fake that counts verifications.
+// hasher is a transparent fake that counts hashes and verifications.
 type hasher struct {
+	hashes   atomic.Int64
 	verifies atomic.Int64
 	busy     atomic.Bool
 }
@@ -41,6 +43,7 @@ func params(p tenant.HashParams) string {
 }
 
 func (h *hasher) Hash(_ context.Context, pw string, p tenant.HashParams) (string, error) {
+	h.hashes.Add(1)
 	return "fake$" + params(p) + "$" + pw, nil
 }
 
@@ -100,6 +103,14 @@ func (m *mailbox) Send(_ context.Context, kind message.MailKind, to string, d me
 	return nil
 }
 
+// verifier counts the verification links it is asked to mail.
+type verifier struct{ sent atomic.Int64 }
+
+func (v *verifier) Send(context.Context, identity.User, link.Paths) error {
+	v.sent.Add(1)
+	return nil
+}
+
 type fixture struct {
 	svc         *password.Service
 	sess        *session.Service
@@ -109,6 +120,8 @@ type fixture struct {
 	users       *accounttest.MemoryUsers
 	hasher      *hasher
 	mail        *mailbox
+	verifier    *verifier
+	limiter     *throttletest.MemoryLimiter
 	t           tenant.Tenant
 	// devices is the device service the password service uses.
 	devices *device.Service
@@ -125,7 +138,8 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 		t.Fatal(err)
 	}
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
-	f := &fixture{clock: c, users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mailbox{}, t: tn}
+	f := &fixture{clock: c, users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mailbox{}, verifier: &verifier{},
+		limiter: throttletest.NewMemoryLimiter(c), t: tn}
 	sessions, revocations := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	f.sync = session.NewSync(sessions, revocations, c, time.Second)
 	if err := f.sync.Pass(ctx); err != nil {
@@ -142,8 +156,9 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	}
 	f.devices = device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})
 	f.svc = password.New(tn, password.Deps{
-		Users: f.users, Limiter: throttletest.NewMemoryLimiter(c), Hasher: f.hasher, Common: common{"password1": true},
-		Mail: f.mail, Login: login.New(tn, login.Deps{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c}),
+		Users: f.users, Limiter: f.limiter, Hasher: f.hasher, Common: common{"password1": true},
+		Mail: f.mail, Verifier: f.verifier,
+		Login:   login.New(tn, login.Deps{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c}),
 		Devices: f.devices, Clock: c, Random: rand.Reader,
 	})
 	return f
@@ -361,6 +376,53 @@ func TestDuplicateRegistrationIsToldByMailAndCaseFolded(t *testing.T) {
 	}
 	if _, _, err := f.login("ann@example.com", "another good one", identity.SessionAPI); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatal("the duplicate's password must not work")
+	}
+}
+
+func TestClosedRegistrationCreatesNothingAndSpendsNothing(t *testing.T) {
+	t.Parallel()
+	perIP := tenant.Limit{Count: 1, Window: time.Hour}
+	f := newFixture(t, func(t *tenant.Tenant) {
+		t.Registration.Enabled = false
+		t.Throttling.RegisterPerIP = perIP
+	})
+	if err := f.users.Create(ctx, identity.User{ID: "u1", TenantID: "shop", Email: "ann@example.com", EmailKey: "ann@example.com",
+		Role: identity.RoleUser, Active: true, PasswordHash: "fake$" + params(f.t.Password.Hash) + "$correct horse battery"}); err != nil {
+		t.Fatal(err)
+	}
+	kind := identity.SessionAPI
+	attempts := map[string]password.RegisterInput{
+		"a new address":   {Profile: identity.Profile{Email: "new@example.com", FirstName: "N", LastName: "U"}, Password: "correct horse battery", SignIn: &kind},
+		"a taken address": {Profile: identity.Profile{Email: "ann@example.com", FirstName: "X", LastName: "Y"}, Password: "another good one"},
+		"invalid input":   {Profile: identity.Profile{Email: "not an address"}, Password: "x"},
+	}
+	for name, in := range attempts {
+		for range 3 { // over the per-IP limit, were it counted
+			in.Client = alice
+			r, err := f.svc.Register(ctx, in)
+			if !errors.Is(err, password.ErrRegistrationDisabled) || errs.KindOf(err) != errs.Forbidden {
+				t.Fatalf("%s: %v, want registration_disabled (forbidden) whatever the input", name, err)
+			}
+			if r.User.ID != "" || r.Login != nil {
+				t.Fatalf("%s: a refused registration answered %+v", name, r)
+			}
+		}
+	}
+	if _, err := f.users.ByEmail(ctx, "shop", "new@example.com"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("the new address has an account: %v", err)
+	}
+	if n := f.hasher.hashes.Load(); n != 0 {
+		t.Errorf("%d passwords hashed, want none", n)
+	}
+	if n := f.verifier.sent.Load(); n != 0 || len(f.mail.sent) != 0 {
+		t.Errorf("%d verification links and mail %+v sent, want none", n, f.mail.sent)
+	}
+	if ok, _, err := f.limiter.Hit(ctx, throttle.RegisterIP(alice.IP), perIP); err != nil || !ok {
+		t.Errorf("the per-IP registration budget was spent: hit %v, %v", ok, err)
+	}
+	// Closing sign-up closes only sign-up.
+	if _, _, err := f.login("ann@example.com", "correct horse battery", identity.SessionAPI); err != nil {
+		t.Errorf("an existing account cannot sign in: %v", err)
 	}
 }
 

@@ -113,6 +113,15 @@ type Profiles struct {
 	Seed001Prefix string
 }
 
+// RegistrationPolicy (configuration section registration) says whether
+// people may create their own accounts.
+type RegistrationPolicy struct {
+	// Enabled opens self-service sign-up on every surface that registers;
+	// when it is off a registration creates nothing and is refused.
+	// Accounts that exist sign in as before.
+	Enabled bool
+}
+
 // SMSPolicy says which phone numbers a tenant accepts, what its SMS login
 // codes are like and what their message says. The SMS provider is
 // configured apart from it.
@@ -186,6 +195,8 @@ type Tenant struct {
 	Throttling   Throttling
 	// Profiles switches on the compatibility API surfaces.
 	Profiles Profiles
+	// Registration opens or closes self-service sign-up.
+	Registration RegistrationPolicy
 	// SMS is the phone number and SMS code policy.
 	SMS SMSPolicy
 	// RequireVerifiedEmail makes a password login of an account whose
@@ -246,6 +257,7 @@ func Default() Tenant {
 			SMSPerCallingCode:        Limit{Count: 100, Window: time.Hour},
 			SMSPerTenant:             Limit{Count: 1000, Window: 24 * time.Hour},
 		},
+		Registration: RegistrationPolicy{Enabled: true},
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
 		StoreTimeout: DefaultStoreTimeout,

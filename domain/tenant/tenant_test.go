@@ -23,6 +23,18 @@ func TestDefaultsAreValid(t *testing.T) {
 	}
 }
 
+func TestRegistrationIsOpenByDefault(t *testing.T) {
+	t.Parallel()
+	if !tenant.Default().Registration.Enabled {
+		t.Fatal("the default tenant has closed sign-up; want registration.enabled true")
+	}
+	closed := valid()
+	closed.Registration.Enabled = false
+	if err := closed.Validate(); err != nil {
+		t.Fatalf("a tenant with closed sign-up is refused: %v", err)
+	}
+}
+
 func TestValidateNamesFieldAndReason(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -51,6 +51,12 @@ var codes = map[string]seedError{
 	"password_required":    {code: "OldNewPasswordRequired", title: "Insufficient data", detail: "Old password and new password are required."},
 	"invalid_new_password": {code: "InvalidNewPassword", title: "Invalid new password"},
 	"invalid_old_password": {code: "InvalidOldPassword", title: "Invalid old password", detail: "Old password is incorrect."},
+	// The original's register view answers every input it refuses with
+	// this code; the register route renders those errors as it (routes).
+	"invalid_registration_info": {code: "InvalidRegistrationInfo", title: "Invalid information provided.", status: http.StatusBadRequest},
+	// A tenant that has closed sign-up (403 on the canonical API).
+	"registration_disabled": {code: "RegistrationDisabled", title: "Registration disabled",
+		detail: "Registration is disabled.", status: http.StatusBadRequest},
 	// A session of the user that is not there (active_sessions/close/):
 	// the notes' NoActiveSessionOrToken, 400.
 	"session_not_found": {code: "NoActiveSessionOrToken", title: "Invalid request",
@@ -85,6 +91,21 @@ func as(code string) web.Rendering {
 	return func(e *errs.Error) (int, any) {
 		c := *e
 		c.Code = code
+		return render(&c)
+	}
+}
+
+// asField is as(code) for an error that names no field: it gets one, on
+// field, whose reason is the error's message (a taken address at
+// register/ is a field error on email, as the original's serializer
+// reports the fields it refuses).
+func asField(code, field string) web.Rendering {
+	return func(e *errs.Error) (int, any) {
+		c := *e
+		c.Code = code
+		if len(c.Fields) == 0 {
+			c.Fields = []errs.FieldError{{Field: field, Reason: e.Message}}
+		}
 		return render(&c)
 	}
 }

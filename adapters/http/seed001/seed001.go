@@ -55,10 +55,19 @@ type route struct {
 // routes are the profile's routes by their path under {prefix}/user/,
 // without the trailing slash (both forms are served).
 var routes = map[string]route{
-	"login":    {fiber.MethodPost, handlers.login, nil},
-	"register": {fiber.MethodPost, handlers.register, nil},
-	"logout":   {fiber.MethodPost, handlers.logout, nil},
-	"me":       {fiber.MethodGet, handlers.me, nil},
+	"login":  {fiber.MethodPost, handlers.login, nil},
+	"logout": {fiber.MethodPost, handlers.logout, nil},
+	"me":     {fiber.MethodGet, handlers.me, nil},
+
+	// The original's register view answers every input it refuses with
+	// InvalidRegistrationInfo, 400: malformed body or fields, a password
+	// the policy refuses, an address already in use (shown as a field
+	// error on email, like the other refused fields).
+	"register": {fiber.MethodPost, handlers.register, withCodes(map[string]web.Rendering{
+		"invalid_request": as("invalid_registration_info"),
+		"weak_password":   as("invalid_registration_info"),
+		"email_taken":     asField("invalid_registration_info", "email"),
+	})},
 
 	"verify_email":        {fiber.MethodPost, handlers.verifyEmail, nil},
 	"verify_email/resend": {fiber.MethodPost, handlers.resendVerification, nil},

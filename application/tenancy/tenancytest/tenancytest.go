@@ -115,6 +115,7 @@ func Sample(id string) tenant.Tenant {
 	}
 	t.RequireVerifiedEmail = true
 	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
+	t.Registration = tenant.RegistrationPolicy{Enabled: false}
 	t.SMS = tenant.SMSPolicy{DefaultRegion: "TR", AllowedCountries: []string{"TR", "CY"}, CodeTTL: 2 * time.Minute, CodeLength: 8,
 		MaxAttempts: 3, ResendCooldown: 30 * time.Second, DailyCap: 4, Message: tenant.ParseSMSMessage("{{.Tenant}}: {{.Code}} ({{.Expires}})")}
 	t.Mail = tenant.Mail{BaseURL: "https://login." + id + ".example/app", From: "Sample " + id + " <no-reply@" + id + ".example>",
@@ -132,6 +133,7 @@ func equalConfig(a, b tenant.Tenant) bool {
 		slices.Equal(a.LoginMethods, b.LoginMethods) && a.Password == b.Password && a.Tokens == b.Tokens &&
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
 		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
+		a.Registration == b.Registration &&
 		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail
 }
 
