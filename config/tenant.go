@@ -128,6 +128,9 @@ type throttlingSpec struct {
 	SMSPerIP                 limitSpec `mapstructure:"sms_per_ip"`
 	SMSPerCallingCode        limitSpec `mapstructure:"sms_per_calling_code"`
 	SMSPerTenant             limitSpec `mapstructure:"sms_per_tenant"`
+	PasswordResetPerIP       limitSpec `mapstructure:"password_reset_per_ip"`
+	VerificationMailPerIP    limitSpec `mapstructure:"verification_mail_per_ip"`
+	EmailLoginPerIP          limitSpec `mapstructure:"email_login_per_ip"`
 }
 
 func specFromTenant(t tenant.Tenant) tenantSpec {
@@ -146,7 +149,9 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Throttling: throttlingSpec{LoginPerAccount: limit(t.Throttling.LoginPerAccount), LoginPerIP: limit(t.Throttling.LoginPerIP),
 			LoginPerDevice: limit(t.Throttling.LoginPerDevice), RegisterPerIP: limit(t.Throttling.RegisterPerIP),
 			SignupNoticePerRecipient: limit(t.Throttling.SignupNoticePerRecipient), SMSPerIP: limit(t.Throttling.SMSPerIP),
-			SMSPerCallingCode: limit(t.Throttling.SMSPerCallingCode), SMSPerTenant: limit(t.Throttling.SMSPerTenant)},
+			SMSPerCallingCode: limit(t.Throttling.SMSPerCallingCode), SMSPerTenant: limit(t.Throttling.SMSPerTenant),
+			PasswordResetPerIP: limit(t.Throttling.PasswordResetPerIP), VerificationMailPerIP: limit(t.Throttling.VerificationMailPerIP),
+			EmailLoginPerIP: limit(t.Throttling.EmailLoginPerIP)},
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
@@ -176,7 +181,9 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Throttling: tenant.Throttling{LoginPerAccount: limit(s.Throttling.LoginPerAccount), LoginPerIP: limit(s.Throttling.LoginPerIP),
 			LoginPerDevice: limit(s.Throttling.LoginPerDevice), RegisterPerIP: limit(s.Throttling.RegisterPerIP),
 			SignupNoticePerRecipient: limit(s.Throttling.SignupNoticePerRecipient), SMSPerIP: limit(s.Throttling.SMSPerIP),
-			SMSPerCallingCode: limit(s.Throttling.SMSPerCallingCode), SMSPerTenant: limit(s.Throttling.SMSPerTenant)},
+			SMSPerCallingCode: limit(s.Throttling.SMSPerCallingCode), SMSPerTenant: limit(s.Throttling.SMSPerTenant),
+			PasswordResetPerIP: limit(s.Throttling.PasswordResetPerIP), VerificationMailPerIP: limit(s.Throttling.VerificationMailPerIP),
+			EmailLoginPerIP: limit(s.Throttling.EmailLoginPerIP)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
 		Registration:         s.Registration.policy(),
@@ -269,7 +276,9 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"throttling": map[string]any{"login_per_account": limit(s.Throttling.LoginPerAccount), "login_per_ip": limit(s.Throttling.LoginPerIP),
 			"login_per_device": limit(s.Throttling.LoginPerDevice), "register_per_ip": limit(s.Throttling.RegisterPerIP),
 			"signup_notice_per_recipient": limit(s.Throttling.SignupNoticePerRecipient), "sms_per_ip": limit(s.Throttling.SMSPerIP),
-			"sms_per_calling_code": limit(s.Throttling.SMSPerCallingCode), "sms_per_tenant": limit(s.Throttling.SMSPerTenant)},
+			"sms_per_calling_code": limit(s.Throttling.SMSPerCallingCode), "sms_per_tenant": limit(s.Throttling.SMSPerTenant),
+			"password_reset_per_ip": limit(s.Throttling.PasswordResetPerIP), "verification_mail_per_ip": limit(s.Throttling.VerificationMailPerIP),
+			"email_login_per_ip": limit(s.Throttling.EmailLoginPerIP)},
 		"require_verified_email": s.RequireVerifiedEmail,
 		"profiles": map[string]any{
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},

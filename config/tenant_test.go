@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -43,6 +45,25 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	// It spells out that anyone may sign up.
 	if !ts[0].Registration.Enabled {
 		t.Fatal("demo registration closed; want registration.enabled: true")
+	}
+	// Its throttling block spells out the defaults, every limit of them.
+	if ts[0].Throttling != tenant.DefaultThrottling() {
+		t.Fatalf("demo throttling %+v\nwant the defaults %+v", ts[0].Throttling, tenant.DefaultThrottling())
+	}
+	raw, err := os.ReadFile(filepath.Join("tenants", "demo.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var demo struct {
+		Throttling map[string]any `yaml:"throttling"`
+	}
+	if err := yaml.Unmarshal(raw, &demo); err != nil {
+		t.Fatal(err)
+	}
+	for field := range config.EncodeTenant(tenant.Default())["throttling"].(map[string]any) {
+		if _, ok := demo.Throttling[field]; !ok {
+			t.Errorf("demo.yaml does not spell out throttling.%s", field)
+		}
 	}
 	// It spells out the e-mail defaults, and signs in by mailed code and link.
 	if ts[0].Email != tenant.DefaultEmailPolicy() || !ts[0].Enabled(tenant.MethodEmailLink) {
@@ -131,6 +152,15 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 		{"registration not a mapping", "id: shop\nregistration: false\n", `tenant "shop": registration: expected a map`},
 		{"registration enabled not a bool", "id: shop\nregistration:\n  enabled: \"no\"\n", `tenant "shop": registration.enabled: must be true or false, got a string`},
 		{"registration unknown setting", "id: shop\nregistration:\n  open: false\n", `tenant "shop": registration.open: is not a known setting`},
+		{"reset limit zero", "id: shop\nthrottling:\n  password_reset_per_ip: {limit: 0, window: 1h}\n", `tenant "shop": throttling.password_reset_per_ip.limit: must be at least 1, got 0`},
+		{"reset window without unit", "id: shop\nthrottling:\n  password_reset_per_ip: {limit: 5, window: 3600}\n",
+			`tenant "shop": throttling.password_reset_per_ip.window: must be a duration with a unit such as 15m or 1h30m, got 3600`},
+		{"verification window too short", "id: shop\nthrottling:\n  verification_mail_per_ip: {limit: 5, window: 10ms}\n",
+			`tenant "shop": throttling.verification_mail_per_ip.window: must be at least 1s, got 10ms`},
+		{"verification limit not a number", "id: shop\nthrottling:\n  verification_mail_per_ip: {limit: many, window: 1h}\n",
+			`tenant "shop": throttling.verification_mail_per_ip.limit: must be a whole number, got a string`},
+		{"e-mail login limit negative", "id: shop\nthrottling:\n  email_login_per_ip: {limit: -3, window: 1h}\n", `tenant "shop": throttling.email_login_per_ip.limit: must be at least 1, got -3`},
+		{"e-mail login unknown setting", "id: shop\nthrottling:\n  email_login_per_ip: {limit: 3, windw: 1h}\n", `tenant "shop": throttling.email_login_per_ip.windw: is not a known setting`},
 		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
 		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
 		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
@@ -147,6 +177,46 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 				t.Fatalf("error %q\ndoes not contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestMailFloodGuardSettings: the per-IP budgets of the mail flows are
+// read from the throttling block, a limit set alone keeps the other's
+// defaults, and they survive a round trip through a stored document.
+func TestMailFloodGuardSettings(t *testing.T) {
+	t.Parallel()
+	got, err := config.ParseTenantYAML([]byte("id: mail\nthrottling:\n  password_reset_per_ip: {limit: 2, window: 10m}\n"+
+		"  verification_mail_per_ip: {limit: 3, window: 2h}\n  email_login_per_ip: {limit: 4, window: 30s}\n"), "mail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	th := got.Throttling
+	if th.PasswordResetPerIP != (tenant.Limit{Count: 2, Window: 10 * time.Minute}) || th.VerificationMailPerIP != (tenant.Limit{Count: 3, Window: 2 * time.Hour}) ||
+		th.EmailLoginPerIP != (tenant.Limit{Count: 4, Window: 30 * time.Second}) {
+		t.Fatalf("throttling %+v", th)
+	}
+	if th.LoginPerIP != tenant.Default().Throttling.LoginPerIP {
+		t.Fatalf("the other limits must keep their defaults: %+v", th)
+	}
+	part, err := config.ParseTenantYAML([]byte("id: mail\nthrottling:\n  email_login_per_ip: {limit: 5}\n"), "mail")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if part.Throttling.EmailLoginPerIP != (tenant.Limit{Count: 5, Window: time.Hour}) ||
+		part.Throttling.PasswordResetPerIP != (tenant.Limit{Count: 20, Window: time.Hour}) ||
+		part.Throttling.VerificationMailPerIP != (tenant.Limit{Count: 20, Window: time.Hour}) {
+		t.Fatalf("a partial setting must keep the defaults of the rest: %+v", part.Throttling)
+	}
+	doc := config.EncodeTenant(got)
+	throttling := doc["throttling"].(map[string]any)
+	for _, field := range []string{"password_reset_per_ip", "verification_mail_per_ip", "email_login_per_ip"} {
+		if _, ok := throttling[field]; !ok {
+			t.Errorf("the document lacks throttling.%s: %v", field, throttling)
+		}
+	}
+	out, err := config.DecodeTenant(doc, "mail")
+	if err != nil || out.Throttling != got.Throttling {
+		t.Fatalf("round trip: %+v, %v; want %+v", out.Throttling, err, got.Throttling)
 	}
 }
 

@@ -45,6 +45,9 @@ type tenantSpec struct {
 	// the SMS throttling limits are then written as the others are.
 	SMS                                       string
 	SMSPerIP, SMSPerCallingCode, SMSPerTenant string
+	// The mail-flood guards, per client IP: password reset, verification
+	// mail, e-mail sign-in codes and magic links.
+	PasswordResetPerIP, VerificationMailPerIP, EmailLoginPerIP string
 	// EmailLink enables email_link (sign-in by mailed code or magic link).
 	EmailLink bool
 	// SameDevice is email.same_device: a magic link signs in only in the
@@ -77,6 +80,8 @@ func (ts tenantSpec) yaml() string {
 	limits := [][2]string{
 		{"login_per_account", ts.LoginPerAccount}, {"login_per_ip", ts.LoginPerIP}, {"login_per_device", ts.LoginPerDevice},
 		{"register_per_ip", ts.RegisterPerIP}, {"signup_notice_per_recipient", ts.SignupNoticePerRecipient},
+		{"password_reset_per_ip", ts.PasswordResetPerIP}, {"verification_mail_per_ip", ts.VerificationMailPerIP},
+		{"email_login_per_ip", ts.EmailLoginPerIP},
 	}
 	methods := []string{"password"}
 	if ts.SMS != "" {

@@ -60,13 +60,11 @@ type Users interface {
 
 // Defaults of the Policy fields left zero. A code lives 10 minutes and has
 // the engine's default length; a magic link lives an hour (seed 001's
-// lifetime); one client address may ask for 30 codes or links an hour.
+// lifetime); SendPerIP is the tenant's default throttling.email_login_per_ip.
 const (
-	DefaultCodeTTL         = 10 * time.Minute
-	DefaultCodeLength      = domain.DefaultLength
-	DefaultLinkTTL         = time.Hour
-	DefaultSendPerIPCount  = 30
-	DefaultSendPerIPWindow = time.Hour
+	DefaultCodeTTL    = 10 * time.Minute
+	DefaultCodeLength = domain.DefaultLength
+	DefaultLinkTTL    = time.Hour
 )
 
 // Policy is one tenant's e-mail login policy; the wiring maps the
@@ -119,7 +117,7 @@ func (p Policy) withDefaults() Policy {
 		p.LinkTTL = DefaultLinkTTL
 	}
 	if p.SendPerIP.Count == 0 {
-		p.SendPerIP = tenant.Limit{Count: DefaultSendPerIPCount, Window: DefaultSendPerIPWindow}
+		p.SendPerIP = tenant.DefaultThrottling().EmailLoginPerIP
 	}
 	return p
 }

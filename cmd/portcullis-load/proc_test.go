@@ -151,6 +151,9 @@ func TestBenchTenantFileIsValidAndUnthrottled(t *testing.T) {
 		"sms_per_ip":                  got.Throttling.SMSPerIP,
 		"sms_per_calling_code":        got.Throttling.SMSPerCallingCode,
 		"sms_per_tenant":              got.Throttling.SMSPerTenant,
+		"password_reset_per_ip":       got.Throttling.PasswordResetPerIP,
+		"verification_mail_per_ip":    got.Throttling.VerificationMailPerIP,
+		"email_login_per_ip":          got.Throttling.EmailLoginPerIP,
 	} {
 		if l != highLimit {
 			t.Errorf("throttling.%s = %+v, want %+v", name, l, highLimit)

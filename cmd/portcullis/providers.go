@@ -428,14 +428,16 @@ func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mail
 func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
 	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, clock platform.Clock) *recovery.Service {
 	p := t.Email
-	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
+	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
+		PerIP: t.Throttling.PasswordResetPerIP},
 		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Clock: clock})
 }
 
 func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
 	c *courier.Courier, clock platform.Clock) *verification.Service {
 	p := t.Email
-	return verification.New(t, verification.Policy{BaseURL: m.BaseURL, LinkTTL: p.VerificationTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
+	return verification.New(t, verification.Policy{BaseURL: m.BaseURL, LinkTTL: p.VerificationTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
+		PerIP: t.Throttling.VerificationMailPerIP},
 		verification.Deps{Users: users, Codes: codes, Limiter: limiter, Mail: c, Clock: clock})
 }
 
@@ -444,7 +446,7 @@ func provideEmailLogin(t tenant.Tenant, m tenant.Mail, users account.Users, code
 	p := t.Email
 	return emaillogin.New(t, emaillogin.Policy{BaseURL: m.BaseURL, CodeTTL: p.CodeTTL, CodeLength: p.CodeLength,
 		Limits:  otpdomain.Limits{MaxAttempts: p.MaxAttempts, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
-		LinkTTL: p.MagicLinkTTL, SameDevice: p.SameDevice},
+		LinkTTL: p.MagicLinkTTL, SameDevice: p.SameDevice, SendPerIP: t.Throttling.EmailLoginPerIP},
 		emaillogin.Deps{Users: users, Codes: codes, Courier: c, Limiter: limiter, Login: pipeline, Clock: clock})
 }
 

@@ -59,19 +59,25 @@ type Policy struct {
 	// DailyCap is the most links of the flow one address gets per UTC day.
 	DailyCap int
 	// PerIP bounds the requests from one client address (IPv6 by /64) to
-	// mail a link to an address typed in, whatever the address.
+	// mail a link to an address typed in, whatever the address: the
+	// tenant's throttling.password_reset_per_ip or
+	// verification_mail_per_ip.
 	PerIP tenant.Limit
 }
 
 // Defaults of the Policy fields; a zero field takes its default. The link
-// lifetime is seed 001's for resets and verifications.
+// lifetime is seed 001's for resets and verifications. A zero PerIP takes
+// DefaultPerIP.
 const (
-	DefaultLinkTTL     = 30 * time.Minute
-	DefaultCooldown    = 60 * time.Second
-	DefaultDailyCap    = 10
-	DefaultPerIPCount  = 20
-	DefaultPerIPWindow = time.Hour
+	DefaultLinkTTL  = 30 * time.Minute
+	DefaultCooldown = 60 * time.Second
+	DefaultDailyCap = 10
 )
+
+// DefaultPerIP is the tenant's default budget of the flows, one number for
+// both: tenant.DefaultThrottling's PasswordResetPerIP, which its
+// VerificationMailPerIP equals (the package's tests hold them so).
+func DefaultPerIP() tenant.Limit { return tenant.DefaultThrottling().PasswordResetPerIP }
 
 // WithDefaults returns p with each zero field set to its default.
 func (p Policy) WithDefaults() Policy {
@@ -85,7 +91,7 @@ func (p Policy) WithDefaults() Policy {
 		p.DailyCap = DefaultDailyCap
 	}
 	if p.PerIP == (tenant.Limit{}) {
-		p.PerIP = tenant.Limit{Count: DefaultPerIPCount, Window: DefaultPerIPWindow}
+		p.PerIP = DefaultPerIP()
 	}
 	return p
 }

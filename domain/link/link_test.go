@@ -33,4 +33,12 @@ func TestPolicyDefaults(t *testing.T) {
 	if p != want {
 		t.Fatalf("WithDefaults = %+v, want %+v", p, want)
 	}
+	// The flows' budget is the tenant's default of both settings that map
+	// to it, so that a tenant that sets neither and a Policy without one
+	// agree.
+	d := tenant.DefaultThrottling()
+	if link.DefaultPerIP() != d.PasswordResetPerIP || link.DefaultPerIP() != d.VerificationMailPerIP {
+		t.Fatalf("DefaultPerIP %+v, want the tenant defaults password_reset_per_ip %+v and verification_mail_per_ip %+v",
+			link.DefaultPerIP(), d.PasswordResetPerIP, d.VerificationMailPerIP)
+	}
 }

@@ -99,6 +99,34 @@ type Throttling struct {
 	SMSPerIP          Limit
 	SMSPerCallingCode Limit
 	SMSPerTenant      Limit
+	// The mail-flood guard: requests from one client address (IPv6 by /64)
+	// for mail to an address typed in, whatever the address and whether
+	// or not it has an account. PasswordResetPerIP counts password-reset
+	// requests, VerificationMailPerIP requests for an address-verification
+	// link, EmailLoginPerIP sign-in codes and magic links together.
+	PasswordResetPerIP    Limit
+	VerificationMailPerIP Limit
+	EmailLoginPerIP       Limit
+}
+
+// DefaultThrottling is the throttling of a tenant that sets none of it.
+// The flows that take a limit fall back to these when handed none.
+func DefaultThrottling() Throttling {
+	return Throttling{
+		LoginPerAccount: Limit{Count: 10, Window: 15 * time.Minute},
+		LoginPerIP:      Limit{Count: 100, Window: 15 * time.Minute},
+		LoginPerDevice:  Limit{Count: 10, Window: 15 * time.Minute},
+		RegisterPerIP:   Limit{Count: 20, Window: time.Hour},
+
+		SignupNoticePerRecipient: Limit{Count: 3, Window: 24 * time.Hour},
+		SMSPerIP:                 Limit{Count: 10, Window: time.Hour},
+		SMSPerCallingCode:        Limit{Count: 100, Window: time.Hour},
+		SMSPerTenant:             Limit{Count: 1000, Window: 24 * time.Hour},
+
+		PasswordResetPerIP:    Limit{Count: 20, Window: time.Hour},
+		VerificationMailPerIP: Limit{Count: 20, Window: time.Hour},
+		EmailLoginPerIP:       Limit{Count: 30, Window: time.Hour},
+	}
 }
 
 // Profiles are the compatibility API surfaces a tenant serves besides the
@@ -246,17 +274,7 @@ func Default() Tenant {
 		Redirects: RedirectPolicy{
 			Default: "/",
 		},
-		Throttling: Throttling{
-			LoginPerAccount: Limit{Count: 10, Window: 15 * time.Minute},
-			LoginPerIP:      Limit{Count: 100, Window: 15 * time.Minute},
-			LoginPerDevice:  Limit{Count: 10, Window: 15 * time.Minute},
-			RegisterPerIP:   Limit{Count: 20, Window: time.Hour},
-
-			SignupNoticePerRecipient: Limit{Count: 3, Window: 24 * time.Hour},
-			SMSPerIP:                 Limit{Count: 10, Window: time.Hour},
-			SMSPerCallingCode:        Limit{Count: 100, Window: time.Hour},
-			SMSPerTenant:             Limit{Count: 1000, Window: 24 * time.Hour},
-		},
+		Throttling:   DefaultThrottling(),
 		Registration: RegistrationPolicy{Enabled: true},
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
@@ -424,6 +442,9 @@ func (t Tenant) Validate() error {
 	limit("throttling.sms_per_ip", t.Throttling.SMSPerIP)
 	limit("throttling.sms_per_calling_code", t.Throttling.SMSPerCallingCode)
 	limit("throttling.sms_per_tenant", t.Throttling.SMSPerTenant)
+	limit("throttling.password_reset_per_ip", t.Throttling.PasswordResetPerIP)
+	limit("throttling.verification_mail_per_ip", t.Throttling.VerificationMailPerIP)
+	limit("throttling.email_login_per_ip", t.Throttling.EmailLoginPerIP)
 
 	ps = append(ps, t.SMS.problems(t.Name())...)
 

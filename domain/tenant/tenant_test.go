@@ -71,6 +71,12 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"zero device limit", func(x *tenant.Tenant) { x.Throttling.LoginPerDevice.Count = 0 }, "throttling.login_per_device.limit: must be at least 1, got 0"},
 		{"zero SMS calling-code window", func(x *tenant.Tenant) { x.Throttling.SMSPerCallingCode.Window = 0 }, "throttling.sms_per_calling_code.window: must be at least 1s, got 0s"},
 		{"zero notice window", func(x *tenant.Tenant) { x.Throttling.SignupNoticePerRecipient.Window = 0 }, "throttling.signup_notice_per_recipient.window: must be at least 1s, got 0s"},
+		{"zero reset limit", func(x *tenant.Tenant) { x.Throttling.PasswordResetPerIP.Count = 0 }, "throttling.password_reset_per_ip.limit: must be at least 1, got 0"},
+		{"tiny reset window", func(x *tenant.Tenant) { x.Throttling.PasswordResetPerIP.Window = time.Millisecond }, "throttling.password_reset_per_ip.window: must be at least 1s, got 1ms"},
+		{"negative verification limit", func(x *tenant.Tenant) { x.Throttling.VerificationMailPerIP.Count = -1 }, "throttling.verification_mail_per_ip.limit: must be at least 1, got -1"},
+		{"zero verification window", func(x *tenant.Tenant) { x.Throttling.VerificationMailPerIP.Window = 0 }, "throttling.verification_mail_per_ip.window: must be at least 1s, got 0s"},
+		{"zero e-mail login limit", func(x *tenant.Tenant) { x.Throttling.EmailLoginPerIP.Count = 0 }, "throttling.email_login_per_ip.limit: must be at least 1, got 0"},
+		{"tiny e-mail login window", func(x *tenant.Tenant) { x.Throttling.EmailLoginPerIP.Window = 500 * time.Millisecond }, "throttling.email_login_per_ip.window: must be at least 1s, got 500ms"},
 		{"unknown default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "XX" }, `sms.default_region: "XX" is not a known region: use an upper-case ISO 3166 alpha-2 code such as "TR"`},
 		{"lower-case default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "tr" }, `sms.default_region: "tr" is not a known region`},
 		{"unknown allowed country", func(x *tenant.Tenant) { x.SMS.AllowedCountries = []string{"TR", "Turkey"} }, `sms.allowed_countries[1]: "Turkey" is not a known region`},
@@ -124,6 +130,25 @@ func TestValidateReportsAllProblemsAndNamesTenant(t *testing.T) {
 	y.Source = "file:config/tenants/x.yaml"
 	if !errors.As(y.Validate(), &ve) || ve.Tenant != "file:config/tenants/x.yaml" {
 		t.Fatalf("a tenant without id is named by its source, got %v", ve)
+	}
+}
+
+// TestMailFloodGuardDefaults: the per-IP budgets of the mail flows are
+// the documented ones, and a tenant that sets none has them.
+func TestMailFloodGuardDefaults(t *testing.T) {
+	t.Parallel()
+	d := tenant.DefaultThrottling()
+	for name, c := range map[string]struct{ got, want tenant.Limit }{
+		"password_reset_per_ip":    {d.PasswordResetPerIP, tenant.Limit{Count: 20, Window: time.Hour}},
+		"verification_mail_per_ip": {d.VerificationMailPerIP, tenant.Limit{Count: 20, Window: time.Hour}},
+		"email_login_per_ip":       {d.EmailLoginPerIP, tenant.Limit{Count: 30, Window: time.Hour}},
+	} {
+		if c.got != c.want {
+			t.Errorf("default throttling.%s = %+v, want %+v", name, c.got, c.want)
+		}
+	}
+	if tenant.Default().Throttling != d {
+		t.Errorf("Default().Throttling = %+v, want DefaultThrottling() %+v", tenant.Default().Throttling, d)
 	}
 }
 

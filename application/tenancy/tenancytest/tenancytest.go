@@ -112,6 +112,10 @@ func Sample(id string) tenant.Tenant {
 		SMSPerIP:                 tenant.Limit{Count: 6, Window: 30 * time.Minute},
 		SMSPerCallingCode:        tenant.Limit{Count: 50, Window: 2 * time.Hour},
 		SMSPerTenant:             tenant.Limit{Count: 500, Window: 12 * time.Hour},
+
+		PasswordResetPerIP:    tenant.Limit{Count: 7, Window: 45 * time.Minute},
+		VerificationMailPerIP: tenant.Limit{Count: 8, Window: 90 * time.Minute},
+		EmailLoginPerIP:       tenant.Limit{Count: 9, Window: 3 * time.Hour},
 	}
 	t.RequireVerifiedEmail = true
 	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
