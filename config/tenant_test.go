@@ -65,9 +65,12 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 			t.Errorf("demo.yaml does not spell out throttling.%s", field)
 		}
 	}
-	// It spells out the e-mail defaults, and signs in by mailed code and link.
-	if ts[0].Email != tenant.DefaultEmailPolicy() || !ts[0].Enabled(tenant.MethodEmailLink) {
-		t.Fatalf("demo email %+v, email_link %v; want the defaults and on", ts[0].Email, ts[0].Enabled(tenant.MethodEmailLink))
+	// It spells out the e-mail defaults, tells its users of new sign-ins,
+	// and signs in by mailed code and link.
+	wantEmail := tenant.DefaultEmailPolicy()
+	wantEmail.NewSigninNotice = true
+	if ts[0].Email != wantEmail || !ts[0].Enabled(tenant.MethodEmailLink) {
+		t.Fatalf("demo email %+v, email_link %v; want the defaults with new_signin_notice, and on", ts[0].Email, ts[0].Enabled(tenant.MethodEmailLink))
 	}
 }
 

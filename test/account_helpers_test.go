@@ -53,6 +53,8 @@ type tenantSpec struct {
 	// SameDevice is email.same_device: a magic link signs in only in the
 	// browser that asked for it.
 	SameDevice bool
+	// NewSigninNotice is email.new_signin_notice.
+	NewSigninNotice bool
 	// BaseURL is mail.base_url; empty leaves it out (dev mode's default).
 	BaseURL string
 	// SMTPPort, when set, sends the tenant's mail to an SMTP server on
@@ -102,8 +104,15 @@ func (ts tenantSpec) yaml() string {
 			fmt.Fprintf(&b, "  from: \"%s <no-reply@%s.example>\"\n  smtp: {host: 127.0.0.1, port: %d, tls: none, timeout: 5s}\n", ts.ID, ts.ID, ts.SMTPPort)
 		}
 	}
+	var email []string
 	if ts.SameDevice {
-		b.WriteString("email:\n  same_device: true\n")
+		email = append(email, "same_device: true")
+	}
+	if ts.NewSigninNotice {
+		email = append(email, "new_signin_notice: true")
+	}
+	if len(email) > 0 {
+		fmt.Fprintf(&b, "email:\n  %s\n", strings.Join(email, "\n  "))
 	}
 	if ts.RegistrationClosed {
 		b.WriteString("registration: {enabled: false}\n")
