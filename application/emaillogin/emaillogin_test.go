@@ -15,7 +15,6 @@ import (
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
 	"github.com/portcullis/portcullis/application/courier"
-	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/login"
@@ -271,7 +270,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	f.courier = courier.New(tn.ID, f.comp, f.mail, nil)
 	f.svc = emaillogin.New(tn, o.policy, emaillogin.Deps{
 		Users: us, Codes: f.codes, Courier: f.courier, Limiter: limiter{throttletest.NewMemoryLimiter(c), cl},
-		Login: login.New(tn, login.Deps{Users: us, Issuer: session.NewIssuer(sess), Places: places(t, tn, c), Mail: f.courier, Clock: c}), Clock: c,
+		Login: login.New(tn, login.Deps{Users: us, Issuer: session.NewIssuer(sess), Places: devicetest.NewService(t, tn, c), Mail: f.courier, Clock: c}), Clock: c,
 	})
 	return f
 }
@@ -839,14 +838,4 @@ func TestALinkToAnAddressTheAccountLeftIsRefused(t *testing.T) {
 	if f.verified(t, "ann") {
 		t.Fatal("the new address was marked verified by a link to the old one")
 	}
-}
-
-// places is the tenant's device recognition on in-memory places.
-func places(t *testing.T, tn tenant.Tenant, c *platformtest.Clock) *device.Service {
-	t.Helper()
-	key, err := device.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})
 }

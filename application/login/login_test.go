@@ -87,12 +87,7 @@ func newFixture(t *testing.T, notice bool) *fixture {
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
 		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Clock: c, Random: rand.Reader})
-	key, err := device.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{mail: &mailbox{}, clock: c, user: u,
-		places: device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})}
+	f := &fixture{mail: &mailbox{}, clock: c, user: u, places: devicetest.NewService(t, tn, c)}
 	f.pipe = login.New(tn, login.Deps{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
 	return f
 }

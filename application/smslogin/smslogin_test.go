@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
-	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/otp"
@@ -130,7 +129,7 @@ func newFixtureWith(t *testing.T, limits smslogin.Limits, policy func(*tenant.SM
 	f := &fixture{sess: sess, users: users, box: &outbox{}, clock: c, t: tn}
 	f.svc = smslogin.New(tn, tn.SMS, limits, smslogin.Deps{
 		Users: users, Parse: parse, Codes: otp.New(tn.ID, key, otptest.NewMemoryStore(c), c, rand.Reader), Sender: f.box,
-		Limiter: throttletest.NewMemoryLimiter(c), Login: login.New(tn, login.Deps{Users: users, Issuer: session.NewIssuer(sess), Places: places(t, tn, c), Mail: noMail{}, Clock: c}),
+		Limiter: throttletest.NewMemoryLimiter(c), Login: login.New(tn, login.Deps{Users: users, Issuer: session.NewIssuer(sess), Places: devicetest.NewService(t, tn, c), Mail: noMail{}, Clock: c}),
 		Clock: c,
 	})
 	return f
@@ -402,16 +401,6 @@ func TestThePolicysBoundsMakeUsableKinds(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-}
-
-// places is the tenant's device recognition on in-memory places.
-func places(t *testing.T, tn tenant.Tenant, c *platformtest.Clock) *device.Service {
-	t.Helper()
-	key, err := device.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})
 }
 
 // noMail takes the pipeline's notices and sends nothing (the tenant has

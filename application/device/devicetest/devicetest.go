@@ -1,16 +1,30 @@
-// Package devicetest provides an in-memory device.Places for unit tests and
-// the contract suite every Places must pass.
+// Package devicetest provides an in-memory device.Places for unit tests,
+// the contract suite every Places must pass, and a tenant's device service
+// on it.
 package devicetest
 
 import (
 	"context"
+	"crypto/rand"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
+
+// NewService returns tenant t's device service on fresh in-memory places
+// and clock, with a key derived from a fixed test master key.
+func NewService(tb testing.TB, t tenant.Tenant, clock platform.Clock) *device.Service {
+	tb.Helper()
+	key, err := device.DeriveKey([]byte("a master key of at least sixteen bytes"), t.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return device.New(t, device.Deps{Key: key, Places: NewMemoryPlaces(clock), Clock: clock, Random: rand.Reader})
+}
 
 var _ device.Places = (*MemoryPlaces)(nil)
 
