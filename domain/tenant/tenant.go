@@ -241,6 +241,8 @@ type Tenant struct {
 	Mail Mail
 	// Email is the policy of the secrets mailed to users.
 	Email EmailPolicy
+	// MFA is the second-factor policy (mfa).
+	MFA MFAPolicy
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -278,6 +280,7 @@ func Default() Tenant {
 		Registration: RegistrationPolicy{Enabled: true},
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
+		MFA:          DefaultMFAPolicy(),
 		StoreTimeout: DefaultStoreTimeout,
 		Mail:         DefaultMail(),
 	}
@@ -455,6 +458,7 @@ func (t Tenant) Validate() error {
 
 	ps = append(ps, t.SMSProvider.problems()...)
 	ps = append(ps, t.Email.problems()...)
+	ps = append(ps, t.MFA.problems()...)
 	ps = append(ps, t.Mail.problems()...)
 
 	if len(ps) == 0 {
