@@ -232,8 +232,8 @@ func (s *sources) parse(name string, fields map[string]bool, funcs map[string]an
 // in every branch, whatever dot is there: a misspelt field is an error even
 // on a branch the dry run does not take.
 var (
-	kindFields   = fieldSet("Tenant", "Brand", "Name", "Email", "Link", "Code", "Expires", "When", "IP", "Device", "NewEmail", "Reason")
-	layoutFields = fieldSet("Tenant", "Brand", "Name", "Email", "Link", "Code", "Expires", "When", "IP", "Device", "NewEmail", "Reason", "Subject", "Body")
+	kindFields   = fieldSet("Tenant", "Brand", "Name", "Email", "Link", "Code", "Expires", "When", "IP", "Device", "NewEmail", "Reason", "Left")
+	layoutFields = fieldSet("Tenant", "Brand", "Name", "Email", "Link", "Code", "Expires", "When", "IP", "Device", "NewEmail", "Reason", "Left", "Subject", "Body")
 	brandFields  = fieldSet("PrimaryColor", "TextColor", "BackgroundColor")
 )
 
@@ -399,7 +399,7 @@ func samples(kind message.MailKind) []message.MailData {
 	full := message.MailData{
 		Name: "Ada", Email: "ada@example.com", Link: sampleLink, Code: sampleCode, Expires: 30 * time.Minute,
 		When: time.Date(2025, 1, 2, 15, 4, 0, 0, time.UTC), IP: "192.0.2.1", Device: "Firefox on Linux",
-		NewEmail: "ada.new@example.com", Reason: "with this e-mail address, which already has one",
+		NewEmail: "ada.new@example.com", Reason: "with this e-mail address, which already has one", Left: 3,
 	}
 	least := message.MailData{Email: "ada@example.com"}
 	n := kindNeeds[kind]

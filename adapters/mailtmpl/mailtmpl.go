@@ -121,6 +121,7 @@ type view struct {
 	Expires, When           string
 	IP, Device              string
 	NewEmail, Reason        string
+	Left                    int
 	Subject                 string
 	Body                    htmltemplate.HTML
 }
@@ -197,7 +198,7 @@ func (t *Templates) view(d message.MailData) view {
 		Tenant: t.tenant, Brand: t.brand,
 		Name: d.Name, Email: d.Email, Link: d.Link, Code: d.Code,
 		Expires: Lifetime(d.Expires),
-		IP:      d.IP, Device: d.Device, NewEmail: d.NewEmail, Reason: d.Reason,
+		IP:      d.IP, Device: d.Device, NewEmail: d.NewEmail, Reason: d.Reason, Left: d.Left,
 	}
 	if !d.When.IsZero() {
 		v.When = d.When.UTC().Format("2 January 2006 at 15:04 UTC")

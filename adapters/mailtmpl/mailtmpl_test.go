@@ -19,7 +19,7 @@ func data() message.MailData {
 	return message.MailData{
 		Name: "Ada", Email: "ada@example.com", Link: link, Code: "271828", Expires: 30 * time.Minute,
 		When: time.Date(2025, 3, 4, 5, 6, 0, 0, time.UTC), IP: "198.51.100.7", Device: "Safari on iPhone",
-		NewEmail: "ada@new.example", Reason: "with this e-mail address, which already has one",
+		NewEmail: "ada@new.example", Reason: "with this e-mail address, which already has one", Left: 7,
 	}
 }
 
@@ -66,6 +66,7 @@ func TestDefaultsComposeEveryKind(t *testing.T) {
 		message.MailNewSignIn:       "If it was not you",
 		message.MailPasswordChanged: "If it was not you",
 		message.MailEmailChanged:    "If it was not you",
+		message.MailBackupCodeUsed:  "If it was not you",
 	}
 	for _, kind := range message.MailKinds() {
 		t.Run(string(kind), func(t *testing.T) {
@@ -89,6 +90,8 @@ func TestDefaultsComposeEveryKind(t *testing.T) {
 				want = append(want, "ada@new.example", "ada@example.com")
 			case message.MailNewSignIn, message.MailPasswordChanged:
 				want = append(want, "Safari on iPhone", "198.51.100.7", "4 March 2025 at 05:06 UTC")
+			case message.MailBackupCodeUsed:
+				want = append(want, "you have 7 backup codes left", "Safari on iPhone", "198.51.100.7", "4 March 2025 at 05:06 UTC")
 			}
 			if s, ok := security[kind]; ok {
 				want = append(want, s)

@@ -42,12 +42,15 @@ const (
 	// MailEmailChanged tells the old address that the account's address
 	// was changed (to NewEmail).
 	MailEmailChanged MailKind = "email_changed"
+	// MailBackupCodeUsed tells the owner that one of the account's
+	// second-factor backup codes was used (Left of them remain).
+	MailBackupCodeUsed MailKind = "backup_code_used"
 )
 
 // MailKinds lists every kind, in a fixed order.
 func MailKinds() []MailKind {
 	return []MailKind{MailVerification, MailPasswordReset, MailMagicLink, MailEmailCode,
-		MailSignupNotice, MailPasswordChanged, MailNewSignIn, MailEmailChanged}
+		MailSignupNotice, MailPasswordChanged, MailNewSignIn, MailEmailChanged, MailBackupCodeUsed}
 }
 
 // Valid reports whether k is one of MailKinds.
@@ -85,4 +88,7 @@ type MailData struct {
 	// Reason completes "Someone tried to create an account …" in a
 	// signup_notice, e.g. "with this e-mail address, which already has one".
 	Reason string
+	// Left is how many backup codes the account has left, in a
+	// backup_code_used notice.
+	Left int
 }
