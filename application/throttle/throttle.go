@@ -77,6 +77,17 @@ func LoginKnownIP(emailKey string, ip netip.Addr) string {
 // out of these changes, nor the owner's typos spend the login budgets.
 func Reauth(userID string) string { return "reauth:acct:" + digest(userID) }
 
+// MFAUser is the key of the wrong second-factor codes of one user, over
+// every challenge and enrolment step.
+func MFAUser(userID string) string { return "mfa:user:" + digest(userID) }
+
+// MFABackup is the key of the wrong backup codes of one user.
+func MFABackup(userID string) string { return "mfa:backup:" + digest(userID) }
+
+// MFAChallenge is the key of the submissions to one MFA challenge (named
+// by a digest of its token, which the caller computes).
+func MFAChallenge(challenge string) string { return "mfa:challenge:" + digest(challenge) }
+
 // SignupNotice is the key of the "sign-up attempt" notices sent to the
 // owner of one account.
 func SignupNotice(emailKey string) string { return "notice:signup:" + digest(emailKey) }
