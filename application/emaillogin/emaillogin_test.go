@@ -15,9 +15,9 @@ import (
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
 	"github.com/portcullis/portcullis/application/courier"
-	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/login/logintest"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/otp/otptest"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
@@ -270,7 +270,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	f.courier = courier.New(tn.ID, f.comp, f.mail, nil)
 	f.svc = emaillogin.New(tn, o.policy, emaillogin.Deps{
 		Users: us, Codes: f.codes, Courier: f.courier, Limiter: limiter{throttletest.NewMemoryLimiter(c), cl},
-		Login: login.New(tn, login.Deps{Users: us, Issuer: session.NewIssuer(sess), Places: devicetest.NewService(t, tn, c), Mail: f.courier, Clock: c}), Clock: c,
+		Login: logintest.New(t, tn, logintest.Options{Users: us, Issuer: session.NewIssuer(sess), Mail: f.courier, Clock: c}).Pipeline, Clock: c,
 	})
 	return f
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/login/logintest"
+	"github.com/portcullis/portcullis/application/mfa/mfatest"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/session/sessiontest"
@@ -64,9 +66,11 @@ func (m *mailbox) take() []sent {
 type fixture struct {
 	pipe   *login.Pipeline
 	places *device.Service
-	mail   *mailbox
-	clock  *platformtest.Clock
-	user   identity.User
+	// factors is the tenant's second factor.
+	factors mfatest.Fixture
+	mail    *mailbox
+	clock   *platformtest.Clock
+	user    identity.User
 }
 
 func newFixture(t *testing.T, notice bool) *fixture {
@@ -88,7 +92,8 @@ func newFixture(t *testing.T, notice bool) *fixture {
 	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
 		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Clock: c, Random: rand.Reader})
 	f := &fixture{mail: &mailbox{}, clock: c, user: u, places: devicetest.NewService(t, tn, c)}
-	f.pipe = login.New(tn, login.Deps{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
+	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
+	f.pipe, f.factors = lp.Pipeline, lp.Factors
 	return f
 }
 

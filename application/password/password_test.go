@@ -16,6 +16,7 @@ import (
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/login/logintest"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/session"
@@ -158,7 +159,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	f.svc = password.New(tn, password.Deps{
 		Users: f.users, Limiter: f.limiter, Hasher: f.hasher, Common: common{"password1": true},
 		Mail: f.mail, Verifier: f.verifier,
-		Login:   login.New(tn, login.Deps{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c}),
+		Login:   logintest.New(t, tn, logintest.Options{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c}).Pipeline,
 		Devices: f.devices, Clock: c, Random: rand.Reader,
 	})
 	return f

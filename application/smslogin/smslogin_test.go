@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
-	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/login/logintest"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/otp/otptest"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
@@ -129,7 +129,7 @@ func newFixtureWith(t *testing.T, limits smslogin.Limits, policy func(*tenant.SM
 	f := &fixture{sess: sess, users: users, box: &outbox{}, clock: c, t: tn}
 	f.svc = smslogin.New(tn, tn.SMS, limits, smslogin.Deps{
 		Users: users, Parse: parse, Codes: otp.New(tn.ID, key, otptest.NewMemoryStore(c), c, rand.Reader), Sender: f.box,
-		Limiter: throttletest.NewMemoryLimiter(c), Login: login.New(tn, login.Deps{Users: users, Issuer: session.NewIssuer(sess), Places: devicetest.NewService(t, tn, c), Mail: noMail{}, Clock: c}),
+		Limiter: throttletest.NewMemoryLimiter(c), Login: logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Clock: c}).Pipeline,
 		Clock: c,
 	})
 	return f
@@ -401,12 +401,4 @@ func TestThePolicysBoundsMakeUsableKinds(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-}
-
-// noMail takes the pipeline's notices and sends nothing (the tenant has
-// none switched on).
-type noMail struct{}
-
-func (noMail) Send(context.Context, message.MailKind, string, message.MailData, time.Time) error {
-	return nil
 }

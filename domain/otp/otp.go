@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"math"
 	"math/big"
 	"strings"
 	"time"
@@ -28,6 +29,9 @@ const (
 	PurposePasswordReset   Purpose = "password_reset"
 	PurposeAdminActivation Purpose = "admin_activation"
 	PurposeAdminLink       Purpose = "admin_link"
+	// PurposeMFAChallenge is the token a first factor of a user with a
+	// second factor ends in: the second step presents it with a code.
+	PurposeMFAChallenge Purpose = "mfa_challenge"
 )
 
 // Channel names how a secret reaches its holder.
@@ -38,6 +42,8 @@ const (
 	ChannelSMS   Channel = "sms"
 	ChannelEmail Channel = "email"
 	ChannelLink  Channel = "link" // handed to an admin, who passes it on
+	// ChannelClient: handed to the client in an answer (an MFA challenge).
+	ChannelClient Channel = "client"
 )
 
 // Form is the shape of a secret.
@@ -114,6 +120,15 @@ func EmailCode(ttl time.Duration, length int, limits Limits) Kind {
 // no wrong guess of a live link to count.
 func EmailLink(p Purpose, ttl time.Duration, dailyCap int) Kind {
 	return Kind{Purpose: p, Channel: ChannelEmail, Form: FormLink, TTL: ttl, Limits: Limits{MaxAttempts: 1, DailyCap: dailyCap}}
+}
+
+// MFAChallenge is the token of a pending second step, living ttl. It is a
+// link-form token (256 random bits, used up once); the daily cap is not a
+// limit anyone should meet (a stranger who has the password must not be
+// able to use up the owner's sign-ins for the day), so it is the largest
+// the engine takes.
+func MFAChallenge(ttl time.Duration) Kind {
+	return Kind{Purpose: PurposeMFAChallenge, Channel: ChannelClient, Form: FormLink, TTL: ttl, Limits: Limits{MaxAttempts: 1, DailyCap: math.MaxInt32}}
 }
 
 // Validate reports what is wrong with k.

@@ -5,13 +5,22 @@ package mfatest
 
 import (
 	"context"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
+	"errors"
 	"slices"
 	"strconv"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/portcullis/portcullis/application/mfa"
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/message"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 var (
@@ -140,5 +149,71 @@ func (m *MemoryBackupCodes) DeleteAll(_ context.Context, tenantID, userID string
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	delete(m.codes, key(tenantID, userID))
+	return nil
+}
+
+// Sealer is an mfa.Sealer for tests: AES-256-GCM under a fixed key, as the
+// platform's sealer is under the master key.
+type Sealer struct{ aead cipher.AEAD }
+
+var _ mfa.Sealer = (*Sealer)(nil)
+
+// NewSealer returns a test sealer.
+func NewSealer() *Sealer {
+	block, err := aes.NewCipher([]byte("a test key of thirty-two bytes!!"))
+	if err != nil {
+		panic(err)
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic(err)
+	}
+	return &Sealer{aead: aead}
+}
+
+// Seal encrypts plaintext bound to additionalData.
+func (s *Sealer) Seal(plaintext, additionalData []byte) ([]byte, error) {
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return nil, err
+	}
+	return s.aead.Seal(nonce, nonce, plaintext, additionalData), nil
+}
+
+// Open decrypts what Seal sealed with the same additionalData.
+func (s *Sealer) Open(ciphertext, additionalData []byte) ([]byte, error) {
+	n := s.aead.NonceSize()
+	if len(ciphertext) < n {
+		return nil, errors.New("mfatest: short ciphertext")
+	}
+	return s.aead.Open(nil, ciphertext[:n], ciphertext[n:], additionalData)
+}
+
+// Fixture is a tenant's second factor on in-memory stores.
+type Fixture struct {
+	Service *mfa.Service
+	TOTPs   *MemoryTOTPs
+	Backup  *MemoryBackupCodes
+}
+
+// NewFixture returns tenant t's second factor on in-memory stores and a
+// test sealer, counting against limiter and mailing through mail.
+func NewFixture(tb testing.TB, t tenant.Tenant, clock platform.Clock, limiter throttle.Limiter, mail mfa.Mail, reauth mfa.Reauth) Fixture {
+	tb.Helper()
+	key, err := mfa.DeriveKey([]byte("a master key of at least sixteen bytes"), t.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	f := Fixture{TOTPs: NewMemoryTOTPs(), Backup: NewMemoryBackupCodes()}
+	f.Service = mfa.New(t, mfa.Deps{TOTPs: f.TOTPs, Backup: f.Backup, Sealer: NewSealer(), Key: key, Limiter: limiter,
+		Reauth: reauth, Mail: mail, Clock: clock, Random: rand.Reader})
+	return f
+}
+
+// Discard is a mail port that sends nothing.
+type Discard struct{}
+
+// Send drops the mail.
+func (Discard) Send(context.Context, message.MailKind, string, message.MailData, time.Time) error {
 	return nil
 }

@@ -1,0 +1,60 @@
+// Package logintest builds a tenant's login pipeline for the unit tests of
+// the login methods: in-memory places, second factors, challenges and
+// limiter around the users and sessions a test brings.
+package logintest
+
+import (
+	"crypto/rand"
+	"testing"
+
+	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/device"
+	"github.com/portcullis/portcullis/application/device/devicetest"
+	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/mfa/mfatest"
+	"github.com/portcullis/portcullis/application/otp"
+	"github.com/portcullis/portcullis/application/otp/otptest"
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/throttle/throttletest"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// Options are what a test brings to the pipeline; Places and Mail may be
+// left nil (fresh in-memory places, a mail port that drops everything).
+type Options struct {
+	Users  account.Users
+	Issuer *session.Issuer
+	Clock  platform.Clock
+	Places *device.Service
+	Mail   login.Mail
+}
+
+// Pipeline is a tenant's pipeline and the parts a test looks into.
+type Pipeline struct {
+	*login.Pipeline
+	// Factors is the tenant's second factor on in-memory stores.
+	Factors mfatest.Fixture
+	Places  *device.Service
+}
+
+// New returns tenant t's pipeline.
+func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
+	tb.Helper()
+	if o.Places == nil {
+		o.Places = devicetest.NewService(tb, t, o.Clock)
+	}
+	if o.Mail == nil {
+		o.Mail = mfatest.Discard{}
+	}
+	limiter := throttletest.NewMemoryLimiter(o.Clock)
+	factors := mfatest.NewFixture(tb, t, o.Clock, limiter, o.Mail, nil)
+	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), t.ID)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	challenges := otp.New(t.ID, key, otptest.NewMemoryStore(o.Clock), o.Clock, rand.Reader)
+	p := login.New(t, login.Deps{Users: o.Users, Issuer: o.Issuer, Places: o.Places, Mail: o.Mail, Factors: factors.Service,
+		Challenges: challenges, Limiter: limiter, Clock: o.Clock})
+	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places}
+}

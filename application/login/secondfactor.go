@@ -1,0 +1,198 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/portcullis/portcullis/application/mfa"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+	domain "github.com/portcullis/portcullis/domain/otp"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// SecondFactors are the users' second factors (mfa.Service is one).
+// Enrolled reports whether u has one on; Verify checks a code of it (a
+// TOTP or backup code), accepting each code once and counting wrong ones
+// against the user's budget.
+type SecondFactors interface {
+	Enrolled(ctx context.Context, u identity.User) (bool, error)
+	Verify(ctx context.Context, u identity.User, code string, c mfa.Client) error
+}
+
+// ChallengeTTL is how long the second step of a sign-in may take.
+const ChallengeTTL = 5 * time.Minute
+
+// challengeKind is the engine's kind of an MFA challenge token.
+var challengeKind = domain.MFAChallenge(ChallengeTTL)
+
+// Challenge is the second step a first factor ended in.
+type Challenge struct {
+	// Token is the opaque MFA token the second step presents: single use,
+	// bound to the tenant, the user and the first factor, and no
+	// credential of any other kind.
+	Token     string
+	ExpiresAt time.Time
+	// Methods are the second factors that answer it.
+	Methods []string
+}
+
+// Errors of the second step.
+var (
+	// ErrMFATokenInvalid answers an MFA token that is unknown, expired,
+	// used, or another tenant's.
+	ErrMFATokenInvalid = errs.E(errs.Unauthenticated, "mfa_token_invalid", "This sign-in has expired or was completed. Sign in again.")
+	// ErrMFATokenRequired answers a second step without its token.
+	ErrMFATokenRequired = errs.E(errs.Invalid, "mfa_token_required", "The mfa_token of the sign-in is required.")
+	// ErrMFAAttemptsExceeded answers the submission after too many wrong
+	// codes for one challenge: it is dead, the sign-in starts over.
+	ErrMFAAttemptsExceeded = errs.E(errs.Unauthenticated, "mfa_attempts_exceeded", "Too many wrong codes for this sign-in. Sign in again.")
+)
+
+// challenge ends a first factor of a user with a second factor: the
+// grant is kept under a new MFA token, and nothing else happens (no
+// session, no last login, no notice).
+func (p *Pipeline) challenge(ctx context.Context, g Grant) (Outcome, error) {
+	issued, err := p.d.Challenges.Issue(ctx, challengeKind, pending{g}.encode(), g.User.ID)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("login: mfa challenge: %w", err)
+	}
+	return Outcome{Result: MFARequired, User: g.User, Challenge: Challenge{Token: issued.Secret, ExpiresAt: issued.ExpiresAt,
+		Methods: []string{mfa.MethodTOTP, mfa.MethodBackupCode}}}, nil
+}
+
+// SecondStep answers an MFA challenge.
+type SecondStep struct {
+	Token  string
+	Code   string
+	Client session.Client
+}
+
+// CompleteSecondFactor answers the challenge of token with a code of the
+// user's second factor and, when it is right, finishes the sign-in the
+// first factor began: the session of the kind it asked for, its amr with
+// the second factor's ("otp") added. A wrong code is the factor's error
+// (mfa.ErrInvalidCode) and leaves the challenge open until it had
+// mfa.max_attempts submissions; the next one kills it
+// (ErrMFAAttemptsExceeded). Of concurrent right answers to one challenge
+// exactly one signs in; the others get ErrMFATokenInvalid.
+func (p *Pipeline) CompleteSecondFactor(ctx context.Context, in SecondStep) (Outcome, error) {
+	token := strings.TrimSpace(in.Token)
+	if token == "" {
+		return Outcome{}, ErrMFATokenRequired
+	}
+	if strings.TrimSpace(in.Code) == "" {
+		return Outcome{}, mfa.ErrCodeRequired
+	}
+	raw, err := p.d.Challenges.Check(ctx, challengeKind, token)
+	if err != nil {
+		return Outcome{}, tokenError(err)
+	}
+	pg, ok := decodePending(raw)
+	if !ok {
+		return Outcome{}, ErrMFATokenInvalid
+	}
+	// Counted before the code is looked at, so that codes sent together
+	// cannot all pass a check made before any was counted.
+	budget, limit := throttle.MFAChallenge(token), tenant.Limit{Count: p.t.MFA.MaxAttempts, Window: ChallengeTTL}
+	ok, _, err = p.d.Limiter.Hit(ctx, budget, limit)
+	switch {
+	case err != nil:
+		return Outcome{}, errs.ErrUnavailable.Wrap(fmt.Errorf("login: rate limiter: %w", err))
+	case !ok:
+		_, _ = p.d.Challenges.Verify(ctx, challengeKind, "", token) // dead: used up
+		return Outcome{}, ErrMFAAttemptsExceeded
+	}
+	u, err := p.d.Users.ByID(ctx, p.t.ID, pg.userID)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return Outcome{}, ErrMFATokenInvalid
+	case err != nil:
+		return Outcome{}, fmt.Errorf("login: %w", err)
+	}
+	g := pg.grant(u, in.Client)
+	if err := p.admit(g); err != nil {
+		return Outcome{}, err
+	}
+	if err := p.d.Factors.Verify(ctx, u, in.Code, factorClient(in.Client)); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := p.d.Challenges.Verify(ctx, challengeKind, "", token); err != nil {
+		return Outcome{}, tokenError(err) // another answer completed it first
+	}
+	g.AMR = withSecondFactor(g.AMR)
+	return p.finish(ctx, g)
+}
+
+// tokenError is how a refused challenge token is answered: the store away
+// is 503, anything else an invalid token.
+func tokenError(err error) error {
+	if errs.KindOf(err) == errs.Unavailable {
+		return err
+	}
+	return ErrMFATokenInvalid
+}
+
+// withSecondFactor is amr with the second factor's reference: "otp" (RFC
+// 8176's one-time password, which a TOTP code and a backup code are); a
+// first factor that was a one-time secret already ("otp") adds "mfa".
+func withSecondFactor(amr []string) []string {
+	out := slices.Clone(amr)
+	if slices.Contains(out, "otp") {
+		return append(out, "mfa")
+	}
+	return append(out, "otp")
+}
+
+// factorClient describes the client for the factor's notices.
+func factorClient(c session.Client) mfa.Client {
+	out := mfa.Client{Device: deviceName(c.UserAgent)}
+	if c.IP.IsValid() {
+		out.IP = c.IP.String()
+	}
+	return out
+}
+
+// pending is a grant waiting for its second step, as the challenge keeps
+// it: who, by which method, which session, and the first factor's amr.
+type pending struct{ Grant }
+
+// pendingDecoded is a pending grant read back: the user by id only (the
+// second step reads the account again).
+type pendingDecoded struct {
+	userID      string
+	method      tenant.LoginMethod
+	amr         []string
+	kind        identity.SessionKind
+	withLatest  bool
+	knownDevice bool
+}
+
+const pendingVersion = "1"
+
+func (p pending) encode() string {
+	v := url.Values{"v": {pendingVersion}, "u": {p.User.ID}, "m": {string(p.Method)}, "a": {strings.Join(p.AMR, " ")},
+		"k": {string(p.Kind)}, "l": {strconv.FormatBool(p.WithLatest)}, "d": {strconv.FormatBool(p.KnownDevice)}}
+	return v.Encode()
+}
+
+func decodePending(raw string) (pendingDecoded, bool) {
+	v, err := url.ParseQuery(raw)
+	if err != nil || v.Get("v") != pendingVersion || v.Get("u") == "" {
+		return pendingDecoded{}, false
+	}
+	return pendingDecoded{userID: v.Get("u"), method: tenant.LoginMethod(v.Get("m")), amr: strings.Fields(v.Get("a")),
+		kind: identity.SessionKind(v.Get("k")), withLatest: v.Get("l") == "true", knownDevice: v.Get("d") == "true"}, true
+}
+
+func (d pendingDecoded) grant(u identity.User, c session.Client) Grant {
+	return Grant{User: u, Method: d.method, AMR: d.amr, Kind: d.kind, Client: c, WithLatest: d.withLatest, KnownDevice: d.knownDevice}
+}
