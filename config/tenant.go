@@ -43,6 +43,7 @@ type tenantSpec struct {
 	StoreTimeout         time.Duration    `mapstructure:"store_timeout"`
 	Mail                 mailSpec         `mapstructure:"mail"`  // mail.go
 	Email                emailSpec        `mapstructure:"email"` // email.go
+	MFA                  mfaSpec          `mapstructure:"mfa"`   // mfa.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -162,6 +163,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		StoreTimeout: t.StoreTimeout,
 		Mail:         mailSpecFrom(t.Mail),
 		Email:        emailSpecFrom(t.Email),
+		MFA:          mfaSpecFrom(t.MFA),
 	}
 }
 
@@ -194,15 +196,19 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		SMSProvider:  s.SMS.Provider.provider(),
 		Mail:         s.Mail.mail(),
 		Email:        s.Email.policy(),
+		MFA:          s.MFA.policy(),
 	}
 }
 
 // DecodeTenant builds a validated tenant from a configuration document (a
 // YAML file's contents, or a stored document, as a map). Absent fields take
-// their defaults; unknown fields are refused. source names the document in
-// errors when it has no usable id.
+// their defaults (for a few, the defaults of a profile the document
+// enables: see defaultMFA); unknown fields are refused. source names the
+// document in errors when it has no usable id.
 func DecodeTenant(doc map[string]any, source string) (tenant.Tenant, error) {
-	spec := specFromTenant(tenant.Default())
+	def := tenant.Default()
+	def.MFA = defaultMFA(doc)
+	spec := specFromTenant(def)
 	name := source
 	if id, ok := doc["id"].(string); ok && id != "" {
 		name = id
@@ -294,6 +300,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"store_timeout": s.StoreTimeout.String(),
 		"mail":          s.Mail.document(),
 		"email":         s.Email.document(),
+		"mfa":           s.MFA.document(),
 	}
 }
 

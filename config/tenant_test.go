@@ -56,6 +56,7 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	}
 	var demo struct {
 		Throttling map[string]any `yaml:"throttling"`
+		MFA        map[string]any `yaml:"mfa"`
 	}
 	if err := yaml.Unmarshal(raw, &demo); err != nil {
 		t.Fatal(err)
@@ -63,6 +64,26 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	for field := range config.EncodeTenant(tenant.Default())["throttling"].(map[string]any) {
 		if _, ok := demo.Throttling[field]; !ok {
 			t.Errorf("demo.yaml does not spell out throttling.%s", field)
+		}
+	}
+	// It spells out the mfa defaults of a tenant that serves seed 001:
+	// that profile's backup-code form, the general defaults otherwise.
+	wantMFA := tenant.DefaultMFAPolicy()
+	wantMFA.BackupCodes, wantMFA.BackupLockout = tenant.Seed001BackupCodes, tenant.Seed001BackupLockout
+	if !ts[0].Profiles.Seed001 || fmt.Sprintf("%+v", ts[0].MFA) != fmt.Sprintf("%+v", wantMFA) {
+		t.Fatalf("demo mfa %+v (seed001 %v)\nwant seed 001's defaults %+v", ts[0].MFA, ts[0].Profiles.Seed001, wantMFA)
+	}
+	for field, v := range config.EncodeTenant(tenant.Default())["mfa"].(map[string]any) {
+		if _, ok := demo.MFA[field]; !ok {
+			t.Errorf("demo.yaml does not spell out mfa.%s", field)
+			continue
+		}
+		if sub, ok := v.(map[string]any); ok {
+			for f := range sub {
+				if inner, _ := demo.MFA[field].(map[string]any); inner[f] == nil {
+					t.Errorf("demo.yaml does not spell out mfa.%s.%s", field, f)
+				}
+			}
 		}
 	}
 	// It spells out the e-mail defaults, tells its users of new sign-ins,

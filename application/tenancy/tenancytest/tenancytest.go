@@ -86,6 +86,7 @@ func clone(t tenant.Tenant) tenant.Tenant {
 	t.LoginMethods = slices.Clone(t.LoginMethods)
 	t.Redirects.Allow = slices.Clone(t.Redirects.Allow)
 	t.SMS.AllowedCountries = slices.Clone(t.SMS.AllowedCountries)
+	t.MFA.RequiredRoles = slices.Clone(t.MFA.RequiredRoles)
 	return t
 }
 
@@ -127,6 +128,16 @@ func Sample(id string) tenant.Tenant {
 		SMTP: tenant.SMTP{Host: "smtp." + id + ".example", Port: 2465, TLS: tenant.SMTPImplicitTLS, Username: id,
 			PasswordSealed: "c2VhbGVk", Timeout: 20 * time.Second},
 		Brand: tenant.Brand{PrimaryColor: "#ff6600", TextColor: "#000", BackgroundColor: "#fafafa"}}
+	// Seed 001 is on, so the backup codes and lockout are set apart from
+	// both the general defaults and seed 001's.
+	t.MFA = tenant.MFAPolicy{
+		TOTP:          tenant.TOTPPolicy{Digits: 8, Period: 60 * time.Second, Algorithm: "SHA256", Skew: 2},
+		BackupCodes:   tenant.BackupCodePolicy{Count: 12, Length: 16},
+		RequiredRoles: []string{"staff", "admin"},
+		MaxAttempts:   3,
+		PerUser:       tenant.Limit{Count: 15, Window: 2 * time.Hour},
+		BackupLockout: tenant.Limit{Count: 4, Window: 45 * time.Minute},
+	}
 	return t
 }
 
@@ -138,7 +149,12 @@ func equalConfig(a, b tenant.Tenant) bool {
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
 		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
 		a.Registration == b.Registration &&
-		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail
+		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA)
+}
+
+func equalMFA(a, b tenant.MFAPolicy) bool {
+	return a.TOTP == b.TOTP && a.BackupCodes == b.BackupCodes && slices.Equal(a.RequiredRoles, b.RequiredRoles) &&
+		a.MaxAttempts == b.MaxAttempts && a.PerUser == b.PerUser && a.BackupLockout == b.BackupLockout
 }
 
 func equalSMS(a, b tenant.SMSPolicy) bool {
