@@ -411,7 +411,8 @@ func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, se
 // over the defaults built in) once, when its services are built.
 func provideMailTemplates(t tenant.Tenant, m tenant.Mail) (*mailtmpl.Templates, error) {
 	tpl, err := mailtmpl.New(mailtmpl.Options{TenantName: t.Name(), OverrideDir: m.TemplatesDir,
-		Brand: mailtmpl.Brand{PrimaryColor: m.Brand.PrimaryColor, TextColor: m.Brand.TextColor, BackgroundColor: m.Brand.BackgroundColor}})
+		Brand:            mailtmpl.Brand{PrimaryColor: m.Brand.PrimaryColor, TextColor: m.Brand.TextColor, BackgroundColor: m.Brand.BackgroundColor},
+		VerificationCode: t.Email.VerificationCode})
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: mail: %w", t.ID, err)
 	}
