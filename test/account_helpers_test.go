@@ -53,6 +53,9 @@ type tenantSpec struct {
 	// SameDevice is email.same_device: a magic link signs in only in the
 	// browser that asked for it.
 	SameDevice bool
+	// VerificationCode is email.verification_code: verification mails
+	// carry a code besides the link.
+	VerificationCode bool
 	// BaseURL is mail.base_url; empty leaves it out (dev mode's default).
 	BaseURL string
 	// SMTPPort, when set, sends the tenant's mail to an SMTP server on
@@ -102,8 +105,14 @@ func (ts tenantSpec) yaml() string {
 			fmt.Fprintf(&b, "  from: \"%s <no-reply@%s.example>\"\n  smtp: {host: 127.0.0.1, port: %d, tls: none, timeout: 5s}\n", ts.ID, ts.ID, ts.SMTPPort)
 		}
 	}
-	if ts.SameDevice {
-		b.WriteString("email:\n  same_device: true\n")
+	if ts.SameDevice || ts.VerificationCode {
+		b.WriteString("email:\n")
+		if ts.SameDevice {
+			b.WriteString("  same_device: true\n")
+		}
+		if ts.VerificationCode {
+			b.WriteString("  verification_code: true\n")
+		}
 	}
 	if ts.RegistrationClosed {
 		b.WriteString("registration: {enabled: false}\n")
