@@ -23,20 +23,26 @@ func TestEmailBlock(t *testing.T) {
 		t.Fatalf("default email policy %+v, want %+v", def.Email, want)
 	}
 	got, err := config.ParseTenantYAML([]byte("id: mail\nemail:\n  verification_ttl: 24h\n  reset_ttl: 15m\n  code_ttl: 5m\n  code_length: 8\n"+
-		"  max_attempts: 3\n  magic_link_ttl: 20m\n  resend_cooldown: 5s\n  daily_cap: 3\n  same_device: true\n  new_signin_notice: true\n"), "mail")
+		"  max_attempts: 3\n  magic_link_ttl: 20m\n  resend_cooldown: 5s\n  daily_cap: 3\n  same_device: true\n  new_signin_notice: true\n"+
+		"  verification_code: true\n"), "mail")
 	if err != nil {
 		t.Fatal(err)
 	}
 	want = tenant.EmailPolicy{VerificationTTL: 24 * time.Hour, ResetTTL: 15 * time.Minute, CodeTTL: 5 * time.Minute, CodeLength: 8,
-		MaxAttempts: 3, MagicLinkTTL: 20 * time.Minute, ResendCooldown: 5 * time.Second, DailyCap: 3, SameDevice: true, NewSigninNotice: true}
+		MaxAttempts: 3, MagicLinkTTL: 20 * time.Minute, ResendCooldown: 5 * time.Second, DailyCap: 3, SameDevice: true, NewSigninNotice: true,
+		VerificationCode: true}
 	if got.Email != want {
 		t.Fatalf("email policy %+v, want %+v", got.Email, want)
 	}
 	part, err := config.ParseTenantYAML([]byte("id: mail\nemail:\n  same_device: true\n"), "mail")
-	if err != nil || part.Email.ResetTTL != 30*time.Minute || !part.Email.SameDevice {
+	if err != nil || part.Email.ResetTTL != 30*time.Minute || !part.Email.SameDevice || part.Email.VerificationCode {
 		t.Fatalf("a partial block keeps the other defaults: %+v, %v", part.Email, err)
 	}
-	for _, in := range []tenant.Tenant{def, got} {
+	part, err = config.ParseTenantYAML([]byte("id: mail\nemail:\n  verification_code: true\n"), "mail")
+	if err != nil || part.Email.VerificationTTL != 30*time.Minute || part.Email.CodeLength != 6 || !part.Email.VerificationCode {
+		t.Fatalf("verification_code alone keeps the other defaults: %+v, %v", part.Email, err)
+	}
+	for _, in := range []tenant.Tenant{def, got, part} {
 		out, err := config.DecodeTenant(config.EncodeTenant(in), "mail")
 		if err != nil || out.Email != in.Email {
 			t.Fatalf("round trip: %+v, %v; want %+v", out.Email, err, in.Email)

@@ -55,6 +55,9 @@ type tenantSpec struct {
 	SameDevice bool
 	// NewSigninNotice is email.new_signin_notice.
 	NewSigninNotice bool
+	// VerificationCode is email.verification_code: verification mails
+	// carry a code besides the link.
+	VerificationCode bool
 	// BaseURL is mail.base_url; empty leaves it out (dev mode's default).
 	BaseURL string
 	// SMTPPort, when set, sends the tenant's mail to an SMTP server on
@@ -110,6 +113,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.NewSigninNotice {
 		email = append(email, "new_signin_notice: true")
+	}
+	if ts.VerificationCode {
+		email = append(email, "verification_code: true")
 	}
 	if len(email) > 0 {
 		fmt.Fprintf(&b, "email:\n  %s\n", strings.Join(email, "\n  "))

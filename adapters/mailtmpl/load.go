@@ -27,8 +27,10 @@ const layoutFile = "layout.html"
 // every field set and once with only what the kind needs. A file that does
 // not parse, uses a field a template does not have, uses range, template,
 // define or block, fails to render, renders a subject that is not one
-// line, leaves out the link or code of its kind, or renders more than
-// MaxOutput bytes is an error naming the file and the reason.
+// line, leaves out the link or code of its kind (or, with
+// opts.VerificationCode, the code given to a verification mail), or
+// renders more than MaxOutput bytes is an error naming the file and the
+// reason.
 func New(opts Options) (*Templates, error) {
 	name := opts.TenantName
 	if strings.TrimSpace(name) == "" {
@@ -45,7 +47,7 @@ func New(opts Options) (*Templates, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Templates{tenant: name, brand: brand, kinds: map[message.MailKind]*kindSet{}}
+	t := &Templates{tenant: name, brand: brand, kinds: map[message.MailKind]*kindSet{}, verificationCode: opts.VerificationCode}
 	funcs := safeFuncs()
 	htmlFuncs := htmltemplate.FuncMap{"button": t.button}
 	for k, f := range funcs {
@@ -442,10 +444,15 @@ func (t *Templates) dryRun(k *kindSet) error {
 			return &fileError{origin: t.layout.origin, err: err}
 		}
 		n := kindNeeds[k.kind]
+		givenCode := k.kind == message.MailVerification && t.verificationCode && d.Code != ""
 		for _, need := range []struct {
 			on          bool
 			value, what string
-		}{{n.link, d.Link, "the link: use {{.Link}}"}, {n.code, d.Code, "the code: use {{.Code}}"}} {
+		}{
+			{n.link, d.Link, "the link: use {{.Link}}"},
+			{n.code, d.Code, "the code: use {{.Code}}"},
+			{givenCode, d.Code, "the code when it is given one (the tenant's email.verification_code): use {{.Code}}"},
+		} {
 			if !need.on {
 				continue
 			}

@@ -68,6 +68,10 @@ type Options struct {
 	// other *.txt or *.html file in it is an error (a misspelt name would
 	// otherwise be ignored without a word).
 	OverrideDir string
+	// VerificationCode says the tenant's verification mails carry a code
+	// besides the link (its email.verification_code): the verification
+	// templates must then show the code when they are given one.
+	VerificationCode bool
 }
 
 // Errors of Compose (and, wrapped with the file, of New). They never carry
@@ -92,6 +96,8 @@ type Templates struct {
 	brand  Brand
 	kinds  map[message.MailKind]*kindSet
 	layout part
+	// verificationCode: see Options.VerificationCode.
+	verificationCode bool
 }
 
 var _ notify.Composer = (*Templates)(nil)
@@ -126,7 +132,8 @@ type view struct {
 	Body                    htmltemplate.HTML
 }
 
-// needs says what the data of a kind must hold.
+// needs says what the data of a kind must hold. A verification mail may
+// also carry a code (Options.VerificationCode), which it then shows.
 type needs struct{ link, code, newEmail bool }
 
 var kindNeeds = map[message.MailKind]needs{

@@ -80,7 +80,9 @@ func TestDefaultsComposeEveryKind(t *testing.T) {
 			}
 			want := []string{"Acme Shop", "Ada"}
 			switch kind {
-			case message.MailVerification, message.MailPasswordReset, message.MailMagicLink:
+			case message.MailVerification:
+				want = append(want, link, "271828", "30 minutes") // a verification mail shows a code it is given
+			case message.MailPasswordReset, message.MailMagicLink:
 				want = append(want, link, "30 minutes")
 			case message.MailEmailCode:
 				want = append(want, "271828", "30 minutes")
@@ -129,6 +131,61 @@ func TestDefaultsWithoutOptionalData(t *testing.T) {
 	m := compose(t, tm, message.MailVerification, d)
 	if !strings.Contains(m.Text, "1 hour") {
 		t.Errorf("verification: want the lifetime 1 hour:\n%s", m.Text)
+	}
+}
+
+// A verification mail shows the code it is given besides the link, and
+// reads as a link-only mail without one.
+func TestVerificationWithAndWithoutACode(t *testing.T) {
+	t.Parallel()
+	for _, opts := range []mailtmpl.Options{{}, {VerificationCode: true}} {
+		tm := newTemplates(t, opts)
+		with := compose(t, tm, message.MailVerification, data())
+		d := data()
+		d.Code = ""
+		without := compose(t, tm, message.MailVerification, d)
+		for _, part := range []struct{ name, with, without string }{{"text", with.Text, without.Text}, {"HTML", with.HTML, without.HTML}} {
+			for _, w := range []string{link, "271828", "The link and the code work for 30 minutes.", "nothing happens without the link or the code"} {
+				if !strings.Contains(part.with, w) {
+					t.Errorf("%s with a code lacks %q:\n%s", part.name, w, part.with)
+				}
+			}
+			if !strings.Contains(part.without, link) || !strings.Contains(part.without, "The link works for 30 minutes.") {
+				t.Errorf("%s without a code lacks the link or its lifetime:\n%s", part.name, part.without)
+			}
+			if strings.Contains(strings.ToLower(part.without), "code") {
+				t.Errorf("%s without a code speaks of one:\n%s", part.name, part.without)
+			}
+		}
+		if with.Subject != without.Subject {
+			t.Errorf("subjects differ: %q, %q", with.Subject, without.Subject)
+		}
+		for _, text := range []string{with.Text, without.Text} {
+			if strings.Contains(text, "\n\n\n") || !strings.HasSuffix(text, "This e-mail was sent by Acme Shop to ada@example.com.\n") {
+				t.Errorf("text is not laid out as the other mails:\n%q", text)
+			}
+		}
+	}
+}
+
+// A tenant whose verification mails carry a code refuses, at startup, an
+// override that would not show it; without codes the same override is
+// fine.
+func TestVerificationOverrideMustShowAGivenCode(t *testing.T) {
+	t.Parallel()
+	for _, file := range []string{"verification.txt", "verification.html"} {
+		dir := overrideDir(t, map[string]string{file: "Confirm: {{.Link}} ({{.Expires}})"})
+		if _, err := mailtmpl.New(mailtmpl.Options{TenantName: "Acme Shop", OverrideDir: dir}); err != nil {
+			t.Fatalf("%s without codes: %v", file, err)
+		}
+		_, err := mailtmpl.New(mailtmpl.Options{TenantName: "Acme Shop", OverrideDir: dir, VerificationCode: true})
+		if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, file)) || !strings.Contains(err.Error(), "must show the code when it is given one") {
+			t.Fatalf("%s with codes: %v, want an error naming the file and the code", file, err)
+		}
+		dir = overrideDir(t, map[string]string{file: "Confirm: {{.Link}}{{if .Code}} or {{.Code}}{{end}} ({{.Expires}})"})
+		if _, err := mailtmpl.New(mailtmpl.Options{TenantName: "Acme Shop", OverrideDir: dir, VerificationCode: true}); err != nil {
+			t.Fatalf("%s showing the code: %v", file, err)
+		}
 	}
 }
 

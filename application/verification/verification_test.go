@@ -123,13 +123,13 @@ func (l *limiter) Hit(ctx context.Context, key string, lim tenant.Limit) (bool, 
 	return l.MemoryLimiter.Hit(ctx, key, lim)
 }
 
-// composer writes the link into the text, as a template would, and counts
-// what it composed.
+// composer writes the link and the code into the text, as a template
+// would, and counts what it composed.
 type composer struct{ calls atomic.Int64 }
 
 func (c *composer) Compose(kind message.MailKind, to string, d message.MailData) (message.Mail, error) {
 	c.calls.Add(1)
-	return message.Mail{To: to, Subject: string(kind), Text: fmt.Sprintf("%s|%s|%s|%s", kind, d.Name, d.Link, d.Expires)}, nil
+	return message.Mail{To: to, Subject: string(kind), Text: fmt.Sprintf("%s|%s|%s|%s|%s", kind, d.Name, d.Link, d.Expires, d.Code)}, nil
 }
 
 // mailer records what reaches it, with its deadline.
@@ -171,7 +171,7 @@ type setup struct {
 func newFixture(t *testing.T, mutate ...func(*setup)) *fixture {
 	t.Helper()
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
-	s := setup{tenantID: "shop", policy: verification.Policy{BaseURL: base}, clock: c,
+	s := setup{tenantID: "shop", policy: verification.Policy{Policy: link.Policy{BaseURL: base}}, clock: c,
 		store: &store{MemoryStore: otptest.NewMemoryStore(c)},
 		users: &users{mem: accounttest.NewMemoryUsers(), verified: map[string]string{}, moved: map[string][2]string{}}}
 	for _, m := range mutate {

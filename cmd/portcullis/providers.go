@@ -46,6 +46,7 @@ import (
 	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
 	otpdomain "github.com/portcullis/portcullis/domain/otp"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -411,7 +412,8 @@ func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, se
 // over the defaults built in) once, when its services are built.
 func provideMailTemplates(t tenant.Tenant, m tenant.Mail) (*mailtmpl.Templates, error) {
 	tpl, err := mailtmpl.New(mailtmpl.Options{TenantName: t.Name(), OverrideDir: m.TemplatesDir,
-		Brand: mailtmpl.Brand{PrimaryColor: m.Brand.PrimaryColor, TextColor: m.Brand.TextColor, BackgroundColor: m.Brand.BackgroundColor}})
+		Brand:            mailtmpl.Brand{PrimaryColor: m.Brand.PrimaryColor, TextColor: m.Brand.TextColor, BackgroundColor: m.Brand.BackgroundColor},
+		VerificationCode: t.Email.VerificationCode})
 	if err != nil {
 		return nil, fmt.Errorf("tenant %q: mail: %w", t.ID, err)
 	}
@@ -436,8 +438,10 @@ func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes 
 func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
 	c *courier.Courier, clock platform.Clock) *verification.Service {
 	p := t.Email
-	return verification.New(t, verification.Policy{BaseURL: m.BaseURL, LinkTTL: p.VerificationTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
-		PerIP: t.Throttling.VerificationMailPerIP},
+	return verification.New(t, verification.Policy{
+		Policy: link.Policy{BaseURL: m.BaseURL, LinkTTL: p.VerificationTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
+			PerIP: t.Throttling.VerificationMailPerIP},
+		Code: p.VerificationCode, CodeLength: p.CodeLength, MaxAttempts: p.MaxAttempts},
 		verification.Deps{Users: users, Codes: codes, Limiter: limiter, Mail: c, Clock: clock})
 }
 

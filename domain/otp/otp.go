@@ -112,6 +112,16 @@ func EmailCode(ttl time.Duration, length int, limits Limits) Kind {
 	return Kind{Purpose: PurposeLoginEmail, Channel: ChannelEmail, Form: FormCode, Length: length, TTL: ttl, Limits: limits}
 }
 
+// VerificationCode is the numeric code mailed with an address-verification
+// link (the tenant's email.verification_code): length digits, living ttl
+// (the link's), held to limits. Its purpose is the link's,
+// PurposeEmailVerify, so that it never verifies as a sign-in code nor a
+// sign-in code as it; being a code, its challenge is the subject's (one
+// live code per subject), apart from the link tokens of that purpose.
+func VerificationCode(ttl time.Duration, length int, limits Limits) Kind {
+	return Kind{Purpose: PurposeEmailVerify, Channel: ChannelEmail, Form: FormCode, Length: length, TTL: ttl, Limits: limits}
+}
+
 // EmailLink is a link token of purpose p mailed to its holder (a magic
 // link, an address verification, a password reset), living ttl. Only the
 // daily cap of limits applies to a link (each token is new, so the

@@ -78,3 +78,22 @@ func TestLoginSMSTakesThePolicysValues(t *testing.T) {
 		}
 	}
 }
+
+func TestVerificationCodeIsACodeOfTheVerificationPurpose(t *testing.T) {
+	t.Parallel()
+	limits := otp.Limits{MaxAttempts: 3, DailyCap: 10}
+	k := otp.VerificationCode(30*time.Minute, 8, limits)
+	if k.Purpose != otp.PurposeEmailVerify || k.Channel != otp.ChannelEmail || k.Form != otp.FormCode || k.Length != 8 ||
+		k.TTL != 30*time.Minute || k.Limits != limits {
+		t.Fatalf("kind %+v", k)
+	}
+	if err := k.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if k.Purpose == otp.EmailCode(time.Minute, 8, limits).Purpose {
+		t.Fatal("a verification code has the sign-in code's purpose")
+	}
+	if k.Purpose != otp.EmailLink(otp.PurposeEmailVerify, time.Hour, 10).Purpose {
+		t.Fatal("a verification code and a verification link differ in purpose")
+	}
+}

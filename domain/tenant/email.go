@@ -31,6 +31,10 @@ type EmailPolicy struct {
 	// after a sign-in from a device and an address (IPv6 by /64) the
 	// account has not signed in from within the last 30 days.
 	NewSigninNotice bool
+	// VerificationCode puts a numeric code (CodeLength digits, MaxAttempts
+	// wrong tries, living VerificationTTL) in every address-verification
+	// mail, besides the link: either verifies the address.
+	VerificationCode bool
 }
 
 // Defaults and bounds of the EmailPolicy fields. The link lifetimes are

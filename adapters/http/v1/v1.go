@@ -303,14 +303,23 @@ func (h handlers) emailVerification(c *fiber.Ctx) error {
 	return accepted(c, verificationAccepted)
 }
 
-// emailVerify uses a verification token: the address is verified.
+// emailVerifyRequest is the body of POST /email/verify: the token of the
+// mailed link, or the address and the code of the mail.
+type emailVerifyRequest struct {
+	Token string `json:"token"`
+	Email string `json:"email"`
+	Code  string `json:"code"`
+}
+
+// emailVerify uses a verification token, or a verification code with its
+// address: the address is verified.
 func (h handlers) emailVerify(c *fiber.Ctx) error {
 	noStore(c)
-	var req tokenRequest
+	var req emailVerifyRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	u, err := tenantOf(c).Verification.Verify(c.UserContext(), req.Token)
+	u, err := tenantOf(c).Verification.Submit(c.UserContext(), verification.Submission{Token: req.Token, Email: req.Email, Code: req.Code})
 	if err != nil {
 		return err
 	}
