@@ -3,8 +3,11 @@ package login_test
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +16,7 @@ import (
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/login/logintest"
+	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/mfa/mfatest"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/session"
@@ -20,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
+	"github.com/pquerna/otp/totp"
 )
 
 var ctx = context.Background()
@@ -173,5 +178,147 @@ func TestTheNoticeNamesTheDeviceAsPeopleReadIt(t *testing.T) {
 		if got := f.mail.take(); len(got) != 1 || got[0].d.Device != tc.want {
 			t.Errorf("user agent %q: notice %+v, want device %q", tc.ua, got, tc.want)
 		}
+	}
+}
+
+// enrolled turns the second factor on for the fixture's user and returns
+// its enrolment; the clock is then past the confirming code's steps.
+func (f *fixture) enrolled(t *testing.T) mfa.Enrolment {
+	t.Helper()
+	e, err := f.factors.Service.Start(ctx, f.user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.factors.Service.Confirm(ctx, f.user, f.totp(t, e.Secret)); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(90 * time.Second)
+	return e
+}
+
+func (f *fixture) totp(t *testing.T, secret string) string {
+	t.Helper()
+	c, err := totp.GenerateCode(secret, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func (f *fixture) firstFactor(t *testing.T, code string) login.Outcome {
+	t.Helper()
+	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+		Client: session.Client{IP: netip.MustParseAddr("203.0.113.7")}, SecondFactor: code})
+	if err != nil {
+		t.Fatalf("first factor: %v", err)
+	}
+	return out
+}
+
+func (f *fixture) second(token, code string) (login.Outcome, error) {
+	return f.pipe.CompleteSecondFactor(ctx, login.SecondStep{Token: token, Code: code, Client: session.Client{IP: netip.MustParseAddr("203.0.113.7")}})
+}
+
+func TestAFirstFactorOfAUserWithASecondEndsInAChallenge(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	e := f.enrolled(t)
+	out := f.firstFactor(t, "")
+	if out.Result != login.MFARequired || out.Challenge.Token == "" || out.Credentials.AccessToken != "" ||
+		!out.Challenge.ExpiresAt.Equal(f.clock.Now().Add(login.ChallengeTTL)) || !slices.Equal(out.Challenge.Methods, []string{"totp", "backup_code"}) {
+		t.Fatalf("outcome %+v", out)
+	}
+	if _, err := f.second(out.Challenge.Token, "000000"); !errors.Is(err, mfa.ErrInvalidCode) {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	done, err := f.second(out.Challenge.Token, f.totp(t, e.Secret))
+	if err != nil || done.Result != login.Signed || done.Credentials.AccessToken == "" || !slices.Equal(done.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+		t.Fatalf("second step: %+v, %v", done, err)
+	}
+	f.clock.Advance(30 * time.Second)
+	if _, err := f.second(out.Challenge.Token, f.totp(t, e.Secret)); !errors.Is(err, login.ErrMFATokenInvalid) {
+		t.Fatalf("the challenge again: %v, want mfa_token_invalid", err)
+	}
+}
+
+func TestACodeSentWithTheFirstFactorIsCheckedAtOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	e := f.enrolled(t)
+	if _, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+		SecondFactor: "000000"}); !errors.Is(err, mfa.ErrInvalidCode) {
+		t.Fatalf("a wrong code with the first factor: %v", err)
+	}
+	out := f.firstFactor(t, e.BackupCodes[0])
+	if out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+		t.Fatalf("outcome %+v", out)
+	}
+}
+
+func TestAChallengeDiesAfterTooManyWrongCodes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	e := f.enrolled(t)
+	token := f.firstFactor(t, "").Challenge.Token
+	for i := range tenant.DefaultMFAMaxAttempts {
+		if _, err := f.second(token, "00000"+string(rune('0'+i))); !errors.Is(err, mfa.ErrInvalidCode) {
+			t.Fatalf("wrong code %d: %v", i+1, err)
+		}
+	}
+	if _, err := f.second(token, f.totp(t, e.Secret)); !errors.Is(err, login.ErrMFAAttemptsExceeded) {
+		t.Fatalf("the right code after %d wrong ones: %v, want mfa_attempts_exceeded", tenant.DefaultMFAMaxAttempts, err)
+	}
+	if _, err := f.second(token, f.totp(t, e.Secret)); !errors.Is(err, login.ErrMFATokenInvalid) {
+		t.Fatalf("the dead challenge: %v, want mfa_token_invalid", err)
+	}
+}
+
+func TestAChallengeExpiresAfterFiveMinutes(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	e := f.enrolled(t)
+	token := f.firstFactor(t, "").Challenge.Token
+	f.clock.Advance(login.ChallengeTTL + time.Second)
+	if _, err := f.second(token, f.totp(t, e.Secret)); !errors.Is(err, login.ErrMFATokenInvalid) {
+		t.Fatalf("an expired challenge: %v, want mfa_token_invalid", err)
+	}
+}
+
+func TestParallelRightAnswersToOneChallengeSignInOnce(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	e := f.enrolled(t)
+	token := f.firstFactor(t, "").Challenge.Token
+	var signed atomic.Int64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for _, code := range e.BackupCodes[:5] { // five right answers, each a different code
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			if out, err := f.second(token, code); err == nil && out.Result == login.Signed {
+				signed.Add(1)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if signed.Load() != 1 {
+		t.Fatalf("%d sessions from one challenge, want 1", signed.Load())
+	}
+}
+
+func TestAnAMROfAOneTimeSecretGetsMFA(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	e := f.enrolled(t)
+	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"otp"}, Kind: identity.SessionAPI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done, err := f.second(out.Challenge.Token, f.totp(t, e.Secret))
+	if err != nil || !slices.Equal(done.Credentials.Session.AMR, []string{"otp", "mfa"}) {
+		t.Fatalf("%+v, %v", done.Credentials.Session.AMR, err)
 	}
 }

@@ -28,6 +28,8 @@ import (
 	"fmt"
 	"image/png"
 	"io"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -181,8 +183,8 @@ func (s *Service) Start(ctx context.Context, u identity.User) (Enrolment, error)
 		return Enrolment{}, fmt.Errorf("mfa: random: %w", err)
 	}
 	secret := base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw)
-	key, err := totp.Generate(totp.GenerateOpts{Issuer: s.t.Name(), AccountName: u.Email, Secret: raw,
-		Period: uint(s.p.TOTP.Period / time.Second), Digits: otp.Digits(s.p.TOTP.Digits), Algorithm: algorithm(s.p.TOTP.Algorithm)})
+	uri := keyURI(s.t.Name(), u.Email, secret, s.p.TOTP)
+	key, err := otp.NewKeyFromURL(uri)
 	if err != nil {
 		return Enrolment{}, fmt.Errorf("mfa: %w", err)
 	}
@@ -214,7 +216,7 @@ func (s *Service) Start(ctx context.Context, u identity.User) (Enrolment, error)
 	case err != nil:
 		return Enrolment{}, fmt.Errorf("mfa: %w", err)
 	}
-	return Enrolment{Secret: secret, URI: key.URL(), QRPNG: qr.Bytes(), BackupCodes: codes}, nil
+	return Enrolment{Secret: secret, URI: uri, QRPNG: qr.Bytes(), BackupCodes: codes}, nil
 }
 
 // Confirm turns u's pending factor on with a current code of its secret;
@@ -517,6 +519,17 @@ func isTOTPForm(code string, digits int) bool {
 		}
 	}
 	return true
+}
+
+// keyURI is the otpauth URI of a secret (the Key Uri Format of Google
+// Authenticator): the label "issuer:account" percent-encoded as a path,
+// the parameters as a query with spaces as %20, which every app reads (a
+// "+" shows as a plus in some).
+func keyURI(issuer, account, secret string, p tenant.TOTPPolicy) string {
+	q := url.Values{"secret": {secret}, "issuer": {issuer}, "algorithm": {p.Algorithm},
+		"digits": {strconv.Itoa(p.Digits)}, "period": {strconv.Itoa(int(p.Period / time.Second))}}
+	label := url.PathEscape(issuer) + ":" + url.PathEscape(account)
+	return "otpauth://totp/" + label + "?" + strings.ReplaceAll(q.Encode(), "+", "%20")
 }
 
 func algorithm(name string) otp.Algorithm {

@@ -295,6 +295,15 @@ func (s *Service) current(ctx context.Context, p session.Principal) (identity.Us
 	return u, nil
 }
 
+// Reauthenticate checks that password is u's current one, as a change of
+// password or address does (a wrong one is ErrWrongPassword on field
+// "password", counted against the re-authentication budget): for steps
+// elsewhere that a signed-in user proves again (turning the second factor
+// off).
+func (s *Service) Reauthenticate(ctx context.Context, u identity.User, password string) error {
+	return s.prove(ctx, u, password, "password")
+}
+
 // prove checks that password is u's current one, the attempt counted
 // against the account's budget first so that guesses sent together cannot
 // all pass a check made before any was counted. A wrong password is
