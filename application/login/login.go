@@ -73,14 +73,13 @@ type Grant struct {
 // Result says what a completed login produced.
 type Result int
 
-// The results. Later issues add the second factor (MFARequired) and admin
-// activation (ActivationPending); a surface renders each in its own shape.
+// The results. A first factor that needs a second ends in the error
+// ErrMFARequired (with its challenge), not in an outcome; a later issue
+// adds admin activation (ActivationPending). A surface renders each in its
+// own shape.
 const (
 	// Signed: a session was started and its credentials are in the outcome.
 	Signed Result = iota + 1
-	// MFARequired: the first factor passed, a second one is needed; the
-	// outcome carries the challenge instead of credentials.
-	MFARequired
 	// ActivationPending: the account must be activated first (seed 002).
 	ActivationPending
 )
@@ -93,8 +92,6 @@ type Outcome struct {
 	// LatestWeb and LatestApp are the user's newest live sessions of each
 	// kind before this login, when the grant asked for them.
 	LatestWeb, LatestApp *identity.Session
-	// Challenge is the second step of an MFARequired outcome.
-	Challenge Challenge
 }
 
 // Places recognises the addresses an account signs in from
@@ -156,7 +153,7 @@ const lastLoginPrecision = time.Minute
 // it passes, starts the session. A grant the policy refuses (a disabled
 // account, an unverified address the tenant requires verified) answers
 // ErrInvalidCredentials, like a wrong secret. A user with a second factor
-// gets no session here: the outcome is MFARequired with a challenge
+// gets no session here: the answer is ErrMFARequired with a challenge
 // (CompleteSecondFactor answers it), unless the grant carries a code of
 // the factor, which is checked at once.
 func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
@@ -170,7 +167,7 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	}
 	if enrolled {
 		if g.SecondFactor == "" {
-			return p.challenge(ctx, g)
+			return Outcome{}, p.challenge(ctx, g)
 		}
 		if err := p.d.Factors.Verify(ctx, u, g.SecondFactor, factorClient(g.Client)); err != nil {
 			return Outcome{}, err

@@ -205,14 +205,17 @@ func (f *fixture) totp(t *testing.T, secret string) string {
 	return c
 }
 
-func (f *fixture) firstFactor(t *testing.T, code string) login.Outcome {
+// firstFactor completes a password first factor for the user and returns
+// the challenge it ends in.
+func (f *fixture) firstFactor(t *testing.T) login.Challenge {
 	t.Helper()
 	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
-		Client: session.Client{IP: netip.MustParseAddr("203.0.113.7")}, SecondFactor: code})
-	if err != nil {
-		t.Fatalf("first factor: %v", err)
+		Client: session.Client{IP: netip.MustParseAddr("203.0.113.7")}})
+	ch, ok := login.ChallengeOf(err)
+	if !errors.Is(err, login.ErrMFARequired) || !ok || out.Credentials.AccessToken != "" {
+		t.Fatalf("first factor: %+v, %v; want mfa_required with a challenge", out, err)
 	}
-	return out
+	return ch
 }
 
 func (f *fixture) second(token, code string) (login.Outcome, error) {
@@ -223,20 +226,19 @@ func TestAFirstFactorOfAUserWithASecondEndsInAChallenge(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	e := f.enrolled(t)
-	out := f.firstFactor(t, "")
-	if out.Result != login.MFARequired || out.Challenge.Token == "" || out.Credentials.AccessToken != "" ||
-		!out.Challenge.ExpiresAt.Equal(f.clock.Now().Add(login.ChallengeTTL)) || !slices.Equal(out.Challenge.Methods, []string{"totp", "backup_code"}) {
-		t.Fatalf("outcome %+v", out)
+	ch := f.firstFactor(t)
+	if ch.Token == "" || !ch.ExpiresAt.Equal(f.clock.Now().Add(login.ChallengeTTL)) || !slices.Equal(ch.Methods, []string{"totp", "backup_code"}) {
+		t.Fatalf("challenge %+v", ch)
 	}
-	if _, err := f.second(out.Challenge.Token, "000000"); !errors.Is(err, mfa.ErrInvalidCode) {
+	if _, err := f.second(ch.Token, "000000"); !errors.Is(err, mfa.ErrInvalidCode) {
 		t.Fatalf("a wrong code: %v", err)
 	}
-	done, err := f.second(out.Challenge.Token, f.totp(t, e.Secret))
+	done, err := f.second(ch.Token, f.totp(t, e.Secret))
 	if err != nil || done.Result != login.Signed || done.Credentials.AccessToken == "" || !slices.Equal(done.Credentials.Session.AMR, []string{"pwd", "otp"}) {
 		t.Fatalf("second step: %+v, %v", done, err)
 	}
 	f.clock.Advance(30 * time.Second)
-	if _, err := f.second(out.Challenge.Token, f.totp(t, e.Secret)); !errors.Is(err, login.ErrMFATokenInvalid) {
+	if _, err := f.second(ch.Token, f.totp(t, e.Secret)); !errors.Is(err, login.ErrMFATokenInvalid) {
 		t.Fatalf("the challenge again: %v, want mfa_token_invalid", err)
 	}
 }
@@ -249,9 +251,10 @@ func TestACodeSentWithTheFirstFactorIsCheckedAtOnce(t *testing.T) {
 		SecondFactor: "000000"}); !errors.Is(err, mfa.ErrInvalidCode) {
 		t.Fatalf("a wrong code with the first factor: %v", err)
 	}
-	out := f.firstFactor(t, e.BackupCodes[0])
-	if out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
-		t.Fatalf("outcome %+v", out)
+	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+		SecondFactor: e.BackupCodes[0]})
+	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+		t.Fatalf("outcome %+v, %v", out, err)
 	}
 }
 
@@ -259,7 +262,7 @@ func TestAChallengeDiesAfterTooManyWrongCodes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	e := f.enrolled(t)
-	token := f.firstFactor(t, "").Challenge.Token
+	token := f.firstFactor(t).Token
 	for i := range tenant.DefaultMFAMaxAttempts {
 		if _, err := f.second(token, "00000"+string(rune('0'+i))); !errors.Is(err, mfa.ErrInvalidCode) {
 			t.Fatalf("wrong code %d: %v", i+1, err)
@@ -277,7 +280,7 @@ func TestAChallengeExpiresAfterFiveMinutes(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	e := f.enrolled(t)
-	token := f.firstFactor(t, "").Challenge.Token
+	token := f.firstFactor(t).Token
 	f.clock.Advance(login.ChallengeTTL + time.Second)
 	if _, err := f.second(token, f.totp(t, e.Secret)); !errors.Is(err, login.ErrMFATokenInvalid) {
 		t.Fatalf("an expired challenge: %v, want mfa_token_invalid", err)
@@ -288,7 +291,7 @@ func TestParallelRightAnswersToOneChallengeSignInOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	e := f.enrolled(t)
-	token := f.firstFactor(t, "").Challenge.Token
+	token := f.firstFactor(t).Token
 	var signed atomic.Int64
 	var wg sync.WaitGroup
 	start := make(chan struct{})
@@ -313,11 +316,12 @@ func TestAnAMROfAOneTimeSecretGetsMFA(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	e := f.enrolled(t)
-	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"otp"}, Kind: identity.SessionAPI})
-	if err != nil {
-		t.Fatal(err)
+	_, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"otp"}, Kind: identity.SessionAPI})
+	ch, ok := login.ChallengeOf(err)
+	if !ok {
+		t.Fatalf("%v, want mfa_required", err)
 	}
-	done, err := f.second(out.Challenge.Token, f.totp(t, e.Secret))
+	done, err := f.second(ch.Token, f.totp(t, e.Secret))
 	if err != nil || !slices.Equal(done.Credentials.Session.AMR, []string{"otp", "mfa"}) {
 		t.Fatalf("%+v, %v", done.Credentials.Session.AMR, err)
 	}

@@ -47,6 +47,13 @@ type Challenge struct {
 
 // Errors of the second step.
 var (
+	// ErrMFARequired is how a first factor of a user with a second factor
+	// ends: no session, and the error carries the challenge (ChallengeOf)
+	// in its extension members mfa_token, mfa_expires_at and methods. An
+	// error rather than an outcome, so that no surface can mistake it for
+	// a sign-in.
+	ErrMFARequired = errs.E(errs.Unauthenticated, "mfa_required",
+		"A second factor is required: answer with a code of your authenticator app, or a backup code.")
 	// ErrMFATokenInvalid answers an MFA token that is unknown, expired,
 	// used, or another tenant's.
 	ErrMFATokenInvalid = errs.E(errs.Unauthenticated, "mfa_token_invalid", "This sign-in has expired or was completed. Sign in again.")
@@ -58,15 +65,33 @@ var (
 )
 
 // challenge ends a first factor of a user with a second factor: the
-// grant is kept under a new MFA token, and nothing else happens (no
-// session, no last login, no notice).
-func (p *Pipeline) challenge(ctx context.Context, g Grant) (Outcome, error) {
+// grant is kept under a new MFA token, returned in ErrMFARequired, and
+// nothing else happens (no session, no last login, no notice).
+func (p *Pipeline) challenge(ctx context.Context, g Grant) error {
 	issued, err := p.d.Challenges.Issue(ctx, challengeKind, pending{g}.encode(), g.User.ID)
 	if err != nil {
-		return Outcome{}, fmt.Errorf("login: mfa challenge: %w", err)
+		return fmt.Errorf("login: mfa challenge: %w", err)
 	}
-	return Outcome{Result: MFARequired, User: g.User, Challenge: Challenge{Token: issued.Secret, ExpiresAt: issued.ExpiresAt,
-		Methods: []string{mfa.MethodTOTP, mfa.MethodBackupCode}}}, nil
+	return ErrMFARequired.WithExtensions(map[string]any{
+		"mfa_token": issued.Secret, "mfa_expires_at": issued.ExpiresAt.UTC().Format(time.RFC3339),
+		"methods": []string{mfa.MethodTOTP, mfa.MethodBackupCode},
+	})
+}
+
+// ChallengeOf returns the challenge an ErrMFARequired carries.
+func ChallengeOf(err error) (Challenge, bool) {
+	e := errs.As(err)
+	if e == nil || e.Code != ErrMFARequired.Code {
+		return Challenge{}, false
+	}
+	token, _ := e.Extensions["mfa_token"].(string)
+	at, _ := e.Extensions["mfa_expires_at"].(string)
+	methods, _ := e.Extensions["methods"].([]string)
+	exp, err := time.Parse(time.RFC3339, at)
+	if token == "" || err != nil {
+		return Challenge{}, false
+	}
+	return Challenge{Token: token, ExpiresAt: exp, Methods: methods}, true
 }
 
 // SecondStep answers an MFA challenge.

@@ -319,6 +319,12 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 	o, err := s.checkAndComplete(ctx, in, key, emailErr, budget.Device != "")
 	switch {
 	case err == nil:
+	case errors.Is(err, login.ErrMFARequired):
+		// The password was right: the budgets are as after a success, and
+		// the sign-in goes on at the second step.
+		_ = s.d.Limiter.Reset(ctx, budget.Key)
+		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+		return Outcome{}, err
 	case errs.KindOf(err) == errs.Unavailable:
 		// The attempt was never judged (the hash pool was full, the store
 		// away): it costs neither budget, or a burst of 503s would lock

@@ -53,6 +53,10 @@ type Error struct {
 	Fields  []FieldError // field-level details for Invalid errors
 	// RetryAfter, in whole seconds, for RateLimited and Unavailable errors.
 	RetryAfter int
+	// Extensions are members a surface adds to its error body (RFC 9457's
+	// extension members), such as the token of an MFA challenge. They are
+	// shown to the client: never a secret of anyone but the caller.
+	Extensions map[string]any
 	Err        error // the cause; logged, never shown
 }
 
@@ -115,6 +119,13 @@ func (e *Error) WithMessage(format string, args ...any) *Error {
 func (e *Error) WithFields(fields ...FieldError) *Error {
 	c := *e
 	c.Fields = append(append([]FieldError(nil), e.Fields...), fields...)
+	return &c
+}
+
+// WithExtensions returns a copy of e carrying members for the error body.
+func (e *Error) WithExtensions(ext map[string]any) *Error {
+	c := *e
+	c.Extensions = ext
 	return &c
 }
 

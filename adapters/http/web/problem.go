@@ -1,6 +1,7 @@
 package web
 
 import (
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,34 @@ type Problem struct {
 	Code      string            `json:"code"`
 	Errors    []errs.FieldError `json:"errors,omitempty"`
 	RequestID string            `json:"request_id,omitempty"`
+	// Extensions are the error's extension members (an MFA challenge's
+	// mfa_token and methods), written beside the others.
+	Extensions map[string]any `json:"-"`
+}
+
+// MarshalJSON writes the problem's members and its extension members; an
+// extension never replaces a member of the problem itself.
+func (p Problem) MarshalJSON() ([]byte, error) {
+	type plain Problem
+	base, err := json.Marshal(plain(p))
+	if err != nil || len(p.Extensions) == 0 {
+		return base, err
+	}
+	members := map[string]json.RawMessage{}
+	if err := json.Unmarshal(base, &members); err != nil {
+		return nil, err
+	}
+	for k, v := range p.Extensions {
+		if _, taken := members[k]; taken {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		members[k] = raw
+	}
+	return json.Marshal(members)
 }
 
 // Status is the one place an error kind becomes an HTTP status.
@@ -101,13 +130,14 @@ func StatusOf(e *errs.Error) int {
 func NewProblem(e *errs.Error, requestID string) Problem {
 	status := StatusOf(e)
 	p := Problem{
-		Type:      "urn:portcullis:problem:" + e.Code,
-		Title:     http.StatusText(status),
-		Status:    status,
-		Detail:    e.Message,
-		Code:      e.Code,
-		Errors:    e.Fields,
-		RequestID: requestID,
+		Type:       "urn:portcullis:problem:" + e.Code,
+		Title:      http.StatusText(status),
+		Status:     status,
+		Detail:     e.Message,
+		Code:       e.Code,
+		Errors:     e.Fields,
+		RequestID:  requestID,
+		Extensions: e.Extensions,
 	}
 	return p
 }
