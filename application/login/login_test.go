@@ -83,6 +83,7 @@ func newFixture(t *testing.T, notice bool) *fixture {
 	tn := tenant.Default()
 	tn.ID, tn.DisplayName = "shop", "Shop"
 	tn.Email.NewSigninNotice = notice
+	tn.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodTOTP}
 	if err := tn.Validate(); err != nil {
 		t.Fatal(err)
 	}

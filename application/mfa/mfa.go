@@ -64,6 +64,9 @@ var (
 	// ErrBackupLocked answers a backup code while the user's backup codes
 	// are locked after too many wrong ones; it carries Retry-After.
 	ErrBackupLocked = errs.E(errs.RateLimited, "mfa_backup_locked", "Too many wrong backup codes. Use your authenticator app, or try again later.")
+	// ErrDisabled answers setting up a second factor on a tenant that has
+	// not enabled totp in its login methods.
+	ErrDisabled = errs.E(errs.Forbidden, "method_disabled", "Two-step verification is not enabled for this tenant.")
 	// ErrProofRequired answers a disable without a code or a password.
 	ErrProofRequired = errs.E(errs.Invalid, "mfa_proof_required", "Enter a current code, a backup code or your password.")
 )
@@ -176,8 +179,13 @@ func (s *Service) Enrolled(ctx context.Context, u identity.User) (bool, error) {
 
 // Start begins setting up the factor for u: a new secret and new backup
 // codes, pending until Confirm. A pending setup is replaced; a user whose
-// factor is on gets ErrAlreadyEnabled.
+// factor is on gets ErrAlreadyEnabled; a tenant without totp in its login
+// methods, ErrDisabled. (A factor already on keeps working if the tenant
+// later drops totp: a second factor is never skipped.)
 func (s *Service) Start(ctx context.Context, u identity.User) (Enrolment, error) {
+	if !s.t.Enabled(tenant.MethodTOTP) {
+		return Enrolment{}, ErrDisabled
+	}
 	raw := make([]byte, 20) // 160 bits, RFC 4226's recommendation
 	if _, err := io.ReadFull(s.d.Random, raw); err != nil {
 		return Enrolment{}, fmt.Errorf("mfa: random: %w", err)

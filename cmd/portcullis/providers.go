@@ -34,6 +34,7 @@ import (
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/password"
@@ -72,8 +73,11 @@ type Platform struct {
 	DevBaseURL DevBaseURL
 
 	RefreshTokens *mongo.RefreshTokenStore
-	Revocations   *redis.Revocations
-	OTPStore      *redis.OTPStore
+	// The users' second factors: TOTP secrets and backup codes.
+	TOTPs       *mongo.TOTPStore
+	BackupCodes *mongo.BackupCodeStore
+	Revocations *redis.Revocations
+	OTPStore    *redis.OTPStore
 	// RevocationSync keeps the revocation set a complete copy of the
 	// store's revocation log; serve runs it.
 	RevocationSync *session.Sync
@@ -110,6 +114,8 @@ var platformSet = wire.NewSet(
 	mongo.NewUserStore,
 	mongo.NewSessionStore,
 	mongo.NewRefreshTokenStore,
+	mongo.NewTOTPStore,
+	mongo.NewBackupCodeStore,
 	redis.NewRevocations,
 	redis.NewOTPStore,
 	provideRevocationSync,
@@ -128,7 +134,9 @@ var (
 	throttleSet = wire.NewSet(provideLimiter, wire.Bind(new(throttle.Limiter), new(*redis.Limiter)))
 	sessionSet  = wire.NewSet(wire.Struct(new(session.Deps), "*"), session.New, session.NewIssuer,
 		provideAccessTokens, wire.Bind(new(session.AccessTokens), new(*cache.AccessTokens)))
-	loginSet    = wire.NewSet(wire.Struct(new(login.Deps), "*"), login.New)
+	loginSet = wire.NewSet(wire.Struct(new(login.Deps), "*"), login.New)
+	mfaSet   = wire.NewSet(wire.Struct(new(mfa.Deps), "*"), mfa.New, provideMFAKey,
+		wire.Bind(new(login.SecondFactors), new(*mfa.Service)), wire.Bind(new(mfa.Reauth), new(*profile.Service)))
 	passwordSet = wire.NewSet(wire.Struct(new(password.Deps), "*"), password.New)
 	deviceSet   = wire.NewSet(wire.Struct(new(device.Deps), "*"), device.New, provideDeviceKey,
 		providePlaces, wire.Bind(new(device.Places), new(*redis.Places)), wire.Bind(new(login.Places), new(*device.Service)))
@@ -136,12 +144,17 @@ var (
 	otpSet     = wire.NewSet(provideOTPKey, provideOTPEngine)
 	smsSet     = wire.NewSet(provideSMSSender, provideSMSLogin)
 	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier,
-		wire.Bind(new(password.Mail), new(*courier.Courier)), wire.Bind(new(login.Mail), new(*courier.Courier)))
+		wire.Bind(new(password.Mail), new(*courier.Courier)), wire.Bind(new(login.Mail), new(*courier.Courier)),
+		wire.Bind(new(mfa.Mail), new(*courier.Courier)))
 	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)))
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
-			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common"),
+			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common",
+			"TOTPs", "BackupCodes"),
+		wire.Bind(new(mfa.TOTPs), new(*mongo.TOTPStore)),
+		wire.Bind(new(mfa.BackupCodes), new(*mongo.BackupCodeStore)),
+		wire.Bind(new(mfa.Sealer), new(*aesgcm.Sealer)),
 		wire.Bind(new(otp.Store), new(*redis.OTPStore)),
 		wire.Bind(new(account.Users), new(*cache.Users)),
 		wire.Bind(new(session.Sessions), new(*cache.Sessions)),
@@ -156,7 +169,7 @@ var (
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet,
+	throttleSet, sessionSet, loginSet, mfaSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -357,6 +370,10 @@ func provideMailer(t tenant.Tenant, m tenant.Mail, box *outbox.Outbox, sealer *a
 		Username: s.Username, Password: credential.New(password), From: m.From, ReplyTo: m.ReplyTo, Timeout: s.Timeout,
 		Tenant: t.ID, Logger: log})
 }
+
+// provideMFAKey derives the tenant's key for backup-code hashes from the
+// master key.
+func provideMFAKey(t tenant.Tenant, mk MasterKey) (mfa.Key, error) { return mfa.DeriveKey(mk, t.ID) }
 
 // provideOTPKey derives the tenant's key for one-time secrets from the
 // master key.

@@ -76,6 +76,7 @@ func Register(r fiber.Router, opts Options) {
 	g.Post("/sessions/revoke-others", h.revokeOthers)
 	g.Delete("/sessions/:id", h.revokeSession)
 	h.registerProfile(g)
+	h.registerMFA(g)
 }
 
 type handlers struct{ opts Options }

@@ -11,6 +11,8 @@ import (
 
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
+	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/profile"
@@ -44,6 +46,10 @@ type TenantServices struct {
 	EmailLogin   *emaillogin.Service
 	// Profile changes a signed-in user's password, name and address.
 	Profile *profile.Service
+	// Login is the pipeline, for the second step of a sign-in; MFA is the
+	// users' second factor.
+	Login *login.Pipeline
+	MFA   *mfa.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
