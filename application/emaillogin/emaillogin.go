@@ -256,7 +256,7 @@ func (s *Service) VerifyCode(ctx context.Context, in VerifyInput) (login.Outcome
 	if err != nil {
 		return login.Outcome{}, fmt.Errorf("email login: %w", err)
 	}
-	return s.complete(ctx, u, key, in.Kind, in.Client, in.WithLatest)
+	return s.complete(ctx, u, key, login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
 }
 
 // LinkInput asks for a magic link.
@@ -387,6 +387,9 @@ type ConsumeInput struct {
 	Device string
 	// WithLatest: see login.Grant.
 	WithLatest bool
+	// SecondFactor is a code of the user's second factor sent with the
+	// link (seed 001's "code"): see login.Grant.
+	SecondFactor string
 }
 
 // LinkOutcome is what a consumed magic link produced: the pipeline's
@@ -434,7 +437,7 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 	if err != nil {
 		return LinkOutcome{}, err
 	}
-	out, err := s.complete(ctx, u, sub.EmailKey, in.Kind, in.Client, in.WithLatest)
+	out, err := s.complete(ctx, u, sub.EmailKey, login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, SecondFactor: in.SecondFactor})
 	if err != nil {
 		return LinkOutcome{}, err
 	}
@@ -442,25 +445,29 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 }
 
 // complete hands u, who just proved the mailbox of the address with the
-// key, to the pipeline and marks the address verified. The grant's user
-// carries that proof (EmailVerified), so that a tenant requiring verified
-// addresses lets an address's first e-mail sign-in through; the pipeline
-// still refuses a disabled account, and then nothing is written.
-func (s *Service) complete(ctx context.Context, u identity.User, key string, kind identity.SessionKind, client session.Client, withLatest bool) (login.Outcome, error) {
+// key, to the pipeline (g says the session asked for) and marks the
+// address verified. The grant's user carries that proof (EmailVerified),
+// so that a tenant requiring verified addresses lets an address's first
+// e-mail sign-in through; the pipeline still refuses a disabled account,
+// and then nothing is written. A sign-in that goes on to a second factor
+// (login.ErrMFARequired) proved the mailbox all the same: the address is
+// marked, and the error returned.
+func (s *Service) complete(ctx context.Context, u identity.User, key string, g login.Grant) (login.Outcome, error) {
 	proven := u
 	proven.EmailVerified = true
-	out, err := s.d.Login.Complete(ctx, login.Grant{User: proven, Method: tenant.MethodEmailLink, AMR: amr, Kind: kind, Client: client, WithLatest: withLatest})
-	if err != nil {
+	g.User, g.Method, g.AMR = proven, tenant.MethodEmailLink, amr
+	out, err := s.d.Login.Complete(ctx, g)
+	if err != nil && !errors.Is(err, login.ErrMFARequired) {
 		return login.Outcome{}, err
 	}
 	if !u.EmailVerified {
 		// The sign-in stands if the mark cannot be written; the answer
 		// says what the store holds.
-		if err := s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, key, s.d.Clock.Now().UTC()); err != nil {
+		if werr := s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, key, s.d.Clock.Now().UTC()); werr != nil {
 			out.User.EmailVerified = false
 		}
 	}
-	return out, nil
+	return out, err
 }
 
 // recipient is the account with the e-mail key and whether it gets mail:

@@ -264,6 +264,9 @@ type LoginInput struct {
 	// (see package device): a valid one of this account counts the
 	// attempt against that device's budget instead of the account's.
 	DeviceToken string
+	// SecondFactor is a code of the user's second factor sent with the
+	// password (seed 001's "code"): see login.Grant.
+	SecondFactor string
 }
 
 // Outcome is what a password login produced: the pipeline's outcome and,
@@ -389,7 +392,7 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 		}
 	}
 	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client,
-		WithLatest: in.WithLatest, KnownDevice: onDevice})
+		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor})
 }
 
 // dummyHash is a hash of a random password with the tenant's parameters,
