@@ -50,6 +50,8 @@ type tenantSpec struct {
 	PasswordResetPerIP, VerificationMailPerIP, EmailLoginPerIP string
 	// EmailLink enables email_link (sign-in by mailed code or magic link).
 	EmailLink bool
+	// TOTP enables totp (the second factor).
+	TOTP bool
 	// SameDevice is email.same_device: a magic link signs in only in the
 	// browser that asked for it.
 	SameDevice bool
@@ -97,6 +99,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.EmailLink {
 		methods = append(methods, "email_link")
+	}
+	if ts.TOTP {
+		methods = append(methods, "totp")
 	}
 	if ts.BaseURL != "" || ts.SMTPPort != 0 {
 		b.WriteString("mail:\n")
