@@ -199,6 +199,7 @@ func TestCollectionsListsEveryCollectionUsed(t *testing.T) {
 		"UserStore":         mongo.NewUserStore(db),
 		"SessionStore":      mongo.NewSessionStore(db),
 		"RefreshTokenStore": mongo.NewRefreshTokenStore(db),
+		"TOTPStore":         mongo.NewTOTPStore(db),
 	}
 	for store, s := range stores {
 		names := mongo.CollectionsOf(s)
