@@ -200,6 +200,7 @@ func TestCollectionsListsEveryCollectionUsed(t *testing.T) {
 		"SessionStore":      mongo.NewSessionStore(db),
 		"RefreshTokenStore": mongo.NewRefreshTokenStore(db),
 		"TOTPStore":         mongo.NewTOTPStore(db),
+		"BackupCodeStore":   mongo.NewBackupCodeStore(db),
 	}
 	for store, s := range stores {
 		names := mongo.CollectionsOf(s)

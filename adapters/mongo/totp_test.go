@@ -44,3 +44,44 @@ func TestTOTPStepClaimsAreSweptOnceExpired(t *testing.T) {
 		}
 	}
 }
+
+// TestMFADocumentsAreFlatTenantScopedAndKeyedByID: every document of the
+// four collections carries tenant_id and an _id that begins with it, and
+// the sealed secret is stored as BSON binary, not as text.
+func TestMFADocumentsAreFlatTenantScopedAndKeyedByID(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	totps, codes := mongo.NewTOTPStore(db), mongo.NewBackupCodeStore(db)
+	now := time.Now()
+	if err := totps.Put(ctx, mfa.TOTP{TenantID: "flat", UserID: "user-1", EnrolmentID: "e1", Sealed: []byte{0, 1, 2, 255}, CreatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := totps.UseStep(ctx, "flat", "user-1", 42, now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := codes.Replace(ctx, "flat", "user-1", []string{"h1", "h2"}, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := codes.Use(ctx, "flat", "user-1", "h1", now); err != nil {
+		t.Fatal(err)
+	}
+	for _, coll := range []string{"totp_secrets", "totp_steps", "backup_codes", "backup_code_uses"} {
+		var docs []bson.M
+		cur, err := db.Collection(coll).Find(ctx, bson.D{})
+		if err == nil {
+			err = cur.All(ctx, &docs)
+		}
+		if err != nil || len(docs) != 1 {
+			t.Fatalf("%s: %d documents, %v; want 1", coll, len(docs), err)
+		}
+		id, _ := docs[0]["_id"].(string)
+		if docs[0]["tenant_id"] != "flat" || len(id) < len("flat/") || id[:len("flat/")] != "flat/" {
+			t.Errorf("%s: document %v: want tenant_id flat and an _id beginning with flat/", coll, docs[0])
+		}
+		if coll == "totp_secrets" {
+			if b, ok := docs[0]["sealed"].(bson.Binary); !ok || string(b.Data) != "\x00\x01\x02\xff" {
+				t.Errorf("sealed stored as %T %v, want BSON binary", docs[0]["sealed"], docs[0]["sealed"])
+			}
+		}
+	}
+}
