@@ -100,6 +100,9 @@ var Indexes = []Index{
 	{Collection: "session_revocations", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 	{Collection: "refresh_tokens", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 	{Collection: "refresh_token_uses", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
+	// The TOTP replay guard's claims; see TOTPStore. totp_secrets,
+	// backup_codes and backup_code_uses are read by _id alone.
+	{Collection: "totp_steps", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 }
 
 // Collections lists every collection Portcullis uses: those of Indexes and
@@ -115,6 +118,10 @@ var Collections = []string{
 	"session_revocations",
 	"refresh_tokens",
 	"refresh_token_uses",
+	"totp_secrets",
+	"totp_steps",
+	"backup_codes",
+	"backup_code_uses",
 }
 
 // globalCollections hold platform data keyed by _id, not tenant data.

@@ -199,6 +199,8 @@ func TestCollectionsListsEveryCollectionUsed(t *testing.T) {
 		"UserStore":         mongo.NewUserStore(db),
 		"SessionStore":      mongo.NewSessionStore(db),
 		"RefreshTokenStore": mongo.NewRefreshTokenStore(db),
+		"TOTPStore":         mongo.NewTOTPStore(db),
+		"BackupCodeStore":   mongo.NewBackupCodeStore(db),
 	}
 	for store, s := range stores {
 		names := mongo.CollectionsOf(s)

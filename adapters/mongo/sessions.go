@@ -317,7 +317,14 @@ type claimDocument struct {
 // of any number of concurrent claims of one id exactly one wins, on
 // FerretDB too, because an insert of an _id is atomic there.
 func claim(ctx context.Context, coll *mongo.Collection, id, tenantID string, at, expires time.Time) (bool, error) {
-	_, err := coll.InsertOne(ctx, claimDocument{ID: id, TenantID: tenantID, At: at.UTC(), ExpiresAt: expires.UTC()})
+	return insertOnce(ctx, coll, id, claimDocument{ID: id, TenantID: tenantID, At: at.UTC(), ExpiresAt: expires.UTC()})
+}
+
+// insertOnce inserts doc, whose _id is id, and reports whether this call
+// made it (false: a document with that _id exists). It is claim's
+// primitive, for claims whose document is not a claimDocument.
+func insertOnce(ctx context.Context, coll *mongo.Collection, id string, doc any) (bool, error) {
+	_, err := coll.InsertOne(ctx, doc)
 	if err == nil {
 		return true, nil
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/internal/nettest"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/keyring"
+	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
@@ -30,6 +31,7 @@ func openAt(t *testing.T, addr string) *mongo.DB {
 func storeOps(db *mongo.DB) map[string]func(context.Context) error {
 	users, sessions, refresh := mongo.NewUserStore(db), mongo.NewSessionStore(db), mongo.NewRefreshTokenStore(db)
 	keys, tenants := mongo.NewKeyStore(db), mongo.NewTenantStore(db)
+	totps, codes := mongo.NewTOTPStore(db), mongo.NewBackupCodeStore(db)
 	now := time.Now()
 	return map[string]func(context.Context) error{
 		"users.ByID": func(ctx context.Context) error { _, err := users.ByID(ctx, "t", "u"); return err },
@@ -50,6 +52,13 @@ func storeOps(db *mongo.DB) map[string]func(context.Context) error {
 		},
 		"tenants.Get":  func(ctx context.Context) error { _, err := tenants.Get(ctx, "t"); return err },
 		"tenants.List": func(ctx context.Context) error { _, err := tenants.List(ctx); return err },
+		"totps.Get":    func(ctx context.Context) error { _, err := totps.Get(ctx, "t", "u"); return err },
+		"totps.Put": func(ctx context.Context) error {
+			return totps.Put(ctx, mfa.TOTP{TenantID: "t", UserID: "u", EnrolmentID: "e"})
+		},
+		"totps.UseStep": func(ctx context.Context) error { _, err := totps.UseStep(ctx, "t", "u", 1, now); return err },
+		"codes.Use":     func(ctx context.Context) error { _, err := codes.Use(ctx, "t", "u", "hash", now); return err },
+		"codes.Left":    func(ctx context.Context) error { _, err := codes.Left(ctx, "t", "u"); return err },
 		"sessions.RevokeOthers": func(ctx context.Context) error {
 			_, err := sessions.RevokeOthers(ctx, "t", "u", "keep", now, now.Add(time.Hour))
 			return err
