@@ -136,7 +136,7 @@ var (
 		provideAccessTokens, wire.Bind(new(session.AccessTokens), new(*cache.AccessTokens)))
 	loginSet = wire.NewSet(wire.Struct(new(login.Deps), "*"), login.New)
 	mfaSet   = wire.NewSet(wire.Struct(new(mfa.Deps), "*"), mfa.New, provideMFAKey,
-		wire.Bind(new(login.SecondFactors), new(*mfa.Service)), wire.Bind(new(mfa.Reauth), new(*profile.Service)))
+		wire.Bind(new(login.SecondFactors), new(*mfa.Service)))
 	passwordSet = wire.NewSet(wire.Struct(new(password.Deps), "*"), password.New)
 	deviceSet   = wire.NewSet(wire.Struct(new(device.Deps), "*"), device.New, provideDeviceKey,
 		providePlaces, wire.Bind(new(device.Places), new(*redis.Places)), wire.Bind(new(login.Places), new(*device.Service)))
@@ -146,7 +146,8 @@ var (
 	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier,
 		wire.Bind(new(password.Mail), new(*courier.Courier)), wire.Bind(new(login.Mail), new(*courier.Courier)),
 		wire.Bind(new(mfa.Mail), new(*courier.Courier)))
-	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)))
+	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
+		wire.Bind(new(mfa.Reauth), new(*profile.Service)))
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",

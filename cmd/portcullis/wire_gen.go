@@ -14,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/config"
@@ -53,6 +54,8 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	outbox := provideOutbox(cfg, log)
 	devBaseURL := provideDevBaseURL(cfg)
 	refreshTokenStore := mongo.NewRefreshTokenStore(db)
+	totpStore := mongo.NewTOTPStore(db)
+	backupCodeStore := mongo.NewBackupCodeStore(db)
 	revocations, cleanup3 := redis.NewRevocations(v)
 	otpStore := redis.NewOTPStore(v)
 	sessionStore := mongo.NewSessionStore(db)
@@ -76,6 +79,8 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		Outbox:         outbox,
 		DevBaseURL:     devBaseURL,
 		RefreshTokens:  refreshTokenStore,
+		TOTPs:          totpStore,
+		BackupCodes:    backupCodeStore,
 		Revocations:    revocations,
 		OTPStore:       otpStore,
 		RevocationSync: sync,
@@ -160,12 +165,35 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Random: random,
 	}
 	deviceService := device.New(t, deviceDeps)
+	totpStore := p.TOTPs
+	backupCodeStore := p.BackupCodes
+	mfaKey, err := provideMFAKey(t, masterKey)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, clock)
+	mfaDeps := mfa.Deps{
+		TOTPs:   totpStore,
+		Backup:  backupCodeStore,
+		Sealer:  sealer,
+		Key:     mfaKey,
+		Limiter: limiter,
+		Reauth:  profileService,
+		Mail:    courier,
+		Clock:   clock,
+		Random:  random,
+	}
+	mfaService := mfa.New(t, mfaDeps)
 	loginDeps := login.Deps{
-		Users:  users,
-		Issuer: issuer,
-		Places: deviceService,
-		Mail:   courier,
-		Clock:  clock,
+		Users:      users,
+		Issuer:     issuer,
+		Places:     deviceService,
+		Mail:       courier,
+		Factors:    mfaService,
+		Challenges: engine,
+		Limiter:    limiter,
+		Clock:      clock,
 	}
 	pipeline := login.New(t, loginDeps)
 	passwordDeps := password.Deps{
@@ -189,7 +217,6 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
-	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -200,6 +227,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Verification: verificationService,
 		EmailLogin:   emailloginService,
 		Profile:      profileService,
+		Login:        pipeline,
+		MFA:          mfaService,
 	}
 	return tenantServices, func() {
 		cleanup2()
