@@ -50,8 +50,10 @@ type tenantSpec struct {
 	PasswordResetPerIP, VerificationMailPerIP, EmailLoginPerIP string
 	// EmailLink enables email_link (sign-in by mailed code or magic link).
 	EmailLink bool
-	// TOTP enables totp (the second factor).
+	// TOTP enables totp (the second factor); MFA, when set, is the body of
+	// the mfa block, each line indented two spaces.
 	TOTP bool
+	MFA  string
 	// SameDevice is email.same_device: a magic link signs in only in the
 	// browser that asked for it.
 	SameDevice bool
@@ -102,6 +104,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.TOTP {
 		methods = append(methods, "totp")
+	}
+	if ts.MFA != "" {
+		fmt.Fprintf(&b, "mfa:\n%s", ts.MFA)
 	}
 	if ts.BaseURL != "" || ts.SMTPPort != 0 {
 		b.WriteString("mail:\n")
