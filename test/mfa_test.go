@@ -330,3 +330,45 @@ func jwtClaim(t *testing.T, token, claim string) string {
 	}
 	return string(claims[claim])
 }
+
+// TestARequiredSecondFactorIsSetUpBeforeTheFirstSession: on a tenant
+// that requires a second factor of its users, a password sign-in of a user
+// without one gets only a token to set one up; confirming it finishes the
+// sign-in, and every later sign-in asks for a code.
+func TestARequiredSecondFactorIsSetUpBeforeTheFirstSession(t *testing.T) {
+	t.Parallel()
+	spec := mfaTenant("strict", "localhost")
+	spec.MFA = "  required_roles: [user]\n"
+	s := startTenants(t, spec)
+	a := newAccount("obliged")
+	register(t, s, "localhost", a)
+	r := tryLogin(t, s, "localhost", a.Email, a.Password)
+	wantProblem(t, r, http.StatusForbidden, "mfa_enrolment_required")
+	body := decodeJSON[map[string]any](t, r)
+	token, _ := body["enrolment_token"].(string)
+	if token == "" || sessionCookie(r) != nil || strings.Contains(string(r.Body), "access_token") {
+		t.Fatalf("enrolment answer %s", r.Body)
+	}
+	// The token is no credential and no challenge.
+	if m := me(t, s, "localhost", withBearer(token)); m.Status != http.StatusUnauthorized {
+		t.Fatalf("the enrolment token as a bearer: %d", m.Status)
+	}
+	wantProblem(t, mfaVerify(t, s, "localhost", token, "123456"), http.StatusUnauthorized, "mfa_token_invalid")
+	r = s.do(t, http.MethodPost, "/auth/v1/mfa/totp/setup", withHost("localhost"), withJSON(map[string]any{"enrolment_token": token}))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("setup with the enrolment token: %d %s", r.Status, r.Body)
+	}
+	e := decodeJSON[enrolment](t, r)
+	r = s.do(t, http.MethodPost, "/auth/v1/mfa/totp/confirm", withHost("localhost"), withJSON(map[string]any{"enrolment_token": token, "code": e.code(t)}))
+	if r.Status != http.StatusOK {
+		t.Fatalf("confirm with the enrolment token: %d %s", r.Status, r.Body)
+	}
+	signed := decodeJSON[loginAnswer](t, r)
+	if m := me(t, s, "localhost", withBearer(signed.AccessToken)); m.Status != http.StatusOK {
+		t.Fatalf("me after enrolling: %d %s", m.Status, m.Body)
+	}
+	if amr := jwtClaim(t, signed.AccessToken, "amr"); amr != `["pwd","otp"]` {
+		t.Fatalf("amr %s", amr)
+	}
+	wantChallenge(t, "the next login", tryLogin(t, s, "localhost", a.Email, a.Password))
+}

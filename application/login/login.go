@@ -155,7 +155,9 @@ const lastLoginPrecision = time.Minute
 // ErrInvalidCredentials, like a wrong secret. A user with a second factor
 // gets no session here: the answer is ErrMFARequired with a challenge
 // (CompleteSecondFactor answers it), unless the grant carries a code of
-// the factor, which is checked at once.
+// the factor, which is checked at once. A user without one whose role the
+// tenant requires one of gets ErrMFAEnrolmentRequired (CompleteEnrolment
+// finishes the sign-in once one is set up).
 func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	if err := p.admit(g); err != nil {
 		return Outcome{}, err
@@ -173,6 +175,8 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 			return Outcome{}, err
 		}
 		g.AMR = withSecondFactor(g.AMR)
+	} else if p.t.MFA.Requires(string(u.Role)) {
+		return Outcome{}, p.enrolment(ctx, g)
 	}
 	return p.finish(ctx, g)
 }

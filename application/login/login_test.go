@@ -21,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/session/sessiontest"
+	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -78,12 +79,15 @@ type fixture struct {
 	user    identity.User
 }
 
-func newFixture(t *testing.T, notice bool) *fixture {
+func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixture {
 	t.Helper()
 	tn := tenant.Default()
 	tn.ID, tn.DisplayName = "shop", "Shop"
 	tn.Email.NewSigninNotice = notice
 	tn.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodTOTP}
+	for _, m := range mutate {
+		m(&tn)
+	}
 	if err := tn.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -326,4 +330,41 @@ func TestAnAMROfAOneTimeSecretGetsMFA(t *testing.T) {
 	if err != nil || !slices.Equal(done.Credentials.Session.AMR, []string{"otp", "mfa"}) {
 		t.Fatalf("%+v, %v", done.Credentials.Session.AMR, err)
 	}
+}
+
+func TestARoleThatMustHaveASecondFactorEnrolsBeforeSigningIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false, func(tn *tenant.Tenant) { tn.MFA.RequiredRoles = []string{"user"} })
+	_, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI})
+	e := errs.As(err)
+	token, _ := e.Extensions["enrolment_token"].(string)
+	if !errors.Is(err, login.ErrMFAEnrolmentRequired) || token == "" {
+		t.Fatalf("%v, want mfa_enrolment_required with a token", err)
+	}
+	// The token is no challenge, and no session.
+	if _, err := f.second(token, "123456"); !errors.Is(err, login.ErrMFATokenInvalid) {
+		t.Fatalf("the enrolment token as a challenge: %v", err)
+	}
+	u, err := f.pipe.EnrolmentUser(ctx, token)
+	if err != nil || u.ID != f.user.ID {
+		t.Fatalf("enrolment user %+v, %v", u, err)
+	}
+	en, err := f.factors.Service.Start(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := login.SecondStep{Token: token, Code: "000000"}
+	if _, err := f.pipe.CompleteEnrolment(ctx, step); !errors.Is(err, mfa.ErrInvalidCode) {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	step.Code = f.totp(t, en.Secret)
+	out, err := f.pipe.CompleteEnrolment(ctx, step)
+	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+		t.Fatalf("completed enrolment: %+v, %v", out, err)
+	}
+	if _, err := f.pipe.EnrolmentUser(ctx, token); !errors.Is(err, login.ErrMFATokenInvalid) {
+		t.Fatalf("the used enrolment token: %v", err)
+	}
+	// From now on the sign-in asks for the factor.
+	f.firstFactor(t)
 }

@@ -26,13 +26,22 @@ import (
 type SecondFactors interface {
 	Enrolled(ctx context.Context, u identity.User) (bool, error)
 	Verify(ctx context.Context, u identity.User, code string, c mfa.Client) error
+	// Confirm turns on the factor u started setting up, with a code of it.
+	Confirm(ctx context.Context, u identity.User, code string) error
 }
 
 // ChallengeTTL is how long the second step of a sign-in may take.
 const ChallengeTTL = 5 * time.Minute
 
-// challengeKind is the engine's kind of an MFA challenge token.
-var challengeKind = domain.MFAChallenge(ChallengeTTL)
+// EnrolmentTTL is how long a sign-in that must set up a second factor
+// may take to do it.
+const EnrolmentTTL = 15 * time.Minute
+
+// The engine's kinds of the second step's tokens.
+var (
+	challengeKind = domain.MFAChallenge(ChallengeTTL)
+	enrolmentKind = domain.MFAEnrolment(EnrolmentTTL)
+)
 
 // Challenge is the second step a first factor ended in.
 type Challenge struct {
@@ -54,6 +63,14 @@ var (
 	// a sign-in.
 	ErrMFARequired = errs.E(errs.Unauthenticated, "mfa_required",
 		"A second factor is required: answer with a code of your authenticator app, or a backup code.")
+	// ErrMFAEnrolmentRequired is how a first factor ends for a user whose
+	// role the tenant requires a second factor of (mfa.required_roles)
+	// and who has none: no session, and the error carries an
+	// enrolment_token (and enrolment_expires_at) with which the client can
+	// set one up (mfa.Service.Start for EnrolmentUser) and finish the
+	// sign-in (CompleteEnrolment). The token is good for nothing else.
+	ErrMFAEnrolmentRequired = errs.E(errs.Forbidden, "mfa_enrolment_required",
+		"This account must set up two-step verification before it can sign in.")
 	// ErrMFATokenInvalid answers an MFA token that is unknown, expired,
 	// used, or another tenant's.
 	ErrMFATokenInvalid = errs.E(errs.Unauthenticated, "mfa_token_invalid", "This sign-in has expired or was completed. Sign in again.")
@@ -76,6 +93,76 @@ func (p *Pipeline) challenge(ctx context.Context, g Grant) error {
 		"mfa_token": issued.Secret, "mfa_expires_at": issued.ExpiresAt.UTC().Format(time.RFC3339),
 		"methods": []string{mfa.MethodTOTP, mfa.MethodBackupCode},
 	})
+}
+
+// enrolment ends a first factor of a user who must set up a second
+// factor first.
+func (p *Pipeline) enrolment(ctx context.Context, g Grant) error {
+	issued, err := p.d.Challenges.Issue(ctx, enrolmentKind, pending{g}.encode(), g.User.ID)
+	if err != nil {
+		return fmt.Errorf("login: mfa enrolment: %w", err)
+	}
+	return ErrMFAEnrolmentRequired.WithExtensions(map[string]any{
+		"enrolment_token": issued.Secret, "enrolment_expires_at": issued.ExpiresAt.UTC().Format(time.RFC3339)})
+}
+
+// EnrolmentUser returns the user of a live enrolment token, for setting
+// up the factor (mfa.Service.Start) without a session.
+func (p *Pipeline) EnrolmentUser(ctx context.Context, token string) (identity.User, error) {
+	_, u, err := p.enrolling(ctx, token)
+	return u, err
+}
+
+// CompleteEnrolment turns on the factor the enrolment token's user set
+// up, with a code of it, and finishes the sign-in the first factor began
+// (amr plus "otp"). The token is used up; of concurrent completions one
+// signs in.
+func (p *Pipeline) CompleteEnrolment(ctx context.Context, in SecondStep) (Outcome, error) {
+	pg, u, err := p.enrolling(ctx, in.Token)
+	if err != nil {
+		return Outcome{}, err
+	}
+	if strings.TrimSpace(in.Code) == "" {
+		return Outcome{}, mfa.ErrCodeRequired
+	}
+	g := pg.grant(u, in.Client)
+	if err := p.admit(g); err != nil {
+		return Outcome{}, err
+	}
+	if err := p.d.Factors.Confirm(ctx, u, in.Code); err != nil {
+		return Outcome{}, err
+	}
+	if _, err := p.d.Challenges.Verify(ctx, enrolmentKind, "", strings.TrimSpace(in.Token)); err != nil {
+		return Outcome{}, tokenError(err)
+	}
+	g.AMR = withSecondFactor(g.AMR)
+	return p.finish(ctx, g)
+}
+
+// enrolling reads a live enrolment token and its user.
+func (p *Pipeline) enrolling(ctx context.Context, token string) (pendingDecoded, identity.User, error) {
+	token = strings.TrimSpace(token)
+	if token == "" {
+		return pendingDecoded{}, identity.User{}, ErrMFATokenRequired
+	}
+	raw, err := p.d.Challenges.Check(ctx, enrolmentKind, token)
+	if err != nil {
+		return pendingDecoded{}, identity.User{}, tokenError(err)
+	}
+	pg, ok := decodePending(raw)
+	if !ok {
+		return pendingDecoded{}, identity.User{}, ErrMFATokenInvalid
+	}
+	u, err := p.d.Users.ByID(ctx, p.t.ID, pg.userID)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return pendingDecoded{}, identity.User{}, ErrMFATokenInvalid
+	case err != nil:
+		return pendingDecoded{}, identity.User{}, fmt.Errorf("login: %w", err)
+	case !u.Active:
+		return pendingDecoded{}, identity.User{}, ErrMFATokenInvalid
+	}
+	return pg, u, nil
 }
 
 // ChallengeOf returns the challenge an ErrMFARequired carries.

@@ -32,6 +32,9 @@ const (
 	// PurposeMFAChallenge is the token a first factor of a user with a
 	// second factor ends in: the second step presents it with a code.
 	PurposeMFAChallenge Purpose = "mfa_challenge"
+	// PurposeMFAEnrolment is the token a first factor of a user who must
+	// have a second factor and has none ends in: it can only set one up.
+	PurposeMFAEnrolment Purpose = "mfa_enrolment"
 )
 
 // Channel names how a secret reaches its holder.
@@ -139,6 +142,14 @@ func EmailLink(p Purpose, ttl time.Duration, dailyCap int) Kind {
 // the engine takes.
 func MFAChallenge(ttl time.Duration) Kind {
 	return Kind{Purpose: PurposeMFAChallenge, Channel: ChannelClient, Form: FormLink, TTL: ttl, Limits: Limits{MaxAttempts: 1, DailyCap: math.MaxInt32}}
+}
+
+// MFAEnrolment is the token of a sign-in that must set up a second factor
+// before it can finish, living ttl; like MFAChallenge otherwise.
+func MFAEnrolment(ttl time.Duration) Kind {
+	k := MFAChallenge(ttl)
+	k.Purpose = PurposeMFAEnrolment
+	return k
 }
 
 // Validate reports what is wrong with k.

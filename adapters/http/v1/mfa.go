@@ -7,6 +7,7 @@ import (
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/mfa"
+	"github.com/portcullis/portcullis/domain/identity"
 )
 
 // registerMFA adds the second step of a sign-in and the routes of a
@@ -72,15 +73,38 @@ func (h handlers) mfaStatus(c *fiber.Ctx) error {
 	return c.JSON(statusJSON(st))
 }
 
+type enrolmentRequest struct {
+	// EnrolmentToken is the token of a sign-in that must set up a second
+	// factor (403 mfa_enrolment_required); without it the request's
+	// session is the user.
+	EnrolmentToken string `json:"enrolment_token"`
+}
+
 // totpSetup starts setting up an authenticator app: the secret, its
 // otpauth URI and QR code, and the backup codes, shown this once. The
-// factor is on only after totpConfirm.
+// factor is on only after totpConfirm. The user is the signed-in one, or
+// the one of an enrolment_token.
 func (h handlers) totpSetup(c *fiber.Ctx) error {
-	p, err := h.principal(c)
-	if err != nil {
-		return err
+	var req enrolmentRequest
+	if len(c.Body()) > 0 {
+		if err := web.DecodeJSON(c, &req); err != nil {
+			return err
+		}
 	}
-	e, err := tenantOf(c).MFA.Start(c.UserContext(), p.User)
+	var u identity.User
+	if req.EnrolmentToken != "" {
+		var err error
+		if u, err = tenantOf(c).Login.EnrolmentUser(c.UserContext(), req.EnrolmentToken); err != nil {
+			return err
+		}
+	} else {
+		p, err := h.principal(c)
+		if err != nil {
+			return err
+		}
+		u = p.User
+	}
+	e, err := tenantOf(c).MFA.Start(c.UserContext(), u)
 	if err != nil {
 		return err
 	}
@@ -93,14 +117,31 @@ type codeRequest struct {
 	Code string `json:"code"`
 }
 
+type confirmRequest struct {
+	Code           string `json:"code"`
+	EnrolmentToken string `json:"enrolment_token"`
+}
+
 // totpConfirm turns the factor on with a current code of the new secret.
+// With an enrolment_token it also finishes the sign-in that had to set it
+// up: the answer is then that login's.
 func (h handlers) totpConfirm(c *fiber.Ctx) error {
-	p, err := h.principal(c)
-	if err != nil {
+	var req confirmRequest
+	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	var req codeRequest
-	if err := web.DecodeJSON(c, &req); err != nil {
+	if req.EnrolmentToken != "" {
+		out, err := tenantOf(c).Login.CompleteEnrolment(c.UserContext(), login.SecondStep{Token: req.EnrolmentToken, Code: req.Code, Client: web.Client(c)})
+		if err != nil {
+			return err
+		}
+		if err := web.CheckCookieLogin(c, out.Credentials.Session.Kind); err != nil {
+			return err
+		}
+		return h.credentials(c, out.User, out.Credentials, device.Credential{})
+	}
+	p, err := h.principal(c)
+	if err != nil {
 		return err
 	}
 	svc := tenantOf(c).MFA
