@@ -90,6 +90,9 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	// and signs in by mailed code and link.
 	wantEmail := tenant.DefaultEmailPolicy()
 	wantEmail.NewSigninNotice = true
+	if !ts[0].Enabled(tenant.MethodTOTP) {
+		t.Fatal("the demo tenant does not allow TOTP")
+	}
 	if ts[0].Email != wantEmail || !ts[0].Enabled(tenant.MethodEmailLink) {
 		t.Fatalf("demo email %+v, email_link %v; want the defaults with new_signin_notice, and on", ts[0].Email, ts[0].Enabled(tenant.MethodEmailLink))
 	}

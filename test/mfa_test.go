@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -11,6 +12,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pquerna/otp/totp"
 )
 
 // mfaTenant is a tenant with the second factor and every first factor of
@@ -21,11 +24,29 @@ func mfaTenant(id string, domains ...string) tenantSpec {
 		SMS: "  default_region: TR\n", NoSeed001: true}
 }
 
-// oathtool is the TOTP code of secret (base32) at t, as the oathtool
-// command computes it: the cross-check of our codes against an
-// independent implementation. CI installs it (.ci/run).
+// totpCode is the TOTP code of secret (base32) at t: what an
+// authenticator app shows. TestTOTPCodesMatchOathtool checks these codes
+// against the oathtool command, an independent implementation.
+func totpCode(t *testing.T, secret string, at time.Time) string {
+	t.Helper()
+	c, err := totp.GenerateCode(secret, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// oathtool is the TOTP code of secret at t as the oathtool command
+// computes it. CI installs the command (.ci/run) and a run there without
+// it fails; elsewhere the check is skipped with a word on how to run it.
 func oathtool(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
+	if _, err := exec.LookPath("oathtool"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("oathtool is not installed; .ci/run installs it (apt-get install oathtool)")
+		}
+		t.Skip("the oathtool cross-check needs the oathtool command (apt-get install oathtool); CI runs it")
+	}
 	out, err := exec.Command("oathtool", "--totp", "-b", "--now", at.UTC().Format("2006-01-02 15:04:05 UTC"), secret).CombinedOutput()
 	if err != nil {
 		t.Fatalf("oathtool: %v: %s", err, out)
@@ -56,11 +77,11 @@ func (e *enrolment) code(t *testing.T) string {
 		time.Sleep(time.Until(time.Unix((at.Unix()/30-1)*30, 0)) + 100*time.Millisecond)
 	}
 	e.used = at
-	return oathtool(t, e.Secret, at)
+	return totpCode(t, e.Secret, at)
 }
 
 // enrolTOTP sets up and confirms TOTP for a (registered) on the tenant at
-// host, with a code from oathtool.
+// host.
 func enrolTOTP(t *testing.T, s *server, host string, a account) *enrolment {
 	t.Helper()
 	tok := login(t, s, host, a, "").AccessToken
@@ -106,8 +127,7 @@ func mfaVerify(t *testing.T, s *server, host, token, code string) reply {
 	return s.do(t, http.MethodPost, "/auth/v1/mfa/verify", withHost(host), withJSON(map[string]any{"mfa_token": token, "code": code}))
 }
 
-// TestTOTPOnTheCanonicalAPI: setting up an authenticator app (codes from
-// oathtool), signing in with it and with a backup code, replacing the
+// TestTOTPOnTheCanonicalAPI: setting up an authenticator app, signing in with it and with a backup code, replacing the
 // backup codes and turning it off.
 func TestTOTPOnTheCanonicalAPI(t *testing.T) {
 	t.Parallel()
@@ -134,10 +154,10 @@ func TestTOTPOnTheCanonicalAPI(t *testing.T) {
 		!strings.HasPrefix(e.QRCode, "data:image/png;base64,") || len(e.BackupCodes) != 10 {
 		t.Fatalf("setup answer %+v", e)
 	}
-	// A code from oathtool two steps off is outside the skew; the current
-	// one turns the factor on.
+	// A code three steps old is outside the skew; the current one turns
+	// the factor on.
 	wantProblem(t, s.do(t, http.MethodPost, "/auth/v1/mfa/totp/confirm", withHost("localhost"), withBearer(tok),
-		withJSON(map[string]any{"code": oathtool(t, e.Secret, time.Now().Add(-90*time.Second))})), http.StatusUnauthorized, "mfa_code_invalid")
+		withJSON(map[string]any{"code": totpCode(t, e.Secret, time.Now().Add(-90*time.Second))})), http.StatusUnauthorized, "mfa_code_invalid")
 	r = s.do(t, http.MethodPost, "/auth/v1/mfa/totp/confirm", withHost("localhost"), withBearer(tok), withJSON(map[string]any{"code": e.code(t)}))
 	if r.Status != http.StatusOK {
 		t.Fatalf("confirm: %d %s", r.Status, r.Body)
@@ -371,4 +391,38 @@ func TestARequiredSecondFactorIsSetUpBeforeTheFirstSession(t *testing.T) {
 		t.Fatalf("amr %s", amr)
 	}
 	wantChallenge(t, "the next login", tryLogin(t, s, "localhost", a.Email, a.Password))
+}
+
+// TestTOTPCodesMatchOathtool: the codes of a secret the server hands out,
+// as the oathtool command computes them, are accepted at the right times:
+// the current step's and the next one's (the skew), not one three steps
+// old; and the tests' own codes are oathtool's.
+func TestTOTPCodesMatchOathtool(t *testing.T) {
+	t.Parallel()
+	s := startTenants(t, mfaTenant("mfa", "localhost"))
+	a := newAccount("oath")
+	register(t, s, "localhost", a)
+	tok := login(t, s, "localhost", a, "").AccessToken
+	r := s.do(t, http.MethodPost, "/auth/v1/mfa/totp/setup", withHost("localhost"), withBearer(tok))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("setup: %d %s", r.Status, r.Body)
+	}
+	e := decodeJSON[enrolment](t, r)
+	now := time.Now()
+	for _, at := range []time.Time{now, now.Add(30 * time.Second), now.Add(-time.Hour), time.Unix(1111111109, 0)} {
+		if o, own := oathtool(t, e.Secret, at), totpCode(t, e.Secret, at); o != own {
+			t.Fatalf("at %s oathtool says %s, the tests %s", at, o, own)
+		}
+	}
+	confirm := func(code string) reply {
+		return s.do(t, http.MethodPost, "/auth/v1/mfa/totp/confirm", withHost("localhost"), withBearer(tok), withJSON(map[string]any{"code": code}))
+	}
+	wantProblem(t, confirm(oathtool(t, e.Secret, now.Add(-90*time.Second))), http.StatusUnauthorized, "mfa_code_invalid")
+	if r := confirm(oathtool(t, e.Secret, now)); r.Status != http.StatusOK {
+		t.Fatalf("confirm with oathtool's current code: %d %s", r.Status, r.Body)
+	}
+	ch := wantChallenge(t, "login", tryLogin(t, s, "localhost", a.Email, a.Password))
+	if r := mfaVerify(t, s, "localhost", ch.MFAToken, oathtool(t, e.Secret, now.Add(30*time.Second))); r.Status != http.StatusOK {
+		t.Fatalf("oathtool's next-step code: %d %s", r.Status, r.Body)
+	}
 }
