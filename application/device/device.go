@@ -36,15 +36,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"io"
 	"net/netip"
 	"strconv"
 	"strings"
 	"time"
-
-	"golang.org/x/crypto/hkdf"
 
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -68,27 +65,12 @@ const maxTokenLength = 256
 // Key is one tenant's device-credential MAC key.
 type Key []byte
 
-// keySize is the size of a derived key: HMAC-SHA256's block-independent
-// full strength.
-const keySize = 32
-
 // DeriveKey derives tenant tenantID's device-credential key from the
 // platform master key with HKDF-SHA256. The info names the purpose and the
 // tenant, so the key is independent of every other key derived from the
 // master key and of every other tenant's.
 func DeriveKey(master []byte, tenantID string) (Key, error) {
-	if len(master) < 16 {
-		return nil, errors.New("device: master key too short")
-	}
-	if tenantID == "" {
-		return nil, errors.New("device: tenant id is required")
-	}
-	k := make([]byte, keySize)
-	r := hkdf.New(sha256.New, master, nil, []byte("portcullis device credential v1\x00tenant="+tenantID))
-	if _, err := io.ReadFull(r, k); err != nil {
-		return nil, fmt.Errorf("device: derive key: %w", err)
-	}
-	return k, nil
+	return platform.DeriveTenantKey(master, "portcullis device credential v1", tenantID)
 }
 
 // Places remembers the addresses accounts logged in from, shared by every

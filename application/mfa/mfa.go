@@ -35,7 +35,6 @@ import (
 
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
-	"golang.org/x/crypto/hkdf"
 
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -82,14 +81,7 @@ type Key []byte
 
 // DeriveKey derives tenant tenantID's backup-code key from the master key.
 func DeriveKey(master []byte, tenantID string) (Key, error) {
-	if len(master) < 16 || tenantID == "" {
-		return nil, errors.New("mfa: a master key of at least 16 bytes and a tenant id are required")
-	}
-	k := make([]byte, 32)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, master, nil, []byte("portcullis mfa backup codes v1\x00tenant="+tenantID)), k); err != nil {
-		return nil, fmt.Errorf("mfa: derive key: %w", err)
-	}
-	return k, nil
+	return platform.DeriveTenantKey(master, "portcullis mfa backup codes v1", tenantID)
 }
 
 // Deps are what one tenant's second factor uses.

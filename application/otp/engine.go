@@ -7,10 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"time"
-
-	"golang.org/x/crypto/hkdf"
 
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
@@ -58,14 +55,7 @@ type Key []byte
 // DeriveKey derives a tenant's key from the platform master key (HKDF-SHA256,
 // the purpose and tenant in the info).
 func DeriveKey(master []byte, tenantID string) (Key, error) {
-	if len(master) < 16 || tenantID == "" {
-		return nil, errors.New("otp: a master key of at least 16 bytes and a tenant id are required")
-	}
-	k := make([]byte, 32)
-	if _, err := io.ReadFull(hkdf.New(sha256.New, master, nil, []byte("portcullis otp v1\x00tenant="+tenantID)), k); err != nil {
-		return nil, fmt.Errorf("otp: derive key: %w", err)
-	}
-	return k, nil
+	return platform.DeriveTenantKey(master, "portcullis otp v1", tenantID)
 }
 
 // Engine issues and verifies one tenant's one-time secrets.
