@@ -149,6 +149,8 @@ type consumeRequest struct {
 
 // consumeMagicLink uses a magic link up and signs in: the answer of this
 // profile's login, in the mode the request asks for, with its TOTP errors.
+// As in the original, a link refused for its TOTP code (none, or a wrong
+// one) stays usable: its page sends the token again with the code.
 func (h handlers) consumeMagicLink(c *fiber.Ctx) error {
 	noStore(c)
 	var req consumeRequest
@@ -161,7 +163,7 @@ func (h handlers) consumeMagicLink(c *fiber.Ctx) error {
 	}
 	out, err := web.Tenant(c.UserContext()).EmailLogin.ConsumeLink(c.UserContext(), emaillogin.ConsumeInput{
 		Token: req.Token, Kind: k, Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev), WithLatest: true,
-		SecondFactor: req.Code,
+		SecondFactor: req.Code, Resubmit: true,
 	})
 	if err != nil {
 		return err
