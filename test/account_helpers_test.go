@@ -62,6 +62,9 @@ type tenantSpec struct {
 	// VerificationCode is email.verification_code: verification mails
 	// carry a code besides the link.
 	VerificationCode bool
+	// EmailResendCooldown is email.resend_cooldown ("1s"); empty leaves
+	// it out.
+	EmailResendCooldown string
 	// BaseURL is mail.base_url; empty leaves it out (dev mode's default).
 	BaseURL string
 	// SMTPPort, when set, sends the tenant's mail to an SMTP server on
@@ -126,6 +129,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.VerificationCode {
 		email = append(email, "verification_code: true")
+	}
+	if ts.EmailResendCooldown != "" {
+		email = append(email, "resend_cooldown: "+ts.EmailResendCooldown)
 	}
 	if len(email) > 0 {
 		fmt.Fprintf(&b, "email:\n  %s\n", strings.Join(email, "\n  "))

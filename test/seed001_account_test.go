@@ -196,7 +196,7 @@ func TestSeed001MagicLink(t *testing.T) {
 		t.Errorf("%d magic-link mails, want 1 (the second request was within the cooldown)", n)
 	}
 
-	// code is the original's TOTP code, ignored until TOTP exists.
+	// code is the original's TOTP code, ignored for a user without TOTP.
 	r := seedDo(t, s, http.MethodPost, "/api/user/magic_link/consume", map[string]any{"token": token, "code": "123456"}, seedMobile)
 	m, key := seedSignIn(t, r)
 	wantNoStore(t, r)

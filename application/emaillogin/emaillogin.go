@@ -390,6 +390,13 @@ type ConsumeInput struct {
 	// SecondFactor is a code of the user's second factor sent with the
 	// link (seed 001's "code"): see login.Grant.
 	SecondFactor string
+	// Resubmit spends the link only with a sign-in that completes: a
+	// user with a second factor who sent no code (login.ErrMFARequired,
+	// without a challenge) or a wrong one keeps the link, to send it
+	// again with the code, as seed 001's original lets its clients do.
+	// Without it the link is spent first and a missing code ends in the
+	// challenge of the canonical second step.
+	Resubmit bool
 }
 
 // LinkOutcome is what a consumed magic link produced: the pipeline's
@@ -401,7 +408,8 @@ type LinkOutcome struct {
 }
 
 // ConsumeLink uses a magic link up and hands its account to the login
-// pipeline; the sign-in marks the address verified. A link bound to
+// pipeline (in.Resubmit: the pipeline uses it up, last); the sign-in
+// marks the address verified. A link bound to
 // another browser answers ErrOtherDevice and stays usable. Of concurrent
 // uses of one link exactly one signs in; the others, and every later one,
 // answer otp.ErrExpired. A link whose account has another address by now
@@ -427,17 +435,27 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 	if !sub.openedOn(in.Device) {
 		return LinkOutcome{}, ErrOtherDevice
 	}
-	if raw, err = s.d.Codes.Verify(ctx, s.link, "", token); err != nil {
-		return LinkOutcome{}, err
+	spend := func(ctx context.Context) error {
+		raw, err := s.d.Codes.Verify(ctx, s.link, "", token)
+		if err != nil {
+			return err
+		}
+		if used, ok := decode(raw); !ok || used != sub {
+			return otp.ErrExpired
+		}
+		return nil
 	}
-	if sub, ok = decode(raw); !ok {
-		return LinkOutcome{}, otp.ErrExpired
+	g := login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, SecondFactor: in.SecondFactor}
+	if in.Resubmit {
+		g.Spend = spend // by the pipeline, once the second factor passed
+	} else if err := spend(ctx); err != nil {
+		return LinkOutcome{}, err
 	}
 	u, err := s.holder(ctx, sub)
 	if err != nil {
 		return LinkOutcome{}, err
 	}
-	out, err := s.complete(ctx, u, sub.EmailKey, login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, SecondFactor: in.SecondFactor})
+	out, err := s.complete(ctx, u, sub.EmailKey, g)
 	if err != nil {
 		return LinkOutcome{}, err
 	}

@@ -18,6 +18,8 @@ import (
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/login/logintest"
+	"github.com/portcullis/portcullis/application/mfa"
+	"github.com/portcullis/portcullis/application/mfa/mfatest"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/otp/otptest"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
@@ -31,6 +33,7 @@ import (
 	"github.com/portcullis/portcullis/domain/message"
 	domain "github.com/portcullis/portcullis/domain/otp"
 	"github.com/portcullis/portcullis/domain/tenant"
+	"github.com/pquerna/otp/totp"
 )
 
 var ctx = context.Background()
@@ -221,6 +224,8 @@ type fixture struct {
 	calls   *calls
 	clock   *platformtest.Clock
 	t       tenant.Tenant
+	// factors is the tenant's second factor (the pipeline's).
+	factors mfatest.Fixture
 }
 
 type options struct {
@@ -268,9 +273,11 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	f.codes = otp.New(tn.ID, key, store{o.store, cl}, c, o.random)
 	f.courier = courier.New(tn.ID, f.comp, f.mail, nil)
+	pipe := logintest.New(t, tn, logintest.Options{Users: us, Issuer: session.NewIssuer(sess), Mail: f.courier, Clock: c})
+	f.factors = pipe.Factors
 	f.svc = emaillogin.New(tn, o.policy, emaillogin.Deps{
 		Users: us, Codes: f.codes, Courier: f.courier, Limiter: limiter{throttletest.NewMemoryLimiter(c), cl},
-		Login: logintest.New(t, tn, logintest.Options{Users: us, Issuer: session.NewIssuer(sess), Mail: f.courier, Clock: c}).Pipeline, Clock: c,
+		Login: pipe.Pipeline, Clock: c,
 	})
 	return f
 }
@@ -837,5 +844,59 @@ func TestALinkToAnAddressTheAccountLeftIsRefused(t *testing.T) {
 	}
 	if f.verified(t, "ann") {
 		t.Fatal("the new address was marked verified by a link to the old one")
+	}
+}
+
+// TestAResubmittedLinkIsSpentOnlyBySigningIn: with Resubmit, a link of a
+// user with a second factor sent without a code, or with a wrong one,
+// stays usable; sent again with a right code it signs in, once.
+func TestAResubmittedLinkIsSpentOnlyBySigningIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, options{tenant: func(tn *tenant.Tenant) {
+		tn.LoginMethods = append(tn.LoginMethods, tenant.MethodTOTP)
+	}})
+	u := f.user(t, "ann")
+	e, err := f.factors.Service.Start(ctx, u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := totp.GenerateCode(e.Secret, f.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.factors.Service.Confirm(ctx, u, code); err != nil {
+		t.Fatal(err)
+	}
+	token := f.sendLink(t, emaillogin.LinkInput{Email: "ann@example.com"})
+	consume := func(code string) (emaillogin.LinkOutcome, error) {
+		return f.svc.ConsumeLink(ctx, emaillogin.ConsumeInput{Token: token, Kind: identity.SessionApp, SecondFactor: code, Resubmit: true})
+	}
+	_, err = consume("")
+	if _, ok := login.ChallengeOf(err); !errors.Is(err, login.ErrMFARequired) || ok {
+		t.Fatalf("no code: %v, want mfa_required without a challenge", err)
+	}
+	if _, err := consume("zzzzzzzz"); !errors.Is(err, mfa.ErrInvalidCode) {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	if _, err := f.svc.ConfirmLink(ctx, token); err != nil {
+		t.Fatalf("the link after sign-ins refused for their second factor: %v, want usable", err)
+	}
+	out, err := consume(e.BackupCodes[0])
+	if err != nil || out.Result != login.Signed || out.Credentials.AppToken == "" {
+		t.Fatalf("a right code: %+v, %v", out, err)
+	}
+	if _, err := consume(e.BackupCodes[1]); !errors.Is(err, otp.ErrExpired) {
+		t.Fatalf("the link again: %v, want otp_expired", err)
+	}
+	// Without Resubmit the link is spent first, and the sign-in ends in
+	// the challenge.
+	f.clock.Advance(2 * time.Minute) // the resend cooldown
+	token = f.sendLink(t, emaillogin.LinkInput{Email: "ann@example.com"})
+	_, err = f.svc.ConsumeLink(ctx, emaillogin.ConsumeInput{Token: token, Kind: identity.SessionApp})
+	if _, ok := login.ChallengeOf(err); !ok {
+		t.Fatalf("without Resubmit: %v, want a challenge", err)
+	}
+	if _, err := f.svc.ConfirmLink(ctx, token); !errors.Is(err, otp.ErrExpired) {
+		t.Fatalf("the link after the challenge: %v, want spent", err)
 	}
 }

@@ -68,6 +68,17 @@ type Grant struct {
 	// checked here instead of ending in a challenge. Ignored for a user
 	// without one.
 	SecondFactor string
+	// Spend, when set, spends the first factor's single-use proof (a
+	// magic link): Complete calls it once every check has passed, the
+	// second factor's included, right before the session starts, and its
+	// error ends the sign-in. A sign-in refused for its second factor (no
+	// code, a wrong one) so leaves the proof usable, for the client to
+	// send again with the code, as seed 001's original magic link is. Of
+	// concurrent sign-ins with one proof, Spend must let one through. A
+	// grant with Spend and no code ends in ErrMFARequired without a
+	// challenge: the challenge's second step would sign in without
+	// spending the proof.
+	Spend func(ctx context.Context) error
 }
 
 // Result says what a completed login produced.
@@ -158,6 +169,8 @@ const lastLoginPrecision = time.Minute
 // the factor, which is checked at once. A user without one whose role the
 // tenant requires one of gets ErrMFAEnrolmentRequired (CompleteEnrolment
 // finishes the sign-in once one is set up).
+// A grant's single-use proof is spent last when the grant says how
+// (Grant.Spend).
 func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	if err := p.admit(g); err != nil {
 		return Outcome{}, err
@@ -168,7 +181,10 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 		return Outcome{}, err // a second factor that cannot be looked up is not skipped
 	}
 	if enrolled {
-		if g.SecondFactor == "" {
+		switch {
+		case g.SecondFactor == "" && g.Spend != nil:
+			return Outcome{}, ErrMFARequired
+		case g.SecondFactor == "":
 			return Outcome{}, p.challenge(ctx, g)
 		}
 		if err := p.d.Factors.Verify(ctx, u, g.SecondFactor, factorClient(g.Client)); err != nil {
@@ -177,6 +193,11 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 		g.AMR = withSecondFactor(g.AMR)
 	} else if p.t.MFA.Requires(string(u.Role)) {
 		return Outcome{}, p.enrolment(ctx, g)
+	}
+	if g.Spend != nil {
+		if err := g.Spend(ctx); err != nil {
+			return Outcome{}, err
+		}
 	}
 	return p.finish(ctx, g)
 }

@@ -368,3 +368,45 @@ func TestARoleThatMustHaveASecondFactorEnrolsBeforeSigningIn(t *testing.T) {
 	// From now on the sign-in asks for the factor.
 	f.firstFactor(t)
 }
+
+// TestAGrantSpendsItsProofOnlyWhenItSignsIn: Spend is called once every
+// check passed, the second factor's included; a missing or wrong code
+// leaves the proof unspent (and issues no challenge), and a Spend that
+// fails ends the sign-in.
+func TestAGrantSpendsItsProofOnlyWhenItSignsIn(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, false)
+	var spent atomic.Int64
+	var refuse error
+	grant := func(code string) login.Grant {
+		return login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI, SecondFactor: code,
+			Spend: func(context.Context) error {
+				spent.Add(1)
+				return refuse
+			}}
+	}
+	// Without a second factor: spent, signed in.
+	if out, err := f.pipe.Complete(ctx, grant("")); err != nil || out.Result != login.Signed || spent.Load() != 1 {
+		t.Fatalf("no second factor: %+v, %v, spent %d times", out, err, spent.Load())
+	}
+	e := f.enrolled(t)
+	_, err := f.pipe.Complete(ctx, grant(""))
+	if _, ok := login.ChallengeOf(err); !errors.Is(err, login.ErrMFARequired) || ok {
+		t.Fatalf("no code: %v, want mfa_required without a challenge", err)
+	}
+	if _, err := f.pipe.Complete(ctx, grant("000000")); !errors.Is(err, mfa.ErrInvalidCode) {
+		t.Fatalf("a wrong code: %v", err)
+	}
+	if spent.Load() != 1 {
+		t.Fatalf("spent %d times by sign-ins refused for their second factor", spent.Load()-1)
+	}
+	refuse = errors.New("used meanwhile")
+	if out, err := f.pipe.Complete(ctx, grant(e.BackupCodes[0])); !errors.Is(err, refuse) || out.Credentials.AccessToken != "" {
+		t.Fatalf("a proof that cannot be spent: %+v, %v", out, err)
+	}
+	refuse = nil
+	out, err := f.pipe.Complete(ctx, grant(f.totp(t, e.Secret)))
+	if err != nil || out.Result != login.Signed || spent.Load() != 3 || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+		t.Fatalf("a right code: %+v, %v, spent %d times", out, err, spent.Load())
+	}
+}

@@ -415,8 +415,8 @@ func (s *Service) match(secret, code string, now time.Time) (int64, bool) {
 // useBackup uses one of u's backup codes, counted against the backup
 // lockout and the user's budget first.
 func (s *Service) useBackup(ctx context.Context, u identity.User, code string) error {
-	lock := throttle.MFABackup(u.ID)
-	ok, retry, err := s.d.Limiter.Hit(ctx, lock, s.p.BackupLockout)
+	lock, lockout := throttle.MFABackup(u.ID), s.backupLockout()
+	ok, retry, err := s.d.Limiter.Hit(ctx, lock, lockout)
 	switch {
 	case err != nil:
 		return errs.ErrUnavailable.Wrap(fmt.Errorf("mfa: rate limiter: %w", err))
@@ -425,7 +425,7 @@ func (s *Service) useBackup(ctx context.Context, u identity.User, code string) e
 	}
 	budget := throttle.MFAUser(u.ID)
 	if err := throttle.Hit(ctx, s.d.Limiter, budget, s.p.PerUser); err != nil {
-		_ = s.d.Limiter.Refund(ctx, lock, s.p.BackupLockout)
+		_ = s.d.Limiter.Refund(ctx, lock, lockout)
 		return err
 	}
 	if len(code) != s.p.BackupCodes.Length {
@@ -433,16 +433,29 @@ func (s *Service) useBackup(ctx context.Context, u identity.User, code string) e
 	}
 	used, err := s.d.Backup.Use(ctx, s.t.ID, u.ID, s.backupHash(u.ID, code), s.d.Clock.Now().UTC())
 	if err != nil {
-		_ = s.d.Limiter.Refund(ctx, lock, s.p.BackupLockout)
+		_ = s.d.Limiter.Refund(ctx, lock, lockout)
 		_ = s.d.Limiter.Refund(ctx, budget, s.p.PerUser)
 		return errs.ErrUnavailable.Wrap(fmt.Errorf("mfa: use backup code: %w", err))
 	}
 	if !used {
 		return ErrInvalidCode
 	}
-	_ = s.d.Limiter.Refund(ctx, lock, s.p.BackupLockout)
+	_ = s.d.Limiter.Refund(ctx, lock, lockout)
 	_ = s.d.Limiter.Refund(ctx, budget, s.p.PerUser)
 	return nil
+}
+
+// backupLockout is the limit wrong backup codes are counted under. The
+// policy {Count, Window} means: after Count wrong backup codes, backup
+// codes are refused for Window (seed 001's original: 3, then 30 minutes).
+// The limiter's bucket of Count refills at Count per Window, so that a
+// burst of Count would be over after Window/Count; a bucket of Count that
+// refills one per Window (Count per Count×Window) refuses for the whole
+// Window after Count wrong codes in a row, and lets one more try through
+// per Window after that until it has refilled.
+func (s *Service) backupLockout() tenant.Limit {
+	l := s.p.BackupLockout
+	return tenant.Limit{Count: l.Count, Window: l.Window * time.Duration(l.Count)}
 }
 
 // noticeLifetime is how long a backup-code notice is retried.

@@ -306,7 +306,12 @@ func TestWrongCodesAreLimitedPerUserAndBackupCodesLockApart(t *testing.T) {
 	if err := f.Service.Verify(ctx, f.user, f.code(t, e.Secret, 0), mfa.Client{}); !errors.Is(err, throttle.ErrThrottled) {
 		t.Fatalf("a right code after 6 wrong ones: %v, want throttled", err)
 	}
-	f.clock.Advance(31 * time.Minute)
+	// The lock lasts the whole window, not a share of it.
+	f.clock.Advance(28 * time.Minute)
+	if err := f.Service.Verify(ctx, f.user, e.BackupCodes[0], mfa.Client{}); !errors.Is(err, mfa.ErrBackupLocked) {
+		t.Fatalf("a right backup code 28.5 minutes after 3 wrong ones: %v, want still locked", err)
+	}
+	f.clock.Advance(3 * time.Minute)
 	if err := f.Service.Verify(ctx, f.user, e.BackupCodes[0], mfa.Client{}); err != nil {
 		t.Fatalf("a backup code once the lock is over: %v", err)
 	}

@@ -3,6 +3,11 @@
 // safe redirects, with Django REST framework-style error bodies. Paths are
 // accepted with and without the trailing slash. The profile is switched on
 // per tenant (profiles.seed000.enabled).
+//
+// The seed has no second factor: a first factor (password or SMS code) of
+// a user with one yields no key, but 401 {"detail", "code":
+// "mfa_required", "mfa_token", "mfa_expires_at", "methods"}, completed at
+// the canonical POST /auth/v1/mfa/verify.
 package seed000
 
 import (
@@ -171,6 +176,18 @@ func detail(status int, text string) web.Rendering {
 	return func(*errs.Error) (int, any) { return status, fiber.Map{"detail": text} }
 }
 
+// mfaRequired renders the challenge a first factor of a user with a
+// second factor ends in: DRF's {"detail"} with the error's code and the
+// challenge's members (mfa_token, mfa_expires_at, methods) beside it.
+func mfaRequired(e *errs.Error) (int, any) {
+	body := fiber.Map{}
+	for k, v := range e.Extensions {
+		body[k] = v
+	}
+	body["detail"], body["code"] = e.Message, e.Code
+	return fiber.StatusUnauthorized, body
+}
+
 // errorTable renders errors the way Django REST framework does.
 var errorTable = &web.ErrorTable{
 	Codes: map[string]web.Rendering{
@@ -189,6 +206,11 @@ var errorTable = &web.ErrorTable{
 		"otp_attempts_exceeded": codeError("Too many incorrect codes. Request a new one."),
 		"otp_cooldown":          throttled,
 		"otp_daily_cap":         throttled,
+		// A user with a second factor gets no key from a first factor
+		// here: the seed has no second step, so the answer is 401 with
+		// the challenge, which the client completes at the canonical
+		// POST /auth/v1/mfa/verify.
+		"mfa_required": mfaRequired,
 	},
 	Otherwise: func(e *errs.Error) (int, any) {
 		if len(e.Fields) > 0 {

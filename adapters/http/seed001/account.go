@@ -143,13 +143,14 @@ func (h handlers) requestMagicLink(c *fiber.Ctx) error {
 type consumeRequest struct {
 	Token string `json:"token"`
 	// Code is the original's TOTP or backup code for an account with TOTP
-	// on. TOTP does not exist here yet (a later issue): it is read and
-	// ignored, so that the original's clients can send it.
+	// on (ignored for an account without).
 	Code string `json:"code"`
 }
 
 // consumeMagicLink uses a magic link up and signs in: the answer of this
-// profile's login, in the mode the request asks for.
+// profile's login, in the mode the request asks for, with its TOTP errors.
+// As in the original, a link refused for its TOTP code (none, or a wrong
+// one) stays usable: its page sends the token again with the code.
 func (h handlers) consumeMagicLink(c *fiber.Ctx) error {
 	noStore(c)
 	var req consumeRequest
@@ -162,6 +163,7 @@ func (h handlers) consumeMagicLink(c *fiber.Ctx) error {
 	}
 	out, err := web.Tenant(c.UserContext()).EmailLogin.ConsumeLink(c.UserContext(), emaillogin.ConsumeInput{
 		Token: req.Token, Kind: k, Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev), WithLatest: true,
+		SecondFactor: req.Code, Resubmit: true,
 	})
 	if err != nil {
 		return err

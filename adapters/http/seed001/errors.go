@@ -61,7 +61,44 @@ var codes = map[string]seedError{
 	// the notes' NoActiveSessionOrToken, 400.
 	"session_not_found": {code: "NoActiveSessionOrToken", title: "Invalid request",
 		detail: "No active session or token found.", status: http.StatusBadRequest},
+
+	// The second factor at a sign-in (login/, magic_link/consume/): the
+	// document's TOTPRequired and TOTPIncorrect, 401, word for word. The
+	// challenge a sign-in without a code ends in is not shown (the
+	// original has no second step to present it to; the client sends the
+	// first factor again with code). Backup codes locked after too many
+	// wrong ones are refused like a wrong code, as the original does.
+	"mfa_required":      totpRequired,
+	"mfa_code_required": totpRequired,
+	"mfa_code_invalid":  totpIncorrect,
+	"mfa_backup_locked": totpIncorrect,
+
+	// The totp/ routes: the original's codes, titles and details
+	// (users_totp/views.py), all 400. A wrong code there is InvalidTOTPToken
+	// (the routes render the factor's errors as invalid_totp_token or, at
+	// totp/enable/, invalid_totp_setup_token).
+	"mfa_already_enabled": {code: "TOTPAlreadyEnabledOnInit", title: "TOTP is already enabled",
+		detail: "You are attempting to setup TOTP but it is already enabled.", status: http.StatusBadRequest},
+	"mfa_not_enrolled": totpNotSetup,
+	"mfa_not_started":  totpNotSetup,
+	// totp/enable/ with more characters than a TOTP code (a backup code);
+	// the detail is the error's, which names the tenant's digits.
+	"invalid_totp_token_too_long": {code: "InvalidTOTPTokenTooLong", title: "Invalid TOTP Token", status: http.StatusBadRequest},
+	"invalid_totp_token": {code: "InvalidTOTPToken", title: "Invalid TOTP Token",
+		detail: "The provided TOTP token or backup code is invalid. Please try again.", status: http.StatusBadRequest},
+	"invalid_totp_setup_token": {code: "InvalidTOTPToken", title: "Invalid TOTP Token",
+		detail: "The provided TOTP token is invalid. Please try again.", status: http.StatusBadRequest},
 }
+
+// The second-factor answers several core codes share.
+var (
+	totpRequired = seedError{code: "TOTPRequired", title: "2FA code is required", detail: "TOTP token is required.",
+		status: http.StatusUnauthorized}
+	totpIncorrect = seedError{code: "TOTPIncorrect", title: "2FA code is incorrect",
+		detail: "Provided TOTP code or backup code is incorrect. Please try again.", status: http.StatusUnauthorized}
+	totpNotSetup = seedError{code: "TOTPNotSetup", title: "TOTP not set",
+		detail: "You will need to start the TOTP setup process first.", status: http.StatusBadRequest}
+)
 
 // errorBody is the profile's error shape, fields in the document's order;
 // errors (field-level details) is added only for invalid input.

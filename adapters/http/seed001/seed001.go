@@ -2,7 +2,7 @@
 // register, logout and current user under a per-tenant URI prefix
 // ({prefix}/user/login/ ...), and the original's account routes (address
 // verification, password reset, magic links, profile changes, active
-// sessions: see routes), with that system's fields and its error body
+// sessions, TOTP: see routes), with that system's fields and its error body
 // {"detail", "status" (a string), "title", "code"}. Paths are accepted with
 // and without the trailing slash. The profile is switched on per tenant
 // (profiles.seed001.enabled, profiles.seed001.prefix).
@@ -55,6 +55,9 @@ type route struct {
 // routes are the profile's routes by their path under {prefix}/user/,
 // without the trailing slash (both forms are served).
 var routes = map[string]route{
+	// A user with TOTP on signs in with code (a TOTP or backup code) sent
+	// with the first factor: without it TOTPRequired, wrong TOTPIncorrect
+	// (errorTable).
 	"login":  {fiber.MethodPost, handlers.login, nil},
 	"logout": {fiber.MethodPost, handlers.logout, nil},
 	"me":     {fiber.MethodGet, handlers.me, nil},
@@ -94,6 +97,11 @@ var routes = map[string]route{
 	"active_sessions":                      {fiber.MethodGet, handlers.activeSessions, nil},
 	"active_sessions/close":                {fiber.MethodPost, handlers.closeSession, nil},
 	"active_sessions/close_except_current": {fiber.MethodPost, handlers.closeOtherSessions, nil},
+
+	"totp/init":             {fiber.MethodPost, handlers.totpInit, nil},
+	"totp/enable":           {fiber.MethodPost, handlers.totpEnable, withCodes(totpEnableCodes)},
+	"totp/disable":          {fiber.MethodPut, handlers.totpDisable, withCodes(totpCodes)},
+	"totp/new-backup-codes": {fiber.MethodPost, handlers.totpNewBackupCodes, withCodes(totpCodes)},
 }
 
 // Register adds the surface: one middleware that serves the routes under
@@ -173,7 +181,7 @@ func (h handlers) login(c *fiber.Ctx) error {
 	}
 	out, err := web.Tenant(c.UserContext()).Passwords.Login(c.UserContext(), password.LoginInput{
 		Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c), WithLatest: true,
-		DeviceToken: web.DeviceToken(c, h.opts.Dev),
+		DeviceToken: web.DeviceToken(c, h.opts.Dev), SecondFactor: req.Code,
 	})
 	if err != nil {
 		return err
