@@ -156,6 +156,13 @@ func (c *Users) SetName(ctx context.Context, tenantID, id, firstName, lastName s
 	return c.inner.SetName(ctx, tenantID, id, firstName, lastName, at)
 }
 
+// SetRole writes through and drops the cached user: the next request reads
+// the new role.
+func (c *Users) SetRole(ctx context.Context, tenantID, id string, role identity.Role, at time.Time) error {
+	defer c.byID.Remove(key(tenantID, id))
+	return c.inner.SetRole(ctx, tenantID, id, role, at)
+}
+
 // SetEmail writes through and drops the cached user and the ids remembered
 // for its old and its new e-mail key. The old key is read from the store
 // first, not from the cached user, which another instance's move may have

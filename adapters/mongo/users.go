@@ -376,6 +376,11 @@ func (s *UserStore) SetName(ctx context.Context, tenantID, id, firstName, lastNa
 	return s.set(ctx, tenantID, id, bson.D{{Key: "first_name", Value: firstName}, {Key: "last_name", Value: lastName}, {Key: "updated_at", Value: at.UTC()}})
 }
 
+// SetRole gives the user role and stamps updated_at.
+func (s *UserStore) SetRole(ctx context.Context, tenantID, id string, role identity.Role, at time.Time) error {
+	return s.set(ctx, tenantID, id, bson.D{{Key: "role", Value: string(role)}, {Key: "updated_at", Value: at.UTC()}})
+}
+
 // SetEmail moves the user to a new, unverified address; identity.ErrEmailTaken
 // if another user of the tenant has its key.
 //

@@ -40,6 +40,9 @@ type Users interface {
 	SetEmailVerified(ctx context.Context, tenantID, id, emailKey string, at time.Time) error
 	// SetName replaces the user's first and last name and stamps updated_at.
 	SetName(ctx context.Context, tenantID, id, firstName, lastName string, at time.Time) error
+	// SetRole gives the user role and stamps updated_at. The caller ends
+	// the user's sessions: their access tokens carry the old role.
+	SetRole(ctx context.Context, tenantID, id string, role identity.Role, at time.Time) error
 	// SetEmail moves the user to a new address: email as typed, emailKey its
 	// lookup key. The address becomes unverified. identity.ErrEmailTaken when
 	// another user of the tenant has the key; of concurrent moves (or a move

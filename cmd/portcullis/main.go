@@ -9,6 +9,10 @@
 //	portcullis seal-smtp-password -tenant ID [-config FILE]
 //	                                    read an SMTP password on stdin and print it sealed
 //	                                    for the tenant's mail.smtp.password_sealed
+//	portcullis admin create -tenant ID -email ADDRESS [-role ROLE]
+//	                                    make an active account (password on stdin)
+//	portcullis admin promote -tenant ID -email ADDRESS -role ROLE
+//	                                    give an account a role and end its sessions
 //
 // Settings come from the YAML file named by -config or PORTCULLIS_CONFIG,
 // then PORTCULLIS_* environment variables; README.md lists them all.
@@ -56,6 +60,9 @@ func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
+	if cmd == "admin" {
+		return adminCommand(args, os.Stdin, os.Stdout, stderr)
+	}
 	fs := flag.NewFlagSet("portcullis "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
@@ -82,7 +89,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	}
-	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password)\n", cmd)
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, admin)\n", cmd)
 	return 2
 }
 

@@ -219,6 +219,9 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 			if err := s.SetName(ctx, tc.tenant, tc.id, "Eve", "Evil", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
 				t.Errorf("SetName(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
 			}
+			if err := s.SetRole(ctx, tc.tenant, tc.id, identity.RoleAdmin, at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("SetRole(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
+			}
 			if err := s.SetEmail(ctx, tc.tenant, tc.id, "Eve@example.com", "eve@example.com", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
 				t.Errorf("SetEmail(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
 			}
@@ -445,6 +448,27 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 		for name, get := range map[string]func() (identity.User, error){
 			"ByID":    func() (identity.User, error) { return s.ByID(ctx, "e-beta", "user-1") },
 			"ByEmail": func() (identity.User, error) { return s.ByEmail(ctx, "e-beta", "ada@example.com") },
+		} {
+			if got, err := get(); err != nil || !sameUser(got, want) {
+				t.Fatalf("%s = %+v, %v; want %+v", name, got, err, want)
+			}
+		}
+	})
+
+	t.Run("SetRole gives the user a role and stamps updated_at", func(t *testing.T) {
+		s := newStore(t)
+		u := sampleUser("e-gamma", "user-1", "ada@example.com")
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.SetRole(ctx, "e-gamma", "user-1", identity.RoleStaff, at(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		want := u
+		want.Role, want.UpdatedAt = identity.RoleStaff, at(time.Hour)
+		for name, get := range map[string]func() (identity.User, error){
+			"ByID":    func() (identity.User, error) { return s.ByID(ctx, "e-gamma", "user-1") },
+			"ByEmail": func() (identity.User, error) { return s.ByEmail(ctx, "e-gamma", "ada@example.com") },
 		} {
 			if got, err := get(); err != nil || !sameUser(got, want) {
 				t.Fatalf("%s = %+v, %v; want %+v", name, got, err, want)

@@ -126,6 +126,11 @@ func (m *MemoryUsers) SetName(_ context.Context, tenantID, id, firstName, lastNa
 	return m.update(tenantID, id, func(u *identity.User) { u.FirstName, u.LastName, u.UpdatedAt = firstName, lastName, ms(at) })
 }
 
+// SetRole gives the user role.
+func (m *MemoryUsers) SetRole(_ context.Context, tenantID, id string, role identity.Role, at time.Time) error {
+	return m.update(tenantID, id, func(u *identity.User) { u.Role, u.UpdatedAt = role, ms(at) })
+}
+
 // SetEmail moves the user to a new, unverified address unless another user
 // of the tenant has its key.
 func (m *MemoryUsers) SetEmail(_ context.Context, tenantID, id, email, emailKey string, at time.Time) error {
