@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -59,7 +60,7 @@ func decodeProblems(err error) []Problem {
 			walk(de.Unwrap())
 			return
 		}
-		name, inner := de.Name(), de.Unwrap()
+		name, inner := mapKeysDotted(de.Name()), de.Unwrap()
 		if msg := inner.Error(); strings.HasPrefix(msg, "has invalid keys: ") {
 			for _, k := range strings.Split(strings.TrimPrefix(msg, "has invalid keys: "), ", ") {
 				out = append(out, Problem{Field: joinField(name, k), Reason: "is not a known setting"})
@@ -83,6 +84,15 @@ func decodeProblems(err error) []Problem {
 	slices.SortStableFunc(out, func(a, b Problem) int { return strings.Compare(a.Field, b.Field) })
 	return out
 }
+
+// mapKey is a map key in a decoder's field name ("roles[support]"): any
+// index that is not a number.
+var mapKey = regexp.MustCompile(`\[([^\]0-9][^\]]*)\]`)
+
+// mapKeysDotted writes the map keys of a field name as the configuration
+// does: roles[support].rank is roles.support.rank; list indexes stay
+// (required_roles[1]).
+func mapKeysDotted(name string) string { return mapKey.ReplaceAllString(name, ".$1") }
 
 func joinField(parent, key string) string {
 	if parent == "" {

@@ -36,14 +36,15 @@ type tenantSpec struct {
 	Redirects      redirectsSpec      `mapstructure:"redirects"`
 	Throttling     throttlingSpec     `mapstructure:"throttling"`
 	// RequireVerifiedEmail: see tenant.Tenant.
-	RequireVerifiedEmail bool             `mapstructure:"require_verified_email"`
-	Profiles             profilesSpec     `mapstructure:"profiles"`
-	Registration         registrationSpec `mapstructure:"registration"`
-	SMS                  smsSpec          `mapstructure:"sms"`
-	StoreTimeout         time.Duration    `mapstructure:"store_timeout"`
-	Mail                 mailSpec         `mapstructure:"mail"`  // mail.go
-	Email                emailSpec        `mapstructure:"email"` // email.go
-	MFA                  mfaSpec          `mapstructure:"mfa"`   // mfa.go
+	RequireVerifiedEmail bool                `mapstructure:"require_verified_email"`
+	Profiles             profilesSpec        `mapstructure:"profiles"`
+	Registration         registrationSpec    `mapstructure:"registration"`
+	SMS                  smsSpec             `mapstructure:"sms"`
+	StoreTimeout         time.Duration       `mapstructure:"store_timeout"`
+	Mail                 mailSpec            `mapstructure:"mail"`  // mail.go
+	Email                emailSpec           `mapstructure:"email"` // email.go
+	Roles                map[string]roleSpec `mapstructure:"roles"` // roles.go
+	MFA                  mfaSpec             `mapstructure:"mfa"`   // mfa.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -164,6 +165,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Mail:         mailSpecFrom(t.Mail),
 		Email:        emailSpecFrom(t.Email),
 		MFA:          mfaSpecFrom(t.MFA),
+		Roles:        rolesSpecFrom(t.Roles),
 	}
 }
 
@@ -197,6 +199,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Mail:         s.Mail.mail(),
 		Email:        s.Email.policy(),
 		MFA:          s.MFA.policy(),
+		Roles:        rolesOf(s.Roles),
 	}
 }
 
@@ -301,6 +304,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"mail":          s.Mail.document(),
 		"email":         s.Email.document(),
 		"mfa":           s.MFA.document(),
+		"roles":         rolesDocument(s.Roles),
 	}
 }
 

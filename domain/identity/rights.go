@@ -5,6 +5,7 @@ import (
 	"slices"
 
 	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // Scope is one right an admin action needs. Roles map to scopes (Rights);
@@ -46,6 +47,20 @@ func DefaultRights() Rights {
 		RoleStaff: {Rank: 10, Scopes: []Scope{ScopeUsersRead, ScopeSessionsRevoke, ScopeLoginLinksIssue, ScopeAuditRead}},
 		RoleAdmin: {Rank: 100, Scopes: slices.Clone(Scopes)},
 	}
+}
+
+// RightsOf are tenant t's rights: the built-in roles' and the roles the
+// tenant defines (tenant.Tenant.Roles).
+func RightsOf(t tenant.Tenant) Rights {
+	r := DefaultRights()
+	for name, spec := range t.Roles {
+		scopes := make([]Scope, len(spec.Scopes))
+		for i, s := range spec.Scopes {
+			scopes[i] = Scope(s)
+		}
+		r[Role(name)] = RoleRights{Rank: spec.Rank, Scopes: scopes}
+	}
+	return r
 }
 
 // ErrForbidden answers an action whose scope the actor's role lacks, or

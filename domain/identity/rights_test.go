@@ -2,10 +2,12 @@ package identity_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 func TestDefaultRights(t *testing.T) {
@@ -62,5 +64,25 @@ func TestRanksAndGrants(t *testing.T) {
 	}
 	if err := r.CanGrant(identity.RoleAdmin, "nobody"); errs.KindOf(err) != errs.Invalid {
 		t.Errorf("an unknown role: %v", err)
+	}
+}
+
+// The scopes a tenant's roles may name are identity's, and a tenant's own
+// roles join the built-in ones.
+func TestTenantScopesAreTheScopesAndRightsOfATenant(t *testing.T) {
+	t.Parallel()
+	want := make([]string, len(identity.Scopes))
+	for i, s := range identity.Scopes {
+		want[i] = string(s)
+	}
+	if !slices.Equal(tenant.Scopes, want) {
+		t.Fatalf("tenant.Scopes %v, want %v", tenant.Scopes, want)
+	}
+	tn := tenant.Default()
+	tn.Roles = map[string]tenant.RoleSpec{"support": {Rank: 5, Scopes: []string{"users:read"}}}
+	r := identity.RightsOf(tn)
+	if !r.Allows("support", identity.ScopeUsersRead) || r.Allows("support", identity.ScopeUsersWrite) ||
+		!r.Outranks("support", identity.RoleUser) || r.Outranks("support", identity.RoleStaff) || !r.Allows(identity.RoleAdmin, identity.ScopeMFAReset) {
+		t.Fatalf("rights %+v", r)
 	}
 }

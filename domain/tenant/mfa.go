@@ -97,8 +97,9 @@ var (
 // with role.
 func (p MFAPolicy) Requires(role string) bool { return slices.Contains(p.RequiredRoles, role) }
 
-// problems lists what is wrong with the section.
-func (p MFAPolicy) problems() []Problem {
+// problems lists what is wrong with the section of tenant t (whose roles
+// required_roles may name).
+func (p MFAPolicy) problems(t Tenant) []Problem {
 	var ps []Problem
 	add := func(field, format string, args ...any) {
 		ps = append(ps, Problem{Field: "mfa." + field, Reason: fmt.Sprintf(format, args...)})
@@ -122,8 +123,8 @@ func (p MFAPolicy) problems() []Problem {
 		add("backup_codes.length", "must be between %d and %d characters (5 bits each), got %d", MinBackupCodeLength, MaxBackupCodeLength, p.BackupCodes.Length)
 	}
 	for i, r := range p.RequiredRoles {
-		if !slices.Contains(Roles, r) {
-			add(fmt.Sprintf("required_roles[%d]", i), "must be one of %v, got %q", Roles, r)
+		if !t.HasRole(r) {
+			add(fmt.Sprintf("required_roles[%d]", i), "must be one of %v, got %q", t.RoleNames(), r)
 		}
 	}
 	if p.MaxAttempts < 1 || p.MaxAttempts > 20 {

@@ -243,6 +243,9 @@ type Tenant struct {
 	Email EmailPolicy
 	// MFA is the second-factor policy (mfa).
 	MFA MFAPolicy
+	// Roles are the roles the tenant defines besides user, staff and
+	// admin, by name (roles).
+	Roles map[string]RoleSpec
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -458,7 +461,8 @@ func (t Tenant) Validate() error {
 
 	ps = append(ps, t.SMSProvider.problems()...)
 	ps = append(ps, t.Email.problems()...)
-	ps = append(ps, t.MFA.problems()...)
+	ps = append(ps, t.MFA.problems(t)...)
+	ps = append(ps, rolesProblems(t.Roles)...)
 	ps = append(ps, t.Mail.problems()...)
 
 	if len(ps) == 0 {

@@ -87,6 +87,13 @@ func clone(t tenant.Tenant) tenant.Tenant {
 	t.Redirects.Allow = slices.Clone(t.Redirects.Allow)
 	t.SMS.AllowedCountries = slices.Clone(t.SMS.AllowedCountries)
 	t.MFA.RequiredRoles = slices.Clone(t.MFA.RequiredRoles)
+	if t.Roles != nil {
+		roles := make(map[string]tenant.RoleSpec, len(t.Roles))
+		for n, r := range t.Roles {
+			roles[n] = tenant.RoleSpec{Rank: r.Rank, Scopes: slices.Clone(r.Scopes)}
+		}
+		t.Roles = roles
+	}
 	return t
 }
 
@@ -133,11 +140,12 @@ func Sample(id string) tenant.Tenant {
 	t.MFA = tenant.MFAPolicy{
 		TOTP:          tenant.TOTPPolicy{Digits: 8, Period: 60 * time.Second, Algorithm: "SHA256", Skew: 2},
 		BackupCodes:   tenant.BackupCodePolicy{Count: 12, Length: 16},
-		RequiredRoles: []string{"staff", "admin"},
+		RequiredRoles: []string{"staff", "admin", "support"},
 		MaxAttempts:   3,
 		PerUser:       tenant.Limit{Count: 15, Window: 2 * time.Hour},
 		BackupLockout: tenant.Limit{Count: 4, Window: 45 * time.Minute},
 	}
+	t.Roles = map[string]tenant.RoleSpec{"support": {Rank: 5, Scopes: []string{"users:read", "sessions:revoke"}}, "auditor": {Rank: 2}}
 	return t
 }
 
@@ -149,7 +157,20 @@ func equalConfig(a, b tenant.Tenant) bool {
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
 		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
 		a.Registration == b.Registration &&
-		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA)
+		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA) && equalRoles(a.Roles, b.Roles)
+}
+
+func equalRoles(a, b map[string]tenant.RoleSpec) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for n, r := range a {
+		o, ok := b[n]
+		if !ok || o.Rank != r.Rank || !slices.Equal(o.Scopes, r.Scopes) {
+			return false
+		}
+	}
+	return true
 }
 
 func equalMFA(a, b tenant.MFAPolicy) bool {
