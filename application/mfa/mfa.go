@@ -296,6 +296,22 @@ func (s *Service) Disable(ctx context.Context, u identity.User, p Proof) error {
 	return nil
 }
 
+// Reset turns u's second factor off without proof: an admin's action (the
+// admin API checks its scope), for a user who lost the app and the codes.
+// A user without one is ErrNotEnrolled.
+func (s *Service) Reset(ctx context.Context, u identity.User) error {
+	if _, err := s.d.TOTPs.Get(ctx, s.t.ID, u.ID); errors.Is(err, errs.ErrNotFound) {
+		return ErrNotEnrolled
+	} else if err != nil {
+		return fmt.Errorf("mfa: %w", err)
+	}
+	if err := s.d.TOTPs.Delete(ctx, s.t.ID, u.ID); err != nil {
+		return fmt.Errorf("mfa: %w", err)
+	}
+	_ = s.d.Backup.DeleteAll(ctx, s.t.ID, u.ID)
+	return nil
+}
+
 // RegenerateBackupCodes replaces u's backup codes with new ones, after a
 // current code of the app.
 func (s *Service) RegenerateBackupCodes(ctx context.Context, u identity.User, code string) ([]string, error) {

@@ -416,3 +416,21 @@ func TestASecretSealedForOneUserOpensForNoOther(t *testing.T) {
 		t.Fatalf("another user's sealed secret: %v, want an error opening it", err)
 	}
 }
+
+func TestResetTurnsTheFactorOffWithoutProof(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	if err := f.Service.Reset(ctx, f.user); !errors.Is(err, mfa.ErrNotEnrolled) {
+		t.Fatalf("reset without a factor: %v", err)
+	}
+	f.enrol(t)
+	if err := f.Service.Reset(ctx, f.user); err != nil {
+		t.Fatal(err)
+	}
+	if on, _ := f.Service.Enrolled(ctx, f.user); on {
+		t.Fatal("still on after a reset")
+	}
+	if left, _ := f.Backup.Left(ctx, f.t.ID, f.user.ID); left != 0 {
+		t.Fatalf("%d backup codes left after a reset", left)
+	}
+}

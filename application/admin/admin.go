@@ -1,0 +1,175 @@
+// Package admin is what a tenant's staff may do to its users: read them
+// and their sessions, disable and enable them, give them a role, turn
+// their second factor off and end their sessions. Every action needs a
+// scope of the actor's role (identity.Rights), checked here whatever the
+// surface; an action that changes a user needs the actor to outrank the
+// user, and giving a role needs every scope of that role. Disabling a user
+// and changing a role end the user's sessions at once (their access tokens
+// carry the old role); caches drop the user, so the change holds from the
+// next request on.
+package admin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/domain/errs"
+	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/tenant"
+)
+
+// Users is the account store as the admin actions need it.
+type Users interface {
+	ByID(ctx context.Context, tenantID, id string) (identity.User, error)
+	SetActive(ctx context.Context, tenantID, id string, active bool, at time.Time) error
+	SetRole(ctx context.Context, tenantID, id string, role identity.Role, at time.Time) error
+}
+
+// Sessions lists and ends a user's sessions (session.Service is one).
+type Sessions interface {
+	Sessions(ctx context.Context, p session.Principal) ([]identity.Session, error)
+	RevokeUser(ctx context.Context, userID string) (int, error)
+}
+
+// Factors turns a user's second factor off without proof (mfa.Service is
+// one).
+type Factors interface {
+	Reset(ctx context.Context, u identity.User) error
+}
+
+// Deps are what one tenant's admin actions use.
+type Deps struct {
+	Users    Users
+	Sessions Sessions
+	Factors  Factors
+	Clock    platform.Clock
+}
+
+// ErrUserNotFound answers an action on a user the tenant does not have.
+var ErrUserNotFound = errs.E(errs.NotFound, "user_not_found", "No such user.")
+
+// Service is one tenant's admin actions.
+type Service struct {
+	t      tenant.Tenant
+	rights identity.Rights
+	d      Deps
+}
+
+// New returns the admin actions of tenant t, under its roles' rights.
+func New(t tenant.Tenant, d Deps) *Service { return &Service{t: t, rights: identity.RightsOf(t), d: d} }
+
+// Rights are the tenant's roles' rights.
+func (s *Service) Rights() identity.Rights { return s.rights }
+
+// User returns the tenant's user id (users:read).
+func (s *Service) User(ctx context.Context, actor identity.User, id string) (identity.User, error) {
+	if err := s.rights.Require(actor.Role, identity.ScopeUsersRead); err != nil {
+		return identity.User{}, err
+	}
+	return s.user(ctx, id)
+}
+
+// UserSessions lists the live sessions of user id (users:read).
+func (s *Service) UserSessions(ctx context.Context, actor identity.User, id string) ([]identity.Session, error) {
+	u, err := s.User(ctx, actor, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.d.Sessions.Sessions(ctx, session.Principal{User: u})
+}
+
+// SetActive disables or enables user id (users:write, outranking it). A
+// disabled user's sessions end at once.
+func (s *Service) SetActive(ctx context.Context, actor identity.User, id string, active bool) (identity.User, error) {
+	u, err := s.target(ctx, actor, identity.ScopeUsersWrite, id)
+	if err != nil {
+		return identity.User{}, err
+	}
+	now := s.d.Clock.Now().UTC()
+	if err := s.d.Users.SetActive(ctx, s.t.ID, u.ID, active, now); err != nil {
+		return identity.User{}, fmt.Errorf("admin: %w", err)
+	}
+	u.Active, u.UpdatedAt = active, now
+	if !active {
+		if _, err := s.d.Sessions.RevokeUser(ctx, u.ID); err != nil {
+			return u, fmt.Errorf("admin: the user is disabled, but ending the sessions failed: %w", err)
+		}
+	}
+	return u, nil
+}
+
+// SetRole gives user id role (roles:assign, holding every scope of the
+// role, outranking the user and the role). The user's sessions end at
+// once: their access tokens carry the old role.
+func (s *Service) SetRole(ctx context.Context, actor identity.User, id string, role identity.Role) (identity.User, error) {
+	if err := s.rights.CanGrant(actor.Role, role); err != nil {
+		return identity.User{}, err
+	}
+	u, err := s.target(ctx, actor, identity.ScopeRolesAssign, id)
+	if err != nil {
+		return identity.User{}, err
+	}
+	if u.Role == role {
+		return u, nil
+	}
+	now := s.d.Clock.Now().UTC()
+	if err := s.d.Users.SetRole(ctx, s.t.ID, u.ID, role, now); err != nil {
+		return identity.User{}, fmt.Errorf("admin: %w", err)
+	}
+	u.Role, u.UpdatedAt = role, now
+	if _, err := s.d.Sessions.RevokeUser(ctx, u.ID); err != nil {
+		return u, fmt.Errorf("admin: the role is set, but ending the sessions failed: %w", err)
+	}
+	return u, nil
+}
+
+// ResetMFA turns user id's second factor off (mfa:reset, outranking it),
+// for a user who lost the app and the backup codes.
+func (s *Service) ResetMFA(ctx context.Context, actor identity.User, id string) error {
+	u, err := s.target(ctx, actor, identity.ScopeMFAReset, id)
+	if err != nil {
+		return err
+	}
+	return s.d.Factors.Reset(ctx, u)
+}
+
+// RevokeSessions ends every session of user id (sessions:revoke,
+// outranking it) and returns how many.
+func (s *Service) RevokeSessions(ctx context.Context, actor identity.User, id string) (int, error) {
+	u, err := s.target(ctx, actor, identity.ScopeSessionsRevoke, id)
+	if err != nil {
+		return 0, err
+	}
+	return s.d.Sessions.RevokeUser(ctx, u.ID)
+}
+
+// target is user id, for an action of scope by actor, who must outrank
+// the user.
+func (s *Service) target(ctx context.Context, actor identity.User, scope identity.Scope, id string) (identity.User, error) {
+	if err := s.rights.Require(actor.Role, scope); err != nil {
+		return identity.User{}, err
+	}
+	u, err := s.user(ctx, id)
+	if err != nil {
+		return identity.User{}, err
+	}
+	if !s.rights.Outranks(actor.Role, u.Role) {
+		return identity.User{}, identity.ErrForbidden.WithMessage("A %s cannot act on a user whose role is %s.", actor.Role, u.Role)
+	}
+	return u, nil
+}
+
+func (s *Service) user(ctx context.Context, id string) (identity.User, error) {
+	u, err := s.d.Users.ByID(ctx, s.t.ID, id)
+	switch {
+	case errors.Is(err, errs.ErrNotFound):
+		return identity.User{}, ErrUserNotFound
+	case err != nil:
+		return identity.User{}, fmt.Errorf("admin: %w", err)
+	}
+	return u, nil
+}
