@@ -39,6 +39,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
+	"github.com/portcullis/portcullis/adapters/http/admin"
 	"github.com/portcullis/portcullis/adapters/http/seed000"
 	"github.com/portcullis/portcullis/adapters/http/seed001"
 	"github.com/portcullis/portcullis/adapters/http/server"
@@ -228,6 +229,7 @@ func serve(path string, stderr io.Writer) int {
 		Outbox: p.Outbox,
 		Surfaces: []func(fiber.Router){
 			func(r fiber.Router) { v1.Register(r, v1.Options{Dev: cfg.DevMode}) },
+			func(r fiber.Router) { admin.Register(r, admin.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { seed000.Register(r, seed000.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { seed001.Register(r, seed001.Options{Dev: cfg.DevMode}) },
 		},

@@ -29,6 +29,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/sms"
 	"github.com/portcullis/portcullis/adapters/smtp"
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/admin"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/emaillogin"
@@ -135,6 +136,7 @@ var (
 	sessionSet  = wire.NewSet(wire.Struct(new(session.Deps), "*"), session.New, session.NewIssuer,
 		provideAccessTokens, wire.Bind(new(session.AccessTokens), new(*cache.AccessTokens)))
 	loginSet = wire.NewSet(wire.Struct(new(login.Deps), "*"), login.New)
+	adminSet = wire.NewSet(provideAdmin)
 	mfaSet   = wire.NewSet(wire.Struct(new(mfa.Deps), "*"), mfa.New, provideMFAKey,
 		wire.Bind(new(login.SecondFactors), new(*mfa.Service)))
 	passwordSet = wire.NewSet(wire.Struct(new(password.Deps), "*"), password.New)
@@ -170,7 +172,7 @@ var (
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, mfaSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet,
+	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -370,6 +372,12 @@ func provideMailer(t tenant.Tenant, m tenant.Mail, box *outbox.Outbox, sealer *a
 	return smtp.NewMailer(smtp.Options{Host: s.Host, Port: s.Port, TLS: s.TLS, InsecureSkipVerify: s.InsecureSkipVerify,
 		Username: s.Username, Password: credential.New(password), From: m.From, ReplyTo: m.ReplyTo, Timeout: s.Timeout,
 		Tenant: t.ID, Logger: log})
+}
+
+// provideAdmin returns the tenant's admin actions over its users,
+// sessions and second factors.
+func provideAdmin(t tenant.Tenant, users account.Users, sessions *session.Service, factors *mfa.Service, clock platform.Clock) *admin.Service {
+	return admin.New(t, admin.Deps{Users: users, Sessions: sessions, Factors: factors, Clock: clock})
 }
 
 // provideMFAKey derives the tenant's key for backup-code hashes from the

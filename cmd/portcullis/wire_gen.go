@@ -217,6 +217,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
+	adminService := provideAdmin(t, users, service, mfaService, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -229,6 +230,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Profile:      profileService,
 		Login:        pipeline,
 		MFA:          mfaService,
+		Admin:        adminService,
 	}
 	return tenantServices, func() {
 		cleanup2()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/portcullis/portcullis/application/admin"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
@@ -50,6 +51,8 @@ type TenantServices struct {
 	// users' second factor.
 	Login *login.Pipeline
 	MFA   *mfa.Service
+	// Admin is what the tenant's staff may do to its users.
+	Admin *admin.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
