@@ -151,8 +151,8 @@ type Issued struct {
 // enabled (login.ErrMethodDisabled); the actor's role must have the scope
 // login_links:issue (identity.ErrForbidden naming it); the fields user and
 // secret_key are required, and the user must exist and be active (field
-// errors on "user": "does not exist", "is not active"); the actor must
-// outrank the user (identity.ErrForbidden). A user who had DailyCap links
+// errors, all at once; on "user": "does not exist", "is not active"); the
+// actor must outrank the user (identity.ErrForbidden). A user who had DailyCap links
 // today gets no more (otp.ErrDailyCap).
 func (s *Service) Issue(ctx context.Context, in IssueInput) (Issued, error) {
 	if err := s.d.Login.Allowed(tenant.MethodAdminLink); err != nil {
@@ -165,9 +165,23 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (Issued, error) {
 		return Issued{}, err
 	}
 	userID, key := strings.TrimSpace(in.UserID), strings.TrimSpace(in.SecretKey)
-	var fields []errs.FieldError
+	var (
+		fields []errs.FieldError
+		u      identity.User
+	)
 	if userID == "" {
 		fields = append(fields, errs.FieldError{Field: "user", Reason: "is required"})
+	} else {
+		var err error
+		u, err = s.user(ctx, userID)
+		switch {
+		case errors.Is(err, errs.ErrNotFound):
+			fields = append(fields, errs.FieldError{Field: "user", Reason: "does not exist"})
+		case err != nil:
+			return Issued{}, err
+		case !u.Active:
+			fields = append(fields, errs.FieldError{Field: "user", Reason: "is not active"})
+		}
 	}
 	switch {
 	case key == "":
@@ -178,15 +192,7 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (Issued, error) {
 	if len(fields) > 0 {
 		return Issued{}, errs.InvalidFields(fields...)
 	}
-	u, err := s.user(ctx, userID)
-	switch {
-	case errors.Is(err, errs.ErrNotFound):
-		return Issued{}, errs.InvalidFields(errs.FieldError{Field: "user", Reason: "does not exist"})
-	case err != nil:
-		return Issued{}, err
-	case !u.Active:
-		return Issued{}, errs.InvalidFields(errs.FieldError{Field: "user", Reason: "is not active"})
-	case !s.p.Rights.Outranks(in.Actor.Role, u.Role):
+	if !s.p.Rights.Outranks(in.Actor.Role, u.Role) {
 		return Issued{}, identity.ErrForbidden.WithMessage("The role %q does not rank above the role %q of this user.", in.Actor.Role, u.Role)
 	}
 	issued, err := s.d.Links.Issue(ctx, s.kind, subject{UserID: u.ID, Key: keyHash(u.ID, key)}.encode(), u.ID)

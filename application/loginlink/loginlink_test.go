@@ -367,6 +367,7 @@ func TestIssueFieldErrors(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, options{})
 	staff := f.user(t, "staff", identity.RoleStaff)
+	f.user(t, "ann", identity.RoleUser)
 	gone := f.user(t, "gone", identity.RoleUser)
 	if err := f.users.SetActive(ctx, f.t.ID, gone.ID, false, f.clock.Now()); err != nil {
 		t.Fatal(err)
@@ -380,10 +381,11 @@ func TestIssueFieldErrors(t *testing.T) {
 		want            map[string]string
 	}{
 		{"nothing", "", "", map[string]string{"user": "is required", "secret_key": "is required"}},
-		{"blank key", "gone", "   ", map[string]string{"secret_key": "is required"}},
-		{"long key", "gone", string(long), map[string]string{"secret_key": "must be at most 256 bytes"}},
+		{"blank key", "ann", "   ", map[string]string{"secret_key": "is required"}},
+		{"long key", "ann", string(long), map[string]string{"secret_key": "must be at most 256 bytes"}},
 		{"unknown user", "nobody", "k", map[string]string{"user": "does not exist"}},
 		{"inactive user", "gone", "k", map[string]string{"user": "is not active"}},
+		{"unknown user, no key", "nobody", "", map[string]string{"user": "does not exist", "secret_key": "is required"}},
 	}
 	for _, tc := range cases {
 		_, err := f.svc.Issue(ctx, loginlink.IssueInput{Actor: staff, UserID: tc.user, SecretKey: tc.key})
