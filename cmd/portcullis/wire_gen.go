@@ -217,6 +217,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
+	loginlinkService := provideLoginLinks(t, users, engine, pipeline)
+	tokenloginService := provideTokenLogin(t, service, limiter, pipeline)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -229,6 +231,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Profile:      profileService,
 		Login:        pipeline,
 		MFA:          mfaService,
+		LoginLinks:   loginlinkService,
+		TokenLogin:   tokenloginService,
 	}
 	return tenantServices, func() {
 		cleanup2()

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/loginlink"
 	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
@@ -19,6 +20,7 @@ import (
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
+	"github.com/portcullis/portcullis/application/tokenlogin"
 	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -50,6 +52,10 @@ type TenantServices struct {
 	// users' second factor.
 	Login *login.Pipeline
 	MFA   *mfa.Service
+	// LoginLinks are the admin-issued one-time login links; TokenLogin
+	// exchanges an app token for a browser session (seed 000).
+	LoginLinks *loginlink.Service
+	TokenLogin *tokenlogin.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
