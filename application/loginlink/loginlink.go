@@ -210,11 +210,12 @@ type Presented struct {
 	SecretKey string
 }
 
-// Check reports whether a link would sign its holder in (nil), or
-// ErrLinkInvalid, without using it up or changing anything: what a
-// surface runs for a GET or HEAD of the link (a mail scanner's, a
-// browser's prefetch), as often as it is run. Only the store being away
-// answers otherwise (errs.Unavailable).
+// Check reports whether a link is live and presented with its user's id
+// and secret key (nil), or ErrLinkInvalid, without using it up or
+// changing anything: what a surface runs for a GET or HEAD of the link (a
+// mail scanner's, a browser's prefetch), as often as it is run. The
+// pipeline's checks (an active account, a second factor) come only with
+// Consume. The store being away answers errs.Unavailable.
 func (s *Service) Check(ctx context.Context, in Presented) error {
 	if err := s.d.Login.Allowed(tenant.MethodAdminLink); err != nil {
 		return err
