@@ -80,6 +80,9 @@ type profilesSpec struct {
 
 type seed000Spec struct {
 	Enabled bool `mapstructure:"enabled"`
+	// PasswordlessLoginMaxAge is the lifetime of an admin-issued login
+	// link (the original's PASSWORDLESS_LOGIN_MAX_AGE).
+	PasswordlessLoginMaxAge time.Duration `mapstructure:"passwordless_login_max_age"`
 }
 
 type seed001Spec struct {
@@ -133,6 +136,7 @@ type throttlingSpec struct {
 	PasswordResetPerIP       limitSpec `mapstructure:"password_reset_per_ip"`
 	VerificationMailPerIP    limitSpec `mapstructure:"verification_mail_per_ip"`
 	EmailLoginPerIP          limitSpec `mapstructure:"email_login_per_ip"`
+	TokenLoginPerIP          limitSpec `mapstructure:"token_login_per_ip"`
 }
 
 func specFromTenant(t tenant.Tenant) tenantSpec {
@@ -153,9 +157,9 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 			SignupNoticePerRecipient: limit(t.Throttling.SignupNoticePerRecipient), SMSPerIP: limit(t.Throttling.SMSPerIP),
 			SMSPerCallingCode: limit(t.Throttling.SMSPerCallingCode), SMSPerTenant: limit(t.Throttling.SMSPerTenant),
 			PasswordResetPerIP: limit(t.Throttling.PasswordResetPerIP), VerificationMailPerIP: limit(t.Throttling.VerificationMailPerIP),
-			EmailLoginPerIP: limit(t.Throttling.EmailLoginPerIP)},
+			EmailLoginPerIP: limit(t.Throttling.EmailLoginPerIP), TokenLoginPerIP: limit(t.Throttling.TokenLoginPerIP)},
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
-		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000},
+		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000, PasswordlessLoginMaxAge: t.Profiles.Seed000LoginLinkTTL},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
 		Registration: registrationSpec{Enabled: &t.Registration.Enabled},
 		SMS: smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL,
@@ -187,10 +191,11 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			SignupNoticePerRecipient: limit(s.Throttling.SignupNoticePerRecipient), SMSPerIP: limit(s.Throttling.SMSPerIP),
 			SMSPerCallingCode: limit(s.Throttling.SMSPerCallingCode), SMSPerTenant: limit(s.Throttling.SMSPerTenant),
 			PasswordResetPerIP: limit(s.Throttling.PasswordResetPerIP), VerificationMailPerIP: limit(s.Throttling.VerificationMailPerIP),
-			EmailLoginPerIP: limit(s.Throttling.EmailLoginPerIP)},
+			EmailLoginPerIP: limit(s.Throttling.EmailLoginPerIP), TokenLoginPerIP: limit(s.Throttling.TokenLoginPerIP)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
-		Profiles:             tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
-		Registration:         s.Registration.policy(),
+		Profiles: tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed000LoginLinkTTL: s.Profiles.Seed000.PasswordlessLoginMaxAge,
+			Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
+		Registration: s.Registration.policy(),
 		SMS: tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL,
 			CodeLength: s.SMS.CodeLength, MaxAttempts: s.SMS.MaxAttempts, ResendCooldown: s.SMS.ResendCooldown, DailyCap: s.SMS.DailyCap,
 			Message: tenant.ParseSMSMessage(s.SMS.Message)},
@@ -287,10 +292,10 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 			"signup_notice_per_recipient": limit(s.Throttling.SignupNoticePerRecipient), "sms_per_ip": limit(s.Throttling.SMSPerIP),
 			"sms_per_calling_code": limit(s.Throttling.SMSPerCallingCode), "sms_per_tenant": limit(s.Throttling.SMSPerTenant),
 			"password_reset_per_ip": limit(s.Throttling.PasswordResetPerIP), "verification_mail_per_ip": limit(s.Throttling.VerificationMailPerIP),
-			"email_login_per_ip": limit(s.Throttling.EmailLoginPerIP)},
+			"email_login_per_ip": limit(s.Throttling.EmailLoginPerIP), "token_login_per_ip": limit(s.Throttling.TokenLoginPerIP)},
 		"require_verified_email": s.RequireVerifiedEmail,
 		"profiles": map[string]any{
-			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled},
+			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled, "passwordless_login_max_age": s.Profiles.Seed000.PasswordlessLoginMaxAge.String()},
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
 		},
 		"registration": map[string]any{"enabled": s.Registration.policy().Enabled},

@@ -188,6 +188,12 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 			`tenant "shop": throttling.verification_mail_per_ip.limit: must be a whole number, got a string`},
 		{"e-mail login limit negative", "id: shop\nthrottling:\n  email_login_per_ip: {limit: -3, window: 1h}\n", `tenant "shop": throttling.email_login_per_ip.limit: must be at least 1, got -3`},
 		{"e-mail login unknown setting", "id: shop\nthrottling:\n  email_login_per_ip: {limit: 3, windw: 1h}\n", `tenant "shop": throttling.email_login_per_ip.windw: is not a known setting`},
+		{"token login window too short", "id: shop\nthrottling:\n  token_login_per_ip: {limit: 5, window: 10ms}\n",
+			`tenant "shop": throttling.token_login_per_ip.window: must be at least 1s, got 10ms`},
+		{"login link max age too long", "id: shop\nprofiles:\n  seed000: {enabled: true, passwordless_login_max_age: 48h}\n",
+			`tenant "shop": profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 48h0m0s`},
+		{"login link max age without unit", "id: shop\nprofiles:\n  seed000: {passwordless_login_max_age: 300}\n",
+			`tenant "shop": profiles.seed000.passwordless_login_max_age: must be a duration with a unit such as 15m or 1h30m, got 300`},
 		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
 		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
 		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
@@ -244,6 +250,32 @@ func TestMailFloodGuardSettings(t *testing.T) {
 	out, err := config.DecodeTenant(doc, "mail")
 	if err != nil || out.Throttling != got.Throttling {
 		t.Fatalf("round trip: %+v, %v; want %+v", out.Throttling, err, got.Throttling)
+	}
+}
+
+// TestSeed000LinkSettings: the lifetime of seed 000's admin-issued login
+// links and the token-login budget are read from the file, default to
+// 300 s and 20 per 15 minutes, and survive a stored document.
+func TestSeed000LinkSettings(t *testing.T) {
+	t.Parallel()
+	def, err := config.ParseTenantYAML([]byte("id: links\nprofiles:\n  seed000: {enabled: true}\n"), "links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if def.Profiles.Seed000LoginLinkTTL != 300*time.Second || def.Throttling.TokenLoginPerIP != (tenant.Limit{Count: 20, Window: 15 * time.Minute}) {
+		t.Fatalf("defaults: max age %s, token login %+v", def.Profiles.Seed000LoginLinkTTL, def.Throttling.TokenLoginPerIP)
+	}
+	got, err := config.ParseTenantYAML([]byte("id: links\nprofiles:\n  seed000: {enabled: true, passwordless_login_max_age: 90s}\n"+
+		"throttling:\n  token_login_per_ip: {limit: 7, window: 1h}\n"), "links")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Profiles.Seed000LoginLinkTTL != 90*time.Second || got.Throttling.TokenLoginPerIP != (tenant.Limit{Count: 7, Window: time.Hour}) {
+		t.Fatalf("max age %s, token login %+v", got.Profiles.Seed000LoginLinkTTL, got.Throttling.TokenLoginPerIP)
+	}
+	out, err := config.DecodeTenant(config.EncodeTenant(got), "links")
+	if err != nil || out.Profiles != got.Profiles || out.Throttling != got.Throttling {
+		t.Fatalf("round trip: %+v %+v, %v", out.Profiles, out.Throttling, err)
 	}
 }
 

@@ -70,6 +70,11 @@ type tenantSpec struct {
 	// SMTPPort, when set, sends the tenant's mail to an SMTP server on
 	// 127.0.0.1 at that port, without TLS, instead of the dev outbox.
 	SMTPPort int
+	// AdminLink and TokenLogin enable seed 000's admin-issued login links
+	// (admin_link) and its token login (token_login); TokenLoginPerIP is
+	// throttling.token_login_per_ip.
+	AdminLink, TokenLogin bool
+	TokenLoginPerIP       string
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -93,7 +98,7 @@ func (ts tenantSpec) yaml() string {
 		{"login_per_account", ts.LoginPerAccount}, {"login_per_ip", ts.LoginPerIP}, {"login_per_device", ts.LoginPerDevice},
 		{"register_per_ip", ts.RegisterPerIP}, {"signup_notice_per_recipient", ts.SignupNoticePerRecipient},
 		{"password_reset_per_ip", ts.PasswordResetPerIP}, {"verification_mail_per_ip", ts.VerificationMailPerIP},
-		{"email_login_per_ip", ts.EmailLoginPerIP},
+		{"email_login_per_ip", ts.EmailLoginPerIP}, {"token_login_per_ip", ts.TokenLoginPerIP},
 	}
 	methods := []string{"password"}
 	if ts.SMS != "" {
@@ -107,6 +112,12 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.TOTP {
 		methods = append(methods, "totp")
+	}
+	if ts.AdminLink {
+		methods = append(methods, "admin_link")
+	}
+	if ts.TokenLogin {
+		methods = append(methods, "token_login")
 	}
 	if ts.MFA != "" {
 		fmt.Fprintf(&b, "mfa:\n%s", ts.MFA)

@@ -35,6 +35,7 @@ import (
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/loginlink"
 	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/otp"
@@ -45,6 +46,7 @@ import (
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/application/tokenlogin"
 	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/identity"
@@ -150,6 +152,7 @@ var (
 		wire.Bind(new(mfa.Mail), new(*courier.Courier)))
 	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
 		wire.Bind(new(mfa.Reauth), new(*profile.Service)))
+	linkSet = wire.NewSet(provideLoginLinks, provideTokenLogin)
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
@@ -172,7 +175,7 @@ var (
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet,
+	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, linkSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -484,6 +487,19 @@ func provideProfile(t tenant.Tenant, users account.Users, hasher password.Hasher
 	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, clock platform.Clock) *profile.Service {
 	return profile.New(t, profile.Deps{Users: users, Hasher: hasher, Common: common, Sessions: sessions, Verifier: verifier, Mail: c,
 		Limiter: limiter, Clock: clock})
+}
+
+// provideLoginLinks returns the tenant's admin-issued login links, living
+// its seed 000 profile's passwordless_login_max_age.
+func provideLoginLinks(t tenant.Tenant, users account.Users, links *otp.Engine, pipeline *login.Pipeline) *loginlink.Service {
+	return loginlink.New(t, loginlink.Policy{TTL: t.Profiles.Seed000LoginLinkTTL, Rights: identity.RightsOf(t)},
+		loginlink.Deps{Users: users, Links: links, Login: pipeline})
+}
+
+// provideTokenLogin returns the tenant's token login, whose app tokens the
+// session service authenticates.
+func provideTokenLogin(t tenant.Tenant, sessions *session.Service, limiter throttle.Limiter, pipeline *login.Pipeline) *tokenlogin.Service {
+	return tokenlogin.New(t, t.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sessions, Limiter: limiter, Login: pipeline})
 }
 
 // shutdownWait bounds how long a tenant's release waits for the messages

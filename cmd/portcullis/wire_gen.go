@@ -218,6 +218,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
 	adminService := provideAdmin(t, users, service, mfaService, clock)
+	loginlinkService := provideLoginLinks(t, users, engine, pipeline)
+	tokenloginService := provideTokenLogin(t, service, limiter, pipeline)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -231,6 +233,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Login:        pipeline,
 		MFA:          mfaService,
 		Admin:        adminService,
+		LoginLinks:   loginlinkService,
+		TokenLogin:   tokenloginService,
 	}
 	return tenantServices, func() {
 		cleanup2()

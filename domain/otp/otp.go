@@ -19,8 +19,7 @@ import (
 // Purpose names what a one-time secret is for.
 type Purpose string
 
-// The purposes. Only login_sms is served so far; the others are the
-// configurations later login methods and flows use.
+// The purposes.
 const (
 	PurposeLoginSMS        Purpose = "login_sms"
 	PurposeLoginEmail      Purpose = "login_email"
@@ -133,6 +132,15 @@ func VerificationCode(ttl time.Duration, length int, limits Limits) Kind {
 // no wrong guess of a live link to count.
 func EmailLink(p Purpose, ttl time.Duration, dailyCap int) Kind {
 	return Kind{Purpose: p, Channel: ChannelEmail, Form: FormLink, TTL: ttl, Limits: Limits{MaxAttempts: 1, DailyCap: dailyCap}}
+}
+
+// AdminLink is a one-time login link an admin issues for a user and
+// hands on (seed 000's passwordless login), living ttl; one user gets at
+// most dailyCap of them a UTC day (the engine's destination is the user).
+// A link-form token (256 random bits) is all its holder presents, so its
+// first presentation uses it up (MaxAttempts 1).
+func AdminLink(ttl time.Duration, dailyCap int) Kind {
+	return Kind{Purpose: PurposeAdminLink, Channel: ChannelLink, Form: FormLink, TTL: ttl, Limits: Limits{MaxAttempts: 1, DailyCap: dailyCap}}
 }
 
 // MFAChallenge is the token of a pending second step, living ttl. It is a

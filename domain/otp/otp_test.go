@@ -97,3 +97,19 @@ func TestVerificationCodeIsACodeOfTheVerificationPurpose(t *testing.T) {
 		t.Fatal("a verification code and a verification link differ in purpose")
 	}
 }
+
+func TestAdminLinkIsASingleUseLinkHandedOn(t *testing.T) {
+	t.Parallel()
+	k := otp.AdminLink(5*time.Minute, 50)
+	if k.Purpose != otp.PurposeAdminLink || k.Channel != otp.ChannelLink || k.Form != otp.FormLink || k.TTL != 5*time.Minute ||
+		k.Limits != (otp.Limits{MaxAttempts: 1, DailyCap: 50}) {
+		t.Fatalf("kind %+v", k)
+	}
+	if err := k.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := k.NewSecret(rand.Reader)
+	if err != nil || !k.WellFormed(s) || len(s) != 43 {
+		t.Fatalf("token %q, %v", s, err)
+	}
+}

@@ -107,6 +107,10 @@ type Throttling struct {
 	PasswordResetPerIP    Limit
 	VerificationMailPerIP Limit
 	EmailLoginPerIP       Limit
+	// TokenLoginPerIP counts token logins (a user id and that user's app
+	// token exchanged for a browser session) from one client address
+	// (IPv6 by /64); a success gives its attempt back.
+	TokenLoginPerIP Limit
 }
 
 // DefaultThrottling is the throttling of a tenant that sets none of it.
@@ -126,6 +130,8 @@ func DefaultThrottling() Throttling {
 		PasswordResetPerIP:    Limit{Count: 20, Window: time.Hour},
 		VerificationMailPerIP: Limit{Count: 20, Window: time.Hour},
 		EmailLoginPerIP:       Limit{Count: 30, Window: time.Hour},
+
+		TokenLoginPerIP: Limit{Count: 20, Window: 15 * time.Minute},
 	}
 }
 
@@ -134,6 +140,10 @@ func DefaultThrottling() Throttling {
 type Profiles struct {
 	// Seed000 serves /users/login/, /users/logout/... (token "key" API).
 	Seed000 bool
+	// Seed000LoginLinkTTL is how long a one-time login link issued at
+	// seed 000's POST /users/passwordless-login/ works (the original's
+	// PASSWORDLESS_LOGIN_MAX_AGE).
+	Seed000LoginLinkTTL time.Duration
 	// Seed001 serves {Seed001Prefix}/user/login/, register, logout, me.
 	Seed001 bool
 	// Seed001Prefix is the URI prefix of the seed 001 routes: empty or a
@@ -199,6 +209,16 @@ const (
 	DefaultSMSDailyCap = 10
 	MinSMSDailyCap     = 1
 	MaxSMSDailyCap     = 1000
+)
+
+// Bounds of Profiles.Seed000LoginLinkTTL: seed 000's default of 300 s,
+// at least 30 s (time to open a link) and at most a day (a login link is
+// a credential in a URL: it should not outlive the working day it was
+// issued for).
+const (
+	DefaultSeed000LoginLinkTTL = 300 * time.Second
+	MinSeed000LoginLinkTTL     = 30 * time.Second
+	MaxSeed000LoginLinkTTL     = 24 * time.Hour
 )
 
 // DefaultSMSPolicy is the SMS policy of a tenant that sets none of it.
@@ -280,6 +300,7 @@ func Default() Tenant {
 			Default: "/",
 		},
 		Throttling:   DefaultThrottling(),
+		Profiles:     Profiles{Seed000LoginLinkTTL: DefaultSeed000LoginLinkTTL},
 		Registration: RegistrationPolicy{Enabled: true},
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
@@ -431,6 +452,9 @@ func (t Tenant) Validate() error {
 	if pfx := t.Profiles.Seed001Prefix; pfx != "" && (!strings.HasPrefix(pfx, "/") || strings.HasSuffix(pfx, "/") || strings.Contains(pfx, "//") || strings.ContainsAny(pfx, "?#\\ :")) {
 		add("profiles.seed001.prefix", "%q must be empty or a path like /api: starting with \"/\", no trailing \"/\"", pfx)
 	}
+	if ttl := t.Profiles.Seed000LoginLinkTTL; ttl < MinSeed000LoginLinkTTL || ttl > MaxSeed000LoginLinkTTL {
+		add("profiles.seed000.passwordless_login_max_age", "must be between %s and %s, got %s", MinSeed000LoginLinkTTL, MaxSeed000LoginLinkTTL, ttl)
+	}
 
 	limit := func(field string, l Limit) {
 		if l.Count < 1 {
@@ -451,6 +475,7 @@ func (t Tenant) Validate() error {
 	limit("throttling.password_reset_per_ip", t.Throttling.PasswordResetPerIP)
 	limit("throttling.verification_mail_per_ip", t.Throttling.VerificationMailPerIP)
 	limit("throttling.email_login_per_ip", t.Throttling.EmailLoginPerIP)
+	limit("throttling.token_login_per_ip", t.Throttling.TokenLoginPerIP)
 
 	ps = append(ps, t.SMS.problems(t.Name())...)
 

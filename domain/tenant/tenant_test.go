@@ -77,6 +77,11 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"zero verification window", func(x *tenant.Tenant) { x.Throttling.VerificationMailPerIP.Window = 0 }, "throttling.verification_mail_per_ip.window: must be at least 1s, got 0s"},
 		{"zero e-mail login limit", func(x *tenant.Tenant) { x.Throttling.EmailLoginPerIP.Count = 0 }, "throttling.email_login_per_ip.limit: must be at least 1, got 0"},
 		{"tiny e-mail login window", func(x *tenant.Tenant) { x.Throttling.EmailLoginPerIP.Window = 500 * time.Millisecond }, "throttling.email_login_per_ip.window: must be at least 1s, got 500ms"},
+		{"zero token login limit", func(x *tenant.Tenant) { x.Throttling.TokenLoginPerIP.Count = 0 }, "throttling.token_login_per_ip.limit: must be at least 1, got 0"},
+		{"tiny token login window", func(x *tenant.Tenant) { x.Throttling.TokenLoginPerIP.Window = 0 }, "throttling.token_login_per_ip.window: must be at least 1s, got 0s"},
+		{"login link ttl too short", func(x *tenant.Tenant) { x.Profiles.Seed000LoginLinkTTL = 10 * time.Second }, "profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 10s"},
+		{"login link ttl too long", func(x *tenant.Tenant) { x.Profiles.Seed000LoginLinkTTL = 25 * time.Hour }, "profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 25h0m0s"},
+		{"no login link ttl", func(x *tenant.Tenant) { x.Profiles.Seed000LoginLinkTTL = 0 }, "profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 0s"},
 		{"unknown default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "XX" }, `sms.default_region: "XX" is not a known region: use an upper-case ISO 3166 alpha-2 code such as "TR"`},
 		{"lower-case default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "tr" }, `sms.default_region: "tr" is not a known region`},
 		{"unknown allowed country", func(x *tenant.Tenant) { x.SMS.AllowedCountries = []string{"TR", "Turkey"} }, `sms.allowed_countries[1]: "Turkey" is not a known region`},
@@ -142,6 +147,7 @@ func TestMailFloodGuardDefaults(t *testing.T) {
 		"password_reset_per_ip":    {d.PasswordResetPerIP, tenant.Limit{Count: 20, Window: time.Hour}},
 		"verification_mail_per_ip": {d.VerificationMailPerIP, tenant.Limit{Count: 20, Window: time.Hour}},
 		"email_login_per_ip":       {d.EmailLoginPerIP, tenant.Limit{Count: 30, Window: time.Hour}},
+		"token_login_per_ip":       {d.TokenLoginPerIP, tenant.Limit{Count: 20, Window: 15 * time.Minute}},
 	} {
 		if c.got != c.want {
 			t.Errorf("default throttling.%s = %+v, want %+v", name, c.got, c.want)
@@ -149,6 +155,9 @@ func TestMailFloodGuardDefaults(t *testing.T) {
 	}
 	if tenant.Default().Throttling != d {
 		t.Errorf("Default().Throttling = %+v, want DefaultThrottling() %+v", tenant.Default().Throttling, d)
+	}
+	if got := tenant.Default().Profiles.Seed000LoginLinkTTL; got != 300*time.Second {
+		t.Errorf("default profiles.seed000.passwordless_login_max_age = %s, want seed 000's 300s", got)
 	}
 }
 

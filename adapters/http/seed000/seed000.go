@@ -4,10 +4,11 @@
 // accepted with and without the trailing slash. The profile is switched on
 // per tenant (profiles.seed000.enabled).
 //
-// The seed has no second factor: a first factor (password or SMS code) of
-// a user with one yields no key, but 401 {"detail", "code":
-// "mfa_required", "mfa_token", "mfa_expires_at", "methods"}, completed at
-// the canonical POST /auth/v1/mfa/verify.
+// The seed has no second factor: a first factor (password, SMS code or
+// token login) of a user with one yields no key or cookie, but 401
+// {"detail", "code": "mfa_required", "mfa_token", "mfa_expires_at",
+// "methods"}, completed at the canonical POST /auth/v1/mfa/verify. The
+// browser routes of a login link redirect instead (see links.go).
 package seed000
 
 import (
@@ -47,6 +48,7 @@ func Register(r fiber.Router, opts Options) {
 	for _, p := range []string{"/users/logout", "/users/logout/"} {
 		r.Post(p, h.enabled(h.logout))
 	}
+	h.registerLinks(r)
 }
 
 type handlers struct{ opts Options }
@@ -137,15 +139,7 @@ func (h handlers) logout(c *fiber.Ctx) error {
 		return err
 	}
 	rt := web.Tenant(c.UserContext())
-	err = web.Logout(c, rt, h.opts.Dev, func(c *fiber.Ctx) string {
-		if v := c.Get("X-CSRFToken"); v != "" {
-			return v
-		}
-		if v := c.Get(web.HeaderCSRF); v != "" {
-			return v
-		}
-		return f["csrfmiddlewaretoken"]
-	})
+	err = web.Logout(c, rt, h.opts.Dev, csrfReader(f))
 	if err != nil && !errors.Is(err, session.ErrUnauthenticated) && !errors.Is(err, session.ErrInvalidToken) {
 		return err
 	}
@@ -191,6 +185,8 @@ func mfaRequired(e *errs.Error) (int, any) {
 // errorTable renders errors the way Django REST framework does.
 var errorTable = &web.ErrorTable{
 	Codes: map[string]web.Rendering{
+		// DRF's permission denied: the scope the role lacks is not named.
+		"forbidden": detail(fiber.StatusForbidden, "You do not have permission to perform this action."),
 		// DRF answers bad credentials with 400 and non_field_errors.
 		"invalid_credentials": func(*errs.Error) (int, any) {
 			return fiber.StatusBadRequest, fiber.Map{"non_field_errors": []string{"Unable to log in with provided credentials."}}

@@ -208,7 +208,8 @@ func newRequestID() string {
 }
 
 // accessLog writes one structured line per request. The query string is
-// left out: it can carry one-time tokens.
+// left out: it can carry one-time tokens; so is a path its route hides
+// (web.HidePath).
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	err := c.Next()
@@ -229,7 +230,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	ctx := c.UserContext()
 	attrs := []slog.Attr{
 		slog.String("method", c.Method()),
-		slog.String("path", c.Path()),
+		slog.String("path", web.LogPath(c)),
 		slog.Int("status", status),
 		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 		slog.Int("bytes", len(c.Response().Body())),

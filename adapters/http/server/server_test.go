@@ -333,6 +333,33 @@ func TestAccessLogOmitsQueryAndNamesTenant(t *testing.T) {
 	}
 }
 
+// TestAccessLogHidesAPathItsRouteHides: a route whose path carries a
+// secret is logged by its pattern, on success and on an internal error.
+func TestAccessLogHidesAPathItsRouteHides(t *testing.T) {
+	t.Parallel()
+	for name, fail := range map[string]bool{"success": false, "internal error": true} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			s, logs := newServer(t, server.Options{Surfaces: []func(fiber.Router){func(r fiber.Router) {
+				r.Get("/links/:token", func(c *fiber.Ctx) error {
+					web.HidePath(c, "/links/{token}")
+					if fail {
+						return errors.New("boom")
+					}
+					return c.SendStatus(fiber.StatusNoContent)
+				})
+			}}})
+			req := httptest.NewRequest(http.MethodGet, "/links/supersecret", nil)
+			req.Host = "shop.example"
+			do(t, s, req)
+			out := logs.String()
+			if strings.Contains(out, "supersecret") || !strings.Contains(out, `"path":"/links/{token}"`) {
+				t.Fatalf("log: %s", out)
+			}
+		})
+	}
+}
+
 func TestShutdownIsNotHeldBySilentConnection(t *testing.T) {
 	t.Parallel()
 	s, _ := newServer(t, server.Options{})

@@ -175,7 +175,7 @@ func ErrorHandler(log *slog.Logger) fiber.ErrorHandler {
 		e := FromError(err)
 		rid := RequestID(c.UserContext())
 		if e.Kind == errs.Internal {
-			log.Error("internal error", "request_id", rid, "method", c.Method(), "path", c.Path(), "error", err)
+			log.Error("internal error", "request_id", rid, "method", c.Method(), "path", LogPath(c), "error", err)
 			return Render(c, errs.ErrInternal, rid)
 		}
 		if t, ok := c.Locals(localErrorTable).(*ErrorTable); ok && t != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
+	"github.com/portcullis/portcullis/application/loginlink"
 	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform"
@@ -20,6 +21,7 @@ import (
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
+	"github.com/portcullis/portcullis/application/tokenlogin"
 	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -53,6 +55,10 @@ type TenantServices struct {
 	MFA   *mfa.Service
 	// Admin is what the tenant's staff may do to its users.
 	Admin *admin.Service
+	// LoginLinks are the admin-issued one-time login links; TokenLogin
+	// exchanges an app token for a browser session (seed 000).
+	LoginLinks *loginlink.Service
+	TokenLogin *tokenlogin.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
