@@ -154,6 +154,7 @@ func TestBenchTenantFileIsValidAndUnthrottled(t *testing.T) {
 		"password_reset_per_ip":       got.Throttling.PasswordResetPerIP,
 		"verification_mail_per_ip":    got.Throttling.VerificationMailPerIP,
 		"email_login_per_ip":          got.Throttling.EmailLoginPerIP,
+		"token_login_per_ip":          got.Throttling.TokenLoginPerIP,
 	} {
 		if l != highLimit {
 			t.Errorf("throttling.%s = %+v, want %+v", name, l, highLimit)

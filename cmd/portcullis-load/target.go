@@ -38,7 +38,8 @@ func benchTenant(host string, hash tenant.HashParams) tenant.Tenant {
 	t.Password.Hash = hash
 	t.Throttling = tenant.Throttling{LoginPerAccount: highLimit, LoginPerIP: highLimit, LoginPerDevice: highLimit,
 		RegisterPerIP: highLimit, SignupNoticePerRecipient: highLimit, SMSPerIP: highLimit, SMSPerCallingCode: highLimit, SMSPerTenant: highLimit,
-		PasswordResetPerIP: highLimit, VerificationMailPerIP: highLimit, EmailLoginPerIP: highLimit}
+		PasswordResetPerIP: highLimit, VerificationMailPerIP: highLimit, EmailLoginPerIP: highLimit,
+		TokenLoginPerIP: highLimit}
 	return t
 }
 

@@ -124,9 +124,10 @@ func Sample(id string) tenant.Tenant {
 		PasswordResetPerIP:    tenant.Limit{Count: 7, Window: 45 * time.Minute},
 		VerificationMailPerIP: tenant.Limit{Count: 8, Window: 90 * time.Minute},
 		EmailLoginPerIP:       tenant.Limit{Count: 9, Window: 3 * time.Hour},
+		TokenLoginPerIP:       tenant.Limit{Count: 11, Window: 25 * time.Minute},
 	}
 	t.RequireVerifiedEmail = true
-	t.Profiles = tenant.Profiles{Seed000: true, Seed001: true, Seed001Prefix: "/api/auth"}
+	t.Profiles = tenant.Profiles{Seed000: true, Seed000LoginLinkTTL: 10 * time.Minute, Seed001: true, Seed001Prefix: "/api/auth"}
 	t.Registration = tenant.RegistrationPolicy{Enabled: false}
 	t.SMS = tenant.SMSPolicy{DefaultRegion: "TR", AllowedCountries: []string{"TR", "CY"}, CodeTTL: 2 * time.Minute, CodeLength: 8,
 		MaxAttempts: 3, ResendCooldown: 30 * time.Second, DailyCap: 4, Message: tenant.ParseSMSMessage("{{.Tenant}}: {{.Code}} ({{.Expires}})")}
