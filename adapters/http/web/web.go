@@ -25,10 +25,7 @@ import (
 
 type ctxKey int
 
-const (
-	keyTenant ctxKey = iota
-	keyClientIP
-)
+const keyTenant ctxKey = iota
 
 // TenantServices are one tenant's services as the HTTP surfaces call them.
 // The composition root builds one per tenant (and again when the tenant's
@@ -75,14 +72,13 @@ func RequestID(ctx context.Context) string {
 
 // WithClientIP returns ctx carrying the client's address.
 func WithClientIP(ctx context.Context, ip netip.Addr) context.Context {
-	return context.WithValue(ctx, keyClientIP, ip)
+	return platform.WithClientIP(ctx, ip)
 }
 
 // ClientIP returns the client's address as the trusted-proxy rules
 // determined it.
 func ClientIP(ctx context.Context) netip.Addr {
-	ip, _ := ctx.Value(keyClientIP).(netip.Addr)
-	return ip
+	return platform.ClientIP(ctx)
 }
 
 // Client describes where the request came from, for the use cases.
