@@ -44,6 +44,7 @@ type tenantSpec struct {
 	Mail                 mailSpec         `mapstructure:"mail"`  // mail.go
 	Email                emailSpec        `mapstructure:"email"` // email.go
 	MFA                  mfaSpec          `mapstructure:"mfa"`   // mfa.go
+	Audit                auditSpec        `mapstructure:"audit"` // audit.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -164,6 +165,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Mail:         mailSpecFrom(t.Mail),
 		Email:        emailSpecFrom(t.Email),
 		MFA:          mfaSpecFrom(t.MFA),
+		Audit:        auditSpecFrom(t.Audit),
 	}
 }
 
@@ -197,6 +199,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Mail:         s.Mail.mail(),
 		Email:        s.Email.policy(),
 		MFA:          s.MFA.policy(),
+		Audit:        s.Audit.policy(),
 	}
 }
 
@@ -301,6 +304,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"mail":          s.Mail.document(),
 		"email":         s.Email.document(),
 		"mfa":           s.MFA.document(),
+		"audit":         s.Audit.document(),
 	}
 }
 

@@ -243,6 +243,8 @@ type Tenant struct {
 	Email EmailPolicy
 	// MFA is the second-factor policy (mfa).
 	MFA MFAPolicy
+	// Audit is how the tenant keeps its audit log (audit).
+	Audit AuditPolicy
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -281,6 +283,7 @@ func Default() Tenant {
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
 		MFA:          DefaultMFAPolicy(),
+		Audit:        DefaultAuditPolicy(),
 		StoreTimeout: DefaultStoreTimeout,
 		Mail:         DefaultMail(),
 	}
@@ -459,6 +462,7 @@ func (t Tenant) Validate() error {
 	ps = append(ps, t.SMSProvider.problems()...)
 	ps = append(ps, t.Email.problems()...)
 	ps = append(ps, t.MFA.problems()...)
+	ps = append(ps, t.Audit.problems()...)
 	ps = append(ps, t.Mail.problems()...)
 
 	if len(ps) == 0 {

@@ -138,6 +138,7 @@ func Sample(id string) tenant.Tenant {
 		PerUser:       tenant.Limit{Count: 15, Window: 2 * time.Hour},
 		BackupLockout: tenant.Limit{Count: 4, Window: 45 * time.Minute},
 	}
+	t.Audit = tenant.AuditPolicy{Retention: 400 * 24 * time.Hour}
 	return t
 }
 
@@ -149,7 +150,7 @@ func equalConfig(a, b tenant.Tenant) bool {
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
 		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
 		a.Registration == b.Registration &&
-		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA)
+		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA) && a.Audit == b.Audit
 }
 
 func equalMFA(a, b tenant.MFAPolicy) bool {
