@@ -29,6 +29,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/sms"
 	"github.com/portcullis/portcullis/adapters/smtp"
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/emaillogin"
@@ -90,6 +91,11 @@ type Platform struct {
 	UserCache    *cache.Users
 	SessionCache *cache.Sessions
 	TokenCache   *cache.Tokens
+
+	// AuditLog is the tenants' audit log; AuditWriter the one bounded
+	// buffer every tenant's events wait in for it.
+	AuditLog    *mongo.AuditStore
+	AuditWriter *audit.Writer
 }
 
 // MasterKey is the decoded platform master key.
@@ -124,6 +130,8 @@ var platformSet = wire.NewSet(
 	provideUserCache,
 	provideSessionCache,
 	provideTokenCache,
+	mongo.NewAuditStore,
+	provideAuditWriter,
 )
 
 // The tenant graph: one provider set per package of the core, and one set
@@ -148,11 +156,12 @@ var (
 		wire.Bind(new(mfa.Mail), new(*courier.Courier)))
 	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
 		wire.Bind(new(mfa.Reauth), new(*profile.Service)))
+	auditSet = wire.NewSet(provideAuditRecorder, wire.Bind(new(audit.Recorder), new(*audit.TenantRecorder)), provideAuditService)
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
 			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common",
-			"TOTPs", "BackupCodes"),
+			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter"),
 		wire.Bind(new(mfa.TOTPs), new(*mongo.TOTPStore)),
 		wire.Bind(new(mfa.BackupCodes), new(*mongo.BackupCodeStore)),
 		wire.Bind(new(mfa.Sealer), new(*aesgcm.Sealer)),
@@ -165,12 +174,13 @@ var (
 		wire.Bind(new(password.CommonPasswords), new(*commonpass.List)),
 		wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
 		wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
+		wire.Bind(new(audit.Log), new(*mongo.AuditStore)),
 	)
 )
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, mfaSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet,
+	throttleSet, sessionSet, loginSet, mfaSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, auditSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -476,6 +486,36 @@ func provideProfile(t tenant.Tenant, users account.Users, hasher password.Hasher
 	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, clock platform.Clock) *profile.Service {
 	return profile.New(t, profile.Deps{Users: users, Hasher: hasher, Common: common, Sessions: sessions, Verifier: verifier, Mail: c,
 		Limiter: limiter, Clock: clock})
+}
+
+// auditFlushWait bounds how long the shutdown waits for the audit events
+// still in the buffer to be written.
+const auditFlushWait = 10 * time.Second
+
+// provideAuditWriter starts the platform's audit writer into the store;
+// its cleanup flushes what waits, at most auditFlushWait. It runs after
+// every tenant's release (the tenants' services are built on it), and
+// before the store disconnects.
+func provideAuditWriter(store *mongo.AuditStore, log *slog.Logger) (*audit.Writer, func()) {
+	w := audit.NewWriter(store, audit.WriterOptions{Logger: log.With("component", "audit")})
+	return w, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), auditFlushWait)
+		defer cancel()
+		if err := w.Close(ctx); err != nil {
+			log.Warn("audit events not all written at shutdown", "error", err, "queued", w.Stats().Queued)
+		}
+	}
+}
+
+// provideAuditRecorder is the tenant's recorder, keeping its events for
+// its audit.retention.
+func provideAuditRecorder(t tenant.Tenant, w *audit.Writer, clock platform.Clock) *audit.TenantRecorder {
+	return audit.NewTenantRecorder(t.ID, t.Audit.Retention, w, clock)
+}
+
+// provideAuditService is the tenant's audit log as admins query it.
+func provideAuditService(t tenant.Tenant, l audit.Log, clock platform.Clock) *audit.Service {
+	return audit.NewService(t.ID, l, clock)
 }
 
 // shutdownWait bounds how long a tenant's release waits for the messages

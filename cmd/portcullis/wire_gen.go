@@ -66,6 +66,8 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	users := provideUserCache(userStore)
 	sessions := provideSessionCache(sessionStore, clock)
 	tokens := provideTokenCache()
+	auditStore := mongo.NewAuditStore(db)
+	writer, cleanup4 := provideAuditWriter(auditStore, log)
 	platform := &Platform{
 		Logger:         log,
 		Mongo:          db,
@@ -89,8 +91,11 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		UserCache:      users,
 		SessionCache:   sessions,
 		TokenCache:     tokens,
+		AuditLog:       auditStore,
+		AuditWriter:    writer,
 	}
 	return platform, func() {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
@@ -185,6 +190,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Random:  random,
 	}
 	mfaService := mfa.New(t, mfaDeps)
+	writer := p.AuditWriter
+	tenantRecorder := provideAuditRecorder(t, writer, clock)
 	loginDeps := login.Deps{
 		Users:      users,
 		Issuer:     issuer,
@@ -193,6 +200,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Factors:    mfaService,
 		Challenges: engine,
 		Limiter:    limiter,
+		Audit:      tenantRecorder,
 		Clock:      clock,
 	}
 	pipeline := login.New(t, loginDeps)
@@ -217,6 +225,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
+	auditStore := p.AuditLog
+	auditService := provideAuditService(t, auditStore, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -229,6 +239,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Profile:      profileService,
 		Login:        pipeline,
 		MFA:          mfaService,
+		Audit:        auditService,
 	}
 	return tenantServices, func() {
 		cleanup2()

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
@@ -47,6 +48,8 @@ type TenantServices struct {
 	// users' second factor.
 	Login *login.Pipeline
 	MFA   *mfa.Service
+	// Audit is the tenant's audit log, for the admin API.
+	Audit *audit.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
