@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
@@ -126,6 +127,8 @@ type fixture struct {
 	t           tenant.Tenant
 	// devices is the device service the password service uses.
 	devices *device.Service
+	// audit holds what the login and its pipeline recorded.
+	audit *audittest.Recorder
 }
 
 func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
@@ -156,11 +159,13 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 		t.Fatal(err)
 	}
 	f.devices = device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})
+	f.audit = audittest.NewRecorder()
 	f.svc = password.New(tn, password.Deps{
 		Users: f.users, Limiter: f.limiter, Hasher: f.hasher, Common: common{"password1": true},
 		Mail: f.mail, Verifier: f.verifier,
-		Login:   logintest.New(t, tn, logintest.Options{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c}).Pipeline,
-		Devices: f.devices, Clock: c, Random: rand.Reader,
+		Login: logintest.New(t, tn, logintest.Options{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c,
+			Audit: f.audit}).Pipeline,
+		Devices: f.devices, Audit: f.audit, Clock: c, Random: rand.Reader,
 	})
 	return f
 }

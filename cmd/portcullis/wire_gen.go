@@ -213,6 +213,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Verifier: verificationService,
 		Login:    pipeline,
 		Devices:  deviceService,
+		Audit:    tenantRecorder,
 		Clock:    clock,
 		Random:   random,
 	}
