@@ -419,12 +419,12 @@ func provideSMSSender(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer
 // provideSMSLogin returns the tenant's SMS login; its cleanup waits a
 // moment for codes still being delivered in the background.
 func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, sender notify.SMSSender, limiter throttle.Limiter,
-	pipeline *login.Pipeline, clock platform.Clock) (*smslogin.Service, func()) {
+	pipeline *login.Pipeline, rec audit.Recorder, clock platform.Clock) (*smslogin.Service, func()) {
 	policy := t.SMS
 	svc := smslogin.New(t, policy, smslogin.Limits{
 		PerIP: t.Throttling.SMSPerIP, PerCallingCode: t.Throttling.SMSPerCallingCode, PerTenant: t.Throttling.SMSPerTenant,
 	}, smslogin.Deps{
-		Users: users, Codes: codes, Sender: sender, Limiter: limiter, Login: pipeline, Clock: clock,
+		Users: users, Codes: codes, Sender: sender, Limiter: limiter, Login: pipeline, Audit: rec, Clock: clock,
 		Parse: func(raw string) (string, string, error) {
 			e164, err := identity.NormalizePhone(raw, policy.DefaultRegion, policy.AllowedCountries)
 			if err != nil {
@@ -474,12 +474,12 @@ func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, co
 }
 
 func provideEmailLogin(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
-	c *courier.Courier, pipeline *login.Pipeline, clock platform.Clock) *emaillogin.Service {
+	c *courier.Courier, pipeline *login.Pipeline, rec audit.Recorder, clock platform.Clock) *emaillogin.Service {
 	p := t.Email
 	return emaillogin.New(t, emaillogin.Policy{BaseURL: m.BaseURL, CodeTTL: p.CodeTTL, CodeLength: p.CodeLength,
 		Limits:  otpdomain.Limits{MaxAttempts: p.MaxAttempts, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
 		LinkTTL: p.MagicLinkTTL, SameDevice: p.SameDevice, SendPerIP: t.Throttling.EmailLoginPerIP},
-		emaillogin.Deps{Users: users, Codes: codes, Courier: c, Limiter: limiter, Login: pipeline, Clock: clock})
+		emaillogin.Deps{Users: users, Codes: codes, Courier: c, Limiter: limiter, Login: pipeline, Audit: rec, Clock: clock})
 }
 
 func provideProfile(t tenant.Tenant, users account.Users, hasher password.Hasher, common password.CommonPasswords, sessions *session.Service,

@@ -223,9 +223,9 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		cleanup()
 		return nil, nil, err
 	}
-	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
+	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
-	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
+	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
 	auditStore := p.AuditLog
 	auditService := provideAuditService(t, auditStore, clock)
 	tenantServices := &web.TenantServices{
