@@ -143,7 +143,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	}
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	f := &fixture{clock: c, users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mailbox{}, verifier: &verifier{},
-		limiter: throttletest.NewMemoryLimiter(c), t: tn}
+		limiter: throttletest.NewMemoryLimiter(c), t: tn, audit: audittest.NewRecorder()}
 	sessions, revocations := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	f.sync = session.NewSync(sessions, revocations, c, time.Second)
 	if err := f.sync.Pass(ctx); err != nil {
@@ -152,14 +152,13 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	f.revocations = revocations
 	f.sess = session.New(tn, session.Deps{
 		Users: f.users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revocations, Tokens: tokens{clock: c}, Sync: f.sync, Clock: c, Random: rand.Reader,
+		Revocations: revocations, Tokens: tokens{clock: c}, Sync: f.sync, Audit: f.audit, Clock: c, Random: rand.Reader,
 	})
 	key, err := device.DeriveKey([]byte("a master key of at least 16 bytes"), tn.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.devices = device.New(tn, device.Deps{Key: key, Places: devicetest.NewMemoryPlaces(c), Clock: c, Random: rand.Reader})
-	f.audit = audittest.NewRecorder()
 	f.svc = password.New(tn, password.Deps{
 		Users: f.users, Limiter: f.limiter, Hasher: f.hasher, Common: common{"password1": true},
 		Mail: f.mail, Verifier: f.verifier,

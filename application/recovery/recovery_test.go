@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/otp/otptest"
@@ -214,7 +215,7 @@ func newFixture(t *testing.T, mutate ...func(*setup)) *fixture {
 		t.Fatal(err)
 	}
 	f.sess = session.New(tn, session.Deps{Users: s.users.mem, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: sync, Clock: s.clock, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: sync, Audit: audittest.NewRecorder(), Clock: s.clock, Random: rand.Reader})
 	f.issuer = session.NewIssuer(f.sess)
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
 	if err != nil {

@@ -124,7 +124,7 @@ func newFixtureWith(t *testing.T, limits smslogin.Limits, policy func(*tenant.SM
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sync := session.NewSync(sessions, revs, c, time.Second)
 	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: sync, Clock: c, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: sync, Audit: audittest.NewRecorder(), Clock: c, Random: rand.Reader})
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -116,6 +116,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	tokens := p.TokenCache
 	accessTokens := provideAccessTokens(t, ring, clock, tokens)
 	sync := p.RevocationSync
+	writer := p.AuditWriter
+	tenantRecorder := provideAuditRecorder(t, writer, clock)
 	deps := session.Deps{
 		Users:       users,
 		Sessions:    sessions,
@@ -123,6 +125,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Revocations: revocations,
 		Tokens:      accessTokens,
 		Sync:        sync,
+		Audit:       tenantRecorder,
 		Clock:       clock,
 		Random:      random,
 	}
@@ -190,8 +193,6 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Random:  random,
 	}
 	mfaService := mfa.New(t, mfaDeps)
-	writer := p.AuditWriter
-	tenantRecorder := provideAuditRecorder(t, writer, clock)
 	loginDeps := login.Deps{
 		Users:      users,
 		Issuer:     issuer,

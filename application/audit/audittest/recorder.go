@@ -68,9 +68,13 @@ func (r *Recorder) Reset() {
 // Holding returns the recorded events any of whose fields contains one of
 // secrets (a password, a code, a token or a link a test used): there
 // must be none.
-func (r *Recorder) Holding(secrets ...string) []audit.Event {
+func (r *Recorder) Holding(secrets ...string) []audit.Event { return Holding(r.Events(), secrets...) }
+
+// Holding returns those of events any of whose fields contains one of
+// secrets.
+func Holding(events []audit.Event, secrets ...string) []audit.Event {
 	var out []audit.Event
-	for _, e := range r.Events() {
+	for _, e := range events {
 		text := fmt.Sprintf("%+v", e)
 		for _, s := range secrets {
 			if s != "" && strings.Contains(text, s) {
