@@ -143,7 +143,7 @@ func TestTheSecondStepIsRecorded(t *testing.T) {
 }
 
 // TestAnEnrolmentIsRecorded: a first factor that must set up a second is
-// recorded, and the sign-in that follows it.
+// recorded, and the factor turned on and the sign-in that follow it.
 func TestAnEnrolmentIsRecorded(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false, func(tn *tenant.Tenant) { tn.MFA.RequiredRoles = []string{"user"} })
@@ -161,5 +161,6 @@ func TestAnEnrolmentIsRecorded(t *testing.T) {
 	if _, err := f.pipe.CompleteEnrolment(ctx, login.SecondStep{Token: token, Code: f.totp(t, en.Secret)}); err != nil {
 		t.Fatal(err)
 	}
-	f.wantEvents(t, audit.LoginSucceeded)
+	// The second factor records its own enrolment.
+	f.wantEvents(t, audit.MFAEnabled, audit.LoginSucceeded)
 }

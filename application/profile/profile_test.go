@@ -149,7 +149,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	f.issuer = session.NewIssuer(f.sess)
 	f.svc = profile.New(tn, profile.Deps{
 		Users: f.users, Hasher: f.hasher, Common: common{"password123": true}, Sessions: f.sess,
-		Verifier: f.verify, Mail: f.mail, Limiter: throttletest.NewMemoryLimiter(c), Clock: c,
+		Verifier: f.verify, Mail: f.mail, Limiter: throttletest.NewMemoryLimiter(c), Audit: f.audit, Clock: c,
 	})
 	return f
 }

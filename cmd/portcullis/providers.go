@@ -456,11 +456,12 @@ func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mail
 }
 
 func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
-	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, clock platform.Clock) *recovery.Service {
+	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, rec audit.Recorder, clock platform.Clock) *recovery.Service {
 	p := t.Email
 	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
 		PerIP: t.Throttling.PasswordResetPerIP},
-		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Clock: clock})
+		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Audit: rec,
+			Clock: clock})
 }
 
 func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
@@ -483,9 +484,9 @@ func provideEmailLogin(t tenant.Tenant, m tenant.Mail, users account.Users, code
 }
 
 func provideProfile(t tenant.Tenant, users account.Users, hasher password.Hasher, common password.CommonPasswords, sessions *session.Service,
-	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, clock platform.Clock) *profile.Service {
+	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, rec audit.Recorder, clock platform.Clock) *profile.Service {
 	return profile.New(t, profile.Deps{Users: users, Hasher: hasher, Common: common, Sessions: sessions, Verifier: verifier, Mail: c,
-		Limiter: limiter, Clock: clock})
+		Limiter: limiter, Audit: rec, Clock: clock})
 }
 
 // auditFlushWait bounds how long the shutdown waits for the audit events

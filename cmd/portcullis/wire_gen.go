@@ -180,7 +180,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		cleanup()
 		return nil, nil, err
 	}
-	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, clock)
+	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, tenantRecorder, clock)
 	mfaDeps := mfa.Deps{
 		TOTPs:   totpStore,
 		Backup:  backupCodeStore,
@@ -189,6 +189,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Limiter: limiter,
 		Reauth:  profileService,
 		Mail:    courier,
+		Audit:   tenantRecorder,
 		Clock:   clock,
 		Random:  random,
 	}
@@ -225,7 +226,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		return nil, nil, err
 	}
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
-	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
+	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
 	auditStore := p.AuditLog
 	auditService := provideAuditService(t, auditStore, clock)

@@ -58,7 +58,7 @@ func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
 		o.Audit = audittest.NewRecorder()
 	}
 	limiter := throttletest.NewMemoryLimiter(o.Clock)
-	factors := mfatest.NewFixture(tb, t, o.Clock, limiter, o.Mail, nil)
+	factors := mfatest.NewFixture(tb, t, o.Clock, limiter, o.Mail, nil, o.Audit)
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), t.ID)
 	if err != nil {
 		tb.Fatal(err)
