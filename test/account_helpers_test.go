@@ -70,6 +70,8 @@ type tenantSpec struct {
 	// SMTPPort, when set, sends the tenant's mail to an SMTP server on
 	// 127.0.0.1 at that port, without TLS, instead of the dev outbox.
 	SMTPPort int
+	// AuditRetention is audit.retention ("720h"); empty leaves it out.
+	AuditRetention string
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -138,6 +140,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.RegistrationClosed {
 		b.WriteString("registration: {enabled: false}\n")
+	}
+	if ts.AuditRetention != "" {
+		fmt.Fprintf(&b, "audit: {retention: %s}\n", ts.AuditRetention)
 	}
 	fmt.Fprintf(&b, `login_methods: [%s]
 password_policy:
