@@ -94,7 +94,7 @@ func TestTheAuditLogRecordsWhatHappensAndHoldsNoSecret(t *testing.T) {
 
 	a := newAccount("audit")
 	register(t, s, host, a)
-	keep(a.Password)
+	keep(a.Password, a.Email)
 	wrongPassword := strongPassword()
 	keep(wrongPassword)
 	r := s.do(t, http.MethodPost, "/auth/v1/login", withHost(host), withHeader("User-Agent", ua), withHeader("X-Request-ID", "audit-wrong-1"),
