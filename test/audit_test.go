@@ -36,6 +36,14 @@ func auditStore(t *testing.T) (uri, database string) {
 	_, _ = rand.Read(b)
 	database = "audit_" + hex.EncodeToString(b)
 	if uri = os.Getenv("MONGODB_URI"); uri != "" {
+		t.Cleanup(func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if client, err := mongodriver.Connect(mongooptions.Client().ApplyURI(uri)); err == nil {
+				_ = client.Database(database).Drop(ctx)
+				_ = client.Disconnect(ctx)
+			}
+		})
 		return uri, database
 	}
 	uri, stop, err := embedded.StartFerretDB(context.Background(), embedded.FerretDBOptions{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
