@@ -45,6 +45,7 @@ type tenantSpec struct {
 	Email                emailSpec           `mapstructure:"email"` // email.go
 	Roles                map[string]roleSpec `mapstructure:"roles"` // roles.go
 	MFA                  mfaSpec             `mapstructure:"mfa"`   // mfa.go
+	Audit                auditSpec           `mapstructure:"audit"` // audit.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -170,6 +171,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Email:        emailSpecFrom(t.Email),
 		MFA:          mfaSpecFrom(t.MFA),
 		Roles:        rolesSpecFrom(t.Roles),
+		Audit:        auditSpecFrom(t.Audit),
 	}
 }
 
@@ -205,6 +207,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Email:        s.Email.policy(),
 		MFA:          s.MFA.policy(),
 		Roles:        rolesOf(s.Roles),
+		Audit:        s.Audit.policy(),
 	}
 }
 
@@ -310,6 +313,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"email":         s.Email.document(),
 		"mfa":           s.MFA.document(),
 		"roles":         rolesDocument(s.Roles),
+		"audit":         s.Audit.document(),
 	}
 }
 

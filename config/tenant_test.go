@@ -96,6 +96,10 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 	if ts[0].Email != wantEmail || !ts[0].Enabled(tenant.MethodEmailLink) {
 		t.Fatalf("demo email %+v, email_link %v; want the defaults with new_signin_notice, and on", ts[0].Email, ts[0].Enabled(tenant.MethodEmailLink))
 	}
+	// It spells out the audit log's default retention.
+	if !strings.Contains(string(raw), "\naudit:\n  retention: 2160h") || ts[0].Audit != tenant.DefaultAuditPolicy() {
+		t.Fatalf("demo audit %+v; want audit.retention spelled out at its default", ts[0].Audit)
+	}
 }
 
 func TestMinimalTenantTakesDefaults(t *testing.T) {

@@ -75,6 +75,8 @@ type tenantSpec struct {
 	// throttling.token_login_per_ip.
 	AdminLink, TokenLogin bool
 	TokenLoginPerIP       string
+	// AuditRetention is audit.retention ("720h"); empty leaves it out.
+	AuditRetention string
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -149,6 +151,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.RegistrationClosed {
 		b.WriteString("registration: {enabled: false}\n")
+	}
+	if ts.AuditRetention != "" {
+		fmt.Fprintf(&b, "audit: {retention: %s}\n", ts.AuditRetention)
 	}
 	fmt.Fprintf(&b, `login_methods: [%s]
 password_policy:

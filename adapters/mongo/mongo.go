@@ -103,6 +103,11 @@ var Indexes = []Index{
 	// The TOTP replay guard's claims; see TOTPStore. totp_secrets,
 	// backup_codes and backup_code_uses are read by _id alone.
 	{Collection: "totp_steps", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
+	// The audit log is read newest first by _id within a tenant (see
+	// AuditStore), and by the user an event's actor or target is.
+	{Collection: "audit_events", Name: "tenant_actor", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "actor_id", Value: 1}, {Key: "_id", Value: -1}}},
+	{Collection: "audit_events", Name: "tenant_target", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "target_id", Value: 1}, {Key: "_id", Value: -1}}},
+	{Collection: "audit_events", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 }
 
 // Collections lists every collection Portcullis uses: those of Indexes and
@@ -122,6 +127,7 @@ var Collections = []string{
 	"totp_steps",
 	"backup_codes",
 	"backup_code_uses",
+	"audit_events",
 }
 
 // globalCollections hold platform data keyed by _id, not tenant data.

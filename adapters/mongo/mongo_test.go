@@ -201,6 +201,7 @@ func TestCollectionsListsEveryCollectionUsed(t *testing.T) {
 		"RefreshTokenStore": mongo.NewRefreshTokenStore(db),
 		"TOTPStore":         mongo.NewTOTPStore(db),
 		"BackupCodeStore":   mongo.NewBackupCodeStore(db),
+		"AuditStore":        mongo.NewAuditStore(db),
 	}
 	for store, s := range stores {
 		names := mongo.CollectionsOf(s)

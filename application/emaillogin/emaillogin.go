@@ -33,6 +33,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/otp"
@@ -129,7 +130,10 @@ type Deps struct {
 	Courier *courier.Courier
 	Limiter throttle.Limiter
 	Login   *login.Pipeline
-	Clock   platform.Clock
+	// Audit records the refused codes and links (the pipeline records
+	// the rest).
+	Audit audit.Recorder
+	Clock platform.Clock
 }
 
 // ErrOtherDevice answers a magic link bound to the browser that asked for
@@ -247,10 +251,12 @@ func (s *Service) VerifyCode(ctx context.Context, in VerifyInput) (login.Outcome
 		return login.Outcome{}, errs.InvalidFields(errs.FieldError{Field: "code", Reason: "is required"})
 	}
 	if _, err := s.d.Codes.Verify(ctx, s.code, key, code); err != nil {
+		s.refused(ctx, "", in.Client, err)
 		return login.Outcome{}, err
 	}
 	u, err := s.d.Users.ByEmail(ctx, s.t.ID, key)
 	if errors.Is(err, errs.ErrNotFound) {
+		s.refused(ctx, "", in.Client, otp.ErrInvalid)
 		return login.Outcome{}, otp.ErrInvalid
 	}
 	if err != nil {
@@ -426,13 +432,16 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 	// wrong browser does not use it up.
 	raw, err := s.d.Codes.Check(ctx, s.link, token)
 	if err != nil {
+		s.refused(ctx, "", in.Client, err)
 		return LinkOutcome{}, err
 	}
 	sub, ok := decode(raw)
 	if !ok {
+		s.refused(ctx, "", in.Client, otp.ErrExpired)
 		return LinkOutcome{}, otp.ErrExpired
 	}
 	if !sub.openedOn(in.Device) {
+		s.refused(ctx, sub.UserID, in.Client, ErrOtherDevice)
 		return LinkOutcome{}, ErrOtherDevice
 	}
 	spend := func(ctx context.Context) error {
@@ -449,10 +458,12 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 	if in.Resubmit {
 		g.Spend = spend // by the pipeline, once the second factor passed
 	} else if err := spend(ctx); err != nil {
+		s.refused(ctx, sub.UserID, in.Client, err)
 		return LinkOutcome{}, err
 	}
 	u, err := s.holder(ctx, sub)
 	if err != nil {
+		s.refused(ctx, sub.UserID, in.Client, err)
 		return LinkOutcome{}, err
 	}
 	out, err := s.complete(ctx, u, sub.EmailKey, g)
@@ -486,6 +497,16 @@ func (s *Service) complete(ctx context.Context, u identity.User, key string, g l
 		}
 	}
 	return out, err
+}
+
+// refused records a code or link refused with err (wrong, expired, used,
+// opened in another browser) for the account with userID ("" when the
+// code or link names none), when err is a refusal and not an outage.
+func (s *Service) refused(ctx context.Context, userID string, c session.Client, err error) {
+	if reason, ok := audit.Refusal(err); ok {
+		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(tenant.MethodEmailLink), Reason: reason,
+			IP: c.IP, UserAgent: c.UserAgent})
+	}
 }
 
 // recipient is the account with the e-mail key and whether it gets mail:

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/login"
@@ -226,6 +227,8 @@ type fixture struct {
 	t       tenant.Tenant
 	// factors is the tenant's second factor (the pipeline's).
 	factors mfatest.Fixture
+	// audit holds what the method and its pipeline recorded.
+	audit *audittest.Recorder
 }
 
 type options struct {
@@ -262,7 +265,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	us := newUsers(cl)
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sess := session.New(tn, session.Deps{Users: us, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Clock: c, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c, Random: rand.Reader})
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -273,11 +276,12 @@ func newFixture(t *testing.T, o options) *fixture {
 	}
 	f.codes = otp.New(tn.ID, key, store{o.store, cl}, c, o.random)
 	f.courier = courier.New(tn.ID, f.comp, f.mail, nil)
-	pipe := logintest.New(t, tn, logintest.Options{Users: us, Issuer: session.NewIssuer(sess), Mail: f.courier, Clock: c})
+	f.audit = audittest.NewRecorder()
+	pipe := logintest.New(t, tn, logintest.Options{Users: us, Issuer: session.NewIssuer(sess), Mail: f.courier, Clock: c, Audit: f.audit})
 	f.factors = pipe.Factors
 	f.svc = emaillogin.New(tn, o.policy, emaillogin.Deps{
 		Users: us, Codes: f.codes, Courier: f.courier, Limiter: limiter{throttletest.NewMemoryLimiter(c), cl},
-		Login: pipe.Pipeline, Clock: c,
+		Login: pipe.Pipeline, Audit: f.audit, Clock: c,
 	})
 	return f
 }

@@ -11,6 +11,14 @@
 // tenant has email.new_signin_notice, a sign-in from neither a device the
 // account knows nor an address it signed in from within 30 days mails its
 // owner a "new sign-in" notice, with the time, the address and the device.
+//
+// The pipeline writes the audit events of what it decides: a sign-in
+// (login.succeeded, with the method, amr and session), a sign-in it
+// refuses (login.failed: the method disabled, the account disabled, its
+// address unverified, a wrong or missing second factor, a spent proof),
+// and a first factor that goes on to a second (mfa.challenged,
+// mfa.enrolment_required). A method records the refusals of its own first
+// factor (a wrong password, a wrong code).
 package login
 
 import (
@@ -24,6 +32,7 @@ import (
 	"github.com/mileusna/useragent"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
@@ -131,7 +140,9 @@ type Deps struct {
 	Factors    SecondFactors
 	Challenges *otp.Engine
 	Limiter    throttle.Limiter
-	Clock      platform.Clock
+	// Audit records the sign-ins, the refusals and the challenges.
+	Audit audit.Recorder
+	Clock platform.Clock
 }
 
 // Pipeline is one tenant's login pipeline.
@@ -172,7 +183,7 @@ const lastLoginPrecision = time.Minute
 // A grant's single-use proof is spent last when the grant says how
 // (Grant.Spend).
 func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
-	if err := p.admit(g); err != nil {
+	if err := p.admit(ctx, g); err != nil {
 		return Outcome{}, err
 	}
 	u := g.User
@@ -183,11 +194,13 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	if enrolled {
 		switch {
 		case g.SecondFactor == "" && g.Spend != nil:
+			p.d.Audit.Record(ctx, attempt(audit.MFAChallenged, g, ""))
 			return Outcome{}, ErrMFARequired
 		case g.SecondFactor == "":
 			return Outcome{}, p.challenge(ctx, g)
 		}
 		if err := p.d.Factors.Verify(ctx, u, g.SecondFactor, factorClient(g.Client)); err != nil {
+			p.refused(ctx, g, err)
 			return Outcome{}, err
 		}
 		g.AMR = withSecondFactor(g.AMR)
@@ -196,6 +209,7 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	}
 	if g.Spend != nil {
 		if err := g.Spend(ctx); err != nil {
+			p.refused(ctx, g, err)
 			return Outcome{}, err
 		}
 	}
@@ -203,15 +217,40 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 }
 
 // admit applies the tenant's policy on methods and accounts to a grant.
-func (p *Pipeline) admit(g Grant) error {
-	if err := p.Allowed(g.Method); err != nil {
-		return err
-	}
+// A refusal is recorded with the reason the client is not told.
+func (p *Pipeline) admit(ctx context.Context, g Grant) error {
 	u := g.User
-	if u.TenantID != p.t.ID || !u.Active || (p.t.RequireVerifiedEmail && !u.EmailVerified) {
-		return ErrInvalidCredentials
+	var reason string
+	switch {
+	case !p.t.Enabled(g.Method):
+		p.d.Audit.Record(ctx, attempt(audit.LoginFailed, g, ErrMethodDisabled.Code))
+		return ErrMethodDisabled
+	case u.TenantID != p.t.ID:
+		reason = ErrInvalidCredentials.Code
+	case !u.Active:
+		reason = "account_disabled"
+	case p.t.RequireVerifiedEmail && !u.EmailVerified:
+		reason = "email_unverified"
+	default:
+		return nil
 	}
-	return nil
+	p.d.Audit.Record(ctx, attempt(audit.LoginFailed, g, reason))
+	return ErrInvalidCredentials
+}
+
+// attempt is the audit event of a sign-in of g that is not (yet) a
+// session: about g's user, acted by nobody signed in.
+func attempt(typ audit.Type, g Grant, reason string) audit.Event {
+	return audit.Event{Type: typ, TargetID: g.User.ID, Method: string(g.Method), AMR: g.AMR, Reason: reason,
+		IP: g.Client.IP, UserAgent: g.Client.UserAgent}
+}
+
+// refused records a sign-in of g refused with err, when err is a refusal
+// and not an outage (see audit.Refusal).
+func (p *Pipeline) refused(ctx context.Context, g Grant, err error) {
+	if reason, ok := audit.Refusal(err); ok {
+		p.d.Audit.Record(ctx, attempt(audit.LoginFailed, g, reason))
+	}
 }
 
 // finish starts the session of a grant that passed every check, and runs
@@ -236,6 +275,9 @@ func (p *Pipeline) finish(ctx context.Context, g Grant) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("login: %w", err)
 	}
 	out.Credentials = creds
+	signed := attempt(audit.LoginSucceeded, g, "")
+	signed.ActorID, signed.SessionID = u.ID, creds.Session.ID
+	p.d.Audit.Record(ctx, signed)
 	p.signedIn(ctx, u, g, now)
 	return out, nil
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
@@ -77,6 +78,8 @@ type fixture struct {
 	mail    *mailbox
 	clock   *platformtest.Clock
 	user    identity.User
+	// audit holds what the pipeline recorded.
+	audit *audittest.Recorder
 }
 
 func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixture {
@@ -100,10 +103,11 @@ func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixt
 	}
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Clock: c, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c,
+		Random: rand.Reader})
 	f := &fixture{mail: &mailbox{}, clock: c, user: u, places: devicetest.NewService(t, tn, c)}
 	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
-	f.pipe, f.factors = lp.Pipeline, lp.Factors
+	f.pipe, f.factors, f.audit = lp.Pipeline, lp.Factors, lp.Audit
 	return f
 }
 

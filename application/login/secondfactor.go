@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -89,6 +90,7 @@ func (p *Pipeline) challenge(ctx context.Context, g Grant) error {
 	if err != nil {
 		return fmt.Errorf("login: mfa challenge: %w", err)
 	}
+	p.d.Audit.Record(ctx, attempt(audit.MFAChallenged, g, ""))
 	return ErrMFARequired.WithExtensions(map[string]any{
 		"mfa_token": issued.Secret, "mfa_expires_at": issued.ExpiresAt.UTC().Format(time.RFC3339),
 		"methods": []string{mfa.MethodTOTP, mfa.MethodBackupCode},
@@ -102,6 +104,7 @@ func (p *Pipeline) enrolment(ctx context.Context, g Grant) error {
 	if err != nil {
 		return fmt.Errorf("login: mfa enrolment: %w", err)
 	}
+	p.d.Audit.Record(ctx, attempt(audit.MFAEnrolmentRequired, g, ""))
 	return ErrMFAEnrolmentRequired.WithExtensions(map[string]any{
 		"enrolment_token": issued.Secret, "enrolment_expires_at": issued.ExpiresAt.UTC().Format(time.RFC3339)})
 }
@@ -126,13 +129,15 @@ func (p *Pipeline) CompleteEnrolment(ctx context.Context, in SecondStep) (Outcom
 		return Outcome{}, mfa.ErrCodeRequired
 	}
 	g := pg.grant(u, in.Client)
-	if err := p.admit(g); err != nil {
+	if err := p.admit(ctx, g); err != nil {
 		return Outcome{}, err
 	}
 	if err := p.d.Factors.Confirm(ctx, u, in.Code); err != nil {
+		p.refused(ctx, g, err)
 		return Outcome{}, err
 	}
 	if _, err := p.d.Challenges.Verify(ctx, enrolmentKind, "", strings.TrimSpace(in.Token)); err != nil {
+		p.refused(ctx, g, tokenError(err))
 		return Outcome{}, tokenError(err)
 	}
 	g.AMR = withSecondFactor(g.AMR)
@@ -221,6 +226,7 @@ func (p *Pipeline) CompleteSecondFactor(ctx context.Context, in SecondStep) (Out
 		return Outcome{}, errs.ErrUnavailable.Wrap(fmt.Errorf("login: rate limiter: %w", err))
 	case !ok:
 		_, _ = p.d.Challenges.Verify(ctx, challengeKind, "", token) // dead: used up
+		p.refused(ctx, pg.grant(identity.User{ID: pg.userID}, in.Client), ErrMFAAttemptsExceeded)
 		return Outcome{}, ErrMFAAttemptsExceeded
 	}
 	u, err := p.d.Users.ByID(ctx, p.t.ID, pg.userID)
@@ -231,13 +237,15 @@ func (p *Pipeline) CompleteSecondFactor(ctx context.Context, in SecondStep) (Out
 		return Outcome{}, fmt.Errorf("login: %w", err)
 	}
 	g := pg.grant(u, in.Client)
-	if err := p.admit(g); err != nil {
+	if err := p.admit(ctx, g); err != nil {
 		return Outcome{}, err
 	}
 	if err := p.d.Factors.Verify(ctx, u, in.Code, factorClient(in.Client)); err != nil {
+		p.refused(ctx, g, err)
 		return Outcome{}, err
 	}
 	if _, err := p.d.Challenges.Verify(ctx, challengeKind, "", token); err != nil {
+		p.refused(ctx, g, tokenError(err))
 		return Outcome{}, tokenError(err) // another answer completed it first
 	}
 	g.AMR = withSecondFactor(g.AMR)

@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/login/logintest"
 	"github.com/portcullis/portcullis/application/loginlink"
@@ -79,7 +80,7 @@ func newFixture(t *testing.T, o options) *fixture {
 	us := accounttest.NewMemoryUsers()
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sess := session.New(tn, session.Deps{Users: us, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Clock: c, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c, Random: rand.Reader})
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
 	if err != nil {
 		t.Fatal(err)

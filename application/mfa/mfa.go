@@ -36,6 +36,7 @@ import (
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/domain/errs"
@@ -93,8 +94,11 @@ type Deps struct {
 	Limiter throttle.Limiter
 	Reauth  Reauth
 	Mail    Mail
-	Clock   platform.Clock
-	Random  platform.Random
+	// Audit records the factor turned on and off, the backup codes used
+	// and replaced.
+	Audit  audit.Recorder
+	Clock  platform.Clock
+	Random platform.Random
 }
 
 // Service is one tenant's second factor.
@@ -250,6 +254,7 @@ func (s *Service) Confirm(ctx context.Context, u identity.User, code string) err
 	case err != nil:
 		return fmt.Errorf("mfa: %w", err)
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.MFAEnabled, ActorID: u.ID, TargetID: u.ID, Method: MethodTOTP})
 	return nil
 }
 
@@ -271,10 +276,15 @@ func (s *Service) Disable(ctx context.Context, u identity.User, p Proof) error {
 	case err != nil:
 		return fmt.Errorf("mfa: %w", err)
 	}
+	proof := MethodTOTP
 	switch {
 	case normalizeCode(p.Code) != "" && t.Confirmed:
-		if _, err := s.verifyKind(ctx, u, t, p.Code); err != nil {
+		backup, err := s.verifyKind(ctx, u, t, p.Code)
+		if err != nil {
 			return err
+		}
+		if backup {
+			proof = MethodBackupCode
 		}
 	case normalizeCode(p.Code) != "":
 		if err := s.checkTOTP(ctx, u, t, normalizeCode(p.Code)); err != nil {
@@ -284,12 +294,14 @@ func (s *Service) Disable(ctx context.Context, u identity.User, p Proof) error {
 		if err := s.d.Reauth.Reauthenticate(ctx, u, p.Password); err != nil {
 			return err
 		}
+		proof = "password"
 	default:
 		return ErrProofRequired
 	}
 	if err := s.d.TOTPs.Delete(ctx, s.t.ID, u.ID); err != nil {
 		return fmt.Errorf("mfa: %w", err)
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.MFADisabled, ActorID: u.ID, TargetID: u.ID, Method: proof})
 	// The factor is off whatever becomes of the codes; they are useless
 	// without it and go with the next enrolment.
 	_ = s.d.Backup.DeleteAll(ctx, s.t.ID, u.ID)
@@ -332,6 +344,7 @@ func (s *Service) RegenerateBackupCodes(ctx context.Context, u identity.User, co
 	if err := s.d.Backup.Replace(ctx, s.t.ID, u.ID, hashes, s.d.Clock.Now().UTC()); err != nil {
 		return nil, fmt.Errorf("mfa: %w", err)
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.MFABackupCodesRegenerated, ActorID: u.ID, TargetID: u.ID})
 	return codes, nil
 }
 
@@ -456,6 +469,7 @@ func (s *Service) useBackup(ctx context.Context, u identity.User, code string) e
 	if !used {
 		return ErrInvalidCode
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.MFABackupCodeUsed, TargetID: u.ID, Method: MethodBackupCode})
 	_ = s.d.Limiter.Refund(ctx, lock, lockout)
 	_ = s.d.Limiter.Refund(ctx, budget, s.p.PerUser)
 	return nil

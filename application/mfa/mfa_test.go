@@ -74,7 +74,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	f := &fixture{clock: c, mail: &mailbox{}, t: tn,
 		user: identity.User{ID: "u1", TenantID: tn.ID, Email: "ann@example.com", FirstName: "Ann", Role: identity.RoleUser, Active: true}}
-	f.Fixture = mfatest.NewFixture(t, tn, c, throttletest.NewMemoryLimiter(c), f.mail, reauth{"the password"})
+	f.Fixture = mfatest.NewFixture(t, tn, c, throttletest.NewMemoryLimiter(c), f.mail, reauth{"the password"}, nil)
 	return f
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/platform"
@@ -75,8 +76,10 @@ type Deps struct {
 	// Devices chooses the account budget of each attempt and issues the
 	// device credentials (see package device for the rule).
 	Devices *device.Service
-	Clock   platform.Clock
-	Random  platform.Random
+	// Audit records the refused logins (the pipeline records the rest).
+	Audit  audit.Recorder
+	Clock  platform.Clock
+	Random platform.Random
 }
 
 // Service is one tenant's password use cases.
@@ -311,11 +314,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 	// first: when Redis is away, that answers 503 after one wait, before
 	// the device lookup would wait again.
 	if err := throttle.Hit(ctx, s.d.Limiter, ipKey, s.t.Throttling.LoginPerIP); err != nil {
+		s.refused(ctx, "", in.Client, err)
 		return Outcome{}, err
 	}
 	budget := s.d.Devices.Budget(ctx, key, in.DeviceToken, in.Client.IP)
 	if err := throttle.Hit(ctx, s.d.Limiter, budget.Key, budget.Limit); err != nil {
 		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
+		s.refused(ctx, "", in.Client, err)
 		return Outcome{}, err
 	}
 
@@ -382,6 +387,7 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 		return login.Outcome{}, err
 	}
 	if !found || !ok {
+		s.refused(ctx, u.ID, in.Client, login.ErrInvalidCredentials) // u.ID: "" for no account
 		return login.Outcome{}, login.ErrInvalidCredentials
 	}
 	if rehash {
@@ -393,6 +399,16 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 	}
 	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client,
 		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor})
+}
+
+// refused records a password login refused with err (a wrong password,
+// a spent budget) for the account with userID ("" when unknown or not
+// looked up), when err is a refusal and not an outage.
+func (s *Service) refused(ctx context.Context, userID string, c session.Client, err error) {
+	if reason, ok := audit.Refusal(err); ok {
+		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(tenant.MethodPassword), Reason: reason,
+			IP: c.IP, UserAgent: c.UserAgent})
+	}
 }
 
 // dummyHash is a hash of a random password with the tenant's parameters,

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
@@ -126,6 +127,8 @@ type fixture struct {
 	t           tenant.Tenant
 	// devices is the device service the password service uses.
 	devices *device.Service
+	// audit holds what the login and its pipeline recorded.
+	audit *audittest.Recorder
 }
 
 func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
@@ -140,7 +143,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	}
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
 	f := &fixture{clock: c, users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mailbox{}, verifier: &verifier{},
-		limiter: throttletest.NewMemoryLimiter(c), t: tn}
+		limiter: throttletest.NewMemoryLimiter(c), t: tn, audit: audittest.NewRecorder()}
 	sessions, revocations := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	f.sync = session.NewSync(sessions, revocations, c, time.Second)
 	if err := f.sync.Pass(ctx); err != nil {
@@ -149,7 +152,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	f.revocations = revocations
 	f.sess = session.New(tn, session.Deps{
 		Users: f.users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revocations, Tokens: tokens{clock: c}, Sync: f.sync, Clock: c, Random: rand.Reader,
+		Revocations: revocations, Tokens: tokens{clock: c}, Sync: f.sync, Audit: f.audit, Clock: c, Random: rand.Reader,
 	})
 	key, err := device.DeriveKey([]byte("a master key of at least 16 bytes"), tn.ID)
 	if err != nil {
@@ -159,8 +162,9 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	f.svc = password.New(tn, password.Deps{
 		Users: f.users, Limiter: f.limiter, Hasher: f.hasher, Common: common{"password1": true},
 		Mail: f.mail, Verifier: f.verifier,
-		Login:   logintest.New(t, tn, logintest.Options{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c}).Pipeline,
-		Devices: f.devices, Clock: c, Random: rand.Reader,
+		Login: logintest.New(t, tn, logintest.Options{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c,
+			Audit: f.audit}).Pipeline,
+		Devices: f.devices, Audit: f.audit, Clock: c, Random: rand.Reader,
 	})
 	return f
 }

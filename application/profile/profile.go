@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -78,7 +79,9 @@ type Deps struct {
 	Verifier Verifier
 	Mail     Mail
 	Limiter  throttle.Limiter
-	Clock    platform.Clock
+	// Audit records the changes of password and address.
+	Audit audit.Recorder
+	Clock platform.Clock
 }
 
 // Errors the profile changes report; the codes are stable.
@@ -178,6 +181,7 @@ func (s *Service) ChangePassword(ctx context.Context, p session.Principal, oldPa
 	if err := s.d.Users.SetPasswordHash(ctx, s.t.ID, u.ID, hash, now); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.PasswordChanged, ActorID: u.ID, TargetID: u.ID, SessionID: p.Session.ID})
 	p.User = u
 	_, rerr := s.d.Sessions.RevokeOtherSessions(ctx, p)
 	// The password is changed whatever becomes of the notice.
@@ -267,6 +271,7 @@ func (s *Service) ChangeEmail(ctx context.Context, p session.Principal, in Chang
 	case err != nil:
 		return identity.User{}, fmt.Errorf("change e-mail: %w", err)
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.EmailChanged, ActorID: u.ID, TargetID: u.ID, SessionID: p.Session.ID})
 	old := u.Email
 	u.Email, u.EmailKey, u.EmailVerified, u.UpdatedAt = email, key, false, now
 	_ = s.d.Mail.Send(ctx, message.MailEmailChanged, old,

@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/profile"
@@ -119,6 +120,8 @@ type fixture struct {
 	verify *verifier
 	clock  *platformtest.Clock
 	t      tenant.Tenant
+	// audit holds what the changes and their session service recorded.
+	audit *audittest.Recorder
 }
 
 func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
@@ -132,7 +135,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 		t.Fatal(err)
 	}
 	c := platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))
-	f := &fixture{users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mail{}, verify: &verifier{}, clock: c, t: tn}
+	f := &fixture{users: accounttest.NewMemoryUsers(), hasher: &hasher{}, mail: &mail{}, verify: &verifier{}, clock: c, t: tn, audit: audittest.NewRecorder()}
 	sessions, revocations := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sync := session.NewSync(sessions, revocations, c, time.Second)
 	if err := sync.Pass(ctx); err != nil {
@@ -141,12 +144,12 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	// Web and app sessions only: no access tokens are needed.
 	f.sess = session.New(tn, session.Deps{
 		Users: f.users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revocations, Sync: sync, Clock: c, Random: rand.Reader,
+		Revocations: revocations, Sync: sync, Audit: f.audit, Clock: c, Random: rand.Reader,
 	})
 	f.issuer = session.NewIssuer(f.sess)
 	f.svc = profile.New(tn, profile.Deps{
 		Users: f.users, Hasher: f.hasher, Common: common{"password123": true}, Sessions: f.sess,
-		Verifier: f.verify, Mail: f.mail, Limiter: throttletest.NewMemoryLimiter(c), Clock: c,
+		Verifier: f.verify, Mail: f.mail, Limiter: throttletest.NewMemoryLimiter(c), Audit: f.audit, Clock: c,
 	})
 	return f
 }

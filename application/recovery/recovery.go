@@ -32,6 +32,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
@@ -88,7 +89,9 @@ type Deps struct {
 	Common   identity.CommonPasswords
 	Mail     Mail
 	Sessions Sessions
-	Clock    platform.Clock
+	// Audit records the passwords reset.
+	Audit audit.Recorder
+	Clock platform.Clock
 }
 
 // Errors the flow reports.
@@ -256,6 +259,7 @@ func (s *Service) Reset(ctx context.Context, in ResetInput) (identity.User, erro
 	if err := s.d.Users.SetPasswordHash(ctx, s.t.ID, u.ID, hash, now); err != nil {
 		return identity.User{}, fmt.Errorf("reset password: %w", err)
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.PasswordReset, TargetID: u.ID, IP: in.Client.IP, UserAgent: in.Client.UserAgent})
 	u.PasswordHash, u.UpdatedAt = hash, now
 	// The address may have changed since the link was checked; then it is
 	// not the one proven, and stays as it is. Whatever becomes of this, the

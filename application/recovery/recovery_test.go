@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/otp/otptest"
@@ -182,6 +183,8 @@ type fixture struct {
 	courier *courier.Courier
 	clock   *platformtest.Clock
 	t       tenant.Tenant
+	// audit holds what the reset and its session service recorded.
+	audit *audittest.Recorder
 }
 
 type setup struct {
@@ -207,14 +210,14 @@ func newFixture(t *testing.T, mutate ...func(*setup)) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{users: s.users, store: s.store, clock: s.clock, t: tn, comp: &composer{}, box: &mailer{},
-		limiter: &limiter{MemoryLimiter: throttletest.NewMemoryLimiter(s.clock)}}
+		limiter: &limiter{MemoryLimiter: throttletest.NewMemoryLimiter(s.clock)}, audit: audittest.NewRecorder()}
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(s.clock)
 	sync := session.NewSync(sessions, revs, s.clock, time.Second)
 	if err := sync.Pass(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f.sess = session.New(tn, session.Deps{Users: s.users.mem, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: sync, Clock: s.clock, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: sync, Audit: f.audit, Clock: s.clock, Random: rand.Reader})
 	f.issuer = session.NewIssuer(f.sess)
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
 	if err != nil {
@@ -224,7 +227,7 @@ func newFixture(t *testing.T, mutate ...func(*setup)) *fixture {
 	f.courier = courier.New(tn.ID, f.comp, f.box, nil)
 	f.svc = recovery.New(tn, s.policy, recovery.Deps{
 		Users: s.users, Codes: f.codes, Limiter: f.limiter, Hasher: hasher{}, Common: common{"password1": true},
-		Mail: f.courier, Sessions: f.sess, Clock: s.clock,
+		Mail: f.courier, Sessions: f.sess, Audit: f.audit, Clock: s.clock,
 	})
 	return f
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
@@ -28,7 +29,9 @@ type Deps struct {
 	Revocations Revocations
 	Tokens      AccessTokens
 	// Sync says whether the revocation set may be believed on its own.
-	Sync   *Sync
+	Sync *Sync
+	// Audit records logouts and revoked sessions.
+	Audit  audit.Recorder
 	Clock  platform.Clock
 	Random platform.Random
 }
@@ -182,8 +185,12 @@ func (s *Service) Refresh(ctx context.Context, token string) (identity.User, Cre
 	if !rt.UsedAt.IsZero() {
 		// Only a durable revocation may be reported: when the store cannot
 		// take it, the client is told to come back, not that it happened.
-		if err := s.revoke(ctx, rt.SessionID, now); err != nil {
+		revoked, err := s.revoke(ctx, rt.SessionID, now)
+		if err != nil {
 			return identity.User{}, Credentials{}, err
+		}
+		if revoked {
+			s.d.Audit.Record(ctx, audit.Event{Type: audit.SessionRevoked, TargetID: rt.UserID, SessionID: rt.SessionID, Reason: RevokedRefreshReused})
 		}
 		return identity.User{}, Credentials{}, ErrRefreshReused
 	}
@@ -350,8 +357,28 @@ func (s *Service) Logout(ctx context.Context, kind CredentialKind, value string)
 	if err != nil {
 		return Principal{}, err
 	}
-	return p, s.revoke(ctx, p.Session.ID, s.d.Clock.Now().UTC())
+	if _, err := s.revoke(ctx, p.Session.ID, s.d.Clock.Now().UTC()); err != nil {
+		return p, err
+	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.Logout, ActorID: p.User.ID, TargetID: p.User.ID, SessionID: p.Session.ID})
+	return p, nil
 }
+
+// Why a session was revoked, as the audit log records it (the Reason of
+// an audit.SessionRevoked event).
+const (
+	// RevokedByUser: the account ended one of its sessions.
+	RevokedByUser = "revoked_by_user"
+	// RevokedOthers: the account ended every session but the one it used
+	// (by asking, or by changing its password).
+	RevokedOthers = "others_revoked"
+	// RevokedAll: every session of the account was ended (a password
+	// reset, a disabled account).
+	RevokedAll = "all_revoked"
+	// RevokedRefreshReused: a refresh token of the session was presented
+	// again after it was rotated, the sign of a stolen token.
+	RevokedRefreshReused = "refresh_token_reused"
+)
 
 // announce is how long a revocation must be announced in the revocation
 // set: until the last access token issued before it has expired.
@@ -365,12 +392,15 @@ func (s *Service) announce() time.Duration { return s.t.Tokens.Access + time.Min
 // revocation still stands: this instance stops trusting the set, and the
 // revocation sync copies the revocation from the store's log as soon as
 // Redis answers (every instance confirms against the store until then).
-func (s *Service) revoke(ctx context.Context, sessionID string, now time.Time) error {
-	if _, err := s.d.Sessions.Revoke(ctx, s.t.ID, sessionID, now, now.Add(s.announce())); err != nil {
-		return fmt.Errorf("revoke session: %w", err)
+//
+// It reports whether this call revoked a live session.
+func (s *Service) revoke(ctx context.Context, sessionID string, now time.Time) (bool, error) {
+	revoked, err := s.d.Sessions.Revoke(ctx, s.t.ID, sessionID, now, now.Add(s.announce()))
+	if err != nil {
+		return false, fmt.Errorf("revoke session: %w", err)
 	}
 	s.announceRevoked(ctx, sessionID)
-	return nil
+	return revoked, nil
 }
 
 // announceRetries are the waits between attempts to write a revocation to
@@ -413,13 +443,17 @@ func (s *Service) RevokeSession(ctx context.Context, p Principal, id string) err
 	if err != nil {
 		return fmt.Errorf("revoke session: %w", err)
 	}
-	return s.revoke(ctx, id, s.d.Clock.Now().UTC())
+	revoked, err := s.revoke(ctx, id, s.d.Clock.Now().UTC())
+	if revoked {
+		s.d.Audit.Record(ctx, audit.Event{Type: audit.SessionRevoked, ActorID: p.User.ID, TargetID: p.User.ID, SessionID: id, Reason: RevokedByUser})
+	}
+	return err
 }
 
 // RevokeOtherSessions ends every session of the principal but the current
 // one and returns how many it ended.
 func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, error) {
-	return s.revokeAllBut(ctx, p.User.ID, p.Session.ID)
+	return s.revokeAllBut(ctx, p.User.ID, p.Session.ID, p.User.ID, RevokedOthers)
 }
 
 // RevokeUser ends every session of the user, of every kind (so every
@@ -427,10 +461,12 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p Principal) (int, er
 // instance at once: what a password reset or a disabled account needs. It
 // returns how many it ended.
 func (s *Service) RevokeUser(ctx context.Context, userID string) (int, error) {
-	return s.revokeAllBut(ctx, userID, "")
+	return s.revokeAllBut(ctx, userID, "", "", RevokedAll)
 }
 
-func (s *Service) revokeAllBut(ctx context.Context, userID, keepID string) (int, error) {
+// revokeAllBut ends the user's sessions but keepID, each recorded as
+// revoked by actorID ("" for nobody signed in) for reason.
+func (s *Service) revokeAllBut(ctx context.Context, userID, keepID, actorID, reason string) (int, error) {
 	now := s.d.Clock.Now().UTC()
 	ids, err := s.d.Sessions.RevokeOthers(ctx, s.t.ID, userID, keepID, now, now.Add(s.announce()))
 	if err != nil {
@@ -438,6 +474,7 @@ func (s *Service) revokeAllBut(ctx context.Context, userID, keepID string) (int,
 	}
 	for _, id := range ids {
 		s.announceRevoked(ctx, id)
+		s.d.Audit.Record(ctx, audit.Event{Type: audit.SessionRevoked, ActorID: actorID, TargetID: userID, SessionID: id, Reason: reason})
 	}
 	return len(ids), nil
 }

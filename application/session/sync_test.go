@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/session/sessiontest"
@@ -41,6 +42,9 @@ type fixture struct {
 	set      *sessiontest.MemoryRevocations
 	sessions *sessiontest.MemorySessions
 	user     identity.User
+	// audit holds what the service recorded.
+	audit *audittest.Recorder
+	clock *platformtest.Clock
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -53,10 +57,10 @@ func newFixture(t *testing.T) *fixture {
 	if err := users.Create(ctx, u); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{set: sessiontest.NewMemoryRevocations(c), sessions: sessiontest.NewMemorySessions(), user: u}
+	f := &fixture{set: sessiontest.NewMemoryRevocations(c), sessions: sessiontest.NewMemorySessions(), user: u, audit: audittest.NewRecorder(), clock: c}
 	f.sync = session.NewSync(f.sessions, f.set, c, time.Second)
 	f.svc = session.New(tn, session.Deps{Users: users, Sessions: f.sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: f.set, Tokens: tokens{}, Sync: f.sync, Clock: c, Random: rand.Reader})
+		Revocations: f.set, Tokens: tokens{}, Sync: f.sync, Audit: f.audit, Clock: c, Random: rand.Reader})
 	f.issuer = session.NewIssuer(f.svc)
 	return f
 }
@@ -131,7 +135,7 @@ func TestARevokeThatMissesRedisStillStands(t *testing.T) {
 	}
 	k, v := f.start(t, identity.SessionAPI)
 	down := session.New(tenantShop(), session.Deps{Users: usersWith(t, f.user), Sessions: f.sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: failingSet{f.set}, Tokens: tokens{}, Sync: f.sync, Clock: platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)), Random: rand.Reader})
+		Revocations: failingSet{f.set}, Tokens: tokens{}, Sync: f.sync, Audit: f.audit, Clock: platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)), Random: rand.Reader})
 	if _, err := down.Logout(ctx, k, v); err != nil {
 		t.Fatalf("a logout whose Redis write fails, with the store up: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/otp"
@@ -59,7 +60,9 @@ type Deps struct {
 	Sender  notify.SMSSender
 	Limiter throttle.Limiter
 	Login   *login.Pipeline
-	Clock   platform.Clock
+	// Audit records the refused codes (the pipeline records the rest).
+	Audit audit.Recorder
+	Clock platform.Clock
 }
 
 // Errors the method reports.
@@ -189,11 +192,13 @@ func (s *Service) Verify(ctx context.Context, in VerifyInput) (login.Outcome, er
 		return login.Outcome{}, errs.InvalidFields(errs.FieldError{Field: "code", Reason: "is required"})
 	}
 	if _, err := s.d.Codes.Verify(ctx, s.kind, phone, code); err != nil {
+		s.refused(ctx, in.Client, err)
 		return login.Outcome{}, err
 	}
 	u, err := s.d.Users.ByPhone(ctx, s.t.ID, phone)
 	if errors.Is(err, errs.ErrNotFound) {
 		// A code of a number without an account was never sent.
+		s.refused(ctx, in.Client, otp.ErrInvalid)
 		return login.Outcome{}, otp.ErrInvalid
 	}
 	if err != nil {
@@ -209,6 +214,15 @@ func (s *Service) Verify(ctx context.Context, in VerifyInput) (login.Outcome, er
 		}
 	}
 	return out, nil
+}
+
+// refused records a code refused with err (wrong, expired, dead), when
+// err is a refusal and not an outage. The account is not looked up for
+// it: the event has no target.
+func (s *Service) refused(ctx context.Context, c session.Client, err error) {
+	if reason, ok := audit.Refusal(err); ok {
+		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, Method: string(tenant.MethodSMSOTP), Reason: reason, IP: c.IP, UserAgent: c.UserAgent})
+	}
 }
 
 func (s *Service) parse(raw string) (string, string, error) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/login/logintest"
 	"github.com/portcullis/portcullis/application/otp"
@@ -98,6 +99,8 @@ type fixture struct {
 	box   *outbox
 	clock *platformtest.Clock
 	t     tenant.Tenant
+	// audit holds what the method and its pipeline recorded.
+	audit *audittest.Recorder
 }
 
 func newFixture(t *testing.T, limits smslogin.Limits) *fixture {
@@ -121,16 +124,17 @@ func newFixtureWith(t *testing.T, limits smslogin.Limits, policy func(*tenant.SM
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sync := session.NewSync(sessions, revs, c, time.Second)
 	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: sync, Clock: c, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: sync, Audit: audittest.NewRecorder(), Clock: c, Random: rand.Reader})
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), tn.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{sess: sess, users: users, box: &outbox{}, clock: c, t: tn}
+	f := &fixture{sess: sess, users: users, box: &outbox{}, clock: c, t: tn, audit: audittest.NewRecorder()}
 	f.svc = smslogin.New(tn, tn.SMS, limits, smslogin.Deps{
 		Users: users, Parse: parse, Codes: otp.New(tn.ID, key, otptest.NewMemoryStore(c), c, rand.Reader), Sender: f.box,
-		Limiter: throttletest.NewMemoryLimiter(c), Login: logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Clock: c}).Pipeline,
-		Clock: c,
+		Limiter: throttletest.NewMemoryLimiter(c),
+		Login:   logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Clock: c, Audit: f.audit}).Pipeline,
+		Audit:   f.audit, Clock: c,
 	})
 	return f
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/login/logintest"
 	"github.com/portcullis/portcullis/application/mfa/mfatest"
@@ -66,7 +67,7 @@ func newFixture(t *testing.T, mutate func(*tenant.Tenant)) *fixture {
 	us := accounttest.NewMemoryUsers()
 	sessions, revs := sessiontest.NewMemorySessions(), sessiontest.NewMemoryRevocations(c)
 	sess := session.New(tn, session.Deps{Users: us, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Clock: c, Random: rand.Reader})
+		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c, Random: rand.Reader})
 	issuer := session.NewIssuer(sess)
 	pipe := logintest.New(t, tn, logintest.Options{Users: us, Issuer: issuer, Clock: c})
 	svc := tokenlogin.New(tn, tn.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sess, Limiter: throttletest.NewMemoryLimiter(c), Login: pipe.Pipeline})

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/otp/otptest"
@@ -531,7 +532,7 @@ func TestTokensOfOtherPurposesAreRefused(t *testing.T) {
 	f := newFixture(t)
 	u := f.addUser(t, "u1", "ann@example.com")
 	reset := recovery.New(f.t, recovery.Policy{BaseURL: base}, recovery.Deps{Users: f.users, Codes: f.codes,
-		Limiter: f.limiter, Hasher: hasher{}, Mail: f.courier, Sessions: noSessions{}, Clock: f.clock})
+		Limiter: f.limiter, Hasher: hasher{}, Mail: f.courier, Sessions: noSessions{}, Audit: audittest.NewRecorder(), Clock: f.clock})
 	if err := reset.Forgot(ctx, recovery.ForgotInput{Email: u.Email, Client: alice}); err != nil {
 		t.Fatal(err)
 	}

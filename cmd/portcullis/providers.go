@@ -30,6 +30,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/smtp"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/admin"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/emaillogin"
@@ -93,6 +94,11 @@ type Platform struct {
 	UserCache    *cache.Users
 	SessionCache *cache.Sessions
 	TokenCache   *cache.Tokens
+
+	// AuditLog is the tenants' audit log; AuditWriter the one bounded
+	// buffer every tenant's events wait in for it.
+	AuditLog    *mongo.AuditStore
+	AuditWriter *audit.Writer
 }
 
 // MasterKey is the decoded platform master key.
@@ -127,6 +133,8 @@ var platformSet = wire.NewSet(
 	provideUserCache,
 	provideSessionCache,
 	provideTokenCache,
+	mongo.NewAuditStore,
+	provideAuditWriter,
 )
 
 // The tenant graph: one provider set per package of the core, and one set
@@ -152,12 +160,13 @@ var (
 		wire.Bind(new(mfa.Mail), new(*courier.Courier)))
 	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
 		wire.Bind(new(mfa.Reauth), new(*profile.Service)))
-	linkSet = wire.NewSet(provideLoginLinks, provideTokenLogin)
+	linkSet  = wire.NewSet(provideLoginLinks, provideTokenLogin)
+	auditSet = wire.NewSet(provideAuditRecorder, wire.Bind(new(audit.Recorder), new(*audit.TenantRecorder)), provideAuditService)
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
 			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common",
-			"TOTPs", "BackupCodes"),
+			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter"),
 		wire.Bind(new(mfa.TOTPs), new(*mongo.TOTPStore)),
 		wire.Bind(new(mfa.BackupCodes), new(*mongo.BackupCodeStore)),
 		wire.Bind(new(mfa.Sealer), new(*aesgcm.Sealer)),
@@ -170,12 +179,13 @@ var (
 		wire.Bind(new(password.CommonPasswords), new(*commonpass.List)),
 		wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
 		wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
+		wire.Bind(new(audit.Log), new(*mongo.AuditStore)),
 	)
 )
 
 var tenantSet = wire.NewSet(
 	platformBinds,
-	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, linkSet,
+	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, linkSet, auditSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -420,12 +430,12 @@ func provideSMSSender(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer
 // provideSMSLogin returns the tenant's SMS login; its cleanup waits a
 // moment for codes still being delivered in the background.
 func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, sender notify.SMSSender, limiter throttle.Limiter,
-	pipeline *login.Pipeline, clock platform.Clock) (*smslogin.Service, func()) {
+	pipeline *login.Pipeline, rec audit.Recorder, clock platform.Clock) (*smslogin.Service, func()) {
 	policy := t.SMS
 	svc := smslogin.New(t, policy, smslogin.Limits{
 		PerIP: t.Throttling.SMSPerIP, PerCallingCode: t.Throttling.SMSPerCallingCode, PerTenant: t.Throttling.SMSPerTenant,
 	}, smslogin.Deps{
-		Users: users, Codes: codes, Sender: sender, Limiter: limiter, Login: pipeline, Clock: clock,
+		Users: users, Codes: codes, Sender: sender, Limiter: limiter, Login: pipeline, Audit: rec, Clock: clock,
 		Parse: func(raw string) (string, string, error) {
 			e164, err := identity.NormalizePhone(raw, policy.DefaultRegion, policy.AllowedCountries)
 			if err != nil {
@@ -457,11 +467,12 @@ func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mail
 }
 
 func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
-	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, clock platform.Clock) *recovery.Service {
+	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, rec audit.Recorder, clock platform.Clock) *recovery.Service {
 	p := t.Email
 	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
 		PerIP: t.Throttling.PasswordResetPerIP},
-		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Clock: clock})
+		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Audit: rec,
+			Clock: clock})
 }
 
 func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
@@ -475,18 +486,48 @@ func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, co
 }
 
 func provideEmailLogin(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
-	c *courier.Courier, pipeline *login.Pipeline, clock platform.Clock) *emaillogin.Service {
+	c *courier.Courier, pipeline *login.Pipeline, rec audit.Recorder, clock platform.Clock) *emaillogin.Service {
 	p := t.Email
 	return emaillogin.New(t, emaillogin.Policy{BaseURL: m.BaseURL, CodeTTL: p.CodeTTL, CodeLength: p.CodeLength,
 		Limits:  otpdomain.Limits{MaxAttempts: p.MaxAttempts, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
 		LinkTTL: p.MagicLinkTTL, SameDevice: p.SameDevice, SendPerIP: t.Throttling.EmailLoginPerIP},
-		emaillogin.Deps{Users: users, Codes: codes, Courier: c, Limiter: limiter, Login: pipeline, Clock: clock})
+		emaillogin.Deps{Users: users, Codes: codes, Courier: c, Limiter: limiter, Login: pipeline, Audit: rec, Clock: clock})
 }
 
 func provideProfile(t tenant.Tenant, users account.Users, hasher password.Hasher, common password.CommonPasswords, sessions *session.Service,
-	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, clock platform.Clock) *profile.Service {
+	verifier *verification.Service, c *courier.Courier, limiter throttle.Limiter, rec audit.Recorder, clock platform.Clock) *profile.Service {
 	return profile.New(t, profile.Deps{Users: users, Hasher: hasher, Common: common, Sessions: sessions, Verifier: verifier, Mail: c,
-		Limiter: limiter, Clock: clock})
+		Limiter: limiter, Audit: rec, Clock: clock})
+}
+
+// auditFlushWait bounds how long the shutdown waits for the audit events
+// still in the buffer to be written.
+const auditFlushWait = 10 * time.Second
+
+// provideAuditWriter starts the platform's audit writer into the store;
+// its cleanup flushes what waits, at most auditFlushWait. It runs after
+// every tenant's release (the tenants' services are built on it), and
+// before the store disconnects.
+func provideAuditWriter(store *mongo.AuditStore, log *slog.Logger) (*audit.Writer, func()) {
+	w := audit.NewWriter(store, audit.WriterOptions{Logger: log.With("component", "audit")})
+	return w, func() {
+		ctx, cancel := context.WithTimeout(context.Background(), auditFlushWait)
+		defer cancel()
+		if err := w.Close(ctx); err != nil {
+			log.Warn("audit events not all written at shutdown", "error", err, "queued", w.Stats().Queued)
+		}
+	}
+}
+
+// provideAuditRecorder is the tenant's recorder, keeping its events for
+// its audit.retention.
+func provideAuditRecorder(t tenant.Tenant, w *audit.Writer, clock platform.Clock) *audit.TenantRecorder {
+	return audit.NewTenantRecorder(t.ID, t.Audit.Retention, w, clock)
+}
+
+// provideAuditService is the tenant's audit log as admins query it.
+func provideAuditService(t tenant.Tenant, l audit.Log, clock platform.Clock) *audit.Service {
+	return audit.NewService(t.ID, l, clock)
 }
 
 // provideLoginLinks returns the tenant's admin-issued login links, living

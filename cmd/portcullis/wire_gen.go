@@ -66,6 +66,8 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	users := provideUserCache(userStore)
 	sessions := provideSessionCache(sessionStore, clock)
 	tokens := provideTokenCache()
+	auditStore := mongo.NewAuditStore(db)
+	writer, cleanup4 := provideAuditWriter(auditStore, log)
 	platform := &Platform{
 		Logger:         log,
 		Mongo:          db,
@@ -89,8 +91,11 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		UserCache:      users,
 		SessionCache:   sessions,
 		TokenCache:     tokens,
+		AuditLog:       auditStore,
+		AuditWriter:    writer,
 	}
 	return platform, func() {
+		cleanup4()
 		cleanup3()
 		cleanup2()
 		cleanup()
@@ -111,6 +116,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	tokens := p.TokenCache
 	accessTokens := provideAccessTokens(t, ring, clock, tokens)
 	sync := p.RevocationSync
+	writer := p.AuditWriter
+	tenantRecorder := provideAuditRecorder(t, writer, clock)
 	deps := session.Deps{
 		Users:       users,
 		Sessions:    sessions,
@@ -118,6 +125,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Revocations: revocations,
 		Tokens:      accessTokens,
 		Sync:        sync,
+		Audit:       tenantRecorder,
 		Clock:       clock,
 		Random:      random,
 	}
@@ -172,7 +180,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		cleanup()
 		return nil, nil, err
 	}
-	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, clock)
+	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, tenantRecorder, clock)
 	mfaDeps := mfa.Deps{
 		TOTPs:   totpStore,
 		Backup:  backupCodeStore,
@@ -181,6 +189,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Limiter: limiter,
 		Reauth:  profileService,
 		Mail:    courier,
+		Audit:   tenantRecorder,
 		Clock:   clock,
 		Random:  random,
 	}
@@ -193,6 +202,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Factors:    mfaService,
 		Challenges: engine,
 		Limiter:    limiter,
+		Audit:      tenantRecorder,
 		Clock:      clock,
 	}
 	pipeline := login.New(t, loginDeps)
@@ -205,6 +215,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Verifier: verificationService,
 		Login:    pipeline,
 		Devices:  deviceService,
+		Audit:    tenantRecorder,
 		Clock:    clock,
 		Random:   random,
 	}
@@ -214,12 +225,14 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		cleanup()
 		return nil, nil, err
 	}
-	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, clock)
-	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, clock)
-	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, clock)
+	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
+	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock)
+	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
 	adminService := provideAdmin(t, users, service, mfaService, clock)
 	loginlinkService := provideLoginLinks(t, users, engine, pipeline)
 	tokenloginService := provideTokenLogin(t, service, limiter, pipeline)
+	auditStore := p.AuditLog
+	auditService := provideAuditService(t, auditStore, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -235,6 +248,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Admin:        adminService,
 		LoginLinks:   loginlinkService,
 		TokenLogin:   tokenloginService,
+		Audit:        auditService,
 	}
 	return tenantServices, func() {
 		cleanup2()

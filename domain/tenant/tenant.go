@@ -266,6 +266,8 @@ type Tenant struct {
 	// Roles are the roles the tenant defines besides user, staff and
 	// admin, by name (roles).
 	Roles map[string]RoleSpec
+	// Audit is how the tenant keeps its audit log (audit).
+	Audit AuditPolicy
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -305,6 +307,7 @@ func Default() Tenant {
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
 		MFA:          DefaultMFAPolicy(),
+		Audit:        DefaultAuditPolicy(),
 		StoreTimeout: DefaultStoreTimeout,
 		Mail:         DefaultMail(),
 	}
@@ -488,6 +491,7 @@ func (t Tenant) Validate() error {
 	ps = append(ps, t.Email.problems()...)
 	ps = append(ps, t.MFA.problems(t)...)
 	ps = append(ps, rolesProblems(t.Roles)...)
+	ps = append(ps, t.Audit.problems()...)
 	ps = append(ps, t.Mail.problems()...)
 
 	if len(ps) == 0 {

@@ -172,7 +172,8 @@ func BaseConfig(requestTimeout time.Duration) fiber.Config {
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
 
-// requestContext gives every request its id, client IP and deadline.
+// requestContext gives every request its id, client IP, user agent and
+// deadline.
 func (s *Server) requestContext(c *fiber.Ctx) error {
 	rid := c.Get(HeaderRequestID)
 	if !requestIDPattern.MatchString(rid) {
@@ -197,6 +198,8 @@ func (s *Server) requestContext(c *fiber.Ctx) error {
 	ctx, cancel := context.WithTimeout(c.UserContext(), s.opts.RequestTimeout)
 	defer cancel()
 	ctx = web.WithClientIP(web.WithRequestID(ctx, rid), ip)
+	// string() copies: Fiber reuses the header's bytes.
+	ctx = platform.WithUserAgent(ctx, string(c.Request().Header.UserAgent()))
 	c.SetUserContext(ctx)
 	return c.Next()
 }

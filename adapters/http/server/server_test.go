@@ -462,3 +462,25 @@ func TestEveryUnavailableAnswerCarriesRetryAfter(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestContextSaysWhereTheRequestCameFrom: what a request records
+// (an audit event) reads its id, the client's address and its user agent
+// from the context the use cases get, not from Fiber.
+func TestRequestContextSaysWhereTheRequestCameFrom(t *testing.T) {
+	t.Parallel()
+	probe := func(r fiber.Router) {
+		r.Get("/probe", func(c *fiber.Ctx) error {
+			ctx := c.UserContext()
+			return c.SendString(platform.RequestID(ctx) + "|" + platform.ClientIP(ctx).String() + "|" + platform.UserAgent(ctx))
+		})
+	}
+	s, _ := newServer(t, server.Options{Surfaces: []func(fiber.Router){probe}})
+	req := httptest.NewRequest(http.MethodGet, "/probe", nil)
+	req.Host = "shop.example"
+	req.Header.Set("X-Request-ID", "req-42")
+	req.Header.Set("User-Agent", "probe/1.0")
+	resp, body := do(t, s, req)
+	if want := "req-42|0.0.0.0|probe/1.0"; resp.StatusCode != 200 || string(body) != want {
+		t.Fatalf("%d %q, want %q", resp.StatusCode, body, want)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/application/admin"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
@@ -28,10 +29,7 @@ import (
 
 type ctxKey int
 
-const (
-	keyTenant ctxKey = iota
-	keyClientIP
-)
+const keyTenant ctxKey = iota
 
 // TenantServices are one tenant's services as the HTTP surfaces call them.
 // The composition root builds one per tenant (and again when the tenant's
@@ -59,6 +57,8 @@ type TenantServices struct {
 	// exchanges an app token for a browser session (seed 000).
 	LoginLinks *loginlink.Service
 	TokenLogin *tokenlogin.Service
+	// Audit is the tenant's audit log, for the admin API.
+	Audit *audit.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.
@@ -84,14 +84,13 @@ func RequestID(ctx context.Context) string {
 
 // WithClientIP returns ctx carrying the client's address.
 func WithClientIP(ctx context.Context, ip netip.Addr) context.Context {
-	return context.WithValue(ctx, keyClientIP, ip)
+	return platform.WithClientIP(ctx, ip)
 }
 
 // ClientIP returns the client's address as the trusted-proxy rules
 // determined it.
 func ClientIP(ctx context.Context) netip.Addr {
-	ip, _ := ctx.Value(keyClientIP).(netip.Addr)
-	return ip
+	return platform.ClientIP(ctx)
 }
 
 // Client describes where the request came from, for the use cases.

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/portcullis/portcullis/application/account"
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
@@ -20,14 +21,18 @@ import (
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-// Options are what a test brings to the pipeline; Places and Mail may be
-// left nil (fresh in-memory places, a mail port that drops everything).
+// Options are what a test brings to the pipeline; Places, Mail and Audit
+// may be left nil (fresh in-memory places, a mail port that drops
+// everything, a fresh audit recorder).
 type Options struct {
 	Users  account.Users
 	Issuer *session.Issuer
 	Clock  platform.Clock
 	Places *device.Service
 	Mail   login.Mail
+	// Audit receives the pipeline's audit events and its second factor's;
+	// a method's test passes its own to see the method's too.
+	Audit *audittest.Recorder
 }
 
 // Pipeline is a tenant's pipeline and the parts a test looks into.
@@ -36,6 +41,8 @@ type Pipeline struct {
 	// Factors is the tenant's second factor on in-memory stores.
 	Factors mfatest.Fixture
 	Places  *device.Service
+	// Audit holds the audit events recorded.
+	Audit *audittest.Recorder
 }
 
 // New returns tenant t's pipeline.
@@ -47,14 +54,17 @@ func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
 	if o.Mail == nil {
 		o.Mail = mfatest.Discard{}
 	}
+	if o.Audit == nil {
+		o.Audit = audittest.NewRecorder()
+	}
 	limiter := throttletest.NewMemoryLimiter(o.Clock)
-	factors := mfatest.NewFixture(tb, t, o.Clock, limiter, o.Mail, nil)
+	factors := mfatest.NewFixture(tb, t, o.Clock, limiter, o.Mail, nil, o.Audit)
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), t.ID)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	challenges := otp.New(t.ID, key, otptest.NewMemoryStore(o.Clock), o.Clock, rand.Reader)
 	p := login.New(t, login.Deps{Users: o.Users, Issuer: o.Issuer, Places: o.Places, Mail: o.Mail, Factors: factors.Service,
-		Challenges: challenges, Limiter: limiter, Clock: o.Clock})
-	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places}
+		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Clock: o.Clock})
+	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places, Audit: o.Audit}
 }

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -194,19 +195,26 @@ type Fixture struct {
 	Service *mfa.Service
 	TOTPs   *MemoryTOTPs
 	Backup  *MemoryBackupCodes
+	// Audit holds what the second factor recorded.
+	Audit *audittest.Recorder
 }
 
 // NewFixture returns tenant t's second factor on in-memory stores and a
-// test sealer, counting against limiter and mailing through mail.
-func NewFixture(tb testing.TB, t tenant.Tenant, clock platform.Clock, limiter throttle.Limiter, mail mfa.Mail, reauth mfa.Reauth) Fixture {
+// test sealer, counting against limiter, mailing through mail and
+// recording into rec (a new recorder when nil).
+func NewFixture(tb testing.TB, t tenant.Tenant, clock platform.Clock, limiter throttle.Limiter, mail mfa.Mail, reauth mfa.Reauth,
+	rec *audittest.Recorder) Fixture {
 	tb.Helper()
 	key, err := mfa.DeriveKey([]byte("a master key of at least sixteen bytes"), t.ID)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f := Fixture{TOTPs: NewMemoryTOTPs(), Backup: NewMemoryBackupCodes()}
+	if rec == nil {
+		rec = audittest.NewRecorder()
+	}
+	f := Fixture{TOTPs: NewMemoryTOTPs(), Backup: NewMemoryBackupCodes(), Audit: rec}
 	f.Service = mfa.New(t, mfa.Deps{TOTPs: f.TOTPs, Backup: f.Backup, Sealer: NewSealer(), Key: key, Limiter: limiter,
-		Reauth: reauth, Mail: mail, Clock: clock, Random: rand.Reader})
+		Reauth: reauth, Mail: mail, Audit: rec, Clock: clock, Random: rand.Reader})
 	return f
 }
 

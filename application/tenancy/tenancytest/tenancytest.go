@@ -147,6 +147,7 @@ func Sample(id string) tenant.Tenant {
 		BackupLockout: tenant.Limit{Count: 4, Window: 45 * time.Minute},
 	}
 	t.Roles = map[string]tenant.RoleSpec{"support": {Rank: 5, Scopes: []string{"users:read", "sessions:revoke"}}, "auditor": {Rank: 2}}
+	t.Audit = tenant.AuditPolicy{Retention: 400 * 24 * time.Hour}
 	return t
 }
 
@@ -158,7 +159,7 @@ func equalConfig(a, b tenant.Tenant) bool {
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
 		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
 		a.Registration == b.Registration &&
-		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA) && equalRoles(a.Roles, b.Roles)
+		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA) && equalRoles(a.Roles, b.Roles) && a.Audit == b.Audit
 }
 
 func equalRoles(a, b map[string]tenant.RoleSpec) bool {

@@ -1,0 +1,307 @@
+// Package audit is each tenant's audit log: an append-only record of what
+// happened to its accounts — sign-ins and failed sign-ins, logouts and
+// revoked sessions, changes of password, address and second factor, and
+// (as the admin API comes) role changes, disabled accounts, issued links
+// and admin actions — with who did it, to whom, when, from where and in
+// which request.
+//
+// The use cases record events through the Recorder port, which never
+// blocks and never fails: a sign-in must not wait on, or be refused
+// because of, its audit trail. The platform's Writer keeps a bounded
+// buffer that a background goroutine drains into the Log in batches; when
+// the buffer is full an event is dropped and counted. Each tenant's
+// TenantRecorder stamps an event (tenant, time, id, expiry from the
+// tenant's audit.retention, and the request's id, client address and user
+// agent from the context) before handing it to the Writer. Admins read the
+// log through Service.Query, with filters and cursor pagination.
+//
+// An event never holds a secret: no password, token, code or link, in any
+// field. What it holds is an account's id, a method and reason code, a
+// session id, and where the request came from.
+package audit
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/portcullis/portcullis/domain/errs"
+)
+
+// Type names what happened. Its values are stable: admins filter on them.
+type Type string
+
+// The event types.
+const (
+	// LoginSucceeded: a session was started (Method, AMR, SessionID).
+	LoginSucceeded Type = "login.succeeded"
+	// LoginFailed: a sign-in was refused (Method, Reason; TargetID when
+	// the account is known).
+	LoginFailed Type = "login.failed"
+	// MFAChallenged: a first factor passed and the sign-in waits for the
+	// second (Method, AMR of the first factor).
+	MFAChallenged Type = "mfa.challenged"
+	// MFAEnrolmentRequired: a first factor passed for an account whose
+	// role must have a second factor and has none; it may only set one up.
+	MFAEnrolmentRequired Type = "mfa.enrolment_required"
+	// Logout: the account ended its own session (SessionID).
+	Logout Type = "logout"
+	// SessionRevoked: a session was ended other than by its own logout
+	// (SessionID; Reason says why).
+	SessionRevoked Type = "session.revoked"
+	// PasswordChanged: the signed-in account changed its password.
+	PasswordChanged Type = "password.changed"
+	// PasswordReset: a password was set with a mailed reset link.
+	PasswordReset Type = "password.reset"
+	// EmailChanged: the signed-in account moved to another address.
+	EmailChanged Type = "email.changed"
+	// MFAEnabled: a second factor was set up and confirmed.
+	MFAEnabled Type = "mfa.enabled"
+	// MFADisabled: the second factor was turned off (Method: the proof).
+	MFADisabled Type = "mfa.disabled"
+	// MFABackupCodeUsed: a backup code was used up.
+	MFABackupCodeUsed Type = "mfa.backup_code_used"
+	// MFABackupCodesRegenerated: the backup codes were replaced.
+	MFABackupCodesRegenerated Type = "mfa.backup_codes_regenerated"
+	// RoleChanged: an admin changed an account's role (ActorID, TargetID).
+	RoleChanged Type = "role.changed"
+	// UserDisabled and UserEnabled: an admin disabled or re-enabled an
+	// account.
+	UserDisabled Type = "user.disabled"
+	UserEnabled  Type = "user.enabled"
+	// LinkIssued and LinkUsed: a one-time login link was issued for an
+	// account (ActorID: who issued it) and used.
+	LinkIssued Type = "link.issued"
+	LinkUsed   Type = "link.used"
+	// AdminAction: any other action of an admin on an account (Reason
+	// names it).
+	AdminAction Type = "admin.action"
+)
+
+// Types lists every event type.
+var Types = []Type{
+	LoginSucceeded, LoginFailed, MFAChallenged, MFAEnrolmentRequired, Logout, SessionRevoked,
+	PasswordChanged, PasswordReset, EmailChanged,
+	MFAEnabled, MFADisabled, MFABackupCodeUsed, MFABackupCodesRegenerated,
+	RoleChanged, UserDisabled, UserEnabled, LinkIssued, LinkUsed, AdminAction,
+}
+
+// Known reports whether t is one of Types.
+func (t Type) Known() bool { return slices.Contains(Types, t) }
+
+// Event is one thing that happened to a tenant's account. The use cases
+// set what they know (Type, ActorID, TargetID, SessionID, Method, AMR,
+// Reason); the TenantRecorder sets the rest.
+type Event struct {
+	// ID orders the tenant's events by Time (NewID): it is the cursor of
+	// a query, and what makes an append of the same event twice store it
+	// once.
+	ID       string
+	TenantID string
+	Time     time.Time
+	Type     Type
+	// ActorID is the account that acted (the user themselves, or an
+	// admin); empty when nobody signed in acted (a failed sign-in, a
+	// password reset by mailed link).
+	ActorID string
+	// TargetID is the account the event is about; empty when no account
+	// is known (a sign-in for an address or number without one).
+	TargetID string
+	// SessionID is the session started, ended or used.
+	SessionID string
+	// Method is the login method (tenant.LoginMethod's values), or for a
+	// second-factor event the factor or proof ("totp", "backup_code",
+	// "password").
+	Method string
+	// AMR are the authentication method references of a sign-in.
+	AMR []string
+	// Reason is a stable machine code: why a sign-in was refused (the
+	// error's code: invalid_credentials, throttled, otp_invalid...) or
+	// why a session was revoked.
+	Reason string
+	// IP, UserAgent and RequestID say where the request came from.
+	IP        netip.Addr
+	UserAgent string
+	RequestID string
+	// ExpiresAt is when the event is swept: Time plus the tenant's
+	// retention when it was recorded.
+	ExpiresAt time.Time
+}
+
+// Bounds of an event's fields, so that a request cannot make an event
+// (or a batch of them) arbitrarily large.
+const (
+	maxUserAgent = 256
+	maxField     = 128
+	maxAMR       = 8
+)
+
+// Check reports what makes e unfit to be stored: a Log refuses such an
+// event. Its ID must be one NewID made for its Time.
+func (e Event) Check() error {
+	var problems []string
+	switch {
+	case !ValidID(e.ID):
+		problems = append(problems, "id is not an event id")
+	case e.ID[:timeDigits] != timeKey(e.Time):
+		problems = append(problems, "id is not of the event's time")
+	}
+	if e.TenantID == "" {
+		problems = append(problems, "tenant_id is required")
+	}
+	if !e.Type.Known() {
+		problems = append(problems, fmt.Sprintf("type %q is unknown", e.Type))
+	}
+	if e.ExpiresAt.IsZero() {
+		problems = append(problems, "expires_at is required")
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("audit: event %s: %s", e.ID, strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// bounded returns e with every free-form field valid UTF-8 (a store may
+// refuse anything else) and within its bound.
+func (e Event) bounded() Event {
+	e.ActorID, e.TargetID, e.SessionID = clip(e.ActorID, maxField), clip(e.TargetID, maxField), clip(e.SessionID, maxField)
+	e.Method, e.Reason, e.RequestID = clip(e.Method, maxField), clip(e.Reason, maxField), clip(e.RequestID, maxField)
+	e.IP = e.IP.Unmap()
+	e.UserAgent = clip(e.UserAgent, maxUserAgent)
+	if len(e.AMR) > maxAMR {
+		e.AMR = e.AMR[:maxAMR]
+	}
+	e.AMR = slices.Clone(e.AMR)
+	for i, a := range e.AMR {
+		e.AMR[i] = clip(a, maxField)
+	}
+	return e
+}
+
+// clip is s as valid UTF-8, cut to at most n bytes on a character
+// boundary.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// An event id is its time in Unix nanoseconds, zero-padded to timeDigits
+// digits, a "-", and 16 hex digits drawn at random: ids sort as their
+// times do, and events of one instant apart.
+const (
+	timeDigits = 19
+	idLen      = timeDigits + 1 + 16
+)
+
+// NewID returns a new id for an event at t. The random part only keeps
+// events of one nanosecond apart; it need not be unpredictable.
+func NewID(t time.Time) string {
+	return timeKey(t) + "-" + fmt.Sprintf("%016x", rand.Uint64())
+}
+
+// IDAt is the lowest id of an event at t or later: the bound of a time
+// range in id order.
+func IDAt(t time.Time) string { return timeKey(t) }
+
+// timeKey is t in Unix nanoseconds, padded; a time before 1970 is 0.
+func timeKey(t time.Time) string {
+	n := t.UnixNano()
+	if t.Before(time.Unix(0, 0)) || n < 0 {
+		n = 0
+	}
+	s := strconv.FormatInt(n, 10)
+	return strings.Repeat("0", timeDigits-len(s)) + s
+}
+
+// ValidID reports whether id has the form of an event id (a cursor).
+func ValidID(id string) bool {
+	if len(id) != idLen || id[timeDigits] != '-' {
+		return false
+	}
+	for i, c := range id {
+		switch {
+		case i < timeDigits && c >= '0' && c <= '9':
+		case i == timeDigits:
+		case i > timeDigits && (c >= '0' && c <= '9' || c >= 'a' && c <= 'f'):
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// Filter selects events; its zero value selects all.
+type Filter struct {
+	// Types keeps events of these types; empty keeps every type.
+	Types []Type
+	// UserID keeps events whose actor or target is this account.
+	UserID string
+	// Since keeps events at or after it, Until events before it; zero
+	// means unbounded.
+	Since, Until time.Time
+}
+
+// Page is one page of a query: events newest first, and the cursor of
+// the next page ("" when there is none).
+type Page struct {
+	Events []Event
+	Next   string
+}
+
+// Log stores a tenant's audit events. It is append-only: it has no way to
+// change or delete an event; events leave it only once expired, by the
+// store's sweep.
+//
+// Append stores events as they are (each passes Event.Check, or Append
+// stores none of them and fails); an event whose ID is stored already is
+// left as stored, so that a batch appended again after a failure adds
+// each event once.
+//
+// Query returns the tenant's events that match f and have not expired at
+// now, newest first (in ID order), at most limit of them (limit ≥ 1),
+// starting after cursor (the ID of the last event of the previous page;
+// "" for the first page). Pages are stable under concurrent appends: an
+// event stored before the first page was read appears on exactly one page
+// of the walk, none appears twice, and events appended meanwhile with a
+// later time than the cursor do not appear on later pages.
+type Log interface {
+	Append(ctx context.Context, events ...Event) error
+	Query(ctx context.Context, tenantID string, f Filter, cursor string, limit int, now time.Time) (Page, error)
+}
+
+// Recorder records an event of the tenant. It never blocks and never
+// fails: whatever becomes of the event, the caller goes on. TenantRecorder
+// is the one the server uses; audittest has a fake that keeps the events.
+type Recorder interface {
+	Record(ctx context.Context, e Event)
+}
+
+// Refusal reports the reason code of err, when err refused something
+// (a wrong secret, a limit, a dead link); ok is false for a nil err and
+// for an outage (the store away: nothing was judged) or an internal
+// error, which are not audit events.
+func Refusal(err error) (reason string, ok bool) {
+	if err == nil {
+		return "", false
+	}
+	e := errs.As(err)
+	if e.Kind == errs.Unavailable || e.Kind == errs.Internal {
+		return "", false
+	}
+	return e.Code, true
+}
+
+// ErrInvalidCursor answers a cursor that is not an event id.
+var ErrInvalidCursor = errs.InvalidFields(errs.FieldError{Field: "cursor", Reason: "is not a cursor of this log"})
