@@ -16,6 +16,9 @@ func adminCLI(t *testing.T, dataDir, tenantsDir, stdin string, args ...string) (
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"admin"}, args...)...)
 	cmd.Env = append(os.Environ(), "PORTCULLIS_DATA_DIR="+dataDir, "PORTCULLIS_TENANTS_DIR="+tenantsDir, "PORTCULLIS_DEV_MODE=true")
+	for k, v := range storeEnv(dataDir) { // the store the server on dataDir uses
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
 	cmd.Stdin = strings.NewReader(stdin)
 	out, err := cmd.CombinedOutput()
 	code := 0

@@ -199,13 +199,7 @@ func serverEnv(dataDir string, extra map[string]string) []string {
 		"PORTCULLIS_LISTEN":      "127.0.0.1:0",
 		"PORTCULLIS_TENANTS_DIR": shippedTenants,
 	}
-	if uri := os.Getenv("MONGODB_URI"); uri != "" {
-		// Each data dir has its own master key, so it needs its own
-		// database: keys sealed under another master key cannot be opened.
-		sum := sha256.Sum256([]byte(dataDir))
-		set["PORTCULLIS_MONGODB_URI"] = uri
-		set["PORTCULLIS_MONGODB_DATABASE"] = "e2e_" + hex.EncodeToString(sum[:8])
-	}
+	maps.Copy(set, storeEnv(dataDir))
 	// REDIS_URL is deliberately not passed on: Redis keys are namespaced by
 	// tenant, not by server, so servers of parallel tests (and of earlier
 	// runs) sharing one Redis would share throttling budgets of same-named
@@ -575,4 +569,18 @@ func (b *logBook) tail(n int) string {
 		sb.WriteByte('\n')
 	}
 	return sb.String()
+}
+
+// storeEnv is the store settings of a server on dataDir: none (the
+// embedded store under dataDir), or with MONGODB_URI set (make
+// test-integration) that server with a database of the data dir's own.
+// Each data dir has its own master key, so it needs its own database: keys
+// sealed under another master key cannot be opened.
+func storeEnv(dataDir string) map[string]string {
+	uri := os.Getenv("MONGODB_URI")
+	if uri == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(dataDir))
+	return map[string]string{"PORTCULLIS_MONGODB_URI": uri, "PORTCULLIS_MONGODB_DATABASE": "e2e_" + hex.EncodeToString(sum[:8])}
 }
