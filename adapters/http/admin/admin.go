@@ -8,7 +8,6 @@ package admin
 
 import (
 	_ "embed"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -36,10 +35,7 @@ type Options struct {
 func Register(r fiber.Router, opts Options) {
 	h := handlers{opts: opts}
 	g := r.Group(Prefix, web.Guard)
-	g.Get("/openapi.json", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-		return c.Send(openAPI)
-	})
+	g.Get("/openapi.json", web.ServeDocument(openAPI))
 	g.Get("/users/:id", h.user)
 	g.Get("/users/:id/sessions", h.sessions)
 	g.Post("/users/:id/sessions/revoke", h.revokeSessions)
@@ -85,8 +81,8 @@ func (h handlers) sessions(c *fiber.Ctx) error {
 	}
 	out := make([]fiber.Map, len(list))
 	for i, s := range list {
-		out[i] = fiber.Map{"id": s.ID, "kind": string(s.Kind), "created_at": timeOrNil(s.CreatedAt), "last_seen_at": timeOrNil(s.LastSeenAt),
-			"expires_at": timeOrNil(s.ExpiresAt), "ip": s.IP, "user_agent": s.UserAgent, "amr": s.AMR}
+		out[i] = fiber.Map{"id": s.ID, "kind": string(s.Kind), "created_at": web.TimeOrNil(s.CreatedAt), "last_seen_at": web.TimeOrNil(s.LastSeenAt),
+			"expires_at": web.TimeOrNil(s.ExpiresAt), "ip": s.IP, "user_agent": s.UserAgent, "amr": s.AMR}
 	}
 	return c.JSON(fiber.Map{"sessions": out})
 }
@@ -151,12 +147,5 @@ func (h handlers) resetMFA(c *fiber.Ctx) error {
 func userJSON(u identity.User) fiber.Map {
 	return fiber.Map{"id": u.ID, "email": u.Email, "first_name": u.FirstName, "last_name": u.LastName, "phone": u.Phone,
 		"role": string(u.Role), "active": u.Active, "email_verified": u.EmailVerified, "phone_verified": u.PhoneVerified,
-		"created_at": timeOrNil(u.CreatedAt), "updated_at": timeOrNil(u.UpdatedAt), "last_login_at": timeOrNil(u.LastLoginAt)}
-}
-
-func timeOrNil(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC().Format(time.RFC3339)
+		"created_at": web.TimeOrNil(u.CreatedAt), "updated_at": web.TimeOrNil(u.UpdatedAt), "last_login_at": web.TimeOrNil(u.LastLoginAt)}
 }

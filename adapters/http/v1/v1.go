@@ -46,10 +46,7 @@ type Options struct {
 func Register(r fiber.Router, opts Options) {
 	h := handlers{opts: opts}
 	g := r.Group(Prefix, web.Guard)
-	g.Get("/openapi.json", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
-		return c.Send(openAPI)
-	})
+	g.Get("/openapi.json", web.ServeDocument(openAPI))
 	g.Post("/register", h.register)
 	g.Post("/login", h.login)
 	g.Post("/sms/send", h.smsSend)
@@ -226,7 +223,7 @@ func (h handlers) credentialsBody(c *fiber.Ctx, u identity.User, creds session.C
 	if dev.Token != "" {
 		web.SetDeviceCookie(c, h.opts.Dev, dev)
 		out["device_token"] = dev.Token
-		out["device_expires_at"] = timeOrNil(dev.ExpiresAt)
+		out["device_expires_at"] = web.TimeOrNil(dev.ExpiresAt)
 	}
 	switch creds.Session.Kind {
 	case identity.SessionAPI:
@@ -477,7 +474,7 @@ func (h handlers) magicLinkCheck(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out := fiber.Map{"valid": true, "email": info.Email, "expires_at": timeOrNil(info.ExpiresAt), "next": nil}
+	out := fiber.Map{"valid": true, "email": info.Email, "expires_at": web.TimeOrNil(info.ExpiresAt), "next": nil}
 	if info.Next != "" {
 		out["next"] = info.Next
 	}
@@ -612,19 +609,12 @@ type userBody struct {
 
 func userJSON(u identity.User) userBody {
 	return userBody{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone, PhoneVerified: u.PhoneVerified,
-		Role: string(u.Role), EmailVerified: u.EmailVerified, CreatedAt: timeOrNil(u.CreatedAt), LastLoginAt: timeOrNil(u.LastLoginAt)}
+		Role: string(u.Role), EmailVerified: u.EmailVerified, CreatedAt: web.TimeOrNil(u.CreatedAt), LastLoginAt: web.TimeOrNil(u.LastLoginAt)}
 }
 
 func sessionJSON(s identity.Session, current string) fiber.Map {
 	return fiber.Map{
-		"id": s.ID, "kind": string(s.Kind), "created_at": timeOrNil(s.CreatedAt), "last_seen_at": timeOrNil(s.LastSeenAt),
-		"expires_at": timeOrNil(s.ExpiresAt), "ip": s.IP, "user_agent": s.UserAgent, "amr": s.AMR, "current": s.ID == current,
+		"id": s.ID, "kind": string(s.Kind), "created_at": web.TimeOrNil(s.CreatedAt), "last_seen_at": web.TimeOrNil(s.LastSeenAt),
+		"expires_at": web.TimeOrNil(s.ExpiresAt), "ip": s.IP, "user_agent": s.UserAgent, "amr": s.AMR, "current": s.ID == current,
 	}
-}
-
-func timeOrNil(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return t.UTC().Format(time.RFC3339)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"time"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -137,4 +138,21 @@ func jsonKind(k string) string {
 		return "an object"
 	}
 	return "a number"
+}
+
+// TimeOrNil is t in a JSON answer: RFC 3339 in UTC, or null when zero.
+func TimeOrNil(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// ServeDocument answers with doc, a JSON document (a surface's OpenAPI
+// description).
+func ServeDocument(doc []byte) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, fiber.MIMEApplicationJSONCharsetUTF8)
+		return c.Send(doc)
+	}
 }
