@@ -177,6 +177,26 @@ func (c *Users) SetEmail(ctx context.Context, tenantID, id, email, emailKey stri
 	return c.inner.SetEmail(ctx, tenantID, id, email, emailKey, at)
 }
 
+// SetPhone writes through and drops the cached user and the ids
+// remembered for its old and its new number, the old one read from the
+// store as SetEmail does.
+func (c *Users) SetPhone(ctx context.Context, tenantID, id, phone string, at time.Time) error {
+	if old, err := c.inner.ByID(ctx, tenantID, id); err == nil && old.Phone != "" {
+		defer c.phoneID.Remove(key(tenantID, old.Phone))
+	}
+	if phone != "" {
+		defer c.phoneID.Remove(key(tenantID, phone))
+	}
+	defer c.byID.Remove(key(tenantID, id))
+	return c.inner.SetPhone(ctx, tenantID, id, phone, at)
+}
+
+// List reads through and caches nothing: a list is an admin's read, rare
+// and wanted fresh, and its users may be many.
+func (c *Users) List(ctx context.Context, tenantID string, f account.UserFilter, after account.UserPosition, limit int) ([]identity.User, error) {
+	return c.inner.List(ctx, tenantID, f, after, limit)
+}
+
 // Sessions caches session.Sessions lookups by secret hash (the per-request
 // path of app tokens and cookies).
 type Sessions struct {

@@ -306,6 +306,61 @@ func TestUsersProfileWritesDropTheCachedUserAndTheLeftKey(t *testing.T) {
 	}
 }
 
+// SetPhone drops the cached user and forgets the id remembered for the
+// number the user left, so a lookup of it does not read the user by id
+// first; the new number finds the user.
+func TestUsersSetPhoneDropsTheCachedUserAndTheLeftNumber(t *testing.T) {
+	t.Parallel()
+	mem := accounttest.NewMemoryUsers()
+	inner := &countingByEmail{Users: mem}
+	_ = mem.Create(ctx, identity.User{ID: "u1", TenantID: "a", EmailKey: "k@example.com", Phone: "+447400123456", PhoneVerified: true, Active: true})
+	c := cache.NewUsers(inner, 10, time.Minute)
+	if u, err := c.ByPhone(ctx, "a", "+447400123456"); err != nil || u.ID != "u1" { // remembers the number's id
+		t.Fatal(u, err)
+	}
+	if _, err := c.ByID(ctx, "a", "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetPhone(ctx, "a", "u1", "+447400123457", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := c.ByID(ctx, "a", "u1"); u.Phone != "+447400123457" || u.PhoneVerified {
+		t.Fatalf("the cached user was served after SetPhone: %+v", u)
+	}
+	before := inner.byID.Load()
+	if _, err := c.ByPhone(ctx, "a", "+447400123456"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("ByPhone(left number): %v, want ErrNotFound", err)
+	}
+	if n := inner.byID.Load() - before; n != 0 {
+		t.Fatalf("%d reads by id for the number the user left; its remembered id was not dropped", n)
+	}
+	if u, err := c.ByPhone(ctx, "a", "+447400123457"); err != nil || u.ID != "u1" {
+		t.Fatalf("ByPhone(new number) = %+v, %v", u, err)
+	}
+}
+
+// List is never served from the cache: a change made behind it (another
+// instance's) shows at once.
+func TestUsersListReadsThrough(t *testing.T) {
+	t.Parallel()
+	mem := accounttest.NewMemoryUsers()
+	_ = mem.Create(ctx, identity.User{ID: "u1", TenantID: "a", EmailKey: "k@example.com", Role: identity.RoleUser, Active: true})
+	c := cache.NewUsers(mem, 10, time.Minute)
+	active := true
+	if got, err := c.List(ctx, "a", account.UserFilter{Active: &active}, account.UserPosition{}, 10); err != nil || len(got) != 1 {
+		t.Fatalf("List = %+v, %v", got, err)
+	}
+	if _, err := c.ByID(ctx, "a", "u1"); err != nil { // cached active
+		t.Fatal(err)
+	}
+	if err := mem.SetActive(ctx, "a", "u1", false, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.List(ctx, "a", account.UserFilter{Active: &active}, account.UserPosition{}, 10); err != nil || len(got) != 0 {
+		t.Fatalf("List after a change behind the cache = %+v, %v; want none", got, err)
+	}
+}
+
 func TestSessionsTouchUpdatesTheCachedSession(t *testing.T) {
 	t.Parallel()
 	clk := newClock()

@@ -296,3 +296,115 @@ func TestSetEmailToAKeyHeldWithoutAClaimIsRefusedByTheIndex(t *testing.T) {
 		t.Errorf("the refused mover moved: %+v, %v", got, err)
 	}
 }
+
+// SetPhone leaves the directory as Create would have: the new number
+// claimed for the user, not pending, the old one's claim gone; removing
+// the number releases its claim and stores the placeholder again, so that
+// users without a number keep clear of each other in the unique index.
+func TestSetPhoneKeepsTheDirectory(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	s := mongo.NewUserStore(db)
+	for _, u := range []identity.User{
+		{ID: "u1", TenantID: "t", Email: "ada@example.com", EmailKey: "ada@example.com", Phone: "+447400100001", Role: identity.RoleUser},
+		{ID: "u2", TenantID: "t", Email: "bob@example.com", EmailKey: "bob@example.com", Role: identity.RoleUser},
+	} {
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.SetPhone(ctx, "t", "u1", "+447400100002", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimOf(t, db, "t/phone:+447400100002"); c == nil || c["user_id"] != "u1" || c["pending"] == true {
+		t.Errorf("the new number's claim = %v; want u1's, not pending", c)
+	}
+	if c := claimOf(t, db, "t/phone:+447400100001"); c != nil {
+		t.Errorf("the old number's claim was kept: %v", c)
+	}
+	if err := s.SetPhone(ctx, "t", "u2", "+447400100002", time.Now()); !errors.Is(err, identity.ErrPhoneTaken) {
+		t.Fatalf("a taken number: %v", err)
+	}
+	if c := claimOf(t, db, "t/phone:+447400100002"); c == nil || c["user_id"] != "u1" {
+		t.Errorf("a refused change took the claim: %v", c)
+	}
+	if err := s.SetPhone(ctx, "t", "u1", "", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if c := claimOf(t, db, "t/phone:+447400100002"); c != nil {
+		t.Errorf("the removed number's claim was kept: %v", c)
+	}
+	var d bson.M
+	if err := db.Collection("users").FindOne(ctx, bson.D{{Key: "_id", Value: "t/u1"}}).Decode(&d); err != nil {
+		t.Fatal(err)
+	}
+	if _, has := d["phone"]; has || d["phone_key"] != "none:u1" {
+		t.Errorf("a user without a number is stored with phone %v, phone_key %v; want none and the placeholder", d["phone"], d["phone_key"])
+	}
+	if err := s.SetPhone(ctx, "t", "u1", "none:u2", time.Now()); err == nil {
+		t.Error("a number shaped like the placeholder was stored")
+	}
+	// A placeholder is no number a list finds.
+	if got, err := s.List(ctx, "t", account.UserFilter{Phone: "none:u1"}, account.UserPosition{}, 10); err != nil || len(got) != 0 {
+		t.Errorf("List by a placeholder = %+v, %v; want none", got, err)
+	}
+}
+
+// A user whose number is not claimed still holds it: the unique index
+// refuses a change to it and the refused user's claim is released.
+func TestSetPhoneToANumberHeldWithoutAClaimIsRefusedByTheIndex(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	s := mongo.NewUserStore(db)
+	for _, u := range []identity.User{
+		{ID: "u1", TenantID: "t", Email: "ada@example.com", EmailKey: "ada@example.com", Phone: "+447400100001", Role: identity.RoleUser},
+		{ID: "u2", TenantID: "t", Email: "bob@example.com", EmailKey: "bob@example.com", Role: identity.RoleUser},
+	} {
+		if err := s.Create(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Collection("user_keys").DeleteOne(ctx, bson.D{{Key: "_id", Value: "t/phone:+447400100001"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SetPhone(ctx, "t", "u2", "+447400100001", time.Now()); !errors.Is(err, identity.ErrPhoneTaken) {
+		t.Fatalf("a number held without a claim: %v, want ErrPhoneTaken", err)
+	}
+	if c := claimOf(t, db, "t/phone:+447400100001"); c != nil {
+		t.Errorf("the refused user's claim was kept: %v", c)
+	}
+	if got, err := s.ByID(ctx, "t", "u2"); err != nil || got.Phone != "" {
+		t.Errorf("the refused user changed: %+v, %v", got, err)
+	}
+}
+
+// List's order is served by an index on MongoDB: the users collection has
+// tenant_id + created_at + _id, besides tenant_id + email_key for a prefix.
+func TestUsersHaveTheIndexesOfTheList(t *testing.T) {
+	ctx := context.Background()
+	db := freshDB(t)
+	cur, err := db.Collection("users").Indexes().List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var idx []struct {
+		Name string `bson:"name"`
+		Key  bson.D `bson:"key"`
+	}
+	if err := cur.All(ctx, &idx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"tenant_created": "tenant_id created_at _id", "tenant_email_key": "tenant_id email_key"}
+	for _, ix := range idx {
+		var keys []string
+		for _, k := range ix.Key {
+			keys = append(keys, k.Key)
+		}
+		if w, ok := want[ix.Name]; ok && strings.Join(keys, " ") == w {
+			delete(want, ix.Name)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("users lacks the indexes %v; has %+v", want, idx)
+	}
+}

@@ -88,6 +88,8 @@ var Indexes = []Index{
 	{Collection: "users", Name: "tenant_email_key", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "email_key", Value: 1}}, Unique: true},
 	// Users without a phone store a unique placeholder in phone_key; see UserStore.
 	{Collection: "users", Name: "tenant_phone_key", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "phone_key", Value: 1}}, Unique: true, Prepare: backfillPhoneKeys},
+	// The admin API lists a tenant's users newest first (UserStore.List).
+	{Collection: "users", Name: "tenant_created", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}},
 	// The directory of e-mail keys and phones; see UserStore. Its claims of
 	// users stored before it existed are written before this index.
 	{Collection: "user_keys", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}, Prepare: backfillUserKeys},

@@ -8,6 +8,7 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/internal/nettest"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/platform"
@@ -39,6 +40,10 @@ func storeOps(db *mongo.DB) map[string]func(context.Context) error {
 			return users.Create(ctx, identity.User{ID: "u", TenantID: "t", Email: "a@example.com", EmailKey: "a@example.com", CreatedAt: now})
 		},
 		"users.RecordLogin": func(ctx context.Context) error { return users.RecordLogin(ctx, "t", "u", now) },
+		"users.List": func(ctx context.Context) error {
+			_, err := users.List(ctx, "t", account.UserFilter{EmailPrefix: "a"}, account.UserPosition{}, 50)
+			return err
+		},
 		"sessions.BySecret": func(ctx context.Context) error { _, err := sessions.BySecret(ctx, "t", "hash"); return err },
 		"sessions.Revoke": func(ctx context.Context) error {
 			_, err := sessions.Revoke(ctx, "t", "s", now, now.Add(time.Hour))

@@ -416,37 +416,158 @@ func (s *UserStore) SetEmail(ctx context.Context, tenantID, id, email, emailKey 
 	if u.EmailKey == emailKey {
 		return nil
 	}
-	c := emailClaim(tenantID, emailKey)
-	if _, err := s.claim(ctx, u, c, true); err != nil {
+	next, prev := emailClaim(tenantID, emailKey), emailClaim(tenantID, u.EmailKey)
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: email}, {Key: "email_key", Value: emailKey},
+		{Key: "email_verified", Value: false}, {Key: "updated_at", Value: at.UTC()}}}}
+	return s.moveKey(ctx, u, &next, &prev, update, started, func(err error) error {
+		return s.moveErr(ctx, tenantID, "email_key", emailKey, identity.ErrEmailTaken, err)
+	})
+}
+
+// SetPhone gives the user a new, unverified phone number, or none;
+// identity.ErrPhoneTaken if another user of the tenant has it. It keeps
+// the user_keys directory as SetEmail does (steps 1 to 5): the new
+// number, if any, is claimed before the user is updated and the old one,
+// if any, released after. A user without a number gets the phone_key
+// placeholder again, so that the unique index on tenant_id + phone_key
+// holds.
+func (s *UserStore) SetPhone(ctx context.Context, tenantID, id, phone string, at time.Time) error {
+	if strings.HasPrefix(phone, noPhonePrefix) {
+		return errs.ErrInvalid.WithMessage("users: a phone number may not begin with %q", noPhonePrefix)
+	}
+	started := time.Now().UTC().Truncate(time.Millisecond)
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	u, err := s.findOne(ctx, idFilter(tenantID, id))
+	if err != nil {
 		return err
 	}
-	res, err := s.coll.UpdateOne(ctx, idFilter(tenantID, id), bson.D{{Key: "$set", Value: bson.D{{Key: "email", Value: email}, {Key: "email_key", Value: emailKey},
-		{Key: "email_verified", Value: false}, {Key: "updated_at", Value: at.UTC()}}}})
+	if u.Phone == phone {
+		return nil
+	}
+	set := bson.D{{Key: "phone_key", Value: phoneKey(id, phone)}, {Key: "phone_verified", Value: false}, {Key: "updated_at", Value: at.UTC()}}
+	var update bson.D
+	if phone == "" {
+		update = bson.D{{Key: "$set", Value: set}, {Key: "$unset", Value: bson.D{{Key: "phone", Value: ""}}}}
+	} else {
+		update = bson.D{{Key: "$set", Value: append(set, bson.E{Key: "phone", Value: phone})}}
+	}
+	var next, prev *userKey
+	if phone != "" {
+		c := phoneClaim(tenantID, phone)
+		next = &c
+	}
+	if u.Phone != "" {
+		c := phoneClaim(tenantID, u.Phone)
+		prev = &c
+	}
+	return s.moveKey(ctx, u, next, prev, update, started, func(err error) error {
+		return s.moveErr(ctx, tenantID, "phone_key", phone, identity.ErrPhoneTaken, err)
+	})
+}
+
+// moveKey changes a key of user u (as read by its caller) by update, and
+// keeps the directory right: it claims next (nil: no new key) pending
+// before the update and releases prev (nil: no old key) after, only a
+// claim older than started. When the update fails, the claim of next is
+// released and failed names the error. See SetEmail for each step.
+func (s *UserStore) moveKey(ctx context.Context, u identity.User, next, prev *userKey, update bson.D, started time.Time, failed func(error) error) error {
+	if next != nil {
+		if _, err := s.claim(ctx, u, *next, true); err != nil {
+			return err
+		}
+	}
+	res, err := s.coll.UpdateOne(ctx, idFilter(u.TenantID, u.ID), update)
 	if err != nil || res.MatchedCount == 0 {
-		_, _ = s.keys.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: c.id}, {Key: "user_id", Value: id}})
+		if next != nil {
+			_, _ = s.keys.DeleteOne(context.WithoutCancel(ctx), bson.D{{Key: "_id", Value: next.id}, {Key: "user_id", Value: u.ID}})
+		}
 		if err == nil {
 			return errs.ErrNotFound // removed since the read
 		}
-		return s.moveErr(ctx, tenantID, emailKey, err)
+		return failed(err)
 	}
-	// A failure of either write below leaves the directory as described
-	// above: a pending claim its user holds answers taken like any other.
-	_, _ = s.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: c.id}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "user_id", Value: id}, {Key: "at", Value: time.Now().UTC()}, {Key: "pending", Value: false}}}},
-		options.UpdateOne().SetUpsert(true))
-	_, _ = s.keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: emailClaim(tenantID, u.EmailKey).id}, {Key: "user_id", Value: id},
-		{Key: "at", Value: bson.D{{Key: "$lt", Value: started}}}})
+	// A failure of either write below leaves the directory as SetEmail
+	// describes: a pending claim its user holds answers taken like any other.
+	if next != nil {
+		_, _ = s.keys.UpdateOne(ctx, bson.D{{Key: "_id", Value: next.id}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "tenant_id", Value: u.TenantID}, {Key: "user_id", Value: u.ID}, {Key: "at", Value: time.Now().UTC()}, {Key: "pending", Value: false}}}},
+			options.UpdateOne().SetUpsert(true))
+	}
+	if prev != nil {
+		_, _ = s.keys.DeleteOne(ctx, bson.D{{Key: "_id", Value: prev.id}, {Key: "user_id", Value: u.ID},
+			{Key: "at", Value: bson.D{{Key: "$lt", Value: started}}}})
+	}
 	return nil
 }
 
-// moveErr names why moving a user to emailKey failed.
-func (s *UserStore) moveErr(ctx context.Context, tenantID, emailKey string, err error) error {
+// moveErr names why moving a user to the value of a unique field failed:
+// taken when another user of the tenant has it.
+func (s *UserStore) moveErr(ctx context.Context, tenantID, field, value string, taken *errs.Error, err error) error {
 	// As in createErr: FerretDB reports some unique violations as internal
 	// errors, so whatever the error, a read decides what happened.
-	if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: "email_key", Value: emailKey}}); cerr == nil && n > 0 {
-		return identity.ErrEmailTaken.Wrap(err)
+	if value != "" {
+		if n, cerr := s.coll.CountDocuments(ctx, bson.D{{Key: "tenant_id", Value: tenantID}, {Key: field, Value: value}}); cerr == nil && n > 0 {
+			return taken.Wrap(err)
+		}
 	}
-	return storeErr("users: move the e-mail", err)
+	return storeErr("users: move the "+field, err)
+}
+
+// List returns a page of the tenant's users matching f, newest first.
+//
+// It is one find with a filter, a sort and a limit, which FerretDB
+// answers as MongoDB does: the e-mail prefix is a range on email_key
+// (from the prefix up to the prefix followed by U+10FFFF, which no key
+// holds: identity.CheckText refuses noncharacters), the phone an equality
+// on phone_key (never a placeholder: a number beginning like one finds
+// nobody, as in ByPhone), and the
+// position a range on created_at then _id (within a tenant, _id orders as
+// the user id does). On MongoDB the index on tenant_id + created_at + _id
+// serves the order, and tenant_id + email_key a prefix; FerretDB's SQLite
+// backend reads the collection, which is fine for the development store.
+func (s *UserStore) List(ctx context.Context, tenantID string, f account.UserFilter, after account.UserPosition, limit int) ([]identity.User, error) {
+	if limit < 1 {
+		return nil, errs.ErrInvalid.WithMessage("users: limit must be at least 1")
+	}
+	if strings.HasPrefix(f.Phone, noPhonePrefix) {
+		return nil, nil // a placeholder is nobody's number
+	}
+	filter := bson.D{{Key: "tenant_id", Value: tenantID}}
+	if f.EmailPrefix != "" {
+		filter = append(filter, bson.E{Key: "email_key", Value: bson.D{{Key: "$gte", Value: f.EmailPrefix}, {Key: "$lt", Value: f.EmailPrefix + "\U0010FFFF"}}})
+	}
+	if f.Phone != "" {
+		filter = append(filter, bson.E{Key: "phone_key", Value: f.Phone})
+	}
+	if f.Role != "" {
+		filter = append(filter, bson.E{Key: "role", Value: string(f.Role)})
+	}
+	if f.Active != nil {
+		filter = append(filter, bson.E{Key: "active", Value: *f.Active})
+	}
+	if !after.IsZero() {
+		at := after.CreatedAt.UTC()
+		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
+			bson.D{{Key: "created_at", Value: bson.D{{Key: "$lt", Value: at}}}},
+			bson.D{{Key: "created_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: docID(tenantID, after.ID)}}}},
+		}})
+	}
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	cur, err := s.coll.Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "created_at", Value: -1}, {Key: "_id", Value: -1}}).SetLimit(int64(limit)))
+	if err != nil {
+		return nil, storeErr("users: list", err)
+	}
+	var docs []userDocument
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeErr("users: list", err)
+	}
+	out := make([]identity.User, len(docs))
+	for i, d := range docs {
+		out[i] = userToDomain(d)
+	}
+	return out, nil
 }
 
 // backfillPhoneKeys gives every user document without a phone_key the

@@ -50,4 +50,48 @@ type Users interface {
 	// already has changes nothing and succeeds. After it, ByEmail finds the
 	// user by the new key and nobody by the old one.
 	SetEmail(ctx context.Context, tenantID, id, email, emailKey string, at time.Time) error
+	// SetPhone gives the user the phone number phone (E.164), or none when
+	// phone is "", and stamps updated_at; the number becomes unverified.
+	// identity.ErrPhoneTaken when another user of the tenant has it; of
+	// concurrent changes (or a change and a Create) to one number exactly
+	// one wins. Setting the number the user already has changes nothing and
+	// succeeds. After it, ByPhone finds the user by the new number and
+	// nobody by the old one, which another user may then take.
+	SetPhone(ctx context.Context, tenantID, id, phone string, at time.Time) error
+	// List returns at most limit (≥ 1) of the tenant's users that match f,
+	// newest first: by CreatedAt, latest first, and among users created at
+	// one instant by ID, greatest first. It starts after the position
+	// after (the CreatedAt and ID of the last user of the previous page;
+	// the zero UserPosition for the first page). A walk of the pages is
+	// stable under concurrent creates: a user stored before the first page
+	// was read and not changed meanwhile appears on exactly one page, and
+	// none appears twice.
+	List(ctx context.Context, tenantID string, f UserFilter, after UserPosition, limit int) ([]identity.User, error)
 }
+
+// UserFilter selects users for Users.List; its zero value selects all.
+type UserFilter struct {
+	// EmailPrefix keeps the users whose e-mail key begins with it (a
+	// prefix of a key, as identity.EmailKeyPrefix makes it).
+	EmailPrefix string
+	// Phone keeps the user with this phone number, in E.164 form.
+	Phone string
+	// Role keeps the users of this role.
+	Role identity.Role
+	// Active, when set, keeps the active users (true) or the disabled ones
+	// (false).
+	Active *bool
+}
+
+// UserPosition is a place in Users.List's order: a user's CreatedAt and
+// ID. The zero value is before the first user.
+type UserPosition struct {
+	CreatedAt time.Time
+	ID        string
+}
+
+// IsZero reports whether p is the start of the list.
+func (p UserPosition) IsZero() bool { return p.CreatedAt.IsZero() && p.ID == "" }
+
+// PositionOf is the position of u in Users.List's order.
+func PositionOf(u identity.User) UserPosition { return UserPosition{CreatedAt: u.CreatedAt, ID: u.ID} }

@@ -40,3 +40,23 @@ func NormalizeEmail(raw string) (email, key string, err error) {
 	key = norm.NFKC.String(folder.String(email))
 	return email, key, nil
 }
+
+// EmailKeyPrefix reads the beginning of an e-mail address as a person
+// typed it into a search and returns it as the beginning of e-mail keys:
+// trimmed, NFKC, case-folded and NFKC again, as NormalizeEmail makes a
+// key, so that "ADA@" finds ada@example.com. It is refused, with the
+// reason, when it breaks CheckText's character rule or is longer than
+// MaxEmailLength characters; an empty prefix is "" (it matches every key).
+// The folding of a whole address and of its beginning agree for every
+// prefix that does not end inside a sequence NFKC composes (a letter and
+// its combining accent typed separately).
+func EmailKeyPrefix(raw string) (string, error) {
+	raw = strings.TrimSpace(raw)
+	if reason := CheckText(raw); reason != "" {
+		return "", errors.New(reason)
+	}
+	if n := utf8.RuneCountInString(raw); n > MaxEmailLength {
+		return "", errors.New(tooLong(MaxEmailLength, n))
+	}
+	return norm.NFKC.String(folder.String(norm.NFKC.String(raw))), nil
+}

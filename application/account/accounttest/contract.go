@@ -225,11 +225,20 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 			if err := s.SetEmail(ctx, tc.tenant, tc.id, "Eve@example.com", "eve@example.com", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
 				t.Errorf("SetEmail(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
 			}
+			if err := s.SetPhone(ctx, tc.tenant, tc.id, "+447400999999", at(time.Hour)); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("SetPhone(%s, %s): %v, want ErrNotFound", tc.tenant, tc.id, err)
+			}
 		}
 		if got, err := s.ByID(ctx, "u-kappa", "user-1"); err != nil || !sameUser(got, u) {
 			t.Fatalf("the user changed: %+v, %v", got, err)
 		}
-		// A refused move holds on to nothing: the address is free in both tenants.
+		// A refused move holds on to nothing: the address and the number are
+		// free in both tenants.
+		for _, tenant := range []string{"u-kappa", "u-lambda"} {
+			if got, err := s.ByPhone(ctx, tenant, "+447400999999"); !errors.Is(err, errs.ErrNotFound) {
+				t.Errorf("ByPhone(%s) after a refused change = %+v, %v; want ErrNotFound", tenant, got, err)
+			}
+		}
 		for _, tenant := range []string{"u-kappa", "u-lambda"} {
 			if got, err := s.ByEmail(ctx, tenant, "eve@example.com"); !errors.Is(err, errs.ErrNotFound) {
 				t.Errorf("ByEmail(%s, eve@) after a refused move = %+v, %v; want ErrNotFound", tenant, got, err)
@@ -645,11 +654,21 @@ func RunUsersContract(t *testing.T, newStore func(t *testing.T) account.Users) {
 			t.Fatalf("ByEmail = %+v, %v; want %s", got, err, id(winner))
 		}
 	})
+
+	runSetPhoneContract(t, newStore)
+	runListContract(t, newStore)
 }
 
 // checkOneWins checks that exactly one of results is nil and every other
 // identity.ErrEmailTaken, and returns the winner.
 func checkOneWins(t *testing.T, results []error) int {
+	t.Helper()
+	return checkOneWinsWith(t, results, identity.ErrEmailTaken)
+}
+
+// checkOneWinsWith checks that exactly one of results is nil and every
+// other taken, and returns the winner.
+func checkOneWinsWith(t *testing.T, results []error, taken error) int {
 	t.Helper()
 	winner := -1
 	for i, err := range results {
@@ -658,8 +677,8 @@ func checkOneWins(t *testing.T, results []error) int {
 			t.Errorf("racers %d and %d both took the key", winner, i)
 		case err == nil:
 			winner = i
-		case !errors.Is(err, identity.ErrEmailTaken):
-			t.Errorf("racer %d: %v, want ErrEmailTaken", i, err)
+		case !errors.Is(err, taken):
+			t.Errorf("racer %d: %v, want %v", i, err, taken)
 		}
 	}
 	if winner < 0 {

@@ -4,6 +4,8 @@ package accounttest
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -152,6 +154,75 @@ func (m *MemoryUsers) SetEmail(_ context.Context, tenantID, id, email, emailKey 
 	u.Email, u.EmailKey, u.EmailVerified, u.UpdatedAt = email, emailKey, false, ms(at)
 	m.byID[uid] = u
 	return nil
+}
+
+// SetPhone gives the user a new, unverified phone number, or none, unless
+// another user of the tenant has it.
+func (m *MemoryUsers) SetPhone(_ context.Context, tenantID, id, phone string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	uid := tenantID + "/" + id
+	u, ok := m.byID[uid]
+	switch {
+	case !ok:
+		return errs.ErrNotFound
+	case u.Phone == phone:
+		return nil
+	}
+	if phone != "" {
+		if _, taken := m.byPhone[tenantID+"/"+phone]; taken {
+			return identity.ErrPhoneTaken
+		}
+		m.byPhone[tenantID+"/"+phone] = uid
+	}
+	if u.Phone != "" {
+		delete(m.byPhone, tenantID+"/"+u.Phone)
+	}
+	u.Phone, u.PhoneVerified, u.UpdatedAt = phone, false, ms(at)
+	m.byID[uid] = u
+	return nil
+}
+
+// List returns a page of the tenant's users matching f, newest first.
+func (m *MemoryUsers) List(_ context.Context, tenantID string, f account.UserFilter, after account.UserPosition, limit int) ([]identity.User, error) {
+	if limit < 1 {
+		return nil, errs.ErrInvalid.WithMessage("users: limit must be at least 1")
+	}
+	m.mu.Lock()
+	var out []identity.User
+	for _, u := range m.byID {
+		if u.TenantID == tenantID && matches(u, f) && (after.IsZero() || listedBefore(after, account.PositionOf(u))) {
+			out = append(out, u)
+		}
+	}
+	m.mu.Unlock()
+	slices.SortFunc(out, func(a, b identity.User) int {
+		switch {
+		case listedBefore(account.PositionOf(a), account.PositionOf(b)):
+			return -1
+		case listedBefore(account.PositionOf(b), account.PositionOf(a)):
+			return 1
+		}
+		return 0
+	})
+	if len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// listedBefore reports whether a comes before b in List's order: later
+// created, or created at the same instant with a greater id.
+func listedBefore(a, b account.UserPosition) bool {
+	if !a.CreatedAt.Equal(b.CreatedAt) {
+		return a.CreatedAt.After(b.CreatedAt)
+	}
+	return a.ID > b.ID
+}
+
+func matches(u identity.User, f account.UserFilter) bool {
+	return strings.HasPrefix(u.EmailKey, f.EmailPrefix) && (f.Phone == "" || u.Phone == f.Phone) &&
+		(f.Role == "" || u.Role == f.Role) && (f.Active == nil || u.Active == *f.Active)
 }
 
 func (m *MemoryUsers) update(tenantID, id string, f func(*identity.User)) error {
