@@ -52,6 +52,8 @@ type auditDocument struct {
 	Method    string    `bson:"method,omitempty"`
 	AMR       []string  `bson:"amr,omitempty"`
 	Reason    string    `bson:"reason,omitempty"`
+	OldRole   string    `bson:"old_role,omitempty"`
+	NewRole   string    `bson:"new_role,omitempty"`
 	IP        string    `bson:"ip,omitempty"`
 	UserAgent string    `bson:"user_agent,omitempty"`
 	RequestID string    `bson:"request_id,omitempty"`
@@ -61,7 +63,7 @@ type auditDocument struct {
 func auditToDocument(e audit.Event) auditDocument {
 	d := auditDocument{ID: docID(e.TenantID, e.ID), TenantID: e.TenantID, Type: string(e.Type), At: e.Time.UTC(),
 		ActorID: e.ActorID, TargetID: e.TargetID, SessionID: e.SessionID, Method: e.Method, AMR: e.AMR, Reason: e.Reason,
-		UserAgent: e.UserAgent, RequestID: e.RequestID, ExpiresAt: e.ExpiresAt.UTC()}
+		OldRole: e.OldRole, NewRole: e.NewRole, UserAgent: e.UserAgent, RequestID: e.RequestID, ExpiresAt: e.ExpiresAt.UTC()}
 	if e.IP.IsValid() {
 		d.IP = e.IP.String()
 	}
@@ -72,7 +74,7 @@ func auditToDomain(d auditDocument) audit.Event {
 	ip, _ := netip.ParseAddr(d.IP) // "" (none) and anything unreadable: no address
 	return audit.Event{ID: domainID(d.TenantID, d.ID), TenantID: d.TenantID, Type: audit.Type(d.Type), Time: d.At.UTC(),
 		ActorID: d.ActorID, TargetID: d.TargetID, SessionID: d.SessionID, Method: d.Method, AMR: d.AMR, Reason: d.Reason,
-		IP: ip, UserAgent: d.UserAgent, RequestID: d.RequestID, ExpiresAt: d.ExpiresAt.UTC()}
+		OldRole: d.OldRole, NewRole: d.NewRole, IP: ip, UserAgent: d.UserAgent, RequestID: d.RequestID, ExpiresAt: d.ExpiresAt.UTC()}
 }
 
 // Append stores the events whose _id is new; a malformed one fails the

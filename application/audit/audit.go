@@ -1,8 +1,8 @@
 // Package audit is each tenant's audit log: an append-only record of what
 // happened to its accounts — sign-ins and failed sign-ins, logouts and
 // revoked sessions, changes of password, address and second factor, and
-// (as the admin API comes) role changes, disabled accounts, issued links
-// and admin actions — with who did it, to whom, when, from where and in
+// the admin API's role changes, disabled and enabled accounts, issued
+// login links and other admin actions — with who did it, to whom, when, from where and in
 // which request.
 //
 // The use cases record events through the Recorder port, which never
@@ -69,7 +69,8 @@ const (
 	MFABackupCodeUsed Type = "mfa.backup_code_used"
 	// MFABackupCodesRegenerated: the backup codes were replaced.
 	MFABackupCodesRegenerated Type = "mfa.backup_codes_regenerated"
-	// RoleChanged: an admin changed an account's role (ActorID, TargetID).
+	// RoleChanged: an admin changed an account's role (ActorID, TargetID,
+	// OldRole, NewRole).
 	RoleChanged Type = "role.changed"
 	// UserDisabled and UserEnabled: an admin disabled or re-enabled an
 	// account.
@@ -80,8 +81,21 @@ const (
 	LinkIssued Type = "link.issued"
 	LinkUsed   Type = "link.used"
 	// AdminAction: any other action of an admin on an account (Reason
-	// names it).
+	// names it: the Admin* actions below).
 	AdminAction Type = "admin.action"
+)
+
+// The actions an AdminAction event names in its Reason.
+const (
+	// AdminUserCreated: an admin created the account (NewRole its role).
+	AdminUserCreated = "user.created"
+	// AdminProfileUpdated: an admin changed the account's name, address or
+	// phone number.
+	AdminProfileUpdated = "profile.updated"
+	// AdminMFAReset: an admin turned the account's second factor off.
+	AdminMFAReset = "mfa.reset"
+	// AdminSessionsRevoked: an admin ended every session of the account.
+	AdminSessionsRevoked = "sessions.revoked"
 )
 
 // Types lists every event type.
@@ -122,9 +136,13 @@ type Event struct {
 	// AMR are the authentication method references of a sign-in.
 	AMR []string
 	// Reason is a stable machine code: why a sign-in was refused (the
-	// error's code: invalid_credentials, throttled, otp_invalid...) or
-	// why a session was revoked.
+	// error's code: invalid_credentials, throttled, otp_invalid...), why
+	// a session was revoked, or the action of an AdminAction.
 	Reason string
+	// OldRole and NewRole are the account's role before and after a
+	// RoleChanged event; NewRole is also the role of an account an admin
+	// created.
+	OldRole, NewRole string
 	// IP, UserAgent and RequestID say where the request came from.
 	IP        netip.Addr
 	UserAgent string
@@ -172,6 +190,7 @@ func (e Event) Check() error {
 func (e Event) bounded() Event {
 	e.ActorID, e.TargetID, e.SessionID = clip(e.ActorID, maxField), clip(e.TargetID, maxField), clip(e.SessionID, maxField)
 	e.Method, e.Reason, e.RequestID = clip(e.Method, maxField), clip(e.Reason, maxField), clip(e.RequestID, maxField)
+	e.OldRole, e.NewRole = clip(e.OldRole, maxField), clip(e.NewRole, maxField)
 	e.IP = e.IP.Unmap()
 	e.UserAgent = clip(e.UserAgent, maxUserAgent)
 	if len(e.AMR) > maxAMR {

@@ -76,7 +76,7 @@ func TestRecordBoundsWhatARequestSends(t *testing.T) {
 	got := recorded(t, platformtest.NewClock(t0), func(r audit.Recorder) {
 		r.Record(context.Background(), audit.Event{Type: audit.LoginSucceeded, UserAgent: long})
 		r.Record(context.Background(), audit.Event{Type: audit.LoginFailed, UserAgent: "bad \xff\xfe bytes", Reason: strings.Repeat("x", 1000),
-			AMR: []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}})
+			AMR: []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}, OldRole: strings.Repeat("o", 1000), NewRole: "bad \xff role"})
 	})
 	if len(got) != 2 {
 		t.Fatalf("%d events stored, want 2", len(got))
@@ -84,7 +84,7 @@ func TestRecordBoundsWhatARequestSends(t *testing.T) {
 	if ua := got[0].UserAgent; len(ua) != 256 || !utf8.ValidString(ua) || !strings.HasPrefix(long, ua) {
 		t.Fatalf("long user agent kept as %d bytes (valid %v)", len(ua), utf8.ValidString(ua))
 	}
-	if e := got[1]; e.UserAgent != "bad \uFFFD bytes" || len(e.Reason) != 128 || len(e.AMR) != 8 {
-		t.Fatalf("bounded event: %q, reason of %d bytes, %d amr", e.UserAgent, len(e.Reason), len(e.AMR))
+	if e := got[1]; e.UserAgent != "bad \uFFFD bytes" || len(e.Reason) != 128 || len(e.AMR) != 8 || len(e.OldRole) != 128 || e.NewRole != "bad \uFFFD role" {
+		t.Fatalf("bounded event: %q, reason of %d bytes, %d amr, old role of %d bytes, new role %q", e.UserAgent, len(e.Reason), len(e.AMR), len(e.OldRole), e.NewRole)
 	}
 }

@@ -51,7 +51,7 @@ func same(a, b audit.Event) bool {
 	ms := platformtest.MS
 	return a.ID == b.ID && a.TenantID == b.TenantID && ms(a.Time).Equal(ms(b.Time)) && a.Type == b.Type && a.ActorID == b.ActorID &&
 		a.TargetID == b.TargetID && a.SessionID == b.SessionID && a.Method == b.Method && slices.Equal(a.AMR, b.AMR) &&
-		a.Reason == b.Reason && a.IP == b.IP && a.UserAgent == b.UserAgent && a.RequestID == b.RequestID &&
+		a.Reason == b.Reason && a.OldRole == b.OldRole && a.NewRole == b.NewRole && a.IP == b.IP && a.UserAgent == b.UserAgent && a.RequestID == b.RequestID &&
 		ms(a.ExpiresAt).Equal(ms(b.ExpiresAt))
 }
 
@@ -119,13 +119,14 @@ func RunLogContract(t *testing.T, newLog func(t *testing.T) Harness) {
 			e.AMR, e.IP, e.UserAgent, e.RequestID = []string{"pwd", "otp"}, netip.MustParseAddr("2001:db8::7"), "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0", "req-1"
 		})
 		bare := event("a", audit.LoginFailed, 2*time.Minute, func(e *audit.Event) { e.Reason, e.IP = "invalid_credentials", netip.MustParseAddr("203.0.113.9") })
-		appendAll(t, h.Log, full, bare)
+		role := event("a", audit.RoleChanged, 3*time.Minute, func(e *audit.Event) { e.ActorID, e.TargetID, e.OldRole, e.NewRole = "u2", "u1", "user", "staff" })
+		appendAll(t, h.Log, full, bare, role)
 		p, err := h.Log.Query(ctx, "a", audit.Filter{}, "", 10, now)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(p.Events) != 2 || p.Next != "" || !same(p.Events[0], bare) || !same(p.Events[1], full) {
-			t.Fatalf("query = %+v\nwant [%+v %+v] and no next page", p, bare, full)
+		if len(p.Events) != 3 || p.Next != "" || !same(p.Events[0], role) || !same(p.Events[1], bare) || !same(p.Events[2], full) {
+			t.Fatalf("query = %+v\nwant [%+v %+v %+v] and no next page", p, role, bare, full)
 		}
 	})
 
