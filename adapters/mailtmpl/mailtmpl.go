@@ -139,6 +139,7 @@ type needs struct{ link, code, newEmail bool }
 var kindNeeds = map[message.MailKind]needs{
 	message.MailVerification:  {link: true},
 	message.MailPasswordReset: {link: true},
+	message.MailInvite:        {link: true},
 	message.MailMagicLink:     {link: true},
 	message.MailEmailCode:     {code: true},
 	message.MailEmailChanged:  {newEmail: true},

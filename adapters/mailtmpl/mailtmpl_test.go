@@ -67,6 +67,7 @@ func TestDefaultsComposeEveryKind(t *testing.T) {
 		message.MailPasswordChanged: "If it was not you",
 		message.MailEmailChanged:    "If it was not you",
 		message.MailBackupCodeUsed:  "If it was not you",
+		message.MailInvite:          "If you did not expect this invitation",
 	}
 	for _, kind := range message.MailKinds() {
 		t.Run(string(kind), func(t *testing.T) {
@@ -84,6 +85,8 @@ func TestDefaultsComposeEveryKind(t *testing.T) {
 				want = append(want, link, "271828", "30 minutes") // a verification mail shows a code it is given
 			case message.MailPasswordReset, message.MailMagicLink:
 				want = append(want, link, "30 minutes")
+			case message.MailInvite:
+				want = append(want, link, "30 minutes", "You have been invited to Acme Shop; set your password")
 			case message.MailEmailCode:
 				want = append(want, "271828", "30 minutes")
 			case message.MailSignupNotice:

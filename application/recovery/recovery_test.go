@@ -672,3 +672,74 @@ func TestATokenOfOneTenantIsRefusedByAnother(t *testing.T) {
 		t.Fatalf("on a: %v", err)
 	}
 }
+
+// TestAnInvitationSetsThePasswordOfANewAccountAndProvesItsAddress: an
+// account without a password is mailed an invitation whose link, under
+// the canonical reset path, works for InviteTTL (past a reset's
+// lifetime), sets the password once and verifies the address.
+func TestAnInvitationSetsThePasswordOfANewAccountAndProvesItsAddress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.addUser(t, "u1", "Ann@Example.com", func(u *identity.User) { u.PasswordHash = "" })
+	if err := f.svc.Invite(ctx, u); err != nil {
+		t.Fatal(err)
+	}
+	m := f.mails(t)
+	if len(m) != 1 || m[0].To != "Ann@Example.com" || m[0].Subject != string(message.MailInvite) {
+		t.Fatalf("mails %+v", m)
+	}
+	parts := strings.Split(m[0].Text, "|")
+	tok := tokenOf(t, m[0])
+	if parts[1] != "Ann" || parts[2] != link.Build(base, link.Canonical.ResetPassword, tok) || parts[3] != recovery.InviteTTL.String() {
+		t.Fatalf("mail data %q", m[0].Text)
+	}
+	f.clock.Advance(recovery.InviteTTL - time.Minute) // long past a reset link's lifetime
+	if err := f.svc.Validate(ctx, tok); err != nil {
+		t.Fatalf("validate the invitation after %s: %v", recovery.InviteTTL-time.Minute, err)
+	}
+	got, err := f.svc.Reset(ctx, recovery.ResetInput{Token: tok, Password: "a new long password", Client: alice})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.PasswordHash != "fake$a new long password" || !got.EmailVerified {
+		t.Fatalf("after the invitation: %+v, want the password set and the address verified", got)
+	}
+	if stored, _ := f.users.ByID(ctx, "shop", "u1"); !stored.EmailVerified || stored.PasswordHash != got.PasswordHash {
+		t.Fatalf("stored %+v", stored)
+	}
+	_, err = f.svc.Reset(ctx, recovery.ResetInput{Token: tok, Password: "another long password"})
+	invalidToken(t, "the invitation used again", err)
+}
+
+// TestAnInvitationExpiresAndDiesWithAChangeOfAddress: past InviteTTL the
+// link is dead; before it, a move of the account to another address kills
+// it; a disabled account is not invited.
+func TestAnInvitationExpiresAndDiesWithAChangeOfAddress(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	u := f.addUser(t, "u1", "ann@example.com", func(u *identity.User) { u.PasswordHash = "" })
+	v := f.addUser(t, "u2", "bob@example.com", func(u *identity.User) { u.PasswordHash = "" })
+	for _, x := range []identity.User{u, v} {
+		if err := f.svc.Invite(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := f.mails(t)
+	if len(m) != 2 {
+		t.Fatalf("%d mails", len(m))
+	}
+	if err := f.users.mem.SetEmail(ctx, "shop", "u2", "bob@new.example", "bob@new.example", f.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
+	invalidToken(t, "after a change of address", f.svc.Validate(ctx, tokenOf(t, m[1])))
+	f.clock.Advance(recovery.InviteTTL + time.Second)
+	invalidToken(t, "after InviteTTL", f.svc.Validate(ctx, tokenOf(t, m[0])))
+
+	off := f.addUser(t, "u3", "cyd@example.com", func(u *identity.User) { u.PasswordHash, u.Active = "", false })
+	if err := f.svc.Invite(ctx, off); !errors.Is(err, recovery.ErrInviteInactive) {
+		t.Fatalf("a disabled account: %v, want ErrInviteInactive", err)
+	}
+	if n := len(f.mails(t)); n != 2 {
+		t.Fatalf("%d mails after inviting a disabled account, want none more", n)
+	}
+}

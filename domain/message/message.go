@@ -45,12 +45,15 @@ const (
 	// MailBackupCodeUsed tells the owner that one of the account's
 	// second-factor backup codes was used (Left of them remain).
 	MailBackupCodeUsed MailKind = "backup_code_used"
+	// MailInvite invites the owner of an account an admin created, which
+	// has no password yet, to set one (Link).
+	MailInvite MailKind = "invite"
 )
 
 // MailKinds lists every kind, in a fixed order.
 func MailKinds() []MailKind {
 	return []MailKind{MailVerification, MailPasswordReset, MailMagicLink, MailEmailCode,
-		MailSignupNotice, MailPasswordChanged, MailNewSignIn, MailEmailChanged, MailBackupCodeUsed}
+		MailSignupNotice, MailPasswordChanged, MailNewSignIn, MailEmailChanged, MailBackupCodeUsed, MailInvite}
 }
 
 // Valid reports whether k is one of MailKinds.
