@@ -34,6 +34,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/session"
@@ -100,6 +101,9 @@ type Deps struct {
 	// Links is the tenant's one-time-code engine.
 	Links *otp.Engine
 	Login *login.Pipeline
+	// Audit records the links issued (audit.LinkIssued, with who issued
+	// them); the pipeline records the sign-ins.
+	Audit audit.Recorder
 }
 
 // ErrLinkInvalid answers a link that cannot sign anyone in: a token that
@@ -153,7 +157,9 @@ type Issued struct {
 // secret_key are required, and the user must exist and be active (field
 // errors, all at once; on "user": "does not exist", "is not active"); the
 // actor must outrank the user (identity.ErrForbidden). A user who had DailyCap links
-// today gets no more (otp.ErrDailyCap).
+// today gets no more (otp.ErrDailyCap). An issued link is recorded
+// (audit.LinkIssued, the actor and the user; never the token or the
+// secret key).
 func (s *Service) Issue(ctx context.Context, in IssueInput) (Issued, error) {
 	if err := s.d.Login.Allowed(tenant.MethodAdminLink); err != nil {
 		return Issued{}, err
@@ -199,6 +205,7 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.LinkIssued, ActorID: in.Actor.ID, TargetID: u.ID, Method: string(tenant.MethodAdminLink)})
 	return Issued{Token: issued.Secret, ExpiresAt: issued.ExpiresAt}, nil
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/login/logintest"
@@ -41,6 +42,7 @@ func (tokens) Verify(context.Context, string) (session.AccessClaims, error) {
 // fixture is one tenant's login links on in-memory ports.
 type fixture struct {
 	svc      *loginlink.Service
+	audit    *audittest.Recorder
 	users    *accounttest.MemoryUsers
 	sessions *sessiontest.MemorySessions
 	clock    *platformtest.Clock
@@ -86,10 +88,11 @@ func newFixture(t *testing.T, o options) *fixture {
 		t.Fatal(err)
 	}
 	pipe := logintest.New(t, tn, logintest.Options{Users: us, Issuer: session.NewIssuer(sess), Clock: c})
+	rec := audittest.NewRecorder()
 	svc := loginlink.New(tn, loginlink.Policy{TTL: tn.Profiles.Seed000LoginLinkTTL}, loginlink.Deps{
-		Users: us, Links: otp.New(tn.ID, key, o.store, c, rand.Reader), Login: pipe.Pipeline,
+		Users: us, Links: otp.New(tn.ID, key, o.store, c, rand.Reader), Login: pipe.Pipeline, Audit: rec,
 	})
-	return &fixture{svc: svc, users: us, sessions: sessions, clock: c, t: tn, factors: pipe.Factors}
+	return &fixture{svc: svc, audit: rec, users: us, sessions: sessions, clock: c, t: tn, factors: pipe.Factors}
 }
 
 func (f *fixture) user(t *testing.T, id string, role identity.Role) identity.User {
@@ -157,6 +160,12 @@ func TestALinkSignsItsUserInOnceInABrowser(t *testing.T) {
 	}
 	if n := f.live(t, ann.ID); n != 1 {
 		t.Fatalf("%d sessions, want 1", n)
+	}
+	if e := f.audit.Of(audit.LinkIssued); len(e) != 1 || e[0].ActorID != staff.ID || e[0].TargetID != ann.ID {
+		t.Fatalf("recorded %+v, want one link.issued by staff for ann", f.audit.Events())
+	}
+	if h := f.audit.Holding(is.Token, "user-login-secret"); len(h) != 0 {
+		t.Fatalf("events hold the token or the secret key: %+v", h)
 	}
 }
 
@@ -342,6 +351,20 @@ func TestWhoMayIssue(t *testing.T) {
 		case !tc.allowed && !errors.Is(err, identity.ErrForbidden):
 			t.Errorf("%s for a %s: %v, want forbidden", tc.actor, tc.target, err)
 		}
+	}
+	// Each link issued is recorded, with who issued it and for whom; no
+	// refusal is.
+	issued := f.audit.Of(audit.LinkIssued)
+	if len(issued) != 3 {
+		t.Fatalf("%d link.issued events, want 3 (one per link): %+v", len(issued), issued)
+	}
+	for _, e := range issued {
+		if e.ActorID == "" || e.TargetID == "" || e.ActorID == e.TargetID || e.Method != "admin_link" {
+			t.Errorf("event %+v: want the issuer as actor, the user as target, method admin_link", e)
+		}
+	}
+	if got := issued[0]; got.ActorID != "staff-1" || got.TargetID != "user-2" {
+		t.Errorf("first event %+v, want staff-1 for user-2", got)
 	}
 	// Not even for themselves.
 	if _, err := f.svc.Issue(ctx, loginlink.IssueInput{Actor: byRole[identity.RoleAdmin], UserID: byRole[identity.RoleAdmin].ID, SecretKey: "k"}); !errors.Is(err, identity.ErrForbidden) {
