@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"sync"
 	"testing"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
 	"github.com/portcullis/portcullis/application/admin"
+	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/audit/audittest"
+	"github.com/portcullis/portcullis/application/loginlink"
 	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/domain/errs"
@@ -43,24 +47,75 @@ func (f *factors) Reset(_ context.Context, u identity.User) error {
 	return nil
 }
 
+// invites records the invitations; fail, when set, is their answer.
+type invites struct {
+	mu   sync.Mutex
+	sent []identity.User
+	fail error
+}
+
+func (i *invites) Invite(_ context.Context, u identity.User) error {
+	i.mu.Lock()
+	defer i.mu.Unlock()
+	if i.fail != nil {
+		return i.fail
+	}
+	i.sent = append(i.sent, u)
+	return nil
+}
+
+// links records the links asked for and issues a fixed token.
+type links struct{ asked []loginlink.IssueInput }
+
+func (l *links) Issue(_ context.Context, in loginlink.IssueInput) (loginlink.Issued, error) {
+	l.asked = append(l.asked, in)
+	return loginlink.Issued{Token: "tok-" + in.UserID, ExpiresAt: time.Date(2026, 12, 1, 10, 5, 0, 0, time.UTC)}, nil
+}
+
+// auditLog records the queries and answers one event.
+type auditLog struct{ filters []audit.Filter }
+
+func (l *auditLog) Query(_ context.Context, f audit.Filter, _ string, _ int) (audit.Page, error) {
+	l.filters = append(l.filters, f)
+	return audit.Page{Events: []audit.Event{{ID: "e1", Type: audit.LoginSucceeded}}}, nil
+}
+
 type fixture struct {
 	svc      *admin.Service
+	t        tenant.Tenant
 	users    *accounttest.MemoryUsers
 	sessions *sessions
 	factors  *factors
+	invites  *invites
+	links    *links
+	log      *auditLog
+	audit    *audittest.Recorder
+	clock    *platformtest.Clock
 	by       map[identity.Role]identity.User
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 	t.Helper()
 	tn := tenant.Default()
 	tn.ID = "shop"
-	tn.Roles = map[string]tenant.RoleSpec{"support": {Rank: 5, Scopes: []string{"users:read", "roles:assign"}}}
+	tn.SMS.DefaultRegion = "GB"
+	tn.Profiles.Seed000 = true // the routes that use login links
+	tn.Redirects.Allow = []string{"https://app.shop.example"}
+	tn.Roles = map[string]tenant.RoleSpec{
+		"support": {Rank: 5, Scopes: []string{"users:read", "roles:assign"}},
+		// A manager may create users and make them staff, not admins.
+		"manager": {Rank: 50, Scopes: []string{"users:read", "users:write", "roles:assign", "sessions:revoke", "login_links:issue", "audit:read"}},
+	}
+	for _, m := range mutate {
+		m(&tn)
+	}
 	if err := tn.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{users: accounttest.NewMemoryUsers(), sessions: &sessions{}, factors: &factors{}, by: map[identity.Role]identity.User{}}
-	for _, r := range []identity.Role{identity.RoleUser, identity.RoleStaff, identity.RoleAdmin, "support"} {
+	f := &fixture{t: tn, users: accounttest.NewMemoryUsers(), sessions: &sessions{}, factors: &factors{}, invites: &invites{}, links: &links{},
+		log: &auditLog{}, audit: audittest.NewRecorder(), clock: platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)),
+		by: map[identity.Role]identity.User{}}
+	for _, r := range []identity.Role{identity.RoleUser, identity.RoleStaff, identity.RoleAdmin, "support", "manager"} {
 		u := identity.User{ID: string(r) + "-1", TenantID: tn.ID, Email: string(r) + "@example.com", EmailKey: string(r) + "@example.com", Role: r, Active: true}
 		if err := f.users.Create(ctx, u); err != nil {
 			t.Fatal(err)
@@ -71,8 +126,8 @@ func newFixture(t *testing.T) *fixture {
 	if err := f.users.Create(ctx, other); err != nil {
 		t.Fatal(err)
 	}
-	f.svc = admin.New(tn, admin.Deps{Users: f.users, Sessions: f.sessions, Factors: f.factors,
-		Clock: platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC))})
+	f.svc = admin.New(tn, admin.Deps{Users: f.users, Sessions: f.sessions, Factors: f.factors, Invites: f.invites, Links: f.links,
+		Log: f.log, Audit: f.audit, Clock: f.clock, Random: rand.Reader})
 	return f
 }
 
@@ -99,8 +154,25 @@ func TestAUserHasNoAdminAction(t *testing.T) {
 	wantForbidden(t, "reset mfa", f.svc.ResetMFA(ctx, me, target), "mfa:reset")
 	_, err = f.svc.RevokeSessions(ctx, me, target)
 	wantForbidden(t, "revoke", err, "sessions:revoke")
-	if len(f.sessions.revoked)+len(f.factors.reset) != 0 {
+	_, err = f.svc.ListUsers(ctx, me, admin.UserQuery{})
+	wantForbidden(t, "list", err, "users:read")
+	// The scope comes before the input: bad fields are not even looked at.
+	_, err = f.svc.ListUsers(ctx, me, admin.UserQuery{Status: "sleeping", Limit: -1})
+	wantForbidden(t, "list with bad fields", err, "users:read")
+	_, err = f.svc.CreateUser(ctx, me, admin.NewUser{Email: "new@example.com", FirstName: "N", LastName: "U"})
+	wantForbidden(t, "create", err, "users:write")
+	name := "Eve"
+	_, err = f.svc.UpdateProfile(ctx, me, target, admin.ProfileChange{FirstName: &name})
+	wantForbidden(t, "update", err, "users:write")
+	_, err = f.svc.IssueLoginLink(ctx, me, target, admin.LinkRequest{})
+	wantForbidden(t, "login link", err, "login_links:issue")
+	_, err = f.svc.AuditLog(ctx, me, audit.Filter{}, "", 0)
+	wantForbidden(t, "audit log", err, "audit:read")
+	if len(f.sessions.revoked)+len(f.factors.reset)+len(f.invites.sent)+len(f.links.asked)+len(f.log.filters)+len(f.audit.Events()) != 0 {
 		t.Fatal("a refused action did something")
+	}
+	if _, err := f.users.ByEmail(ctx, "shop", "new@example.com"); !errors.Is(err, errs.ErrNotFound) {
+		t.Fatalf("a refused create stored the user: %v", err)
 	}
 }
 

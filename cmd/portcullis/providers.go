@@ -388,9 +388,12 @@ func provideMailer(t tenant.Tenant, m tenant.Mail, box *outbox.Outbox, sealer *a
 }
 
 // provideAdmin returns the tenant's admin actions over its users,
-// sessions and second factors.
-func provideAdmin(t tenant.Tenant, users account.Users, sessions *session.Service, factors *mfa.Service, clock platform.Clock) *admin.Service {
-	return admin.New(t, admin.Deps{Users: users, Sessions: sessions, Factors: factors, Clock: clock})
+// sessions and second factors, its invitations (the reset flow), login
+// links and audit log.
+func provideAdmin(t tenant.Tenant, users account.Users, sessions *session.Service, factors *mfa.Service, invites *recovery.Service,
+	links *loginlink.Service, log *audit.Service, rec audit.Recorder, clock platform.Clock, random platform.Random) *admin.Service {
+	return admin.New(t, admin.Deps{Users: users, Sessions: sessions, Factors: factors, Invites: invites, Links: links, Log: log,
+		Audit: rec, Clock: clock, Random: random})
 }
 
 // provideMFAKey derives the tenant's key for backup-code hashes from the
@@ -532,9 +535,9 @@ func provideAuditService(t tenant.Tenant, l audit.Log, clock platform.Clock) *au
 
 // provideLoginLinks returns the tenant's admin-issued login links, living
 // its seed 000 profile's passwordless_login_max_age.
-func provideLoginLinks(t tenant.Tenant, users account.Users, links *otp.Engine, pipeline *login.Pipeline) *loginlink.Service {
+func provideLoginLinks(t tenant.Tenant, users account.Users, links *otp.Engine, pipeline *login.Pipeline, rec audit.Recorder) *loginlink.Service {
 	return loginlink.New(t, loginlink.Policy{TTL: t.Profiles.Seed000LoginLinkTTL, Rights: identity.RightsOf(t)},
-		loginlink.Deps{Users: users, Links: links, Login: pipeline})
+		loginlink.Deps{Users: users, Links: links, Login: pipeline, Audit: rec})
 }
 
 // provideTokenLogin returns the tenant's token login, whose app tokens the

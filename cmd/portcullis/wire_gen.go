@@ -228,11 +228,11 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
-	adminService := provideAdmin(t, users, service, mfaService, clock)
-	loginlinkService := provideLoginLinks(t, users, engine, pipeline)
-	tokenloginService := provideTokenLogin(t, service, limiter, pipeline)
+	loginlinkService := provideLoginLinks(t, users, engine, pipeline, tenantRecorder)
 	auditStore := p.AuditLog
 	auditService := provideAuditService(t, auditStore, clock)
+	adminService := provideAdmin(t, users, service, mfaService, recoveryService, loginlinkService, auditService, tenantRecorder, clock, random)
+	tokenloginService := provideTokenLogin(t, service, limiter, pipeline)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
