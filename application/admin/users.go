@@ -175,8 +175,8 @@ type Created struct {
 // account is mailed an invitation whose link sets its password (and so
 // proves its address); the account exists whatever becomes of the mail,
 // and Created.Invited says whether it went out. The address and the
-// phone are checked as at registration (errs.Invalid naming every bad
-// field); a taken one is identity.ErrEmailTaken or identity.ErrPhoneTaken.
+// phone are checked as at registration, and the role is one of the
+// tenant's (errs.Invalid naming every bad field); a taken one is identity.ErrEmailTaken or identity.ErrPhoneTaken.
 // It is recorded (admin.action user.created, with the role).
 func (s *Service) CreateUser(ctx context.Context, actor identity.User, in NewUser) (Created, error) {
 	if err := s.rights.Require(actor.Role, identity.ScopeUsersWrite); err != nil {
@@ -186,14 +186,20 @@ func (s *Service) CreateUser(ctx context.Context, actor identity.User, in NewUse
 	if role == "" {
 		role = identity.RoleUser
 	}
-	if role != identity.RoleUser {
+	var fields []errs.FieldError
+	if _, known := s.rights[role]; !known {
+		fields = append(fields, errs.FieldError{Field: "role", Reason: fmt.Sprintf("%q is not a role of this tenant", role)})
+	} else if role != identity.RoleUser {
 		if err := s.rights.CanGrant(actor.Role, role); err != nil {
 			return Created{}, err
 		}
 	}
 	p, key, err := identity.CheckProfile(identity.Profile{Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, Phone: in.Phone}, s.t.SMS)
 	if err != nil {
-		return Created{}, err
+		fields = append(errs.As(err).Fields, fields...)
+	}
+	if len(fields) > 0 {
+		return Created{}, errs.InvalidFields(fields...)
 	}
 	id, err := s.newID()
 	if err != nil {

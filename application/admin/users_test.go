@@ -134,8 +134,8 @@ func TestCreateMakesAnInvitedAccountWithoutAPassword(t *testing.T) {
 		t.Fatalf("recorded %+v", e)
 	}
 
-	_, err = f.svc.CreateUser(ctx, adm, admin.NewUser{Email: "not an address", LastName: "\u200bLee", Phone: "12"})
-	wantFields(t, "bad fields", err, "email", "first_name", "last_name", "phone")
+	_, err = f.svc.CreateUser(ctx, adm, admin.NewUser{Email: "not an address", LastName: "\u200bLee", Phone: "12", Role: "emperor"})
+	wantFields(t, "bad fields", err, "email", "first_name", "last_name", "phone", "role")
 	for _, c := range []struct {
 		in   admin.NewUser
 		want error
