@@ -24,9 +24,10 @@ import (
 	"github.com/portcullis/portcullis/application/audit"
 )
 
-// The audit log has no HTTP route yet (the admin API comes later): these
-// tests give the server a store of their own (MONGODB_URI when set, else
-// an embedded FerretDB in the test process) and read what it wrote there.
+// These tests give the server a store of their own (MONGODB_URI when set,
+// else an embedded FerretDB in the test process) and read what it wrote
+// there, every stored field; the admin API's GET /admin/v1/audit serves
+// the same log (admin_api_test.go).
 
 // auditStore starts the store a server writes its audit log to, and
 // returns its URI and a database name of the test's own.
