@@ -77,6 +77,12 @@ type Grant struct {
 	// checked here instead of ending in a challenge. Ignored for a user
 	// without one.
 	SecondFactor string
+	// SecondFactorPassed says the first factor stands on a sign-in that
+	// passed the user's second factor already (a token login with an app
+	// token whose session's amr has "mfa"): the pipeline asks for no
+	// second factor, and the amr the grant carries says so. Only a method
+	// that proved such a sign-in sets it.
+	SecondFactorPassed bool
 	// Spend, when set, spends the first factor's single-use proof (a
 	// magic link): Complete calls it once every check has passed, the
 	// second factor's included, right before the session starts, and its
@@ -191,7 +197,7 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err // a second factor that cannot be looked up is not skipped
 	}
-	if enrolled {
+	if enrolled && !g.SecondFactorPassed {
 		switch {
 		case g.SecondFactor == "" && g.Spend != nil:
 			p.d.Audit.Record(ctx, attempt(audit.MFAChallenged, g, ""))
@@ -204,7 +210,7 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 			return Outcome{}, err
 		}
 		g.AMR = withSecondFactor(g.AMR)
-	} else if p.t.MFA.Requires(string(u.Role)) {
+	} else if !enrolled && p.t.MFA.Requires(string(u.Role)) {
 		return Outcome{}, p.enrolment(ctx, g)
 	}
 	if g.Spend != nil {

@@ -261,15 +261,20 @@ func tokenError(err error) error {
 	return ErrMFATokenInvalid
 }
 
-// withSecondFactor is amr with the second factor's reference: "otp" (RFC
-// 8176's one-time password, which a TOTP code and a backup code are); a
-// first factor that was a one-time secret already ("otp") adds "mfa".
+// withSecondFactor is amr with the second factor's references: "otp"
+// (RFC 8176's one-time password, which a TOTP code and a backup code
+// are), unless the first factor was a one-time secret already, and "mfa"
+// (RFC 8176: more than one factor was used) — what a later grant standing
+// on this sign-in (a token login) tells a second factor by.
 func withSecondFactor(amr []string) []string {
 	out := slices.Clone(amr)
-	if slices.Contains(out, "otp") {
-		return append(out, "mfa")
+	if !slices.Contains(out, "otp") {
+		out = append(out, "otp")
 	}
-	return append(out, "otp")
+	if !slices.Contains(out, "mfa") {
+		out = append(out, "mfa")
+	}
+	return out
 }
 
 // factorClient describes the client for the factor's notices.

@@ -532,15 +532,15 @@ func provideAuditService(t tenant.Tenant, l audit.Log, clock platform.Clock) *au
 
 // provideLoginLinks returns the tenant's admin-issued login links, living
 // its seed 000 profile's passwordless_login_max_age.
-func provideLoginLinks(t tenant.Tenant, users account.Users, links *otp.Engine, pipeline *login.Pipeline) *loginlink.Service {
+func provideLoginLinks(t tenant.Tenant, users account.Users, links *otp.Engine, pipeline *login.Pipeline, rec audit.Recorder) *loginlink.Service {
 	return loginlink.New(t, loginlink.Policy{TTL: t.Profiles.Seed000LoginLinkTTL, Rights: identity.RightsOf(t)},
-		loginlink.Deps{Users: users, Links: links, Login: pipeline})
+		loginlink.Deps{Users: users, Links: links, Login: pipeline, Audit: rec})
 }
 
 // provideTokenLogin returns the tenant's token login, whose app tokens the
 // session service authenticates.
-func provideTokenLogin(t tenant.Tenant, sessions *session.Service, limiter throttle.Limiter, pipeline *login.Pipeline) *tokenlogin.Service {
-	return tokenlogin.New(t, t.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sessions, Limiter: limiter, Login: pipeline})
+func provideTokenLogin(t tenant.Tenant, sessions *session.Service, limiter throttle.Limiter, pipeline *login.Pipeline, rec audit.Recorder) *tokenlogin.Service {
+	return tokenlogin.New(t, t.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sessions, Limiter: limiter, Login: pipeline, Audit: rec})
 }
 
 // shutdownWait bounds how long a tenant's release waits for the messages

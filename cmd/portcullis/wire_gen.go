@@ -229,8 +229,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
 	adminService := provideAdmin(t, users, service, mfaService, clock)
-	loginlinkService := provideLoginLinks(t, users, engine, pipeline)
-	tokenloginService := provideTokenLogin(t, service, limiter, pipeline)
+	loginlinkService := provideLoginLinks(t, users, engine, pipeline, tenantRecorder)
+	tokenloginService := provideTokenLogin(t, service, limiter, pipeline, tenantRecorder)
 	auditStore := p.AuditLog
 	auditService := provideAuditService(t, auditStore, clock)
 	tenantServices := &web.TenantServices{
