@@ -75,6 +75,9 @@ type tenantSpec struct {
 	// throttling.token_login_per_ip.
 	AdminLink, TokenLogin bool
 	TokenLoginPerIP       string
+	// LoginLinkMaxAge is profiles.seed000.passwordless_login_max_age
+	// ("30s"); empty leaves it out.
+	LoginLinkMaxAge string
 	// AuditRetention is audit.retention ("720h"); empty leaves it out.
 	AuditRetention string
 }
@@ -167,11 +170,11 @@ redirects:
   allow: [/, "http://localhost:3000"]
   default: %s
 profiles:
-  seed000: {enabled: %t}
+  seed000: {enabled: %t, passwordless_login_max_age: %s}
   seed001: {enabled: %t, prefix: /api}
 require_verified_email: %t
 throttling:
-`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001, ts.RequireVerifiedEmail)
+`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, or(ts.LoginLinkMaxAge, "300s"), !ts.NoSeed001, ts.RequireVerifiedEmail)
 	for _, l := range limits {
 		if l[1] != useDefault {
 			fmt.Fprintf(&b, "  %s: %s\n", l[0], or(l[1], generousLimit))

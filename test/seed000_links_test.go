@@ -359,6 +359,36 @@ func TestSeed000LoginLinks(t *testing.T) {
 	})
 }
 
+// TestSeed000AnExpiredLinkSignsNobodyIn: a link past
+// passwordless_login_max_age (30 s here, the shortest a tenant may set)
+// is refused like a used one, by its page and by its POST.
+func TestSeed000AnExpiredLinkSignsNobodyIn(t *testing.T) {
+	t.Parallel()
+	const host = "localhost"
+	spec := linksTenant("expiring", host)
+	spec.LoginLinkMaxAge = "30s"
+	s, rs := startWithStore(t, spec)
+	staff := join(t, s, rs, host, "expiring", "staff")
+	ann := join(t, s, rs, host, "expiring", "user")
+	r := issueLink(t, s, host, staff.Key, map[string]any{"user": ann.ID, "secret_key": "k"})
+	issuedAt := time.Now()
+	if r.Status != http.StatusOK {
+		t.Fatalf("issue: %d %s", r.Status, r.Body)
+	}
+	path := withLink(decodeJSON[struct {
+		URL string `json:"url"`
+	}](t, r).URL, ann, "k", "/dashboard/")
+	if r := s.get(t, path, withHost(host)); r.Status != http.StatusOK {
+		t.Fatalf("the live link's page: %d", r.Status)
+	}
+	time.Sleep(time.Until(issuedAt.Add(31 * time.Second)))
+	wantHome(t, "the expired link's page", s.get(t, path, withHost(host)))
+	wantHome(t, "the expired link's POST", s.do(t, http.MethodPost, path, browserPost(host)...))
+	if n := webSessions(t, s, host, withAppToken(ann.Key)); n != 0 {
+		t.Fatalf("%d browser sessions of ann, want 0", n)
+	}
+}
+
 // tokenLogin posts seed 000's token login.
 func tokenLogin(t *testing.T, s *server, host string, fields map[string]any, opts ...reqOption) reply {
 	t.Helper()
