@@ -57,7 +57,8 @@ const (
 	SessionRevoked Type = "session.revoked"
 	// PasswordChanged: the signed-in account changed its password.
 	PasswordChanged Type = "password.changed"
-	// PasswordReset: a password was set with a mailed reset link.
+	// PasswordReset: a password was set with a mailed reset link, or
+	// (Method "setup_link") with a set-password link of the admin CLI.
 	PasswordReset Type = "password.reset"
 	// EmailChanged: the signed-in account moved to another address.
 	EmailChanged Type = "email.changed"

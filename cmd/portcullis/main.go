@@ -9,8 +9,9 @@
 //	portcullis seal-smtp-password -tenant ID [-config FILE]
 //	                                    read an SMTP password on stdin and print it sealed
 //	                                    for the tenant's mail.smtp.password_sealed
-//	portcullis admin create -tenant ID -email ADDRESS [-role ROLE]
-//	                                    make an active account (password on stdin)
+//	portcullis admin create -tenant ID -email ADDRESS [-role ROLE] [-link [-link-ttl D]]
+//	                                    make an active account (password on stdin, or
+//	                                    with -link print a one-time set-password link)
 //	portcullis admin promote -tenant ID -email ADDRESS -role ROLE
 //	                                    give an account a role and end its sessions
 //

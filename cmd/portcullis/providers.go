@@ -45,6 +45,7 @@ import (
 	"github.com/portcullis/portcullis/application/profile"
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/setuplink"
 	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/application/tokenlogin"
@@ -158,7 +159,7 @@ var (
 	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier,
 		wire.Bind(new(password.Mail), new(*courier.Courier)), wire.Bind(new(login.Mail), new(*courier.Courier)),
 		wire.Bind(new(mfa.Mail), new(*courier.Courier)))
-	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
+	emailSet = wire.NewSet(provideRecovery, provideSetupLinkKey, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
 		wire.Bind(new(mfa.Reauth), new(*profile.Service)))
 	linkSet  = wire.NewSet(provideLoginLinks, provideTokenLogin)
 	auditSet = wire.NewSet(provideAuditRecorder, wire.Bind(new(audit.Recorder), new(*audit.TenantRecorder)), provideAuditService)
@@ -467,12 +468,20 @@ func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mail
 }
 
 func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
-	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, rec audit.Recorder, clock platform.Clock) *recovery.Service {
+	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, rec audit.Recorder, clock platform.Clock,
+	setup setuplink.Key) *recovery.Service {
 	p := t.Email
 	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
 		PerIP: t.Throttling.PasswordResetPerIP},
 		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Audit: rec,
-			Clock: clock})
+			Clock: clock, Setup: setup})
+}
+
+// provideSetupLinkKey derives the tenant's key for the set-password links
+// of `portcullis admin create -link` from the master key, as the command
+// does: rotating the master key kills every outstanding link.
+func provideSetupLinkKey(t tenant.Tenant, mk MasterKey) (setuplink.Key, error) {
+	return setuplink.DeriveKey(mk, t.ID)
 }
 
 func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,

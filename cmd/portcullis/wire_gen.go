@@ -226,7 +226,13 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		return nil, nil, err
 	}
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
-	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock)
+	setuplinkKey, err := provideSetupLinkKey(t, masterKey)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock, setuplinkKey)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
 	adminService := provideAdmin(t, users, service, mfaService, clock)
 	loginlinkService := provideLoginLinks(t, users, engine, pipeline, tenantRecorder)
