@@ -47,6 +47,12 @@ type User struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	LastLoginAt   time.Time
+
+	// ProfilePhoto is the URL of the user's picture; empty when none.
+	ProfilePhoto string
+	// PreferredLanguage is the language the user reads, as the client
+	// names it ("ENGLISH", "AZERBAIJANI"); empty when not set.
+	PreferredLanguage string
 }
 
 // Profile is what a person may set about themselves at registration.
