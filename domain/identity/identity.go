@@ -151,6 +151,20 @@ type Session struct {
 	IP            string
 	UserAgent     string
 	AMR           []string // authentication methods: "pwd", "otp", "mfa"...
+
+	// IdleTimeout is the session's own sliding idle window (a
+	// compatibility profile's token lifetime); zero means the tenant's
+	// sessions.idle_timeout.
+	IdleTimeout time.Duration
+}
+
+// Idle is the idle window the session slides by: its own IdleTimeout, or
+// def (the tenant's) when it has none.
+func (s Session) Idle(def time.Duration) time.Duration {
+	if s.IdleTimeout > 0 {
+		return s.IdleTimeout
+	}
+	return def
 }
 
 // Live reports whether the session may still be used at now.
