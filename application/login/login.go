@@ -16,9 +16,10 @@
 // (login.succeeded, with the method, amr and session), a sign-in it
 // refuses (login.failed: the method disabled, the account disabled, its
 // address unverified, a wrong or missing second factor, a spent proof),
-// and a first factor that goes on to a second (mfa.challenged,
-// mfa.enrolment_required). A method records the refusals of its own first
-// factor (a wrong password, a wrong code).
+// a first factor that goes on to a second (mfa.challenged,
+// mfa.enrolment_required), and an admin's sign-in by admin_otp that waits
+// for activation (activation.pending). A method records the refusals of
+// its own first factor (a wrong password, a wrong code).
 package login
 
 import (
