@@ -83,6 +83,20 @@ const (
 	// AdminAction: any other action of an admin on an account (Reason
 	// names it).
 	AdminAction Type = "admin.action"
+	// ActivationPending: a password of an admin whose address is not
+	// verified yet was right at the admin login (Method admin_otp): no
+	// session, the account waits for its activation code.
+	ActivationPending Type = "activation.pending"
+	// ActivationCodeSent: an activation code was mailed to an admin
+	// pending activation (Reason: what asked for it, "login" or
+	// "resend").
+	ActivationCodeSent Type = "activation.code_sent"
+	// ActivationConfirmed: an activation code was confirmed and the
+	// account's address is verified.
+	ActivationConfirmed Type = "activation.confirmed"
+	// ActivationFailed: an activation code was refused (Reason: wrong,
+	// dead after too many wrong ones, expired, or no such account).
+	ActivationFailed Type = "activation.failed"
 )
 
 // Types lists every event type.
@@ -91,6 +105,7 @@ var Types = []Type{
 	PasswordChanged, PasswordReset, EmailChanged,
 	MFAEnabled, MFADisabled, MFABackupCodeUsed, MFABackupCodesRegenerated,
 	RoleChanged, UserDisabled, UserEnabled, LinkIssued, LinkUsed, AdminAction,
+	ActivationPending, ActivationCodeSent, ActivationConfirmed, ActivationFailed,
 }
 
 // Known reports whether t is one of Types.

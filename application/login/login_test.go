@@ -78,6 +78,7 @@ type fixture struct {
 	mail    *mailbox
 	clock   *platformtest.Clock
 	user    identity.User
+	users   *accounttest.MemoryUsers
 	// audit holds what the pipeline recorded.
 	audit *audittest.Recorder
 }
@@ -105,7 +106,7 @@ func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixt
 	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
 		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c,
 		Random: rand.Reader})
-	f := &fixture{mail: &mailbox{}, clock: c, user: u, places: devicetest.NewService(t, tn, c)}
+	f := &fixture{mail: &mailbox{}, clock: c, user: u, users: users, places: devicetest.NewService(t, tn, c)}
 	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
 	f.pipe, f.factors, f.audit = lp.Pipeline, lp.Factors, lp.Audit
 	return f

@@ -43,6 +43,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/admin"
 	"github.com/portcullis/portcullis/adapters/http/seed000"
 	"github.com/portcullis/portcullis/adapters/http/seed001"
+	"github.com/portcullis/portcullis/adapters/http/seed002"
 	"github.com/portcullis/portcullis/adapters/http/server"
 	v1 "github.com/portcullis/portcullis/adapters/http/v1"
 	"github.com/portcullis/portcullis/adapters/http/web"
@@ -233,6 +234,7 @@ func serve(path string, stderr io.Writer) int {
 			func(r fiber.Router) { admin.Register(r, admin.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { seed000.Register(r, seed000.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { seed001.Register(r, seed001.Options{Dev: cfg.DevMode}) },
+			seed002.Register,
 		},
 	})
 

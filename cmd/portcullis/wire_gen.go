@@ -239,6 +239,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	tokenloginService := provideTokenLogin(t, service, limiter, pipeline, tenantRecorder)
 	auditStore := p.AuditLog
 	auditService := provideAuditService(t, auditStore, clock)
+	adminloginService := provideAdminLogin(t, users, passwordService, engine, courier, limiter, service, tenantRecorder, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -255,6 +256,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		LoginLinks:   loginlinkService,
 		TokenLogin:   tokenloginService,
 		Audit:        auditService,
+		AdminLogin:   adminloginService,
 	}
 	return tenantServices, func() {
 		cleanup2()

@@ -18,8 +18,8 @@ func TestMailKindValid(t *testing.T) {
 		}
 		seen[k] = true
 	}
-	if len(seen) != 9 {
-		t.Errorf("got %d kinds, want 9", len(seen))
+	if len(seen) != 10 {
+		t.Errorf("got %d kinds, want 10", len(seen))
 	}
 	for _, k := range []message.MailKind{"", "reset", "Verification", "verification "} {
 		if k.Valid() {
