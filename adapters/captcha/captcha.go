@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/url"
@@ -353,7 +354,7 @@ func NewRecaptchaV2(o Options) (*RecaptchaV2, error) {
 // NewRecaptchaV3 returns a reCAPTCHA v3 verifier (RecaptchaURL unless
 // o.VerifyURL says otherwise).
 func NewRecaptchaV3(o Options) (*RecaptchaV3, error) {
-	if o.MinScore < 0 || o.MinScore > 1 || o.MinScore != o.MinScore {
+	if o.MinScore < 0 || o.MinScore > 1 || math.IsNaN(o.MinScore) {
 		return nil, fmt.Errorf("captcha recaptcha_v3: the minimum score must be between 0 and 1, got %v", o.MinScore)
 	}
 	s, err := newSiteverify(tenant.CaptchaRecaptchaV3, RecaptchaURL, o)

@@ -2,6 +2,7 @@ package tenant
 
 import (
 	"fmt"
+	"math"
 	"net/url"
 	"regexp"
 	"slices"
@@ -246,7 +247,7 @@ func (c Captcha) problems() []Problem {
 		}
 		seen[h] = true
 	}
-	if c.MinScore < 0 || c.MinScore > 1 || c.MinScore != c.MinScore { // NaN too
+	if c.MinScore < 0 || c.MinScore > 1 || math.IsNaN(c.MinScore) {
 		add("min_score", "must be between 0 and 1, got %v", c.MinScore)
 	}
 	if c.Provider == CaptchaRecaptchaV3 && !captchaActionPattern.MatchString(c.Action) {
