@@ -46,6 +46,7 @@ type tenantSpec struct {
 	Roles                map[string]roleSpec `mapstructure:"roles"` // roles.go
 	MFA                  mfaSpec             `mapstructure:"mfa"`   // mfa.go
 	Audit                auditSpec           `mapstructure:"audit"` // audit.go
+	Captcha              captchaSpec         `mapstructure:"captcha"`
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -183,6 +184,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		MFA:          mfaSpecFrom(t.MFA),
 		Roles:        rolesSpecFrom(t.Roles),
 		Audit:        auditSpecFrom(t.Audit),
+		Captcha:      captchaSpecFrom(t.Captcha),
 	}
 }
 
@@ -220,6 +222,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		MFA:          s.MFA.policy(),
 		Roles:        rolesOf(s.Roles),
 		Audit:        s.Audit.policy(),
+		Captcha:      s.Captcha.captcha(),
 	}
 }
 
@@ -231,6 +234,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 func DecodeTenant(doc map[string]any, source string) (tenant.Tenant, error) {
 	def := tenant.Default()
 	def.MFA = defaultMFA(doc)
+	def.Captcha = tenant.DefaultCaptcha()
 	spec := specFromTenant(def)
 	name := source
 	if id, ok := doc["id"].(string); ok && id != "" {
@@ -328,6 +332,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"mfa":           s.MFA.document(),
 		"roles":         rolesDocument(s.Roles),
 		"audit":         s.Audit.document(),
+		"captcha":       s.Captcha.document(),
 	}
 }
 

@@ -289,6 +289,8 @@ type Tenant struct {
 	Roles map[string]RoleSpec
 	// Audit is how the tenant keeps its audit log (audit).
 	Audit AuditPolicy
+	// Captcha is the CAPTCHA provider and policy (captcha); zero is off.
+	Captcha Captcha
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -523,6 +525,7 @@ func (t Tenant) Validate() error {
 	ps = append(ps, rolesProblems(t.Roles)...)
 	ps = append(ps, t.Audit.problems()...)
 	ps = append(ps, t.Mail.problems()...)
+	ps = append(ps, t.Captcha.problems()...)
 
 	if len(ps) == 0 {
 		return nil
