@@ -46,6 +46,7 @@ type tenantSpec struct {
 	Roles                map[string]roleSpec `mapstructure:"roles"` // roles.go
 	MFA                  mfaSpec             `mapstructure:"mfa"`   // mfa.go
 	Audit                auditSpec           `mapstructure:"audit"` // audit.go
+	Captcha              captchaSpec         `mapstructure:"captcha"`
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -77,6 +78,7 @@ func (s registrationSpec) policy() tenant.RegistrationPolicy {
 type profilesSpec struct {
 	Seed000 seed000Spec `mapstructure:"seed000"`
 	Seed001 seed001Spec `mapstructure:"seed001"`
+	Seed002 seed002Spec `mapstructure:"seed002"`
 }
 
 type seed000Spec struct {
@@ -89,6 +91,15 @@ type seed000Spec struct {
 type seed001Spec struct {
 	Enabled bool   `mapstructure:"enabled"`
 	Prefix  string `mapstructure:"prefix"`
+}
+
+type seed002Spec struct {
+	Enabled bool `mapstructure:"enabled"`
+	// TokenIdleTimeout and TokenMaxAge bound the admin login's tokens:
+	// unused this long they end (the seed's 30 days), and they end this
+	// long after the sign-in however used.
+	TokenIdleTimeout time.Duration `mapstructure:"token_idle_timeout"`
+	TokenMaxAge      time.Duration `mapstructure:"token_max_age"`
 }
 
 type passwordPolicySpec struct {
@@ -161,7 +172,8 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 			EmailLoginPerIP: limit(t.Throttling.EmailLoginPerIP), TokenLoginPerIP: limit(t.Throttling.TokenLoginPerIP)},
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000, PasswordlessLoginMaxAge: t.Profiles.Seed000LoginLinkTTL},
-			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix}},
+			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix},
+			Seed002: seed002Spec{Enabled: t.Profiles.Seed002, TokenIdleTimeout: t.Profiles.Seed002TokenIdle, TokenMaxAge: t.Profiles.Seed002TokenMaxAge}},
 		Registration: registrationSpec{Enabled: &t.Registration.Enabled},
 		SMS: smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL,
 			CodeLength: t.SMS.CodeLength, MaxAttempts: t.SMS.MaxAttempts, ResendCooldown: t.SMS.ResendCooldown, DailyCap: t.SMS.DailyCap,
@@ -172,6 +184,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		MFA:          mfaSpecFrom(t.MFA),
 		Roles:        rolesSpecFrom(t.Roles),
 		Audit:        auditSpecFrom(t.Audit),
+		Captcha:      captchaSpecFrom(t.Captcha),
 	}
 }
 
@@ -196,7 +209,8 @@ func (s tenantSpec) tenant() tenant.Tenant {
 			EmailLoginPerIP: limit(s.Throttling.EmailLoginPerIP), TokenLoginPerIP: limit(s.Throttling.TokenLoginPerIP)},
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles: tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed000LoginLinkTTL: s.Profiles.Seed000.PasswordlessLoginMaxAge,
-			Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix},
+			Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix,
+			Seed002: s.Profiles.Seed002.Enabled, Seed002TokenIdle: s.Profiles.Seed002.TokenIdleTimeout, Seed002TokenMaxAge: s.Profiles.Seed002.TokenMaxAge},
 		Registration: s.Registration.policy(),
 		SMS: tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL,
 			CodeLength: s.SMS.CodeLength, MaxAttempts: s.SMS.MaxAttempts, ResendCooldown: s.SMS.ResendCooldown, DailyCap: s.SMS.DailyCap,
@@ -208,6 +222,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		MFA:          s.MFA.policy(),
 		Roles:        rolesOf(s.Roles),
 		Audit:        s.Audit.policy(),
+		Captcha:      s.Captcha.captcha(),
 	}
 }
 
@@ -219,6 +234,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 func DecodeTenant(doc map[string]any, source string) (tenant.Tenant, error) {
 	def := tenant.Default()
 	def.MFA = defaultMFA(doc)
+	def.Captcha = tenant.DefaultCaptcha()
 	spec := specFromTenant(def)
 	name := source
 	if id, ok := doc["id"].(string); ok && id != "" {
@@ -300,6 +316,8 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"profiles": map[string]any{
 			"seed000": map[string]any{"enabled": s.Profiles.Seed000.Enabled, "passwordless_login_max_age": s.Profiles.Seed000.PasswordlessLoginMaxAge.String()},
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
+			"seed002": map[string]any{"enabled": s.Profiles.Seed002.Enabled, "token_idle_timeout": s.Profiles.Seed002.TokenIdleTimeout.String(),
+				"token_max_age": s.Profiles.Seed002.TokenMaxAge.String()},
 		},
 		"registration": map[string]any{"enabled": s.Registration.policy().Enabled},
 		"sms": map[string]any{
@@ -314,6 +332,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"mfa":           s.MFA.document(),
 		"roles":         rolesDocument(s.Roles),
 		"audit":         s.Audit.document(),
+		"captcha":       s.Captcha.document(),
 	}
 }
 

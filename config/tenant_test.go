@@ -42,6 +42,11 @@ func TestShippedDemoTenantIsValid(t *testing.T) {
 		mail.SMTP.Configured() || mail.Brand != tenant.DefaultMail().Brand {
 		t.Fatalf("demo mail %+v", mail)
 	}
+	// It serves seed 002's admin login with the default token lifetimes.
+	if p := ts[0].Profiles; !p.Seed002 || !ts[0].Enabled(tenant.MethodAdminOTP) || p.Seed002TokenIdle != tenant.DefaultSeed002TokenIdle ||
+		p.Seed002TokenMaxAge != tenant.DefaultSeed002TokenMaxAge {
+		t.Fatalf("demo seed 002: %+v, methods %v", p, ts[0].LoginMethods)
+	}
 	// It spells out that anyone may sign up.
 	if !ts[0].Registration.Enabled {
 		t.Fatal("demo registration closed; want registration.enabled: true")
@@ -198,6 +203,14 @@ func TestBadTenantFilesNameTenantFieldAndReason(t *testing.T) {
 			`tenant "shop": profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 48h0m0s`},
 		{"login link max age without unit", "id: shop\nprofiles:\n  seed000: {passwordless_login_max_age: 300}\n",
 			`tenant "shop": profiles.seed000.passwordless_login_max_age: must be a duration with a unit such as 15m or 1h30m, got 300`},
+		{"seed 002 idle too short", "id: shop\nprofiles:\n  seed002: {enabled: true, token_idle_timeout: 1m}\n",
+			`tenant "shop": profiles.seed002.token_idle_timeout: must be between 5m0s and 8760h0m0s, got 1m0s`},
+		{"seed 002 max age below idle", "id: shop\nprofiles:\n  seed002: {token_idle_timeout: 720h, token_max_age: 24h}\n",
+			`tenant "shop": profiles.seed002.token_max_age: must not be shorter than token_idle_timeout (720h0m0s), got 24h0m0s`},
+		{"seed 002 idle without unit", "id: shop\nprofiles:\n  seed002: {token_idle_timeout: 720}\n",
+			`tenant "shop": profiles.seed002.token_idle_timeout: must be a duration with a unit such as 15m or 1h30m, got 720`},
+		{"seed 002 unknown setting", "id: shop\nprofiles:\n  seed002: {enabled: true, token_ttl: 1h}\n",
+			`tenant "shop": profiles.seed002.token_ttl: is not a known setting`},
 		{"no id", "display_name: Nameless\n", `tenant "file:nameless.yaml": id: is required`},
 		{"not yaml", "id: [unclosed\n", `tenant "file:nameless.yaml": (file): is not valid YAML`},
 		{"two documents", "id: a\n---\nid: b\n", `holds more than one YAML document`},
@@ -280,6 +293,31 @@ func TestSeed000LinkSettings(t *testing.T) {
 	out, err := config.DecodeTenant(config.EncodeTenant(got), "links")
 	if err != nil || out.Profiles != got.Profiles || out.Throttling != got.Throttling {
 		t.Fatalf("round trip: %+v %+v, %v", out.Profiles, out.Throttling, err)
+	}
+}
+
+// TestSeed002Settings: the seed 002 profile is off by default with its
+// tokens' 30 days of idle and a year at most; the file sets them, and
+// they survive a stored document.
+func TestSeed002Settings(t *testing.T) {
+	t.Parallel()
+	def, err := config.ParseTenantYAML([]byte("id: admins\n"), "admins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := def.Profiles; p.Seed002 || p.Seed002TokenIdle != 720*time.Hour || p.Seed002TokenMaxAge != 8760*time.Hour {
+		t.Fatalf("defaults: %+v", p)
+	}
+	got, err := config.ParseTenantYAML([]byte("id: admins\nlogin_methods: [admin_otp]\nprofiles:\n  seed002: {enabled: true, token_idle_timeout: 48h, token_max_age: 2160h}\n"), "admins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Profiles; !p.Seed002 || p.Seed002TokenIdle != 48*time.Hour || p.Seed002TokenMaxAge != 2160*time.Hour || !got.Enabled(tenant.MethodAdminOTP) {
+		t.Fatalf("read: %+v", got.Profiles)
+	}
+	out, err := config.DecodeTenant(config.EncodeTenant(got), "admins")
+	if err != nil || out.Profiles != got.Profiles {
+		t.Fatalf("round trip: %+v, %v", out.Profiles, err)
 	}
 }
 

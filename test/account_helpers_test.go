@@ -75,8 +75,14 @@ type tenantSpec struct {
 	// throttling.token_login_per_ip.
 	AdminLink, TokenLogin bool
 	TokenLoginPerIP       string
+	// LoginLinkMaxAge is profiles.seed000.passwordless_login_max_age
+	// ("30s"); empty leaves it out.
+	LoginLinkMaxAge string
 	// AuditRetention is audit.retention ("720h"); empty leaves it out.
 	AuditRetention string
+	// Seed002 serves seed 002's admin login (profiles.seed002 and the
+	// login method admin_otp).
+	Seed002 bool
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -120,6 +126,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.TokenLogin {
 		methods = append(methods, "token_login")
+	}
+	if ts.Seed002 {
+		methods = append(methods, "admin_otp")
 	}
 	if ts.MFA != "" {
 		fmt.Fprintf(&b, "mfa:\n%s", ts.MFA)
@@ -167,11 +176,12 @@ redirects:
   allow: [/, "http://localhost:3000"]
   default: %s
 profiles:
-  seed000: {enabled: %t}
+  seed000: {enabled: %t, passwordless_login_max_age: %s}
   seed001: {enabled: %t, prefix: /api}
+  seed002: {enabled: %t}
 require_verified_email: %t
 throttling:
-`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, !ts.NoSeed001, ts.RequireVerifiedEmail)
+`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, or(ts.LoginLinkMaxAge, "300s"), !ts.NoSeed001, ts.Seed002, ts.RequireVerifiedEmail)
 	for _, l := range limits {
 		if l[1] != useDefault {
 			fmt.Fprintf(&b, "  %s: %s\n", l[0], or(l[1], generousLimit))

@@ -235,7 +235,7 @@ func TestTheAuditLogRecordsWhatHappensAndHoldsNoSecret(t *testing.T) {
 	if d := mine[len(mine)-1]; str(d, "request_id") != "audit-logout-1" || str(d, "actor_id") != userID || str(d, "session_id") == "" {
 		t.Errorf("the logout's document: %v", d)
 	}
-	if d := mine[len(mine)-2]; fmt.Sprint(d["amr"]) != "[pwd otp]" || str(d, "session_id") == "" {
+	if d := mine[len(mine)-2]; fmt.Sprint(d["amr"]) != "[pwd otp mfa]" || str(d, "session_id") == "" {
 		t.Errorf("the last sign-in's document: %v (amr %v)", d, d["amr"])
 	}
 	if n := len(docs) - len(mine); n != 1 {

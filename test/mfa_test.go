@@ -185,8 +185,8 @@ func TestTOTPOnTheCanonicalAPI(t *testing.T) {
 	if m := me(t, s, "localhost", withBearer(signed.AccessToken)); m.Status != http.StatusOK {
 		t.Fatalf("me after the second step: %d %s", m.Status, m.Body)
 	}
-	if amr := jwtClaim(t, signed.AccessToken, "amr"); amr != `["pwd","otp"]` {
-		t.Fatalf("amr %s, want [\"pwd\",\"otp\"]", amr)
+	if amr := jwtClaim(t, signed.AccessToken, "amr"); amr != `["pwd","otp","mfa"]` {
+		t.Fatalf("amr %s, want [\"pwd\",\"otp\",\"mfa\"]", amr)
 	}
 	// A backup code, typed in capitals with a hyphen, signs in once.
 	code := e.BackupCodes[0]
@@ -387,7 +387,7 @@ func TestARequiredSecondFactorIsSetUpBeforeTheFirstSession(t *testing.T) {
 	if m := me(t, s, "localhost", withBearer(signed.AccessToken)); m.Status != http.StatusOK {
 		t.Fatalf("me after enrolling: %d %s", m.Status, m.Body)
 	}
-	if amr := jwtClaim(t, signed.AccessToken, "amr"); amr != `["pwd","otp"]` {
+	if amr := jwtClaim(t, signed.AccessToken, "amr"); amr != `["pwd","otp","mfa"]` {
 		t.Fatalf("amr %s", amr)
 	}
 	wantChallenge(t, "the next login", tryLogin(t, s, "localhost", a.Email, a.Password))

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -358,6 +359,36 @@ func TestSeed000LoginLinks(t *testing.T) {
 	})
 }
 
+// TestSeed000AnExpiredLinkSignsNobodyIn: a link past
+// passwordless_login_max_age (30 s here, the shortest a tenant may set)
+// is refused like a used one, by its page and by its POST.
+func TestSeed000AnExpiredLinkSignsNobodyIn(t *testing.T) {
+	t.Parallel()
+	const host = "localhost"
+	spec := linksTenant("expiring", host)
+	spec.LoginLinkMaxAge = "30s"
+	s, rs := startWithStore(t, spec)
+	staff := join(t, s, rs, host, "expiring", "staff")
+	ann := join(t, s, rs, host, "expiring", "user")
+	r := issueLink(t, s, host, staff.Key, map[string]any{"user": ann.ID, "secret_key": "k"})
+	issuedAt := time.Now()
+	if r.Status != http.StatusOK {
+		t.Fatalf("issue: %d %s", r.Status, r.Body)
+	}
+	path := withLink(decodeJSON[struct {
+		URL string `json:"url"`
+	}](t, r).URL, ann, "k", "/dashboard/")
+	if r := s.get(t, path, withHost(host)); r.Status != http.StatusOK {
+		t.Fatalf("the live link's page: %d", r.Status)
+	}
+	time.Sleep(time.Until(issuedAt.Add(31 * time.Second)))
+	wantHome(t, "the expired link's page", s.get(t, path, withHost(host)))
+	wantHome(t, "the expired link's POST", s.do(t, http.MethodPost, path, browserPost(host)...))
+	if n := webSessions(t, s, host, withAppToken(ann.Key)); n != 0 {
+		t.Fatalf("%d browser sessions of ann, want 0", n)
+	}
+}
+
 // tokenLogin posts seed 000's token login.
 func tokenLogin(t *testing.T, s *server, host string, fields map[string]any, opts ...reqOption) reply {
 	t.Helper()
@@ -427,6 +458,17 @@ func TestSeed000TokenLogin(t *testing.T) {
 	if c := sessionCookie(r); r.Status != http.StatusOK || c == nil {
 		t.Fatalf("the second step: %d %s, want the session cookie", r.Status, r.Body)
 	}
+	// A key whose sign-in passed the second factor opens a browser
+	// session without asking for it again.
+	ch = wantSeed000Challenge(t, "seed 000 login with TOTP", s.do(t, http.MethodPost, "/users/login/", withHost(host),
+		withForm(url.Values{"email": {carl.Email}, "password": {carl.Password}})))
+	mfaKey := decodeJSON[loginAnswer](t, mfaVerify(t, s, host, ch.MFAToken, e.BackupCodes[0])).AppToken
+	r = tokenLogin(t, s, host, map[string]any{"user": carl.ID, "token": mfaKey})
+	if c := sessionCookie(r); r.Status != http.StatusNoContent || c == nil {
+		t.Fatalf("token login with a key that passed the second factor: %d %s, want 204 with the session cookie", r.Status, r.Body)
+	} else if amr := currentAMR(t, s, host, withSessionCookie(c.Value)); !slices.Equal(amr, []string{"pwd", "otp", "mfa"}) {
+		t.Fatalf("the browser session's amr %v, want the key's [pwd otp mfa]", amr)
+	}
 
 	// Every attempt counts against the address (12 an hour here); a
 	// success gives it back, as does the right key of a user with TOTP.
@@ -441,4 +483,22 @@ func TestSeed000TokenLogin(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || sessionCookie(r) != nil {
 		t.Fatalf("over the budget with the right key: %d %v %s, want 429 with Retry-After", r.Status, r.Header, r.Body)
 	}
+}
+
+// currentAMR is the amr of the session the request's credential stands
+// for, as the session list shows it.
+func currentAMR(t *testing.T, s *server, host string, opts ...reqOption) []string {
+	t.Helper()
+	for _, x := range decodeJSON[struct {
+		Sessions []struct {
+			AMR     []string `json:"amr"`
+			Current bool     `json:"current"`
+		} `json:"sessions"`
+	}](t, s.get(t, "/auth/v1/sessions", append([]reqOption{withHost(host)}, opts...)...)).Sessions {
+		if x.Current {
+			return x.AMR
+		}
+	}
+	t.Fatal("no current session in the list")
+	return nil
 }

@@ -79,8 +79,8 @@ type Options struct {
 var (
 	ErrUnknownKind = errors.New("unknown kind of mail")
 	// ErrIncomplete: the data lacks what the kind needs (Link and Expires
-	// for a link, Code and Expires for email_code, NewEmail for
-	// email_changed).
+	// for a link, Code and Expires for email_code and admin_activation,
+	// NewEmail for email_changed).
 	ErrIncomplete = errors.New("incomplete mail data")
 	ErrLink       = errors.New("link is not an absolute http(s) URL")
 	// ErrHeader: a line break or other control character would reach a
@@ -137,12 +137,13 @@ type view struct {
 type needs struct{ link, code, newEmail bool }
 
 var kindNeeds = map[message.MailKind]needs{
-	message.MailVerification:  {link: true},
-	message.MailPasswordReset: {link: true},
-	message.MailInvite:        {link: true},
-	message.MailMagicLink:     {link: true},
-	message.MailEmailCode:     {code: true},
-	message.MailEmailChanged:  {newEmail: true},
+	message.MailVerification:    {link: true},
+	message.MailPasswordReset:   {link: true},
+	message.MailInvite:          {link: true},
+	message.MailMagicLink:       {link: true},
+	message.MailEmailCode:       {code: true},
+	message.MailAdminActivation: {code: true},
+	message.MailEmailChanged:    {newEmail: true},
 }
 
 // Compose renders the mail of kind to the address to. d.Email, when

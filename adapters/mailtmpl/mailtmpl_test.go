@@ -68,6 +68,7 @@ func TestDefaultsComposeEveryKind(t *testing.T) {
 		message.MailEmailChanged:    "If it was not you",
 		message.MailBackupCodeUsed:  "If it was not you",
 		message.MailInvite:          "If you did not expect this invitation",
+		message.MailAdminActivation: "If you did not try to sign in",
 	}
 	for _, kind := range message.MailKinds() {
 		t.Run(string(kind), func(t *testing.T) {
@@ -89,6 +90,8 @@ func TestDefaultsComposeEveryKind(t *testing.T) {
 				want = append(want, link, "30 minutes", "You have been invited to Acme Shop; set your password")
 			case message.MailEmailCode:
 				want = append(want, "271828", "30 minutes")
+			case message.MailAdminActivation:
+				want = append(want, "271828", "30 minutes", "admin account ada@example.com must be activated")
 			case message.MailSignupNotice:
 				want = append(want, "Someone tried to create a Acme Shop account with this e-mail address, which already has one")
 			case message.MailEmailChanged:
@@ -383,6 +386,7 @@ func TestComposeRefuses(t *testing.T) {
 		{"no link", message.MailVerification, "", with(func(d *message.MailData) { d.Link = "" }), mailtmpl.ErrIncomplete},
 		{"no lifetime", message.MailVerification, "", with(func(d *message.MailData) { d.Expires = 0 }), mailtmpl.ErrIncomplete},
 		{"no code", message.MailEmailCode, "", with(func(d *message.MailData) { d.Code = "" }), mailtmpl.ErrIncomplete},
+		{"no activation code", message.MailAdminActivation, "", with(func(d *message.MailData) { d.Code = "" }), mailtmpl.ErrIncomplete},
 		{"no new address", message.MailEmailChanged, "", with(func(d *message.MailData) { d.NewEmail = "" }), mailtmpl.ErrIncomplete},
 		{"unknown kind", "welcome", "", data(), mailtmpl.ErrUnknownKind},
 		{"recipient with CRLF", message.MailVerification, "ada@example.com\r\nBcc: x@evil.example", data(), mailtmpl.ErrHeader},

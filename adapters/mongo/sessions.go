@@ -67,6 +67,11 @@ type sessionDocument struct {
 	IP            string    `bson:"ip,omitempty"`
 	UserAgent     string    `bson:"user_agent,omitempty"`
 	AMR           []string  `bson:"amr,omitempty"`
+
+	// IdleSeconds is the session's own idle window in seconds; absent
+	// (a session of the tenant's window, or one stored before the field
+	// existed) is zero.
+	IdleSeconds int64 `bson:"idle_s,omitempty"`
 }
 
 func sessionToDocument(s identity.Session) sessionDocument {
@@ -76,7 +81,8 @@ func sessionToDocument(s identity.Session) sessionDocument {
 	}
 	return sessionDocument{ID: docID(s.TenantID, s.ID), TenantID: s.TenantID, UserID: s.UserID, Kind: string(s.Kind), SecretHash: secret,
 		CreatedAt: s.CreatedAt.UTC(), LastSeenAt: s.LastSeenAt.UTC(), IdleExpiresAt: s.IdleExpiresAt.UTC(), ExpiresAt: s.ExpiresAt.UTC(),
-		RevokedAt: s.RevokedAt.UTC(), IP: s.IP, UserAgent: s.UserAgent, AMR: s.AMR}
+		RevokedAt: s.RevokedAt.UTC(), IP: s.IP, UserAgent: s.UserAgent, AMR: s.AMR,
+		IdleSeconds: int64(s.IdleTimeout / time.Second)}
 }
 
 func sessionToDomain(d sessionDocument) identity.Session {
@@ -87,7 +93,8 @@ func sessionToDomain(d sessionDocument) identity.Session {
 	}
 	return identity.Session{ID: id, TenantID: d.TenantID, UserID: d.UserID, Kind: identity.SessionKind(d.Kind), SecretHash: secret,
 		CreatedAt: d.CreatedAt.UTC(), LastSeenAt: d.LastSeenAt.UTC(), IdleExpiresAt: d.IdleExpiresAt.UTC(), ExpiresAt: d.ExpiresAt.UTC(),
-		RevokedAt: d.RevokedAt.UTC(), IP: d.IP, UserAgent: d.UserAgent, AMR: d.AMR}
+		RevokedAt: d.RevokedAt.UTC(), IP: d.IP, UserAgent: d.UserAgent, AMR: d.AMR,
+		IdleTimeout: time.Duration(d.IdleSeconds) * time.Second}
 }
 
 // Create stores a new session; errs.ErrConflict if its id or secret hash

@@ -123,6 +123,11 @@ type userDocument struct {
 	CreatedAt     time.Time `bson:"created_at"`
 	UpdatedAt     time.Time `bson:"updated_at"`
 	LastLoginAt   time.Time `bson:"last_login_at,omitempty"`
+
+	// Written only when set: a document from before these fields existed
+	// reads as a user without a photo or a language.
+	ProfilePhoto      string `bson:"profile_photo,omitempty"`
+	PreferredLanguage string `bson:"preferred_language,omitempty"`
 }
 
 // noPhonePrefix begins the phone_key placeholder of users without a phone.
@@ -138,13 +143,15 @@ func phoneKey(id, phone string) string {
 func userToDocument(u identity.User) userDocument {
 	return userDocument{ID: docID(u.TenantID, u.ID), TenantID: u.TenantID, Email: u.Email, EmailKey: u.EmailKey, FirstName: u.FirstName, LastName: u.LastName,
 		Phone: u.Phone, PhoneKey: phoneKey(u.ID, u.Phone), Role: string(u.Role), Active: u.Active, EmailVerified: u.EmailVerified, PhoneVerified: u.PhoneVerified, PasswordHash: u.PasswordHash,
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt.UTC()}
+		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt.UTC(),
+		ProfilePhoto: u.ProfilePhoto, PreferredLanguage: u.PreferredLanguage}
 }
 
 func userToDomain(d userDocument) identity.User {
 	return identity.User{ID: domainID(d.TenantID, d.ID), TenantID: d.TenantID, Email: d.Email, EmailKey: d.EmailKey, FirstName: d.FirstName, LastName: d.LastName,
 		Phone: d.Phone, Role: identity.Role(d.Role), Active: d.Active, EmailVerified: d.EmailVerified, PhoneVerified: d.PhoneVerified, PasswordHash: d.PasswordHash,
-		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), LastLoginAt: d.LastLoginAt.UTC()}
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), LastLoginAt: d.LastLoginAt.UTC(),
+		ProfilePhoto: d.ProfilePhoto, PreferredLanguage: d.PreferredLanguage}
 }
 
 // Create stores a new user; identity.ErrEmailTaken if the tenant has the

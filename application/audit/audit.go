@@ -57,7 +57,8 @@ const (
 	SessionRevoked Type = "session.revoked"
 	// PasswordChanged: the signed-in account changed its password.
 	PasswordChanged Type = "password.changed"
-	// PasswordReset: a password was set with a mailed reset link.
+	// PasswordReset: a password was set with a mailed reset link, or
+	// (Method "setup_link") with a set-password link of the admin CLI.
 	PasswordReset Type = "password.reset"
 	// EmailChanged: the signed-in account moved to another address.
 	EmailChanged Type = "email.changed"
@@ -83,6 +84,20 @@ const (
 	// AdminAction: any other action of an admin on an account (Reason
 	// names it: the Admin* actions below).
 	AdminAction Type = "admin.action"
+	// ActivationPending: a password of an admin whose address is not
+	// verified yet was right at the admin login (Method admin_otp): no
+	// session, the account waits for its activation code.
+	ActivationPending Type = "activation.pending"
+	// ActivationCodeSent: an activation code was mailed to an admin
+	// pending activation (Reason: what asked for it, "login" or
+	// "resend").
+	ActivationCodeSent Type = "activation.code_sent"
+	// ActivationConfirmed: an activation code was confirmed and the
+	// account's address is verified.
+	ActivationConfirmed Type = "activation.confirmed"
+	// ActivationFailed: an activation code was refused (Reason: wrong,
+	// dead after too many wrong ones, expired, or no such account).
+	ActivationFailed Type = "activation.failed"
 )
 
 // The actions an AdminAction event names in its Reason.
@@ -104,6 +119,7 @@ var Types = []Type{
 	PasswordChanged, PasswordReset, EmailChanged,
 	MFAEnabled, MFADisabled, MFABackupCodeUsed, MFABackupCodesRegenerated,
 	RoleChanged, UserDisabled, UserEnabled, LinkIssued, LinkUsed, AdminAction,
+	ActivationPending, ActivationCodeSent, ActivationConfirmed, ActivationFailed,
 }
 
 // Known reports whether t is one of Types.

@@ -118,7 +118,7 @@ func TestTheSecondStepIsRecorded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ev := f.wantEvents(t, audit.LoginSucceeded)[0]; !slices.Equal(ev.AMR, []string{"pwd", "otp"}) || ev.SessionID != out.Credentials.Session.ID {
+	if ev := f.wantEvents(t, audit.LoginSucceeded)[0]; !slices.Equal(ev.AMR, []string{"pwd", "otp", "mfa"}) || ev.SessionID != out.Credentials.Session.ID {
 		t.Fatalf("sign-in event %+v", ev)
 	}
 	// A code sent with the first factor: checked at once, recorded so.

@@ -16,13 +16,15 @@
 // (login.succeeded, with the method, amr and session), a sign-in it
 // refuses (login.failed: the method disabled, the account disabled, its
 // address unverified, a wrong or missing second factor, a spent proof),
-// and a first factor that goes on to a second (mfa.challenged,
-// mfa.enrolment_required). A method records the refusals of its own first
-// factor (a wrong password, a wrong code).
+// a first factor that goes on to a second (mfa.challenged,
+// mfa.enrolment_required), and an admin's sign-in by admin_otp that waits
+// for activation (activation.pending). A method records the refusals of
+// its own first factor (a wrong password, a wrong code).
 package login
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -77,6 +79,12 @@ type Grant struct {
 	// checked here instead of ending in a challenge. Ignored for a user
 	// without one.
 	SecondFactor string
+	// SecondFactorPassed says the first factor stands on a sign-in that
+	// passed the user's second factor already (a token login with an app
+	// token whose session's amr has "mfa"): the pipeline asks for no
+	// second factor, and the amr the grant carries says so. Only a method
+	// that proved such a sign-in sets it.
+	SecondFactorPassed bool
 	// Spend, when set, spends the first factor's single-use proof (a
 	// magic link): Complete calls it once every check has passed, the
 	// second factor's included, right before the session starts, and its
@@ -88,19 +96,24 @@ type Grant struct {
 	// challenge: the challenge's second step would sign in without
 	// spending the proof.
 	Spend func(ctx context.Context) error
+	// Lifetime, when set, is how long the session lives instead of the
+	// tenant's sessions policy (seed 002's tokens: 30 days without use).
+	Lifetime session.Lifetime
 }
 
 // Result says what a completed login produced.
 type Result int
 
 // The results. A first factor that needs a second ends in the error
-// ErrMFARequired (with its challenge), not in an outcome; a later issue
-// adds admin activation (ActivationPending). A surface renders each in its
-// own shape.
+// ErrMFARequired (with its challenge), not in an outcome. A surface
+// renders each in its own shape.
 const (
 	// Signed: a session was started and its credentials are in the outcome.
 	Signed Result = iota + 1
-	// ActivationPending: the account must be activated first (seed 002).
+	// ActivationPending: the account must be activated first (seed 002):
+	// a grant of method admin_otp whose user is an admin with an address
+	// not verified yet. No session was started and no credential is in
+	// the outcome; the method mails the activation code.
 	ActivationPending
 )
 
@@ -173,8 +186,11 @@ const lastLoginPrecision = time.Minute
 
 // Complete applies the tenant's policy to a proven first factor and, when
 // it passes, starts the session. A grant the policy refuses (a disabled
-// account, an unverified address the tenant requires verified) answers
-// ErrInvalidCredentials, like a wrong secret. A user with a second factor
+// account, an unverified address the tenant requires verified, anyone but
+// an admin signing in by admin_otp) answers ErrInvalidCredentials, like a
+// wrong secret. A grant of admin_otp whose admin has not verified the
+// address yet ends in the outcome ActivationPending, before the second
+// factor: no session, nothing else happens. A user with a second factor
 // gets no session here: the answer is ErrMFARequired with a challenge
 // (CompleteSecondFactor answers it), unless the grant carries a code of
 // the factor, which is checked at once. A user without one whose role the
@@ -183,7 +199,10 @@ const lastLoginPrecision = time.Minute
 // A grant's single-use proof is spent last when the grant says how
 // (Grant.Spend).
 func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
-	if err := p.admit(ctx, g); err != nil {
+	if err := p.admit(ctx, g); errors.Is(err, errActivationPending) {
+		p.d.Audit.Record(ctx, attempt(audit.ActivationPending, g, ""))
+		return Outcome{Result: ActivationPending, User: g.User}, nil
+	} else if err != nil {
 		return Outcome{}, err
 	}
 	u := g.User
@@ -191,7 +210,7 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	if err != nil {
 		return Outcome{}, err // a second factor that cannot be looked up is not skipped
 	}
-	if enrolled {
+	if enrolled && !g.SecondFactorPassed {
 		switch {
 		case g.SecondFactor == "" && g.Spend != nil:
 			p.d.Audit.Record(ctx, attempt(audit.MFAChallenged, g, ""))
@@ -204,7 +223,7 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 			return Outcome{}, err
 		}
 		g.AMR = withSecondFactor(g.AMR)
-	} else if p.t.MFA.Requires(string(u.Role)) {
+	} else if !enrolled && p.t.MFA.Requires(string(u.Role)) {
 		return Outcome{}, p.enrolment(ctx, g)
 	}
 	if g.Spend != nil {
@@ -216,8 +235,27 @@ func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
 	return p.finish(ctx, g)
 }
 
+// errActivationPending is what admit answers for a grant of admin_otp
+// whose admin has not verified the address yet: Complete makes it the
+// outcome ActivationPending (and records it); a second step refuses it
+// like a policy refusal (see admitNow).
+var errActivationPending = errs.E(errs.Forbidden, "activation_pending", "The account must be activated first.")
+
+// Why the pipeline refuses a grant, as the audit log records it (the
+// client is told ErrInvalidCredentials).
+const (
+	reasonDisabled   = "account_disabled"
+	reasonUnverified = "email_unverified"
+	// reasonNotAdmin: a right password of anyone but an admin at the
+	// admin login (admin_otp).
+	reasonNotAdmin = "not_admin"
+)
+
 // admit applies the tenant's policy on methods and accounts to a grant.
-// A refusal is recorded with the reason the client is not told.
+// A refusal is recorded with the reason the client is not told. Only an
+// admin is admitted by admin_otp, and one whose address is not verified
+// is not refused but pending activation (errActivationPending, not
+// recorded here).
 func (p *Pipeline) admit(ctx context.Context, g Grant) error {
 	u := g.User
 	var reason string
@@ -228,14 +266,30 @@ func (p *Pipeline) admit(ctx context.Context, g Grant) error {
 	case u.TenantID != p.t.ID:
 		reason = ErrInvalidCredentials.Code
 	case !u.Active:
-		reason = "account_disabled"
+		reason = reasonDisabled
+	case g.Method == tenant.MethodAdminOTP && u.Role != identity.RoleAdmin:
+		reason = reasonNotAdmin
+	case g.Method == tenant.MethodAdminOTP && !u.EmailVerified:
+		return errActivationPending
 	case p.t.RequireVerifiedEmail && !u.EmailVerified:
-		reason = "email_unverified"
+		reason = reasonUnverified
 	default:
 		return nil
 	}
 	p.d.Audit.Record(ctx, attempt(audit.LoginFailed, g, reason))
 	return ErrInvalidCredentials
+}
+
+// admitNow is admit for a second step, which finishes a sign-in or
+// refuses it: an account pending activation by then (its address was
+// changed since the first step) is refused like a wrong secret.
+func (p *Pipeline) admitNow(ctx context.Context, g Grant) error {
+	err := p.admit(ctx, g)
+	if errors.Is(err, errActivationPending) {
+		p.d.Audit.Record(ctx, attempt(audit.LoginFailed, g, reasonUnverified))
+		return ErrInvalidCredentials
+	}
+	return err
 }
 
 // attempt is the audit event of a sign-in of g that is not (yet) a
@@ -270,7 +324,7 @@ func (p *Pipeline) finish(ctx context.Context, g Grant) (Outcome, error) {
 			return Outcome{}, err
 		}
 	}
-	creds, err := p.d.Issuer.Start(ctx, u, g.Kind, g.AMR, g.Client)
+	creds, err := p.d.Issuer.StartFor(ctx, u, g.Kind, g.AMR, g.Client, g.Lifetime)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("login: %w", err)
 	}

@@ -78,6 +78,7 @@ type fixture struct {
 	mail    *mailbox
 	clock   *platformtest.Clock
 	user    identity.User
+	users   *accounttest.MemoryUsers
 	// audit holds what the pipeline recorded.
 	audit *audittest.Recorder
 }
@@ -105,7 +106,7 @@ func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixt
 	sess := session.New(tn, session.Deps{Users: users, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
 		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c,
 		Random: rand.Reader})
-	f := &fixture{mail: &mailbox{}, clock: c, user: u, places: devicetest.NewService(t, tn, c)}
+	f := &fixture{mail: &mailbox{}, clock: c, user: u, users: users, places: devicetest.NewService(t, tn, c)}
 	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
 	f.pipe, f.factors, f.audit = lp.Pipeline, lp.Factors, lp.Audit
 	return f
@@ -243,7 +244,7 @@ func TestAFirstFactorOfAUserWithASecondEndsInAChallenge(t *testing.T) {
 		t.Fatalf("a wrong code: %v", err)
 	}
 	done, err := f.second(ch.Token, f.totp(t, e.Secret))
-	if err != nil || done.Result != login.Signed || done.Credentials.AccessToken == "" || !slices.Equal(done.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+	if err != nil || done.Result != login.Signed || done.Credentials.AccessToken == "" || !slices.Equal(done.Credentials.Session.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("second step: %+v, %v", done, err)
 	}
 	f.clock.Advance(30 * time.Second)
@@ -262,7 +263,7 @@ func TestACodeSentWithTheFirstFactorIsCheckedAtOnce(t *testing.T) {
 	}
 	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
 		SecondFactor: e.BackupCodes[0]})
-	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("outcome %+v, %v", out, err)
 	}
 }
@@ -363,7 +364,7 @@ func TestARoleThatMustHaveASecondFactorEnrolsBeforeSigningIn(t *testing.T) {
 	}
 	step.Code = f.totp(t, en.Secret)
 	out, err := f.pipe.CompleteEnrolment(ctx, step)
-	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("completed enrolment: %+v, %v", out, err)
 	}
 	if _, err := f.pipe.EnrolmentUser(ctx, token); !errors.Is(err, login.ErrMFATokenInvalid) {
@@ -410,7 +411,7 @@ func TestAGrantSpendsItsProofOnlyWhenItSignsIn(t *testing.T) {
 	}
 	refuse = nil
 	out, err := f.pipe.Complete(ctx, grant(f.totp(t, e.Secret)))
-	if err != nil || out.Result != login.Signed || spent.Load() != 3 || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp"}) {
+	if err != nil || out.Result != login.Signed || spent.Load() != 3 || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("a right code: %+v, %v, spent %d times", out, err, spent.Load())
 	}
 }

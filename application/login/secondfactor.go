@@ -129,7 +129,7 @@ func (p *Pipeline) CompleteEnrolment(ctx context.Context, in SecondStep) (Outcom
 		return Outcome{}, mfa.ErrCodeRequired
 	}
 	g := pg.grant(u, in.Client)
-	if err := p.admit(ctx, g); err != nil {
+	if err := p.admitNow(ctx, g); err != nil {
 		return Outcome{}, err
 	}
 	if err := p.d.Factors.Confirm(ctx, u, in.Code); err != nil {
@@ -237,7 +237,7 @@ func (p *Pipeline) CompleteSecondFactor(ctx context.Context, in SecondStep) (Out
 		return Outcome{}, fmt.Errorf("login: %w", err)
 	}
 	g := pg.grant(u, in.Client)
-	if err := p.admit(ctx, g); err != nil {
+	if err := p.admitNow(ctx, g); err != nil {
 		return Outcome{}, err
 	}
 	if err := p.d.Factors.Verify(ctx, u, in.Code, factorClient(in.Client)); err != nil {
@@ -261,15 +261,20 @@ func tokenError(err error) error {
 	return ErrMFATokenInvalid
 }
 
-// withSecondFactor is amr with the second factor's reference: "otp" (RFC
-// 8176's one-time password, which a TOTP code and a backup code are); a
-// first factor that was a one-time secret already ("otp") adds "mfa".
+// withSecondFactor is amr with the second factor's references: "otp"
+// (RFC 8176's one-time password, which a TOTP code and a backup code
+// are), unless the first factor was a one-time secret already, and "mfa"
+// (RFC 8176: more than one factor was used) — what a later grant standing
+// on this sign-in (a token login) tells a second factor by.
 func withSecondFactor(amr []string) []string {
 	out := slices.Clone(amr)
-	if slices.Contains(out, "otp") {
-		return append(out, "mfa")
+	if !slices.Contains(out, "otp") {
+		out = append(out, "otp")
 	}
-	return append(out, "otp")
+	if !slices.Contains(out, "mfa") {
+		out = append(out, "mfa")
+	}
+	return out
 }
 
 // factorClient describes the client for the factor's notices.
@@ -282,7 +287,8 @@ func factorClient(c session.Client) mfa.Client {
 }
 
 // pending is a grant waiting for its second step, as the challenge keeps
-// it: who, by which method, which session, and the first factor's amr.
+// it: who, by which method, which session (and its lifetime, when it has
+// one of its own), and the first factor's amr.
 type pending struct{ Grant }
 
 // pendingDecoded is a pending grant read back: the user by id only (the
@@ -294,6 +300,7 @@ type pendingDecoded struct {
 	kind        identity.SessionKind
 	withLatest  bool
 	knownDevice bool
+	lifetime    session.Lifetime
 }
 
 const pendingVersion = "1"
@@ -301,6 +308,10 @@ const pendingVersion = "1"
 func (p pending) encode() string {
 	v := url.Values{"v": {pendingVersion}, "u": {p.User.ID}, "m": {string(p.Method)}, "a": {strings.Join(p.AMR, " ")},
 		"k": {string(p.Kind)}, "l": {strconv.FormatBool(p.WithLatest)}, "d": {strconv.FormatBool(p.KnownDevice)}}
+	if p.Lifetime != (session.Lifetime{}) {
+		v.Set("li", strconv.FormatInt(int64(p.Lifetime.Idle/time.Second), 10))
+		v.Set("la", strconv.FormatInt(int64(p.Lifetime.Absolute/time.Second), 10))
+	}
 	return v.Encode()
 }
 
@@ -309,10 +320,16 @@ func decodePending(raw string) (pendingDecoded, bool) {
 	if err != nil || v.Get("v") != pendingVersion || v.Get("u") == "" {
 		return pendingDecoded{}, false
 	}
+	seconds := func(k string) time.Duration {
+		n, _ := strconv.ParseInt(v.Get(k), 10, 64) // absent: 0, the tenant's
+		return time.Duration(max(n, 0)) * time.Second
+	}
 	return pendingDecoded{userID: v.Get("u"), method: tenant.LoginMethod(v.Get("m")), amr: strings.Fields(v.Get("a")),
-		kind: identity.SessionKind(v.Get("k")), withLatest: v.Get("l") == "true", knownDevice: v.Get("d") == "true"}, true
+		kind: identity.SessionKind(v.Get("k")), withLatest: v.Get("l") == "true", knownDevice: v.Get("d") == "true",
+		lifetime: session.Lifetime{Idle: seconds("li"), Absolute: seconds("la")}}, true
 }
 
 func (d pendingDecoded) grant(u identity.User, c session.Client) Grant {
-	return Grant{User: u, Method: d.method, AMR: d.amr, Kind: d.kind, Client: c, WithLatest: d.withLatest, KnownDevice: d.knownDevice}
+	return Grant{User: u, Method: d.method, AMR: d.amr, Kind: d.kind, Client: c, WithLatest: d.withLatest, KnownDevice: d.knownDevice,
+		Lifetime: d.lifetime}
 }

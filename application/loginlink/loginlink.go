@@ -21,6 +21,15 @@
 // disabled account gets no session, nor does a user with a second factor
 // (this method has no second step; the pipeline answers
 // login.ErrMFARequired).
+//
+// Audit: an issued link is link.issued (the actor who issued it, the user
+// it signs in); a used one is link.used (the user, whoever presented it,
+// recorded once the engine let this use through, whatever the pipeline
+// then decides); a link refused before the pipeline — unknown, expired,
+// used, or presented with another user or secret key — is login.failed
+// with the reason login_link_invalid (and the link's user when the token
+// was live). The pipeline records the sign-in or its refusal. No event
+// holds the token, the secret key or the link.
 package loginlink
 
 import (
@@ -101,8 +110,7 @@ type Deps struct {
 	// Links is the tenant's one-time-code engine.
 	Links *otp.Engine
 	Login *login.Pipeline
-	// Audit records the links issued (audit.LinkIssued, with who issued
-	// them); the pipeline records the sign-ins.
+	// Audit records the links issued and used, and the links refused.
 	Audit audit.Recorder
 }
 
@@ -143,6 +151,8 @@ type IssueInput struct {
 	UserID string
 	// SecretKey is what the link's holder must present with it.
 	SecretKey string
+	// Client is where the request came from (for the audit log).
+	Client session.Client
 }
 
 // Issued is a link's token and when it stops working.
@@ -157,9 +167,7 @@ type Issued struct {
 // secret_key are required, and the user must exist and be active (field
 // errors, all at once; on "user": "does not exist", "is not active"); the
 // actor must outrank the user (identity.ErrForbidden). A user who had DailyCap links
-// today gets no more (otp.ErrDailyCap). An issued link is recorded
-// (audit.LinkIssued, the actor and the user; never the token or the
-// secret key).
+// today gets no more (otp.ErrDailyCap).
 func (s *Service) Issue(ctx context.Context, in IssueInput) (Issued, error) {
 	if err := s.d.Login.Allowed(tenant.MethodAdminLink); err != nil {
 		return Issued{}, err
@@ -205,7 +213,8 @@ func (s *Service) Issue(ctx context.Context, in IssueInput) (Issued, error) {
 	if err != nil {
 		return Issued{}, err
 	}
-	s.d.Audit.Record(ctx, audit.Event{Type: audit.LinkIssued, ActorID: in.Actor.ID, TargetID: u.ID, Method: string(tenant.MethodAdminLink)})
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.LinkIssued, ActorID: in.Actor.ID, TargetID: u.ID, Method: string(tenant.MethodAdminLink),
+		IP: in.Client.IP, UserAgent: in.Client.UserAgent})
 	return Issued{Token: issued.Secret, ExpiresAt: issued.ExpiresAt}, nil
 }
 
@@ -271,23 +280,31 @@ func (s *Service) Consume(ctx context.Context, in ConsumeInput) (Outcome, error)
 	}
 	token := strings.TrimSpace(in.Token)
 	if token == "" {
-		return Outcome{}, ErrLinkInvalid
+		return Outcome{}, s.refused(ctx, in.Client, "")
 	}
 	raw, err := s.d.Links.Verify(ctx, s.kind, "", token)
 	if err != nil {
-		return Outcome{}, linkError(err)
+		if errs.KindOf(err) == errs.Unavailable {
+			return Outcome{}, err
+		}
+		return Outcome{}, s.refused(ctx, in.Client, "")
 	}
 	sub, ok := decode(raw)
-	if !ok || !sub.presentedWith(in.UserID, in.SecretKey) {
-		return Outcome{}, ErrLinkInvalid
+	if !ok {
+		return Outcome{}, s.refused(ctx, in.Client, "")
+	}
+	if !sub.presentedWith(in.UserID, in.SecretKey) {
+		return Outcome{}, s.refused(ctx, in.Client, sub.UserID)
 	}
 	u, err := s.user(ctx, sub.UserID)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return Outcome{}, ErrLinkInvalid
+		return Outcome{}, s.refused(ctx, in.Client, sub.UserID)
 	case err != nil:
 		return Outcome{}, err
 	}
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.LinkUsed, TargetID: u.ID, Method: string(tenant.MethodAdminLink),
+		IP: in.Client.IP, UserAgent: in.Client.UserAgent})
 	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodAdminLink, AMR: amr,
 		Kind: identity.SessionWeb, Client: in.Client})
 	if err != nil {
@@ -314,6 +331,15 @@ func (s *Service) user(ctx context.Context, id string) (identity.User, error) {
 		return identity.User{}, fmt.Errorf("login link: %w", err)
 	}
 	return u, err
+}
+
+// refused records a link refused before the pipeline (see the package
+// doc) and answers ErrLinkInvalid; userID is the live link's user, or
+// empty when the token was not live.
+func (s *Service) refused(ctx context.Context, c session.Client, userID string) error {
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(tenant.MethodAdminLink),
+		Reason: ErrLinkInvalid.Code, IP: c.IP, UserAgent: c.UserAgent})
+	return ErrLinkInvalid
 }
 
 // linkError is how a token the engine refused is answered: the store

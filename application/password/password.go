@@ -270,6 +270,24 @@ type LoginInput struct {
 	// SecondFactor is a code of the user's second factor sent with the
 	// password (seed 001's "code"): see login.Grant.
 	SecondFactor string
+	// Method is the login method the password proves: MethodPassword (the
+	// zero value), or MethodAdminOTP for seed 002's admin login, whose
+	// grant the pipeline admits for admins only. Each must be enabled.
+	Method tenant.LoginMethod
+	// Lifetime: see login.Grant.
+	Lifetime session.Lifetime
+}
+
+// method is the login method of the input: MethodPassword unless it
+// names another that a password proves.
+func (in LoginInput) method() (tenant.LoginMethod, error) {
+	switch in.Method {
+	case "", tenant.MethodPassword:
+		return tenant.MethodPassword, nil
+	case tenant.MethodAdminOTP:
+		return tenant.MethodAdminOTP, nil
+	}
+	return "", fmt.Errorf("password login: %q is not a method a password proves", in.Method)
 }
 
 // Outcome is what a password login produced: the pipeline's outcome and,
@@ -283,7 +301,10 @@ type Outcome struct {
 // Login checks a password and hands the grant to the login pipeline.
 // Unknown account, wrong password, disabled account and (when the tenant
 // requires it) unverified address answer login.ErrInvalidCredentials
-// alike, after the same hashing work.
+// alike, after the same hashing work; so does, at the admin login
+// (in.Method MethodAdminOTP), the right password of anyone but an admin.
+// A right password counts as a success for the budgets whatever the
+// pipeline's outcome (a session, or an admin's pending activation).
 //
 // Each attempt is counted against the client IP's budget and against one
 // budget of the account: the presented device's, a known address's, or
@@ -291,7 +312,12 @@ type Outcome struct {
 // spending the shared budget do not lock the owner out of the devices and
 // networks they use.
 func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
-	if err := s.d.Login.Allowed(tenant.MethodPassword); err != nil {
+	method, err := in.method()
+	if err != nil {
+		return Outcome{}, err
+	}
+	in.Method = method
+	if err := s.d.Login.Allowed(method); err != nil {
 		return Outcome{}, err
 	}
 	var fields []errs.FieldError
@@ -314,13 +340,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 	// first: when Redis is away, that answers 503 after one wait, before
 	// the device lookup would wait again.
 	if err := throttle.Hit(ctx, s.d.Limiter, ipKey, s.t.Throttling.LoginPerIP); err != nil {
-		s.refused(ctx, "", in.Client, err)
+		s.refused(ctx, "", in, err)
 		return Outcome{}, err
 	}
 	budget := s.d.Devices.Budget(ctx, key, in.DeviceToken, in.Client.IP)
 	if err := throttle.Hit(ctx, s.d.Limiter, budget.Key, budget.Limit); err != nil {
 		_ = s.d.Limiter.Refund(ctx, ipKey, s.t.Throttling.LoginPerIP)
-		s.refused(ctx, "", in.Client, err)
+		s.refused(ctx, "", in, err)
 		return Outcome{}, err
 	}
 
@@ -387,7 +413,7 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 		return login.Outcome{}, err
 	}
 	if !found || !ok {
-		s.refused(ctx, u.ID, in.Client, login.ErrInvalidCredentials) // u.ID: "" for no account
+		s.refused(ctx, u.ID, in, login.ErrInvalidCredentials) // u.ID: "" for no account
 		return login.Outcome{}, login.ErrInvalidCredentials
 	}
 	if rehash {
@@ -397,17 +423,17 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 			}
 		}
 	}
-	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client,
-		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor})
+	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: in.Method, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client,
+		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor, Lifetime: in.Lifetime})
 }
 
-// refused records a password login refused with err (a wrong password,
-// a spent budget) for the account with userID ("" when unknown or not
-// looked up), when err is a refusal and not an outage.
-func (s *Service) refused(ctx context.Context, userID string, c session.Client, err error) {
+// refused records a password login (in) refused with err (a wrong
+// password, a spent budget) for the account with userID ("" when unknown
+// or not looked up), when err is a refusal and not an outage.
+func (s *Service) refused(ctx context.Context, userID string, in LoginInput, err error) {
 	if reason, ok := audit.Refusal(err); ok {
-		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(tenant.MethodPassword), Reason: reason,
-			IP: c.IP, UserAgent: c.UserAgent})
+		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(in.Method), Reason: reason,
+			IP: in.Client.IP, UserAgent: in.Client.UserAgent})
 	}
 }
 

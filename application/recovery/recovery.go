@@ -21,6 +21,12 @@
 // change, and after an address change, every reset token of the account
 // still outstanding is dead, and a reset proves (and marks verified) only
 // the address the link was mailed to.
+//
+// Wherever a reset token is taken, so is a set-password link of the admin
+// CLI (`portcullis admin create -link`, package setuplink): stateless,
+// bound the same way to the account's password hash and e-mail key, and
+// used once (see setup.go). It proves nothing about the mailbox: the
+// operator printed it.
 package recovery
 
 import (
@@ -36,6 +42,7 @@ import (
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/setuplink"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
@@ -92,6 +99,9 @@ type Deps struct {
 	// Audit records the passwords reset.
 	Audit audit.Recorder
 	Clock platform.Clock
+	// Setup verifies the tenant's set-password links; the zero Key
+	// refuses them all.
+	Setup setuplink.Key
 }
 
 // Errors the flow reports.
@@ -264,8 +274,9 @@ type ResetInput struct {
 // The new password is checked against the tenant's policy before the token
 // is used, so that a refused password leaves the token working. Of
 // concurrent resets with one token exactly one succeeds; the others get
-// ErrInvalidToken. A reset marks the address verified (the link proved
-// the mailbox), ends every session of the user at once (every access
+// ErrInvalidToken. A reset with a mailed token marks the address verified
+// (the link proved the mailbox; a set-password link leaves it as it is),
+// ends every session of the user at once (every access
 // token, refresh token, app token and cookie), kills every other reset
 // token of the account, and mails a "password changed" notice.
 //
@@ -293,25 +304,35 @@ func (s *Service) Reset(ctx context.Context, in ResetInput) (identity.User, erro
 	if err != nil {
 		return identity.User{}, err
 	}
-	subj, err := s.d.Codes.Verify(ctx, s.kind, "", in.Token)
-	if err != nil {
-		return identity.User{}, otp.LinkError(err)
-	}
-	// Again, now that the token is ours: the account may have changed
-	// between the check and the use.
-	if u, err = s.holder(ctx, subj); err != nil {
+	mailed := !setuplink.IsToken(in.Token)
+	if mailed {
+		subj, err := s.d.Codes.Verify(ctx, s.kind, "", in.Token)
+		if err != nil {
+			return identity.User{}, otp.LinkError(err)
+		}
+		// Again, now that the token is ours: the account may have changed
+		// between the check and the use.
+		if u, err = s.holder(ctx, subj); err != nil {
+			return identity.User{}, err
+		}
+	} else if u, err = s.useSetupLink(ctx, in.Token); err != nil {
 		return identity.User{}, err
 	}
 	now := s.d.Clock.Now().UTC()
 	if err := s.d.Users.SetPasswordHash(ctx, s.t.ID, u.ID, hash, now); err != nil {
 		return identity.User{}, fmt.Errorf("reset password: %w", err)
 	}
-	s.d.Audit.Record(ctx, audit.Event{Type: audit.PasswordReset, TargetID: u.ID, IP: in.Client.IP, UserAgent: in.Client.UserAgent})
+	ev := audit.Event{Type: audit.PasswordReset, TargetID: u.ID, IP: in.Client.IP, UserAgent: in.Client.UserAgent}
+	if !mailed {
+		ev.Method = SetupLinkMethod
+	}
+	s.d.Audit.Record(ctx, ev)
 	u.PasswordHash, u.UpdatedAt = hash, now
 	// The address may have changed since the link was checked; then it is
 	// not the one proven, and stays as it is. Whatever becomes of this, the
-	// password is set.
-	if !u.EmailVerified && s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, u.EmailKey, now) == nil {
+	// password is set. A set-password link was not mailed, and proves no
+	// mailbox.
+	if mailed && !u.EmailVerified && s.d.Users.SetEmailVerified(ctx, s.t.ID, u.ID, u.EmailKey, now) == nil {
 		u.EmailVerified = true
 	}
 	if _, err := s.d.Sessions.RevokeUser(ctx, u.ID); err != nil {
@@ -331,6 +352,9 @@ func (s *Service) Reset(ctx context.Context, in ResetInput) (identity.User, erro
 func (s *Service) check(ctx context.Context, token string) (identity.User, error) {
 	if token == "" {
 		return identity.User{}, ErrTokenRequired
+	}
+	if setuplink.IsToken(token) {
+		return s.setupHolder(ctx, token)
 	}
 	subj, err := s.d.Codes.Check(ctx, s.kind, token)
 	if err != nil {

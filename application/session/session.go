@@ -76,21 +76,42 @@ type Credentials struct {
 	CSRFToken string
 }
 
+// Lifetime is how long one session lives when it is not to live by the
+// tenant's sessions policy (a compatibility profile's tokens): Idle is its
+// sliding idle window, kept with the session and slid by every use;
+// Absolute its lifetime from creation. A zero field takes the tenant's
+// (sessions.idle_timeout, sessions.absolute_timeout). An app session is
+// still held to tokens.app_token_ttl when the tenant sets one.
+type Lifetime struct {
+	Idle     time.Duration
+	Absolute time.Duration
+}
+
 // Start creates a session of the given kind for u and issues its
-// credentials.
+// credentials; it lives by the tenant's sessions policy.
 func (i *Issuer) Start(ctx context.Context, u identity.User, kind identity.SessionKind, amr []string, c Client) (Credentials, error) {
+	return i.StartFor(ctx, u, kind, amr, c, Lifetime{})
+}
+
+// StartFor is Start for a session that lives life.
+func (i *Issuer) StartFor(ctx context.Context, u identity.User, kind identity.SessionKind, amr []string, c Client, life Lifetime) (Credentials, error) {
 	s := i.s
 	now := s.d.Clock.Now().UTC()
 	id, err := s.randomToken(16)
 	if err != nil {
 		return Credentials{}, err
 	}
+	absolute := s.t.Sessions.AbsoluteTimeout
+	if life.Absolute > 0 {
+		absolute = life.Absolute
+	}
 	sess := identity.Session{
 		ID: id, TenantID: s.t.ID, UserID: u.ID, Kind: kind, CreatedAt: now,
-		ExpiresAt: now.Add(s.t.Sessions.AbsoluteTimeout), AMR: amr,
+		ExpiresAt: now.Add(absolute), AMR: amr,
 		IP: c.IP.String(), UserAgent: truncate(c.UserAgent, 256),
+		IdleTimeout: max(life.Idle, 0),
 	}
-	sess = sess.Touched(now, s.t.Sessions.IdleTimeout)
+	sess = sess.Touched(now, sess.Idle(s.t.Sessions.IdleTimeout))
 	var creds Credentials
 	switch kind {
 	case identity.SessionWeb:
@@ -205,7 +226,7 @@ func (s *Service) Refresh(ctx context.Context, token string) (identity.User, Cre
 	if err != nil || !u.Active {
 		return identity.User{}, Credentials{}, ErrInvalidToken
 	}
-	sess = sess.Touched(now, s.t.Sessions.IdleTimeout)
+	sess = sess.Touched(now, sess.Idle(s.t.Sessions.IdleTimeout))
 	_ = s.d.Sessions.Touch(ctx, s.t.ID, sess.ID, sess.LastSeenAt, sess.IdleExpiresAt)
 	creds := Credentials{Session: sess}
 	if err := s.issueTokens(ctx, u, sess, now, &creds); err != nil {
@@ -286,7 +307,7 @@ func (s *Service) Authenticate(ctx context.Context, kind CredentialKind, value s
 			return Principal{}, err
 		}
 		if now.Sub(sess.LastSeenAt) >= touchEvery {
-			sess = sess.Touched(now, s.t.Sessions.IdleTimeout)
+			sess = sess.Touched(now, sess.Idle(s.t.Sessions.IdleTimeout))
 			_ = s.d.Sessions.Touch(ctx, s.t.ID, sess.ID, sess.LastSeenAt, sess.IdleExpiresAt)
 		}
 		return Principal{User: u, Session: sess, Method: kind}, nil

@@ -18,3 +18,8 @@ func VerifyIP(ip netip.Addr) string { return "verify:ip:" + IPKey(ip) }
 // VerifyCooldown is the key of the verification-mail cooldown of one
 // address.
 func VerifyCooldown(emailKey string) string { return "verify:cool:" + digest(emailKey) }
+
+// SetupLinkUsed is the key of the one use of a set-password link (the
+// admin CLI's), by a digest of its token: a bucket of one event that
+// lasts as long as the link, so that of concurrent uses one gets through.
+func SetupLinkUsed(token string) string { return "setup:used:" + digest(token) }

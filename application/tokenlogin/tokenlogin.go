@@ -12,6 +12,17 @@
 // against the client address's budget (throttling.token_login_per_ip)
 // first; a success gives it back. The sign-in ends in the login pipeline
 // with tenant.MethodTokenLogin.
+//
+// A token standing on a sign-in that passed the user's second factor (its
+// session's amr has "mfa") carries that to the pipeline
+// (Grant.SecondFactorPassed): the browser session is the app session's
+// sign-in, not a new one by one factor. A token without it leaves a user
+// with a second factor to the pipeline's challenge, like any first factor.
+//
+// Audit: a refused token login is login.failed with method token_login
+// and the reason — throttled, invalid_credentials (no live app token), or
+// token_user_mismatch (a live app token presented for another user id;
+// the event names the token's owner). Never the token.
 package tokenlogin
 
 import (
@@ -21,6 +32,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -41,6 +53,8 @@ type Deps struct {
 	Tokens  Tokens
 	Limiter throttle.Limiter
 	Login   *login.Pipeline
+	// Audit records the refused attempts (the pipeline records the rest).
+	Audit audit.Recorder
 }
 
 // Service is one tenant's token login.
@@ -97,6 +111,7 @@ func (s *Service) Login(ctx context.Context, in Input) (login.Outcome, error) {
 	}
 	key := IPKey(in.Client)
 	if err := throttle.Hit(ctx, s.d.Limiter, key, s.perIP); err != nil {
+		s.refused(ctx, in.Client, "", err)
 		return login.Outcome{}, err
 	}
 	out, err := s.login(ctx, userID, token, in.Client)
@@ -112,13 +127,28 @@ func (s *Service) login(ctx context.Context, userID, token string, c session.Cli
 	p, err := s.d.Tokens.Authenticate(ctx, session.ByToken, token)
 	switch {
 	case errors.Is(err, session.ErrInvalidToken):
+		s.refused(ctx, c, "", login.ErrInvalidCredentials)
 		return login.Outcome{}, login.ErrInvalidCredentials
 	case err != nil:
 		return login.Outcome{}, err // the store, not the token
 	}
 	if subtle.ConstantTimeCompare([]byte(p.User.ID), []byte(userID)) != 1 {
+		s.refused(ctx, c, p.User.ID, errs.E(errs.Unauthenticated, reasonMismatch, ""))
 		return login.Outcome{}, login.ErrInvalidCredentials
 	}
 	return s.d.Login.Complete(ctx, login.Grant{User: p.User, Method: tenant.MethodTokenLogin, AMR: slices.Clone(p.Session.AMR),
-		Kind: identity.SessionWeb, Client: c})
+		Kind: identity.SessionWeb, Client: c, SecondFactorPassed: p.Session.HasAMR("mfa")})
+}
+
+// reasonMismatch is the audit reason of a live app token presented for
+// another user.
+const reasonMismatch = "token_user_mismatch"
+
+// refused records a token login refused with err before the pipeline;
+// owner is the presented token's user when the token was live.
+func (s *Service) refused(ctx context.Context, c session.Client, owner string, err error) {
+	if reason, ok := audit.Refusal(err); ok {
+		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: owner, Method: string(tenant.MethodTokenLogin),
+			Reason: reason, IP: c.IP, UserAgent: c.UserAgent})
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/audit/audittest"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/login/logintest"
@@ -47,6 +48,7 @@ type fixture struct {
 	clock    *platformtest.Clock
 	t        tenant.Tenant
 	factors  mfatest.Fixture
+	audit    *audittest.Recorder
 }
 
 var client = session.Client{IP: netip.MustParseAddr("198.51.100.4"), UserAgent: "test"}
@@ -69,9 +71,10 @@ func newFixture(t *testing.T, mutate func(*tenant.Tenant)) *fixture {
 	sess := session.New(tn, session.Deps{Users: us, Sessions: sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
 		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c, Random: rand.Reader})
 	issuer := session.NewIssuer(sess)
-	pipe := logintest.New(t, tn, logintest.Options{Users: us, Issuer: issuer, Clock: c})
-	svc := tokenlogin.New(tn, tn.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sess, Limiter: throttletest.NewMemoryLimiter(c), Login: pipe.Pipeline})
-	return &fixture{svc: svc, sess: sess, issuer: issuer, users: us, sessions: sessions, clock: c, t: tn, factors: pipe.Factors}
+	rec := audittest.NewRecorder()
+	pipe := logintest.New(t, tn, logintest.Options{Users: us, Issuer: issuer, Clock: c, Audit: rec})
+	svc := tokenlogin.New(tn, tn.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sess, Limiter: throttletest.NewMemoryLimiter(c), Login: pipe.Pipeline, Audit: rec})
+	return &fixture{svc: svc, sess: sess, issuer: issuer, users: us, sessions: sessions, clock: c, t: tn, factors: pipe.Factors, audit: rec}
 }
 
 func (f *fixture) user(t *testing.T, id string) identity.User {
@@ -216,12 +219,10 @@ func TestWrongTokensAreThrottledPerAddress(t *testing.T) {
 	}
 }
 
-func TestAUserWithASecondFactorGetsNoSession(t *testing.T) {
-	t.Parallel()
-	f := newFixture(t, nil)
-	ann := f.user(t, "ann")
-	key := f.appToken(t, ann)
-	e, err := f.factors.Service.Start(ctx, ann)
+// enrol gives u a confirmed TOTP factor.
+func (f *fixture) enrol(t *testing.T, u identity.User) {
+	t.Helper()
+	e, err := f.factors.Service.Start(ctx, u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,10 +230,78 @@ func TestAUserWithASecondFactorGetsNoSession(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.factors.Service.Confirm(ctx, ann, code); err != nil {
+	if err := f.factors.Service.Confirm(ctx, u, code); err != nil {
 		t.Fatal(err)
 	}
-	_, err = f.svc.Login(ctx, tokenlogin.Input{UserID: ann.ID, Token: key, Client: client})
+}
+
+// TestAnAppSessionThatPassedTheSecondFactorIsNotAskedAgain: the browser
+// session of an app token whose sign-in passed the second factor stands
+// on that sign-in (its amr, "mfa" included); an app token of a sign-in by
+// one factor still meets the challenge.
+func TestAnAppSessionThatPassedTheSecondFactorIsNotAskedAgain(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ann := f.user(t, "ann")
+	f.enrol(t, ann)
+	creds, err := f.issuer.Start(ctx, ann, identity.SessionApp, []string{"pwd", "otp", "mfa"}, client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := f.svc.Login(ctx, tokenlogin.Input{UserID: ann.ID, Token: creds.AppToken, Client: client})
+	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp", "mfa"}) {
+		t.Fatalf("%+v, %v; want a web session with the app session's amr", out, err)
+	}
+	_, err = f.svc.Login(ctx, tokenlogin.Input{UserID: ann.ID, Token: f.appToken(t, ann), Client: client})
+	if !errors.Is(err, login.ErrMFARequired) {
+		t.Fatalf("a one-factor app token: %v, want mfa_required", err)
+	}
+	if n := f.webSessions(t, ann.ID); n != 1 {
+		t.Fatalf("%d web sessions, want 1", n)
+	}
+}
+
+// TestRefusalsAreAudited: each refusal before the pipeline is
+// login.failed with its reason, never with the token in it.
+func TestRefusalsAreAudited(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil) // 3 an hour
+	ann, bob := f.user(t, "ann"), f.user(t, "bob")
+	annKey := f.appToken(t, ann)
+	for _, in := range []tokenlogin.Input{
+		{UserID: ann.ID, Token: "not-a-token"},
+		{UserID: bob.ID, Token: annKey},
+		{UserID: ann.ID, Token: "not-a-token"},
+		{UserID: ann.ID, Token: annKey}, // over the budget
+	} {
+		in.Client = client
+		if _, err := f.svc.Login(ctx, in); err == nil {
+			t.Fatalf("%+v signed in", in)
+		}
+	}
+	var got []string
+	for _, e := range f.audit.Of(audit.LoginFailed) {
+		if e.Method != "token_login" || e.IP != client.IP {
+			t.Errorf("event %+v; want method token_login from the client", e)
+		}
+		got = append(got, e.Reason+"/"+e.TargetID)
+	}
+	want := []string{"invalid_credentials/", "token_user_mismatch/" + ann.ID, "invalid_credentials/", "throttled/"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("login.failed %v, want %v", got, want)
+	}
+	if held := f.audit.Holding(annKey, "not-a-token"); len(held) > 0 {
+		t.Fatalf("events hold a token: %+v", held)
+	}
+}
+
+func TestAUserWithASecondFactorGetsNoSession(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, nil)
+	ann := f.user(t, "ann")
+	key := f.appToken(t, ann)
+	f.enrol(t, ann)
+	_, err := f.svc.Login(ctx, tokenlogin.Input{UserID: ann.ID, Token: key, Client: client})
 	if _, ok := login.ChallengeOf(err); !errors.Is(err, login.ErrMFARequired) || !ok {
 		t.Fatalf("%v, want mfa_required with a challenge", err)
 	}

@@ -19,20 +19,29 @@ import (
 	"github.com/portcullis/portcullis/adapters/commonpass"
 	"github.com/portcullis/portcullis/adapters/crypto/argon2"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/application/setuplink"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
+	"github.com/portcullis/portcullis/domain/link"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // adminUsage is the help of the admin commands.
 const adminUsage = `usage:
-  portcullis admin create  -tenant ID -email ADDRESS [-role ROLE] [-first-name N] [-last-name N] [-config FILE]
+  portcullis admin create  -tenant ID -email ADDRESS [-role ROLE] [-first-name N] [-last-name N]
+                           [-link [-link-ttl DURATION]] [-config FILE]
   portcullis admin promote -tenant ID -email ADDRESS -role ROLE [-config FILE]
 
 create makes an active account with a verified address (role admin unless
 -role says otherwise); its password is read as one line from standard input,
 or prompted for twice without echo when standard input is a terminal.
+With -link nothing is read: the account is made without a password, and a
+one-time set-password link is printed as the only line of standard output
+(when it expires goes to standard error). The link works once, for 24h or
+-link-ttl (at most 168h), and dies as soon as the account's password or
+address changes; it is signed with a key derived from the master key, so
+the server needs no record of it.
 promote gives an existing account a role and ends its sessions.
 Both work on the store the configuration names: a MongoDB URI, or the
 embedded store under data_dir of a stopped server.`
@@ -52,15 +61,27 @@ func adminCommand(args []string, in *os.File, out, stderr io.Writer) int {
 	role := fs.String("role", "", "the role: user, staff or admin (create: admin by default)")
 	first := fs.String("first-name", "Admin", "create: the first name")
 	last := fs.String("last-name", "Admin", "create: the last name")
+	withLink := fs.Bool("link", false, "create: print a one-time set-password link instead of reading a password")
+	linkTTL := fs.Duration("link-ttl", setuplink.DefaultTTL, "create -link: how long the link works, at most "+setuplink.MaxTTL.String())
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
+	ttlSet := false
+	fs.Visit(func(f *flag.Flag) { ttlSet = ttlSet || f.Name == "link-ttl" })
 	fail := func(format string, a ...any) int {
 		fmt.Fprintf(stderr, "portcullis admin "+sub+": "+format+"\n", a...)
 		return 1
 	}
 	if *tenantID == "" || *email == "" {
 		return fail("-tenant and -email are required")
+	}
+	switch {
+	case *withLink && sub != "create":
+		return fail("-link is only for create")
+	case ttlSet && !*withLink:
+		return fail("-link-ttl goes with -link")
+	case *linkTTL <= 0 || *linkTTL > setuplink.MaxTTL:
+		return fail("-link-ttl %s is not between 0 and %s", *linkTTL, setuplink.MaxTTL)
 	}
 	r := identity.Role(*role)
 	switch {
@@ -92,6 +113,9 @@ func adminCommand(args []string, in *os.File, out, stderr io.Writer) int {
 	users := mongo.NewUserStore(db)
 	switch sub {
 	case "create":
+		if *withLink {
+			return createWithLink(ctx, cfg, t, users, identity.Profile{Email: *email, FirstName: *first, LastName: *last}, r, *linkTTL, out, stderr, fail)
+		}
 		pw, err := readNewPassword(in, stderr)
 		if err != nil {
 			return fail("%v", err)
@@ -175,15 +199,27 @@ type accountStore interface {
 // operator vouches for both. The profile and the password are checked as
 // at registration.
 func createAccount(ctx context.Context, t tenant.Tenant, users accountStore, p identity.Profile, pw string, role identity.Role) (identity.User, error) {
-	profile, key, err := identity.CheckProfile(p, t.SMS)
+	u, err := newAccount(t, p, role)
 	if err != nil {
 		return identity.User{}, err
 	}
 	pw = identity.NormalizePassword(pw)
-	if err := identity.CheckPassword(pw, t.Password, commonpass.Default(), profile.Email, profile.FirstName, profile.LastName); err != nil {
+	if err := identity.CheckPassword(pw, t.Password, commonpass.Default(), u.Email, u.FirstName, u.LastName); err != nil {
 		return identity.User{}, err
 	}
-	hash, err := argon2.New(argon2.Options{}).Hash(ctx, pw, t.Password.Hash)
+	if u.PasswordHash, err = argon2.New(argon2.Options{}).Hash(ctx, pw, t.Password.Hash); err != nil {
+		return identity.User{}, err
+	}
+	if err := users.Create(ctx, u); err != nil {
+		return identity.User{}, err
+	}
+	return u, nil
+}
+
+// newAccount is the account create makes, checked as at registration,
+// before it has a password or is stored: active, with a verified address.
+func newAccount(t tenant.Tenant, p identity.Profile, role identity.Role) (identity.User, error) {
+	profile, key, err := identity.CheckProfile(p, t.SMS)
 	if err != nil {
 		return identity.User{}, err
 	}
@@ -192,12 +228,53 @@ func createAccount(ctx context.Context, t tenant.Tenant, users accountStore, p i
 		return identity.User{}, err
 	}
 	now := time.Now().UTC()
-	u := identity.User{ID: hex.EncodeToString(raw), TenantID: t.ID, Email: profile.Email, EmailKey: key, FirstName: profile.FirstName,
-		LastName: profile.LastName, Role: role, Active: true, EmailVerified: true, PasswordHash: hash, CreatedAt: now, UpdatedAt: now}
-	if err := users.Create(ctx, u); err != nil {
-		return identity.User{}, err
+	return identity.User{ID: hex.EncodeToString(raw), TenantID: t.ID, Email: profile.Email, EmailKey: key, FirstName: profile.FirstName,
+		LastName: profile.LastName, Role: role, Active: true, EmailVerified: true, CreatedAt: now, UpdatedAt: now}, nil
+}
+
+// createWithLink is `admin create -link`: it makes the account without a
+// password and prints a set-password link (package setuplink) to out as
+// its only line, with what was made and when the link expires to stderr.
+// The link is stateless, so this works on the store of a stopped server,
+// whose embedded Redis is gone: it needs only the master key the server
+// uses (in dev mode without one, data_dir/master.key, made here as the
+// server would make it when there is none yet) and the tenant's public
+// base URL the server builds its mailed links under.
+func createWithLink(ctx context.Context, cfg config.Platform, t tenant.Tenant, users accountStore, p identity.Profile, role identity.Role,
+	ttl time.Duration, out, stderr io.Writer, fail func(string, ...any) int) int {
+	// Everything the link needs comes first: a failure must not leave an
+	// account that nobody can set a password of.
+	mail, err := config.EffectiveMail(t, cfg.DevMode, string(provideDevBaseURL(cfg)))
+	if err != nil {
+		return fail("%v", err)
 	}
-	return u, nil
+	if mail.BaseURL == "" {
+		return fail("tenant %q has no mail.base_url: the link needs the tenant's public address", t.ID)
+	}
+	master, err := provideMasterKey(cfg, slog.New(slog.NewTextHandler(stderr, nil)))
+	if err != nil {
+		return fail("%v", err)
+	}
+	key, err := setuplink.DeriveKey(master, t.ID)
+	if err != nil {
+		return fail("%v", err)
+	}
+	u, err := newAccount(t, p, role)
+	if err != nil {
+		return fail("%v", err)
+	}
+	expires := time.Now().Add(ttl)
+	token, err := key.Mint(u, expires)
+	if err != nil {
+		return fail("%v", err)
+	}
+	if err := users.Create(ctx, u); err != nil {
+		return fail("%v", err)
+	}
+	fmt.Fprintln(out, link.Build(mail.BaseURL, link.Canonical.ResetPassword, token))
+	fmt.Fprintf(stderr, "created %s (id %s, role %s) in tenant %s without a password; the link sets it once, until %s (%s)\n",
+		u.Email, u.ID, u.Role, t.ID, expires.UTC().Format(time.RFC3339), ttl)
+	return 0
 }
 
 // sessionRevoker ends a user's sessions in the store: the revocation log,

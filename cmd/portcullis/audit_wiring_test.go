@@ -69,7 +69,7 @@ func TestEveryUseCaseOfATenantHasItsAuditRecorder(t *testing.T) {
 	}
 	walk("TenantServices", reflect.ValueOf(rt))
 	for _, deps := range []string{"login.Deps", "password.Deps", "smslogin.Deps", "emaillogin.Deps", "session.Deps",
-		"profile.Deps", "recovery.Deps", "mfa.Deps", "loginlink.Deps", "admin.Deps"} {
+		"profile.Deps", "recovery.Deps", "mfa.Deps", "adminlogin.Deps", "admin.Deps"} {
 		if !found[deps+".Audit"] {
 			t.Errorf("no %s.Audit found in the built tenant: the walk missed it", deps)
 		}

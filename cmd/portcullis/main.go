@@ -9,8 +9,9 @@
 //	portcullis seal-smtp-password -tenant ID [-config FILE]
 //	                                    read an SMTP password on stdin and print it sealed
 //	                                    for the tenant's mail.smtp.password_sealed
-//	portcullis admin create -tenant ID -email ADDRESS [-role ROLE]
-//	                                    make an active account (password on stdin)
+//	portcullis admin create -tenant ID -email ADDRESS [-role ROLE] [-link [-link-ttl D]]
+//	                                    make an active account (password on stdin, or
+//	                                    with -link print a one-time set-password link)
 //	portcullis admin promote -tenant ID -email ADDRESS -role ROLE
 //	                                    give an account a role and end its sessions
 //
@@ -42,6 +43,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/admin"
 	"github.com/portcullis/portcullis/adapters/http/seed000"
 	"github.com/portcullis/portcullis/adapters/http/seed001"
+	"github.com/portcullis/portcullis/adapters/http/seed002"
 	"github.com/portcullis/portcullis/adapters/http/server"
 	v1 "github.com/portcullis/portcullis/adapters/http/v1"
 	"github.com/portcullis/portcullis/adapters/http/web"
@@ -232,6 +234,7 @@ func serve(path string, stderr io.Writer) int {
 			func(r fiber.Router) { admin.Register(r, admin.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { seed000.Register(r, seed000.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { seed001.Register(r, seed001.Options{Dev: cfg.DevMode}) },
+			seed002.Register,
 		},
 	})
 

@@ -30,6 +30,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/smtp"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/admin"
+	"github.com/portcullis/portcullis/application/adminlogin"
 	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/device"
@@ -45,6 +46,7 @@ import (
 	"github.com/portcullis/portcullis/application/profile"
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
+	"github.com/portcullis/portcullis/application/setuplink"
 	"github.com/portcullis/portcullis/application/smslogin"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/application/tokenlogin"
@@ -158,10 +160,11 @@ var (
 	mailSet    = wire.NewSet(provideMail, provideMailer, provideMailTemplates, wire.Bind(new(notify.Composer), new(*mailtmpl.Templates)), provideCourier,
 		wire.Bind(new(password.Mail), new(*courier.Courier)), wire.Bind(new(login.Mail), new(*courier.Courier)),
 		wire.Bind(new(mfa.Mail), new(*courier.Courier)))
-	emailSet = wire.NewSet(provideRecovery, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
+	emailSet = wire.NewSet(provideRecovery, provideSetupLinkKey, provideVerification, provideEmailLogin, provideProfile, wire.Bind(new(password.Verifier), new(*verification.Service)),
 		wire.Bind(new(mfa.Reauth), new(*profile.Service)))
-	linkSet  = wire.NewSet(provideLoginLinks, provideTokenLogin)
-	auditSet = wire.NewSet(provideAuditRecorder, wire.Bind(new(audit.Recorder), new(*audit.TenantRecorder)), provideAuditService)
+	linkSet    = wire.NewSet(provideLoginLinks, provideTokenLogin)
+	seed002Set = wire.NewSet(provideAdminLogin)
+	auditSet   = wire.NewSet(provideAuditRecorder, wire.Bind(new(audit.Recorder), new(*audit.TenantRecorder)), provideAuditService)
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
@@ -186,6 +189,7 @@ var (
 var tenantSet = wire.NewSet(
 	platformBinds,
 	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, linkSet, auditSet,
+	seed002Set,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -470,12 +474,20 @@ func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mail
 }
 
 func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
-	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, rec audit.Recorder, clock platform.Clock) *recovery.Service {
+	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, rec audit.Recorder, clock platform.Clock,
+	setup setuplink.Key) *recovery.Service {
 	p := t.Email
 	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
 		PerIP: t.Throttling.PasswordResetPerIP},
 		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Audit: rec,
-			Clock: clock})
+			Clock: clock, Setup: setup})
+}
+
+// provideSetupLinkKey derives the tenant's key for the set-password links
+// of `portcullis admin create -link` from the master key, as the command
+// does: rotating the master key kills every outstanding link.
+func provideSetupLinkKey(t tenant.Tenant, mk MasterKey) (setuplink.Key, error) {
+	return setuplink.DeriveKey(mk, t.ID)
 }
 
 func provideVerification(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter,
@@ -542,8 +554,24 @@ func provideLoginLinks(t tenant.Tenant, users account.Users, links *otp.Engine, 
 
 // provideTokenLogin returns the tenant's token login, whose app tokens the
 // session service authenticates.
-func provideTokenLogin(t tenant.Tenant, sessions *session.Service, limiter throttle.Limiter, pipeline *login.Pipeline) *tokenlogin.Service {
-	return tokenlogin.New(t, t.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sessions, Limiter: limiter, Login: pipeline})
+func provideTokenLogin(t tenant.Tenant, sessions *session.Service, limiter throttle.Limiter, pipeline *login.Pipeline, rec audit.Recorder) *tokenlogin.Service {
+	return tokenlogin.New(t, t.Throttling.TokenLoginPerIP, tokenlogin.Deps{Tokens: sessions, Limiter: limiter, Login: pipeline, Audit: rec})
+}
+
+// provideAdminLogin returns the tenant's seed 002 admin login: its
+// activation codes under the tenant's e-mail code policy (code_ttl,
+// max_attempts, resend_cooldown, daily_cap; six digits whatever
+// code_length says, as the seed has them), Resend counted against
+// throttling.verification_mail_per_ip, its tokens living the seed 002
+// profile's lifetimes.
+func provideAdminLogin(t tenant.Tenant, users account.Users, passwords *password.Service, codes *otp.Engine, c *courier.Courier,
+	limiter throttle.Limiter, sessions *session.Service, rec audit.Recorder, clock platform.Clock) *adminlogin.Service {
+	p := t.Email
+	return adminlogin.New(t, adminlogin.Policy{CodeTTL: p.CodeTTL,
+		Limits:    otpdomain.Limits{MaxAttempts: p.MaxAttempts, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap},
+		SendPerIP: t.Throttling.VerificationMailPerIP,
+		Token:     session.Lifetime{Idle: t.Profiles.Seed002TokenIdle, Absolute: t.Profiles.Seed002TokenMaxAge}},
+		adminlogin.Deps{Users: users, Passwords: passwords, Codes: codes, Courier: c, Limiter: limiter, Sessions: sessions, Audit: rec, Clock: clock})
 }
 
 // shutdownWait bounds how long a tenant's release waits for the messages

@@ -226,13 +226,20 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		return nil, nil, err
 	}
 	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
-	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock)
+	setuplinkKey, err := provideSetupLinkKey(t, masterKey)
+	if err != nil {
+		cleanup2()
+		cleanup()
+		return nil, nil, err
+	}
+	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock, setuplinkKey)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
 	loginlinkService := provideLoginLinks(t, users, engine, pipeline, tenantRecorder)
 	auditStore := p.AuditLog
 	auditService := provideAuditService(t, auditStore, clock)
 	adminService := provideAdmin(t, users, service, mfaService, recoveryService, loginlinkService, auditService, tenantRecorder, clock, random)
-	tokenloginService := provideTokenLogin(t, service, limiter, pipeline)
+	tokenloginService := provideTokenLogin(t, service, limiter, pipeline, tenantRecorder)
+	adminloginService := provideAdminLogin(t, users, passwordService, engine, courier, limiter, service, tenantRecorder, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -249,6 +256,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		LoginLinks:   loginlinkService,
 		TokenLogin:   tokenloginService,
 		Audit:        auditService,
+		AdminLogin:   adminloginService,
 	}
 	return tenantServices, func() {
 		cleanup2()

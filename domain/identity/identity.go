@@ -47,6 +47,12 @@ type User struct {
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
 	LastLoginAt   time.Time
+
+	// ProfilePhoto is the URL of the user's picture; empty when none.
+	ProfilePhoto string
+	// PreferredLanguage is the language the user reads, as the client
+	// names it ("ENGLISH", "AZERBAIJANI"); empty when not set.
+	PreferredLanguage string
 }
 
 // Profile is what a person may set about themselves at registration.
@@ -145,6 +151,20 @@ type Session struct {
 	IP            string
 	UserAgent     string
 	AMR           []string // authentication methods: "pwd", "otp", "mfa"...
+
+	// IdleTimeout is the session's own sliding idle window (a
+	// compatibility profile's token lifetime); zero means the tenant's
+	// sessions.idle_timeout.
+	IdleTimeout time.Duration
+}
+
+// Idle is the idle window the session slides by: its own IdleTimeout, or
+// def (the tenant's) when it has none.
+func (s Session) Idle(def time.Duration) time.Duration {
+	if s.IdleTimeout > 0 {
+		return s.IdleTimeout
+	}
+	return def
 }
 
 // Live reports whether the session may still be used at now.

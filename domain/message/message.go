@@ -45,6 +45,9 @@ const (
 	// MailBackupCodeUsed tells the owner that one of the account's
 	// second-factor backup codes was used (Left of them remain).
 	MailBackupCodeUsed MailKind = "backup_code_used"
+	// MailAdminActivation carries the code that activates an admin
+	// account before its first sign-in (Code; seed 002's admin login).
+	MailAdminActivation MailKind = "admin_activation"
 	// MailInvite invites the owner of an account an admin created, which
 	// has no password yet, to set one (Link).
 	MailInvite MailKind = "invite"
@@ -53,7 +56,7 @@ const (
 // MailKinds lists every kind, in a fixed order.
 func MailKinds() []MailKind {
 	return []MailKind{MailVerification, MailPasswordReset, MailMagicLink, MailEmailCode,
-		MailSignupNotice, MailPasswordChanged, MailNewSignIn, MailEmailChanged, MailBackupCodeUsed, MailInvite}
+		MailSignupNotice, MailPasswordChanged, MailNewSignIn, MailEmailChanged, MailBackupCodeUsed, MailAdminActivation, MailInvite}
 }
 
 // Valid reports whether k is one of MailKinds.
@@ -76,7 +79,8 @@ type MailData struct {
 	// Link is an absolute http(s) URL, built by the caller from the
 	// tenant's configured base URL (never from the request's Host).
 	Link string
-	// Code is the one-time code of an email_code mail.
+	// Code is the one-time code of an email_code or admin_activation
+	// mail.
 	Code string
 	// Expires is how long Link or Code stays valid.
 	Expires time.Duration

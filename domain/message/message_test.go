@@ -18,8 +18,8 @@ func TestMailKindValid(t *testing.T) {
 		}
 		seen[k] = true
 	}
-	if len(seen) != 10 {
-		t.Errorf("got %d kinds, want 10", len(seen))
+	if len(seen) != 11 {
+		t.Errorf("got %d kinds, want 11", len(seen))
 	}
 	for _, k := range []message.MailKind{"", "reset", "Verification", "verification "} {
 		if k.Valid() {

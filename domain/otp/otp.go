@@ -143,6 +143,14 @@ func AdminLink(ttl time.Duration, dailyCap int) Kind {
 	return Kind{Purpose: PurposeAdminLink, Channel: ChannelLink, Form: FormLink, TTL: ttl, Limits: Limits{MaxAttempts: 1, DailyCap: dailyCap}}
 }
 
+// AdminActivation is the code mailed to an admin whose account waits for
+// activation (seed 002's admin login): six digits, as that seed's
+// contract has them, living ttl, held to limits (its cooldown is the
+// seed's "once per minute").
+func AdminActivation(ttl time.Duration, limits Limits) Kind {
+	return Kind{Purpose: PurposeAdminActivation, Channel: ChannelEmail, Form: FormCode, Length: DefaultLength, TTL: ttl, Limits: limits}
+}
+
 // MFAChallenge is the token of a pending second step, living ttl. It is a
 // link-form token (256 random bits, used up once); the daily cap is not a
 // limit anyone should meet (a stranger who has the password must not be

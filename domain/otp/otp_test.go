@@ -113,3 +113,20 @@ func TestAdminLinkIsASingleUseLinkHandedOn(t *testing.T) {
 		t.Fatalf("token %q, %v", s, err)
 	}
 }
+
+func TestAdminActivationIsASixDigitMailedCode(t *testing.T) {
+	t.Parallel()
+	limits := otp.Limits{MaxAttempts: 5, Cooldown: time.Minute, DailyCap: 10}
+	k := otp.AdminActivation(10*time.Minute, limits)
+	if k.Purpose != otp.PurposeAdminActivation || k.Channel != otp.ChannelEmail || k.Form != otp.FormCode || k.Length != 6 ||
+		k.TTL != 10*time.Minute || k.Limits != limits {
+		t.Fatalf("kind %+v", k)
+	}
+	if err := k.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := k.NewSecret(rand.Reader)
+	if err != nil || !k.WellFormed(s) || len(s) != 6 || k.WellFormed("12345") || k.WellFormed("12345a") {
+		t.Fatalf("code %q, %v", s, err)
+	}
+}

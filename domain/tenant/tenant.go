@@ -149,6 +149,15 @@ type Profiles struct {
 	// Seed001Prefix is the URI prefix of the seed 001 routes: empty or a
 	// path such as "/api" (no trailing slash).
 	Seed001Prefix string
+	// Seed002 serves /v1/accounts/login/admin/, otp/user/, resend/otp/user/
+	// (the admin login of login method admin_otp) and our me/ and logout/.
+	Seed002 bool
+	// Seed002TokenIdle is how long a token of the seed 002 admin login
+	// lives without use (the seed's 30 days); every use slides it.
+	Seed002TokenIdle time.Duration
+	// Seed002TokenMaxAge is how long such a token lives at most, however
+	// often it is used (the seed names no limit).
+	Seed002TokenMaxAge time.Duration
 }
 
 // RegistrationPolicy (configuration section registration) says whether
@@ -221,6 +230,18 @@ const (
 	MaxSeed000LoginLinkTTL     = 24 * time.Hour
 )
 
+// Defaults and bounds of the seed 002 token lifetimes: 30 days without
+// use, as the seed says, within a year at most; an idle window of at
+// least 5 minutes and at most a year, a lifetime of at most 10 years and
+// not shorter than the idle window.
+const (
+	DefaultSeed002TokenIdle   = 30 * 24 * time.Hour
+	MinSeed002TokenIdle       = 5 * time.Minute
+	MaxSeed002TokenIdle       = 365 * 24 * time.Hour
+	DefaultSeed002TokenMaxAge = 365 * 24 * time.Hour
+	MaxSeed002TokenMaxAge     = 10 * 365 * 24 * time.Hour
+)
+
 // DefaultSMSPolicy is the SMS policy of a tenant that sets none of it.
 func DefaultSMSPolicy() SMSPolicy {
 	return SMSPolicy{CodeTTL: DefaultSMSCodeTTL, CodeLength: DefaultSMSCodeLength, MaxAttempts: DefaultSMSMaxAttempts,
@@ -268,6 +289,8 @@ type Tenant struct {
 	Roles map[string]RoleSpec
 	// Audit is how the tenant keeps its audit log (audit).
 	Audit AuditPolicy
+	// Captcha is the CAPTCHA provider and policy (captcha); zero is off.
+	Captcha Captcha
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -301,8 +324,9 @@ func Default() Tenant {
 		Redirects: RedirectPolicy{
 			Default: "/",
 		},
-		Throttling:   DefaultThrottling(),
-		Profiles:     Profiles{Seed000LoginLinkTTL: DefaultSeed000LoginLinkTTL},
+		Throttling: DefaultThrottling(),
+		Profiles: Profiles{Seed000LoginLinkTTL: DefaultSeed000LoginLinkTTL,
+			Seed002TokenIdle: DefaultSeed002TokenIdle, Seed002TokenMaxAge: DefaultSeed002TokenMaxAge},
 		Registration: RegistrationPolicy{Enabled: true},
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
@@ -458,6 +482,14 @@ func (t Tenant) Validate() error {
 	if ttl := t.Profiles.Seed000LoginLinkTTL; ttl < MinSeed000LoginLinkTTL || ttl > MaxSeed000LoginLinkTTL {
 		add("profiles.seed000.passwordless_login_max_age", "must be between %s and %s, got %s", MinSeed000LoginLinkTTL, MaxSeed000LoginLinkTTL, ttl)
 	}
+	if idle := t.Profiles.Seed002TokenIdle; idle < MinSeed002TokenIdle || idle > MaxSeed002TokenIdle {
+		add("profiles.seed002.token_idle_timeout", "must be between %s and %s, got %s", MinSeed002TokenIdle, MaxSeed002TokenIdle, idle)
+	}
+	if age := t.Profiles.Seed002TokenMaxAge; age > MaxSeed002TokenMaxAge {
+		add("profiles.seed002.token_max_age", "must be at most %s, got %s", MaxSeed002TokenMaxAge, age)
+	} else if age < t.Profiles.Seed002TokenIdle {
+		add("profiles.seed002.token_max_age", "must not be shorter than token_idle_timeout (%s), got %s", t.Profiles.Seed002TokenIdle, age)
+	}
 
 	limit := func(field string, l Limit) {
 		if l.Count < 1 {
@@ -493,6 +525,7 @@ func (t Tenant) Validate() error {
 	ps = append(ps, rolesProblems(t.Roles)...)
 	ps = append(ps, t.Audit.problems()...)
 	ps = append(ps, t.Mail.problems()...)
+	ps = append(ps, t.Captcha.problems()...)
 
 	if len(ps) == 0 {
 		return nil

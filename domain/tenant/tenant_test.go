@@ -82,6 +82,10 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"login link ttl too short", func(x *tenant.Tenant) { x.Profiles.Seed000LoginLinkTTL = 10 * time.Second }, "profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 10s"},
 		{"login link ttl too long", func(x *tenant.Tenant) { x.Profiles.Seed000LoginLinkTTL = 25 * time.Hour }, "profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 25h0m0s"},
 		{"no login link ttl", func(x *tenant.Tenant) { x.Profiles.Seed000LoginLinkTTL = 0 }, "profiles.seed000.passwordless_login_max_age: must be between 30s and 24h0m0s, got 0s"},
+		{"seed 002 idle too short", func(x *tenant.Tenant) { x.Profiles.Seed002TokenIdle = time.Minute }, "profiles.seed002.token_idle_timeout: must be between 5m0s and 8760h0m0s, got 1m0s"},
+		{"seed 002 idle too long", func(x *tenant.Tenant) { x.Profiles.Seed002TokenIdle = 9000 * time.Hour }, "profiles.seed002.token_idle_timeout: must be between 5m0s and 8760h0m0s, got 9000h0m0s"},
+		{"seed 002 max age below idle", func(x *tenant.Tenant) { x.Profiles.Seed002TokenMaxAge = 24 * time.Hour }, "profiles.seed002.token_max_age: must not be shorter than token_idle_timeout (720h0m0s), got 24h0m0s"},
+		{"seed 002 max age too long", func(x *tenant.Tenant) { x.Profiles.Seed002TokenMaxAge = 100000 * time.Hour }, "profiles.seed002.token_max_age: must be at most 87600h0m0s, got 100000h0m0s"},
 		{"unknown default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "XX" }, `sms.default_region: "XX" is not a known region: use an upper-case ISO 3166 alpha-2 code such as "TR"`},
 		{"lower-case default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "tr" }, `sms.default_region: "tr" is not a known region`},
 		{"unknown allowed country", func(x *tenant.Tenant) { x.SMS.AllowedCountries = []string{"TR", "Turkey"} }, `sms.allowed_countries[1]: "Turkey" is not a known region`},
@@ -158,6 +162,9 @@ func TestMailFloodGuardDefaults(t *testing.T) {
 	}
 	if got := tenant.Default().Profiles.Seed000LoginLinkTTL; got != 300*time.Second {
 		t.Errorf("default profiles.seed000.passwordless_login_max_age = %s, want seed 000's 300s", got)
+	}
+	if p := tenant.Default().Profiles; p.Seed002 || p.Seed002TokenIdle != 720*time.Hour || p.Seed002TokenMaxAge != 8760*time.Hour {
+		t.Errorf("default profiles.seed002 = %+v, want off, seed 002's 30 days idle, a year at most", p)
 	}
 }
 

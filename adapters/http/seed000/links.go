@@ -73,7 +73,7 @@ func (h handlers) issueLink(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	is, err := rt.LoginLinks.Issue(c.UserContext(), loginlink.IssueInput{Actor: p.User, UserID: f["user"], SecretKey: f["secret_key"]})
+	is, err := rt.LoginLinks.Issue(c.UserContext(), loginlink.IssueInput{Actor: p.User, UserID: f["user"], SecretKey: f["secret_key"], Client: web.Client(c)})
 	if err != nil {
 		return err
 	}

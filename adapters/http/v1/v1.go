@@ -605,11 +605,16 @@ type userBody struct {
 	EmailVerified bool   `json:"email_verified"`
 	CreatedAt     any    `json:"created_at"`
 	LastLoginAt   any    `json:"last_login_at"`
+	// ProfilePhoto is a URL or ""; PreferredLanguage a client's language
+	// name ("ENGLISH") or "" when not set.
+	ProfilePhoto      string `json:"profile_photo"`
+	PreferredLanguage string `json:"preferred_language"`
 }
 
 func userJSON(u identity.User) userBody {
 	return userBody{ID: u.ID, Email: u.Email, FirstName: u.FirstName, LastName: u.LastName, Phone: u.Phone, PhoneVerified: u.PhoneVerified,
-		Role: string(u.Role), EmailVerified: u.EmailVerified, CreatedAt: web.TimeOrNil(u.CreatedAt), LastLoginAt: web.TimeOrNil(u.LastLoginAt)}
+		Role: string(u.Role), EmailVerified: u.EmailVerified, CreatedAt: web.TimeOrNil(u.CreatedAt), LastLoginAt: web.TimeOrNil(u.LastLoginAt),
+		ProfilePhoto: u.ProfilePhoto, PreferredLanguage: u.PreferredLanguage}
 }
 
 func sessionJSON(s identity.Session, current string) fiber.Map {

@@ -10,6 +10,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/application/admin"
+	"github.com/portcullis/portcullis/application/adminlogin"
 	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
@@ -59,6 +60,8 @@ type TenantServices struct {
 	TokenLogin *tokenlogin.Service
 	// Audit is the tenant's audit log, for the admin API.
 	Audit *audit.Service
+	// AdminLogin is seed 002's admin login with e-mail code activation.
+	AdminLogin *adminlogin.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.

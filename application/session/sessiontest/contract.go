@@ -38,7 +38,8 @@ func sampleSession(tenant, id, user string, kind identity.SessionKind, created t
 func sameSession(a, b identity.Session) bool {
 	return a.ID == b.ID && a.TenantID == b.TenantID && a.UserID == b.UserID && a.Kind == b.Kind && a.SecretHash == b.SecretHash &&
 		a.CreatedAt.Equal(b.CreatedAt) && a.LastSeenAt.Equal(b.LastSeenAt) && a.IdleExpiresAt.Equal(b.IdleExpiresAt) &&
-		a.ExpiresAt.Equal(b.ExpiresAt) && a.RevokedAt.Equal(b.RevokedAt) && a.IP == b.IP && a.UserAgent == b.UserAgent && slices.Equal(a.AMR, b.AMR)
+		a.ExpiresAt.Equal(b.ExpiresAt) && a.RevokedAt.Equal(b.RevokedAt) && a.IP == b.IP && a.UserAgent == b.UserAgent && slices.Equal(a.AMR, b.AMR) &&
+		a.IdleTimeout == b.IdleTimeout
 }
 
 func ids(ss []identity.Session) []string {
@@ -75,6 +76,7 @@ func RunSessionsContract(t *testing.T, newStore func(t *testing.T) session.Sessi
 		web := sampleSession("s-alpha", "sess-web", "user-1", identity.SessionWeb, at(0))
 		app := sampleSession("s-alpha", "sess-app", "user-1", identity.SessionApp, at(time.Second))
 		app.AMR, app.IP, app.UserAgent = nil, "", ""
+		app.IdleTimeout = 720 * time.Hour // a session with an idle window of its own
 		create(t, s, web, app)
 		for _, want := range []identity.Session{web, app} {
 			if got, err := s.ByID(ctx, "s-alpha", want.ID); err != nil || !sameSession(got, want) {

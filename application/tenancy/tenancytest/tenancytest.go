@@ -127,7 +127,8 @@ func Sample(id string) tenant.Tenant {
 		TokenLoginPerIP:       tenant.Limit{Count: 11, Window: 25 * time.Minute},
 	}
 	t.RequireVerifiedEmail = true
-	t.Profiles = tenant.Profiles{Seed000: true, Seed000LoginLinkTTL: 10 * time.Minute, Seed001: true, Seed001Prefix: "/api/auth"}
+	t.Profiles = tenant.Profiles{Seed000: true, Seed000LoginLinkTTL: 10 * time.Minute, Seed001: true, Seed001Prefix: "/api/auth",
+		Seed002: true, Seed002TokenIdle: 48 * time.Hour, Seed002TokenMaxAge: 90 * 24 * time.Hour}
 	t.Registration = tenant.RegistrationPolicy{Enabled: false}
 	t.SMS = tenant.SMSPolicy{DefaultRegion: "TR", AllowedCountries: []string{"TR", "CY"}, CodeTTL: 2 * time.Minute, CodeLength: 8,
 		MaxAttempts: 3, ResendCooldown: 30 * time.Second, DailyCap: 4, Message: tenant.ParseSMSMessage("{{.Tenant}}: {{.Code}} ({{.Expires}})")}
