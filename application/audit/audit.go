@@ -2,8 +2,8 @@
 // happened to its accounts — sign-ins and failed sign-ins, logouts and
 // revoked sessions, changes of password, address and second factor, and
 // the admin API's role changes, disabled and enabled accounts, issued
-// login links and other admin actions — with who did it, to whom, when, from where and in
-// which request.
+// login links and other admin actions — with who did it, to whom, when,
+// from where and in which request.
 //
 // The use cases record events through the Recorder port, which never
 // blocks and never fails: a sign-in must not wait on, or be refused
