@@ -112,7 +112,7 @@ func (s *Service) Rights() identity.Rights { return s.rights }
 
 // User returns the tenant's user id (users:read).
 func (s *Service) User(ctx context.Context, actor identity.User, id string) (identity.User, error) {
-	if err := s.rights.Require(actor.Role, identity.ScopeUsersRead); err != nil {
+	if err := s.require(ctx, actor, ActionReadUser, id, identity.ScopeUsersRead); err != nil {
 		return identity.User{}, err
 	}
 	return s.user(ctx, id)
@@ -120,7 +120,10 @@ func (s *Service) User(ctx context.Context, actor identity.User, id string) (ide
 
 // UserSessions lists the live sessions of user id (users:read).
 func (s *Service) UserSessions(ctx context.Context, actor identity.User, id string) ([]identity.Session, error) {
-	u, err := s.User(ctx, actor, id)
+	if err := s.require(ctx, actor, ActionListSessions, id, identity.ScopeUsersRead); err != nil {
+		return nil, err
+	}
+	u, err := s.user(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +134,11 @@ func (s *Service) UserSessions(ctx context.Context, actor identity.User, id stri
 // disabled user's sessions end at once. It is recorded (user.disabled or
 // user.enabled) whether or not the user was in that state already.
 func (s *Service) SetActive(ctx context.Context, actor identity.User, id string, active bool) (identity.User, error) {
-	u, err := s.target(ctx, actor, identity.ScopeUsersWrite, id)
+	action := ActionEnable
+	if !active {
+		action = ActionDisable
+	}
+	u, err := s.target(ctx, actor, action, identity.ScopeUsersWrite, id)
 	if err != nil {
 		return identity.User{}, err
 	}
@@ -160,9 +167,9 @@ func (s *Service) SetActive(ctx context.Context, actor identity.User, id string,
 // has changes and records nothing.
 func (s *Service) SetRole(ctx context.Context, actor identity.User, id string, role identity.Role) (identity.User, error) {
 	if err := s.rights.CanGrant(actor.Role, role); err != nil {
-		return identity.User{}, err
+		return identity.User{}, s.denied(ctx, actor, ActionSetRole, id, err)
 	}
-	u, err := s.target(ctx, actor, identity.ScopeRolesAssign, id)
+	u, err := s.target(ctx, actor, ActionSetRole, identity.ScopeRolesAssign, id)
 	if err != nil {
 		return identity.User{}, err
 	}
@@ -185,7 +192,7 @@ func (s *Service) SetRole(ctx context.Context, actor identity.User, id string, r
 // for a user who lost the app and the backup codes; it is recorded
 // (admin.action mfa.reset).
 func (s *Service) ResetMFA(ctx context.Context, actor identity.User, id string) error {
-	u, err := s.target(ctx, actor, identity.ScopeMFAReset, id)
+	u, err := s.target(ctx, actor, ActionResetMFA, identity.ScopeMFAReset, id)
 	if err != nil {
 		return err
 	}
@@ -200,7 +207,7 @@ func (s *Service) ResetMFA(ctx context.Context, actor identity.User, id string) 
 // outranking it) and returns how many; it is recorded (admin.action
 // sessions.revoked, besides the session.revoked of each session).
 func (s *Service) RevokeSessions(ctx context.Context, actor identity.User, id string) (int, error) {
-	u, err := s.target(ctx, actor, identity.ScopeSessionsRevoke, id)
+	u, err := s.target(ctx, actor, ActionRevokeSessions, identity.ScopeSessionsRevoke, id)
 	if err != nil {
 		return 0, err
 	}
@@ -217,8 +224,8 @@ func (s *Service) record(ctx context.Context, e audit.Event) { s.d.Audit.Record(
 
 // target is user id, for an action of scope by actor, who must outrank
 // the user.
-func (s *Service) target(ctx context.Context, actor identity.User, scope identity.Scope, id string) (identity.User, error) {
-	if err := s.rights.Require(actor.Role, scope); err != nil {
+func (s *Service) target(ctx context.Context, actor identity.User, action string, scope identity.Scope, id string) (identity.User, error) {
+	if err := s.require(ctx, actor, action, id, scope); err != nil {
 		return identity.User{}, err
 	}
 	u, err := s.user(ctx, id)
@@ -226,9 +233,52 @@ func (s *Service) target(ctx context.Context, actor identity.User, scope identit
 		return identity.User{}, err
 	}
 	if !s.rights.Outranks(actor.Role, u.Role) {
-		return identity.User{}, identity.ErrForbidden.WithMessage("A %s cannot act on a user whose role is %s.", actor.Role, u.Role)
+		return identity.User{}, s.denied(ctx, actor, action, u.ID,
+			identity.ErrForbidden.WithMessage("A %s cannot act on a user whose role is %s.", actor.Role, u.Role))
 	}
 	return u, nil
+}
+
+// The actions an admin.denied event names in its Reason, followed by "/"
+// and why it was refused: the scope the actor lacks (for role.set and
+// user.create also a scope of the role given), or "rank" (the actor does
+// not outrank the user, or the role given).
+const (
+	ActionListUsers      = "users.list"
+	ActionReadUser       = "user.read"
+	ActionListSessions   = "sessions.list"
+	ActionCreateUser     = "user.create"
+	ActionUpdateProfile  = "profile.update"
+	ActionDisable        = "user.disable"
+	ActionEnable         = "user.enable"
+	ActionSetRole        = "role.set"
+	ActionResetMFA       = "mfa.reset"
+	ActionRevokeSessions = "sessions.revoke"
+	ActionIssueLink      = "login_link.issue"
+	ActionReadAudit      = "audit.read"
+)
+
+// require checks that actor's role has scope for action (on user id, when
+// the action has one), and records a refusal.
+func (s *Service) require(ctx context.Context, actor identity.User, action, id string, scope identity.Scope) error {
+	if err := s.rights.Require(actor.Role, scope); err != nil {
+		return s.denied(ctx, actor, action, id, err)
+	}
+	return nil
+}
+
+// denied returns err, and records it (admin.denied) when it refuses the
+// action to actor for its rights (identity.ErrForbidden).
+func (s *Service) denied(ctx context.Context, actor identity.User, action, targetID string, err error) error {
+	if !errors.Is(err, identity.ErrForbidden) {
+		return err
+	}
+	why := "rank"
+	if scope, ok := errs.As(err).Extensions["scope"].(string); ok {
+		why = scope
+	}
+	s.record(ctx, audit.Event{Type: audit.AdminDenied, ActorID: actor.ID, TargetID: targetID, Reason: action + "/" + why})
+	return err
 }
 
 func (s *Service) user(ctx context.Context, id string) (identity.User, error) {

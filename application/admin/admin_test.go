@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -168,8 +169,22 @@ func TestAUserHasNoAdminAction(t *testing.T) {
 	wantForbidden(t, "login link", err, "login_links:issue")
 	_, err = f.svc.AuditLog(ctx, me, audit.Filter{}, "", 0)
 	wantForbidden(t, "audit log", err, "audit:read")
-	if len(f.sessions.revoked)+len(f.factors.reset)+len(f.invites.sent)+len(f.links.asked)+len(f.log.filters)+len(f.audit.Events()) != 0 {
+	if len(f.sessions.revoked)+len(f.factors.reset)+len(f.invites.sent)+len(f.links.asked)+len(f.log.filters) != 0 {
 		t.Fatal("a refused action did something")
+	}
+	// Each refusal is recorded, and nothing else.
+	var reasons []string
+	for _, e := range f.audit.Events() {
+		if e.Type != audit.AdminDenied || e.ActorID != me.ID {
+			t.Errorf("event %+v; want admin.denied by %s", e, me.ID)
+		}
+		reasons = append(reasons, e.Reason)
+	}
+	want := []string{"user.read/users:read", "user.disable/users:write", "role.set/roles:assign",
+		"mfa.reset/mfa:reset", "sessions.revoke/sessions:revoke", "users.list/users:read", "users.list/users:read",
+		"user.create/users:write", "profile.update/users:write", "login_link.issue/login_links:issue", "audit.read/audit:read"}
+	if !slices.Equal(reasons, want) {
+		t.Errorf("admin.denied reasons %q, want %q", reasons, want)
 	}
 	if _, err := f.users.ByEmail(ctx, "shop", "new@example.com"); !errors.Is(err, errs.ErrNotFound) {
 		t.Fatalf("a refused create stored the user: %v", err)

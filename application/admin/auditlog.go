@@ -12,7 +12,7 @@ import (
 // after cursor (see audit.Service.Query, which reports bad input by
 // field). The events hold no secret: they never did.
 func (s *Service) AuditLog(ctx context.Context, actor identity.User, f audit.Filter, cursor string, limit int) (audit.Page, error) {
-	if err := s.rights.Require(actor.Role, identity.ScopeAuditRead); err != nil {
+	if err := s.require(ctx, actor, ActionReadAudit, "", identity.ScopeAuditRead); err != nil {
 		return audit.Page{}, err
 	}
 	return s.d.Log.Query(ctx, f, cursor, limit)

@@ -59,7 +59,7 @@ const drawnKeyBytes = 16
 // without the seed 000 profile, whose routes use the links, gets
 // ErrLinksNotServed.
 func (s *Service) IssueLoginLink(ctx context.Context, actor identity.User, id string, in LinkRequest) (IssuedLink, error) {
-	u, err := s.target(ctx, actor, identity.ScopeLoginLinksIssue, id)
+	u, err := s.target(ctx, actor, ActionIssueLink, identity.ScopeLoginLinksIssue, id)
 	if err != nil {
 		return IssuedLink{}, err
 	}

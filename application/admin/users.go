@@ -65,7 +65,7 @@ var ErrInvalidUserCursor = errs.InvalidFields(errs.FieldError{Field: "cursor", R
 // bad field: "email", "phone" (as NormalizePhone reads it), "role" (not a
 // role of the tenant), "status", "limit", "cursor".
 func (s *Service) ListUsers(ctx context.Context, actor identity.User, q UserQuery) (UserPage, error) {
-	if err := s.rights.Require(actor.Role, identity.ScopeUsersRead); err != nil {
+	if err := s.require(ctx, actor, ActionListUsers, "", identity.ScopeUsersRead); err != nil {
 		return UserPage{}, err
 	}
 	var (
@@ -179,7 +179,7 @@ type Created struct {
 // tenant's (errs.Invalid naming every bad field); a taken one is identity.ErrEmailTaken or identity.ErrPhoneTaken.
 // It is recorded (admin.action user.created, with the role).
 func (s *Service) CreateUser(ctx context.Context, actor identity.User, in NewUser) (Created, error) {
-	if err := s.rights.Require(actor.Role, identity.ScopeUsersWrite); err != nil {
+	if err := s.require(ctx, actor, ActionCreateUser, "", identity.ScopeUsersWrite); err != nil {
 		return Created{}, err
 	}
 	role := in.Role
@@ -191,7 +191,7 @@ func (s *Service) CreateUser(ctx context.Context, actor identity.User, in NewUse
 		fields = append(fields, errs.FieldError{Field: "role", Reason: fmt.Sprintf("%q is not a role of this tenant", role)})
 	} else if role != identity.RoleUser {
 		if err := s.rights.CanGrant(actor.Role, role); err != nil {
-			return Created{}, err
+			return Created{}, s.denied(ctx, actor, ActionCreateUser, "", err)
 		}
 	}
 	p, key, err := identity.CheckProfile(identity.Profile{Email: in.Email, FirstName: in.FirstName, LastName: in.LastName, Phone: in.Phone}, s.t.SMS)
@@ -239,7 +239,7 @@ type ProfileChange struct {
 // before it stay. A change is recorded (admin.action profile.updated); a
 // change to what the user has already changes and records nothing.
 func (s *Service) UpdateProfile(ctx context.Context, actor identity.User, id string, ch ProfileChange) (identity.User, error) {
-	u, err := s.target(ctx, actor, identity.ScopeUsersWrite, id)
+	u, err := s.target(ctx, actor, ActionUpdateProfile, identity.ScopeUsersWrite, id)
 	if err != nil {
 		return identity.User{}, err
 	}

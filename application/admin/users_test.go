@@ -230,8 +230,9 @@ func TestUpdateProfileChangesOnlyTheFieldsGiven(t *testing.T) {
 	if _, err := f.svc.UpdateProfile(ctx, adm, "nobody", admin.ProfileChange{FirstName: ptr("Eve")}); !errors.Is(err, admin.ErrUserNotFound) {
 		t.Fatalf("an unknown user: %v", err)
 	}
-	if n := len(f.audit.Events()); n != 0 {
-		t.Fatalf("%d events for refused changes", n)
+	if e := f.audit.Events(); len(e) != 2 || e[0].Reason != "profile.update/rank" || e[0].TargetID != "admin-2" ||
+		e[1].Reason != "profile.update/rank" || e[1].ActorID != manager.ID {
+		t.Fatalf("events for refused changes %+v; want the two refused for rank, as admin.denied", e)
 	}
 }
 
@@ -402,7 +403,14 @@ func TestEveryAdminActionIsRecordedWithActorAndTarget(t *testing.T) {
 	_, _ = f.svc.SetActive(ctx, adm, "admin-2", false)
 	_, _ = f.svc.SetRole(ctx, f.by[identity.RoleStaff], "user-1", identity.RoleUser)
 	_ = f.svc.ResetMFA(ctx, f.by[identity.RoleStaff], "user-1")
-	if e := f.audit.Events(); len(e) != 0 {
-		t.Fatalf("refused actions recorded %+v", e)
+	var reasons []string
+	for _, e := range f.audit.Events() {
+		if e.Type != audit.AdminDenied || e.TargetID == "" {
+			t.Errorf("refused action recorded as %+v, want admin.denied on its target", e)
+		}
+		reasons = append(reasons, e.Reason)
+	}
+	if want := []string{"user.disable/rank", "role.set/roles:assign", "mfa.reset/mfa:reset"}; !slices.Equal(reasons, want) {
+		t.Fatalf("refused actions recorded %q, want only %q", reasons, want)
 	}
 }

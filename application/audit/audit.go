@@ -84,6 +84,11 @@ const (
 	// AdminAction: any other action of an admin on an account (Reason
 	// names it: the Admin* actions below).
 	AdminAction Type = "admin.action"
+	// AdminDenied: an admin action was refused to its actor (ActorID;
+	// TargetID, the user it was tried on, when it names one; Reason: the
+	// action and why, "role.set/rank", "users.list/users:read"...; see
+	// the admin package's Action constants).
+	AdminDenied Type = "admin.denied"
 	// ActivationPending: a password of an admin whose address is not
 	// verified yet was right at the admin login (Method admin_otp): no
 	// session, the account waits for its activation code.
@@ -118,7 +123,7 @@ var Types = []Type{
 	LoginSucceeded, LoginFailed, MFAChallenged, MFAEnrolmentRequired, Logout, SessionRevoked,
 	PasswordChanged, PasswordReset, EmailChanged,
 	MFAEnabled, MFADisabled, MFABackupCodeUsed, MFABackupCodesRegenerated,
-	RoleChanged, UserDisabled, UserEnabled, LinkIssued, LinkUsed, AdminAction,
+	RoleChanged, UserDisabled, UserEnabled, LinkIssued, LinkUsed, AdminAction, AdminDenied,
 	ActivationPending, ActivationCodeSent, ActivationConfirmed, ActivationFailed,
 }
 
