@@ -57,7 +57,7 @@ func TestMergeCart(t *testing.T) {
 			want: c(l("a", "", 1), l("b", "", 1), l("c", "", 1))},
 		{name: "invalid lines dropped with their reasons, the rest merged",
 			local: c(l("a", "", 0), l("", "", 1), l("b", "", -3), l("waytoolong", "", 1), l("c", "waytoolong", 1), l("d e", "", 1), l("f", "x|y", 1), l("ok", "v", 2)),
-			want: c(l("ok", "v", 2)),
+			want:  c(l("ok", "v", 2)),
 			dropped: []dropped{
 				{storefront.ListCart, 0, storefront.ReasonInvalidQuantity}, {storefront.ListCart, 1, storefront.ReasonMissingProductID},
 				{storefront.ListCart, 2, storefront.ReasonInvalidQuantity}, {storefront.ListCart, 3, storefront.ReasonIDTooLong},
