@@ -83,9 +83,9 @@ func DefaultLimits() Limits {
 	return Limits{MaxQuantity: DefaultMaxQuantity, MaxLines: DefaultMaxLines, MaxWishlist: DefaultMaxWishlist, MaxIDLength: DefaultMaxIDLength}
 }
 
-// orDefaults fills the zero fields of l with the defaults, so that a zero
-// Limits is usable.
-func (l Limits) orDefaults() Limits {
+// WithDefaults returns l with its zero (or negative) fields set to the
+// defaults: every function here takes a zero Limits as the defaults.
+func (l Limits) WithDefaults() Limits {
 	d := DefaultLimits()
 	if l.MaxQuantity <= 0 {
 		l.MaxQuantity = d.MaxQuantity
@@ -139,7 +139,7 @@ type Dropped struct {
 // limits, or "" when it is. An empty id is not checked here (a missing
 // product id is the caller's reason; an empty variant id means none).
 func CheckID(id string, limits Limits) Reason {
-	limits = limits.orDefaults()
+	limits = limits.WithDefaults()
 	if len(id) > limits.MaxIDLength {
 		return ReasonIDTooLong
 	}
@@ -232,7 +232,7 @@ func CleanWishlist(local Wishlist, limits Limits) (Wishlist, []Dropped) {
 // past MaxLines (a limit lowered since they were stored) are left out
 // without a report, and their quantities are capped like any.
 func MergeCart(server, local Cart, limits Limits) (Cart, []Dropped) {
-	limits = limits.orDefaults()
+	limits = limits.WithDefaults()
 	out := Cart{Lines: make([]Line, 0, min(len(server.Lines)+len(local.Lines), limits.MaxLines))}
 	at := make(map[Key]int, cap(out.Lines))
 	// add merges l in and reports whether it is in the cart now.
@@ -273,7 +273,7 @@ func MergeCart(server, local Cart, limits Limits) (Cart, []Dropped) {
 // (invalid, or past MaxWishlist), indexed in local. Server items past
 // MaxWishlist are left out without a report.
 func MergeWishlist(server, local Wishlist, limits Limits) (Wishlist, []Dropped) {
-	limits = limits.orDefaults()
+	limits = limits.WithDefaults()
 	out := make(Wishlist, 0, min(len(server)+len(local), limits.MaxWishlist))
 	seen := make(map[string]bool, cap(out))
 	add := func(id string) bool {
