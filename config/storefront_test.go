@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -133,5 +134,16 @@ func TestCartWebhookSecret(t *testing.T) {
 				t.Fatalf("error carries the secret: %v", err)
 			}
 		})
+	}
+}
+
+func TestShippedDemoSpellsOutTheStorefrontDefaults(t *testing.T) {
+	t.Parallel()
+	ts, err := config.NewTenantDir("tenants").Tenants(context.Background())
+	if err != nil || len(ts) != 1 {
+		t.Fatal(ts, err)
+	}
+	if ts[0].Storefront != tenant.DefaultStorefront() {
+		t.Fatalf("demo storefront %+v, want the defaults %+v", ts[0].Storefront, tenant.DefaultStorefront())
 	}
 }
