@@ -62,9 +62,10 @@ type MergeResult struct {
 	Cart     storefront.Cart
 	Wishlist storefront.Wishlist
 	Dropped  []storefront.Dropped
-	// Pending says the store was unavailable and the merge is queued to
-	// be retried (MergeOrRetry only): Cart and Wishlist are then the local
-	// ones, cleaned and within the limits, and nothing is stored yet.
+	// Pending says the store was unavailable (MergeOrRetry only): the
+	// merge, if there was anything to merge, is queued to be retried, and
+	// Cart and Wishlist are the local ones, cleaned and within the limits;
+	// nothing is stored yet.
 	Pending bool
 }
 
