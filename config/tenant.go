@@ -47,6 +47,7 @@ type tenantSpec struct {
 	MFA                  mfaSpec             `mapstructure:"mfa"`   // mfa.go
 	Audit                auditSpec           `mapstructure:"audit"` // audit.go
 	Captcha              captchaSpec         `mapstructure:"captcha"`
+	Storefront           storefrontSpec      `mapstructure:"storefront"` // storefront.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -185,6 +186,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Roles:        rolesSpecFrom(t.Roles),
 		Audit:        auditSpecFrom(t.Audit),
 		Captcha:      captchaSpecFrom(t.Captcha),
+		Storefront:   storefrontSpecFrom(t.Storefront),
 	}
 }
 
@@ -223,6 +225,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Roles:        rolesOf(s.Roles),
 		Audit:        s.Audit.policy(),
 		Captcha:      s.Captcha.captcha(),
+		Storefront:   s.Storefront.storefront(),
 	}
 }
 
@@ -333,6 +336,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"roles":         rolesDocument(s.Roles),
 		"audit":         s.Audit.document(),
 		"captcha":       s.Captcha.document(),
+		"storefront":    s.Storefront.document(),
 	}
 }
 

@@ -110,6 +110,9 @@ var Indexes = []Index{
 	{Collection: "audit_events", Name: "tenant_actor", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "actor_id", Value: 1}, {Key: "_id", Value: -1}}},
 	{Collection: "audit_events", Name: "tenant_target", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "target_id", Value: 1}, {Key: "_id", Value: -1}}},
 	{Collection: "audit_events", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
+	// A user's cart and wishlist are read whole; see StorefrontStore.
+	{Collection: "cart_lines", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
+	{Collection: "wishlist_items", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
 }
 
 // Collections lists every collection Portcullis uses: those of Indexes and
@@ -130,6 +133,8 @@ var Collections = []string{
 	"backup_codes",
 	"backup_code_uses",
 	"audit_events",
+	"cart_lines",
+	"wishlist_items",
 }
 
 // globalCollections hold platform data keyed by _id, not tenant data.

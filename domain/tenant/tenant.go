@@ -291,6 +291,8 @@ type Tenant struct {
 	Audit AuditPolicy
 	// Captcha is the CAPTCHA provider and policy (captcha); zero is off.
 	Captcha Captcha
+	// Storefront is the cart and wishlist of a storefront (storefront).
+	Storefront Storefront
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -334,6 +336,7 @@ func Default() Tenant {
 		Audit:        DefaultAuditPolicy(),
 		StoreTimeout: DefaultStoreTimeout,
 		Mail:         DefaultMail(),
+		Storefront:   DefaultStorefront(),
 	}
 }
 
@@ -526,6 +529,7 @@ func (t Tenant) Validate() error {
 	ps = append(ps, t.Audit.problems()...)
 	ps = append(ps, t.Mail.problems()...)
 	ps = append(ps, t.Captcha.problems()...)
+	ps = append(ps, t.Storefront.problems()...)
 
 	if len(ps) == 0 {
 		return nil

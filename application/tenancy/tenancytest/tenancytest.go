@@ -149,6 +149,8 @@ func Sample(id string) tenant.Tenant {
 	}
 	t.Roles = map[string]tenant.RoleSpec{"support": {Rank: 5, Scopes: []string{"users:read", "sessions:revoke"}}, "auditor": {Rank: 2}}
 	t.Audit = tenant.AuditPolicy{Retention: 400 * 24 * time.Hour}
+	t.Storefront = tenant.Storefront{Enabled: true, MaxQuantity: 7, MaxLines: 70, MaxWishlist: 170,
+		Webhook: tenant.CartWebhook{URL: "https://" + id + ".example/cart", SecretSealed: "c2VhbGVk", Timeout: 2 * time.Second}}
 	return t
 }
 
@@ -160,7 +162,8 @@ func equalConfig(a, b tenant.Tenant) bool {
 		a.Sessions == b.Sessions && slices.Equal(a.Redirects.Allow, b.Redirects.Allow) &&
 		a.Redirects.Default == b.Redirects.Default && a.Throttling == b.Throttling && a.RequireVerifiedEmail == b.RequireVerifiedEmail && a.Profiles == b.Profiles &&
 		a.Registration == b.Registration &&
-		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA) && equalRoles(a.Roles, b.Roles) && a.Audit == b.Audit
+		equalSMS(a.SMS, b.SMS) && a.Mail == b.Mail && equalMFA(a.MFA, b.MFA) && equalRoles(a.Roles, b.Roles) && a.Audit == b.Audit &&
+		a.Storefront == b.Storefront
 }
 
 func equalRoles(a, b map[string]tenant.RoleSpec) bool {
