@@ -426,6 +426,12 @@ func TestAdminAPIUsersLinksAndAudit(t *testing.T) {
 			{"link.issued", "", bossID, memberID, "", ""},
 			{"role.changed", "", bossID, inviteeID, "user", "staff"},
 			{"admin.action", "sessions.revoked", bossID, inviteeID, "", ""},
+			// Refused for the caller's rights: a missing scope, a rank.
+			{"admin.denied", "users.list/users:read", memberID, "", "", ""},
+			{"admin.denied", "audit.read/audit:read", memberID, "", "", ""},
+			{"admin.denied", "user.create/users:write", clerkID, "", "", ""},
+			{"admin.denied", "login_link.issue/rank", clerkID, peerID, "", ""},
+			{"admin.denied", "profile.update/rank", bossID, peerID, "", ""},
 		}
 		var events []adminEvent
 		var bodies []string

@@ -75,6 +75,67 @@ func (rs *roleStore) set(t *testing.T, tenantID, email, field string, value any)
 	}
 }
 
+// auditEvent is a stored audit event, as much of it as these tests read.
+type auditEvent struct {
+	TenantID string `bson:"tenant_id"`
+	Type     string `bson:"type"`
+	ActorID  string `bson:"actor_id"`
+	TargetID string `bson:"target_id"`
+	Method   string `bson:"method"`
+	Reason   string `bson:"reason"`
+}
+
+// audit waits (at most 15 s: the server writes its audit log in the
+// background) until the stored audit events hold every one of want —
+// matched on the fields want sets — and then checks that no stored
+// document holds any of secrets.
+func (rs *roleStore) audit(t *testing.T, want []auditEvent, secrets ...string) {
+	t.Helper()
+	match := func(e, w auditEvent) bool {
+		return e.Type == w.Type && (w.TenantID == "" || e.TenantID == w.TenantID) && (w.ActorID == "" || e.ActorID == w.ActorID) &&
+			(w.TargetID == "" || e.TargetID == w.TargetID) && (w.Method == "" || e.Method == w.Method) && (w.Reason == "" || e.Reason == w.Reason)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(250 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		cur, err := rs.db.Collection("audit_events").Find(ctx, bson.D{})
+		var raw []bson.Raw
+		if err == nil {
+			err = cur.All(ctx, &raw)
+		}
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var events []auditEvent
+		for _, r := range raw {
+			var e auditEvent
+			if err := bson.Unmarshal(r, &e); err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, e)
+		}
+		var missing []auditEvent
+		for _, w := range want {
+			if !slices.ContainsFunc(events, func(e auditEvent) bool { return match(e, w) }) {
+				missing = append(missing, w)
+			}
+		}
+		if len(missing) == 0 {
+			for _, r := range raw {
+				for _, secret := range secrets {
+					if secret != "" && strings.Contains(r.String(), secret) {
+						t.Errorf("an audit event holds the secret %q: %s", secret, r)
+					}
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit event like %+v among %+v", missing, events)
+		}
+	}
+}
+
 // member is a registered account of a links tenant: its id and its seed
 // 000 key (an app token).
 type member struct {
@@ -357,6 +418,23 @@ func TestSeed000LoginLinks(t *testing.T) {
 		path := withLink(linkFor(t, s, host, staff, dora, "k"), dora, "k", "/dashboard/")
 		wantHome(t, "the link of a user with TOTP", s.do(t, http.MethodPost, path, browserPost(host)...))
 	})
+
+	// Each case is in the audit log: the links issued and used, and the
+	// refused ones (used again, another tenant's, a wrong secret key or
+	// user: login_link_invalid, naming the link's user when its token was
+	// live) — and no event holds a key, a token or a secret key.
+	t.Run("audited, without a secret", func(t *testing.T) {
+		refused := auditEvent{Type: "login.failed", Method: "admin_link", Reason: "login_link_invalid"}
+		onOther, wrongKey := refused, refused
+		onOther.TenantID, wrongKey.TenantID, wrongKey.TargetID = "elsewhere", "links", ann.ID
+		rs.audit(t, []auditEvent{
+			{Type: "link.issued", TenantID: "links", ActorID: staff.ID, TargetID: ann.ID, Method: "admin_link"},
+			{Type: "link.issued", TenantID: "links", ActorID: admin.ID, TargetID: staff.ID},
+			{Type: "link.used", TenantID: "links", TargetID: ann.ID},
+			{Type: "login.succeeded", TenantID: "links", TargetID: ann.ID, Method: "admin_link"},
+			refused, onOther, wrongKey,
+		}, admin.Key, staff.Key, ann.Key, bob.Key, "user-login-secret", admin.Password, staff.Password, ann.Password)
+	})
 }
 
 // TestSeed000AnExpiredLinkSignsNobodyIn: a link past
@@ -387,6 +465,8 @@ func TestSeed000AnExpiredLinkSignsNobodyIn(t *testing.T) {
 	if n := webSessions(t, s, host, withAppToken(ann.Key)); n != 0 {
 		t.Fatalf("%d browser sessions of ann, want 0", n)
 	}
+	rs.audit(t, []auditEvent{{Type: "link.issued", TargetID: ann.ID}, {Type: "login.failed", Method: "admin_link", Reason: "login_link_invalid"}},
+		staff.Key, ann.Key, strings.Split(path, "/")[3])
 }
 
 // tokenLogin posts seed 000's token login.
@@ -404,7 +484,7 @@ func TestSeed000TokenLogin(t *testing.T) {
 	const host = "localhost"
 	spec := linksTenant("tokens", host)
 	spec.TokenLoginPerIP = "{limit: 12, window: 1h}"
-	s := startTenants(t, spec)
+	s, rs := startWithStore(t, spec)
 	signUp := func(t *testing.T) member {
 		t.Helper()
 		m := member{account: newAccount("token")}
@@ -483,6 +563,16 @@ func TestSeed000TokenLogin(t *testing.T) {
 	if r.Status != http.StatusTooManyRequests || r.Header.Get("Retry-After") == "" || sessionCookie(r) != nil {
 		t.Fatalf("over the budget with the right key: %d %v %s, want 429 with Retry-After", r.Status, r.Header, r.Body)
 	}
+
+	// The refusals are in the audit log (another user's key naming the
+	// key's owner), the sign-ins too, and no event holds a key.
+	failed := auditEvent{Type: "login.failed", TenantID: "tokens", Method: "token_login"}
+	mismatch, unknown, throttled := failed, failed, failed
+	mismatch.Reason, mismatch.TargetID = "token_user_mismatch", bob.ID
+	unknown.Reason, throttled.Reason = "invalid_credentials", "throttled"
+	rs.audit(t, []auditEvent{mismatch, unknown, throttled, {Type: "login.succeeded", TenantID: "tokens", TargetID: ann.ID, Method: "token_login"},
+		{Type: "login.succeeded", TenantID: "tokens", TargetID: carl.ID, Method: "token_login"}},
+		ann.Key, bob.Key, carl.Key, mfaKey, ann.Password, bob.Password)
 }
 
 // currentAMR is the amr of the session the request's credential stands
