@@ -119,15 +119,7 @@ func (p Policy) withDefaults() Policy {
 	if p.CodeTTL == 0 {
 		p.CodeTTL = DefaultCodeTTL
 	}
-	if p.Limits == (domain.Limits{}) {
-		p.Limits = domain.DefaultLimits()
-	}
-	if p.Limits.MaxAttempts == 0 {
-		p.Limits.MaxAttempts = domain.DefaultMaxAttempts
-	}
-	if p.Limits.DailyCap == 0 {
-		p.Limits.DailyCap = domain.DefaultDailyCap
-	}
+	p.Limits = p.Limits.WithDefaults()
 	if p.SendPerIP.Count == 0 {
 		p.SendPerIP = tenant.DefaultThrottling().VerificationMailPerIP
 	}

@@ -105,15 +105,7 @@ func (p Policy) withDefaults() Policy {
 	if p.CodeLength == 0 {
 		p.CodeLength = DefaultCodeLength
 	}
-	if p.Limits == (domain.Limits{}) {
-		p.Limits = domain.DefaultLimits()
-	}
-	if p.Limits.MaxAttempts == 0 {
-		p.Limits.MaxAttempts = domain.DefaultMaxAttempts
-	}
-	if p.Limits.DailyCap == 0 {
-		p.Limits.DailyCap = domain.DefaultDailyCap
-	}
+	p.Limits = p.Limits.WithDefaults()
 	if p.LinkTTL == 0 {
 		p.LinkTTL = DefaultLinkTTL
 	}

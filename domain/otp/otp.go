@@ -101,6 +101,22 @@ func DefaultLimits() Limits {
 	return Limits{MaxAttempts: DefaultMaxAttempts, Cooldown: DefaultCooldown, DailyCap: DefaultDailyCap}
 }
 
+// WithDefaults is l with its zero fields at their defaults: zero limits
+// are DefaultLimits; otherwise a zero attempt limit or daily cap takes its
+// default, and a zero cooldown stays none.
+func (l Limits) WithDefaults() Limits {
+	if l == (Limits{}) {
+		return DefaultLimits()
+	}
+	if l.MaxAttempts == 0 {
+		l.MaxAttempts = DefaultMaxAttempts
+	}
+	if l.DailyCap == 0 {
+		l.DailyCap = DefaultDailyCap
+	}
+	return l
+}
+
 // LoginSMS is the SMS login code of a tenant's policy: length digits,
 // living ttl, held to limits. The values are not checked here; Validate
 // (which the engine runs before issuing) refuses a kind they make unusable.

@@ -130,3 +130,17 @@ func TestAdminActivationIsASixDigitMailedCode(t *testing.T) {
 		t.Fatalf("code %q, %v", s, err)
 	}
 }
+
+func TestLimitsWithDefaults(t *testing.T) {
+	t.Parallel()
+	if got := (otp.Limits{}).WithDefaults(); got != otp.DefaultLimits() {
+		t.Errorf("zero limits: %+v, want the defaults", got)
+	}
+	got := otp.Limits{Cooldown: time.Minute}.WithDefaults()
+	if want := (otp.Limits{MaxAttempts: otp.DefaultMaxAttempts, Cooldown: time.Minute, DailyCap: otp.DefaultDailyCap}); got != want {
+		t.Errorf("a cooldown alone: %+v, want %+v", got, want)
+	}
+	if got := (otp.Limits{MaxAttempts: 3, DailyCap: 7}).WithDefaults(); got != (otp.Limits{MaxAttempts: 3, DailyCap: 7}) {
+		t.Errorf("set limits changed: %+v (a zero cooldown stays none)", got)
+	}
+}
