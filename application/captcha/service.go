@@ -121,7 +121,7 @@ func (s *Service) Required(ctx context.Context, route Route, ip netip.Addr, acco
 //     as an error.
 //
 // The ErrCaptchaRequired and ErrCaptchaInvalid it returns carry the
-// extensions captcha_provider and captcha_site_key, for the client to
+// extension member captcha, {"provider", "site_key"}, for the client to
 // render the challenge.
 func (s *Service) Check(ctx context.Context, route Route, response string, c Client) error {
 	required, err := s.Required(ctx, route, c.IP, c.Account)
@@ -223,7 +223,8 @@ func FailureKeyAccount(accountKey string) string {
 	return "acct:" + hex.EncodeToString(sum[:16])
 }
 
-// withWidget adds what the client needs to render a new challenge.
+// withWidget adds what the client needs to render a new challenge: the
+// extension member captcha, {"provider", "site_key"}.
 func (s *Service) withWidget(e *errs.Error) *errs.Error {
-	return e.WithExtensions(map[string]any{"captcha_provider": string(s.cfg.Provider), "captcha_site_key": s.cfg.SiteKey})
+	return e.WithExtensions(map[string]any{"captcha": map[string]any{"provider": string(s.cfg.Provider), "site_key": s.cfg.SiteKey}})
 }

@@ -274,8 +274,8 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			if errors.Is(tc.want, captcha.ErrCaptchaRequired) || errors.Is(tc.want, captcha.ErrCaptchaInvalid) {
-				ext := errs.As(err).Extensions
-				if ext["captcha_provider"] != "turnstile" || ext["captcha_site_key"] != "0x4AAAAAAA-site" {
+				ext, _ := errs.As(err).Extensions["captcha"].(map[string]any)
+				if ext["provider"] != "turnstile" || ext["site_key"] != "0x4AAAAAAA-site" {
 					t.Fatalf("extensions %v, want the provider and site key", ext)
 				}
 			}
