@@ -72,6 +72,27 @@ type Widget struct {
 // Widget returns the tenant's widget.
 func (s *Service) Widget() Widget { return Widget{Provider: s.cfg.Provider, SiteKey: s.cfg.SiteKey} }
 
+// Description is what a client may know of the tenant's CAPTCHA: the
+// widget to render, and when each route asks for a solved one.
+type Description struct {
+	Widget Widget
+	// Modes are the mode of every route (tenant.CaptchaRoutes), off for
+	// those the policy does not name and for every route of a tenant
+	// without a provider.
+	Modes map[Route]tenant.CaptchaMode
+}
+
+// Describe returns the tenant's Description. It says nothing of a
+// client's failed logins: an after_failures route asks once they pile up,
+// and its answer (captcha_required) says so.
+func (s *Service) Describe() Description {
+	modes := make(map[Route]tenant.CaptchaMode, len(tenant.CaptchaRoutes))
+	for _, r := range tenant.CaptchaRoutes {
+		modes[r] = s.cfg.Mode(r)
+	}
+	return Description{Widget: s.Widget(), Modes: modes}
+}
+
 // Required reports whether a request on route from ip, naming the account
 // accountKey ("" for none), must carry a solved CAPTCHA: never for a route
 // that is off, always for one that is always, and for an after_failures
