@@ -2,11 +2,11 @@ package captcha_test
 
 import (
 	"bytes"
-	"maps"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync"
