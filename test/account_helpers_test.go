@@ -83,6 +83,9 @@ type tenantSpec struct {
 	// Seed002 serves seed 002's admin login (profiles.seed002 and the
 	// login method admin_otp).
 	Seed002 bool
+	// Captcha, when set, is the body of the captcha block, each line
+	// indented two spaces ("  provider: turnstile\n  site_key: ...\n").
+	Captcha string
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -132,6 +135,9 @@ func (ts tenantSpec) yaml() string {
 	}
 	if ts.MFA != "" {
 		fmt.Fprintf(&b, "mfa:\n%s", ts.MFA)
+	}
+	if ts.Captcha != "" {
+		fmt.Fprintf(&b, "captcha:\n%s", ts.Captcha)
 	}
 	if ts.BaseURL != "" || ts.SMTPPort != 0 {
 		b.WriteString("mail:\n")

@@ -175,6 +175,9 @@ type LoginInput struct {
 	// login.ErrMFARequired, a wrong one the factor's error.
 	SecondFactor string
 	Client       session.Client
+	// Captcha is the client's CAPTCHA response, for the tenant's login
+	// route ("" for none): the password login passes the gate.
+	Captcha string
 }
 
 // Login signs an admin in: the outcome's credentials hold the app token,
@@ -199,7 +202,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (login.Outcome, erro
 		return login.Outcome{}, errs.InvalidFields(fields...)
 	}
 	out, err := s.d.Passwords.Login(ctx, password.LoginInput{Email: in.Email, Password: in.Password, Kind: identity.SessionApp,
-		Client: in.Client, SecondFactor: in.SecondFactor, Method: tenant.MethodAdminOTP, Lifetime: s.p.Token})
+		Client: in.Client, SecondFactor: in.SecondFactor, Method: tenant.MethodAdminOTP, Lifetime: s.p.Token, Captcha: in.Captcha})
 	if err != nil {
 		return login.Outcome{}, err
 	}

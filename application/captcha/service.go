@@ -72,6 +72,27 @@ type Widget struct {
 // Widget returns the tenant's widget.
 func (s *Service) Widget() Widget { return Widget{Provider: s.cfg.Provider, SiteKey: s.cfg.SiteKey} }
 
+// Description is what a client may know of the tenant's CAPTCHA: the
+// widget to render, and when each route asks for a solved one.
+type Description struct {
+	Widget Widget
+	// Modes are the mode of every route (tenant.CaptchaRoutes), off for
+	// those the policy does not name and for every route of a tenant
+	// without a provider.
+	Modes map[Route]tenant.CaptchaMode
+}
+
+// Describe returns the tenant's Description. It says nothing of a
+// client's failed logins: an after_failures route asks once they pile up,
+// and its answer (captcha_required) says so.
+func (s *Service) Describe() Description {
+	modes := make(map[Route]tenant.CaptchaMode, len(tenant.CaptchaRoutes))
+	for _, r := range tenant.CaptchaRoutes {
+		modes[r] = s.cfg.Mode(r)
+	}
+	return Description{Widget: s.Widget(), Modes: modes}
+}
+
 // Required reports whether a request on route from ip, naming the account
 // accountKey ("" for none), must carry a solved CAPTCHA: never for a route
 // that is off, always for one that is always, and for an after_failures
@@ -121,7 +142,7 @@ func (s *Service) Required(ctx context.Context, route Route, ip netip.Addr, acco
 //     as an error.
 //
 // The ErrCaptchaRequired and ErrCaptchaInvalid it returns carry the
-// extensions captcha_provider and captcha_site_key, for the client to
+// extension member captcha, {"provider", "site_key"}, for the client to
 // render the challenge.
 func (s *Service) Check(ctx context.Context, route Route, response string, c Client) error {
 	required, err := s.Required(ctx, route, c.IP, c.Account)
@@ -223,7 +244,8 @@ func FailureKeyAccount(accountKey string) string {
 	return "acct:" + hex.EncodeToString(sum[:16])
 }
 
-// withWidget adds what the client needs to render a new challenge.
+// withWidget adds what the client needs to render a new challenge: the
+// extension member captcha, {"provider", "site_key"}.
 func (s *Service) withWidget(e *errs.Error) *errs.Error {
-	return e.WithExtensions(map[string]any{"captcha_provider": string(s.cfg.Provider), "captcha_site_key": s.cfg.SiteKey})
+	return e.WithExtensions(map[string]any{"captcha": map[string]any{"provider": string(s.cfg.Provider), "site_key": s.cfg.SiteKey}})
 }

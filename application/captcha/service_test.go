@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"strings"
 	"sync"
@@ -274,8 +275,8 @@ func TestCheck(t *testing.T) {
 				}
 			}
 			if errors.Is(tc.want, captcha.ErrCaptchaRequired) || errors.Is(tc.want, captcha.ErrCaptchaInvalid) {
-				ext := errs.As(err).Extensions
-				if ext["captcha_provider"] != "turnstile" || ext["captcha_site_key"] != "0x4AAAAAAA-site" {
+				ext, _ := errs.As(err).Extensions["captcha"].(map[string]any)
+				if ext["provider"] != "turnstile" || ext["site_key"] != "0x4AAAAAAA-site" {
 					t.Fatalf("extensions %v, want the provider and site key", ext)
 				}
 			}
@@ -401,5 +402,26 @@ func TestWidget(t *testing.T) {
 	f := newFixture(t, config(nil))
 	if w := f.svc.Widget(); w != (captcha.Widget{Provider: tenant.CaptchaTurnstile, SiteKey: "0x4AAAAAAA-site"}) {
 		t.Fatalf("widget %+v", w)
+	}
+}
+
+func TestDescribeNamesTheWidgetAndEveryRoutesMode(t *testing.T) {
+	t.Parallel()
+	d := newFixture(t, config(nil)).svc.Describe()
+	want := map[captcha.Route]tenant.CaptchaMode{captcha.RouteLogin: tenant.CaptchaAfterFailures, captcha.RouteRegister: tenant.CaptchaAlways,
+		captcha.RouteSMSSend: tenant.CaptchaOff, captcha.RouteEmailSend: tenant.CaptchaOff, captcha.RouteForgot: tenant.CaptchaOff}
+	if d.Widget != (captcha.Widget{Provider: tenant.CaptchaTurnstile, SiteKey: "0x4AAAAAAA-site"}) || !maps.Equal(d.Modes, want) {
+		t.Fatalf("description %+v, want the widget and modes %v", d, want)
+	}
+	plain := tenant.Default()
+	plain.ID = "plain"
+	d = newFixture(t, plain).svc.Describe()
+	if d.Widget != (captcha.Widget{}) || len(d.Modes) != len(tenant.CaptchaRoutes) {
+		t.Fatalf("a tenant without a provider: %+v", d)
+	}
+	for r, m := range d.Modes {
+		if m != tenant.CaptchaOff {
+			t.Fatalf("a tenant without a provider: %s is %s", r, m)
+		}
 	}
 }

@@ -18,6 +18,14 @@
 // method — GET, HEAD, a prefetch); only an explicit ConsumeLink, the POST
 // the page or client makes, signs in. Optionally (Policy.SameDevice) a
 // link works only in the browser that asked for it.
+//
+// Every request passes the tenant's CAPTCHA gate (login.Pipeline.Gate)
+// before its first factor's work: a code or link asked for on the route
+// email_send, a code submitted or a link used on the route login. A code
+// request, a link request and a code name the account by its e-mail key;
+// a link names none (its account is in its secret), so a link counts by
+// address alone. A wrong code or a dead link counts as a failed login
+// towards the CAPTCHA's escalation.
 package emaillogin
 
 import (
@@ -34,6 +42,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/otp"
@@ -177,6 +186,9 @@ func (s *Service) LinkKind() domain.Kind { return s.link }
 type SendInput struct {
 	Email  string
 	Client session.Client
+	// Captcha is the client's CAPTCHA response, for the tenant's
+	// email_send route ("" for none).
+	Captcha string
 }
 
 // SendCode issues a code for the address and, after answering, mails it
@@ -190,6 +202,9 @@ func (s *Service) SendCode(ctx context.Context, in SendInput) error {
 	}
 	key, err := normalize(in.Email)
 	if err != nil {
+		return err
+	}
+	if _, err := s.d.Login.Gate(ctx, captcha.RouteEmailSend, in.Captcha, in.Client, key); err != nil {
 		return err
 	}
 	if err := s.guardIP(ctx, in.Client); err != nil {
@@ -224,6 +239,9 @@ type VerifyInput struct {
 	Client session.Client
 	// WithLatest: see login.Grant.
 	WithLatest bool
+	// Captcha is the client's CAPTCHA response, for the tenant's login
+	// route ("" for none).
+	Captcha string
 }
 
 // VerifyCode checks the code for the address and hands its account to the
@@ -242,19 +260,23 @@ func (s *Service) VerifyCode(ctx context.Context, in VerifyInput) (login.Outcome
 	if code == "" {
 		return login.Outcome{}, errs.InvalidFields(errs.FieldError{Field: "code", Reason: "is required"})
 	}
+	pass, err := s.d.Login.Gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, key)
+	if err != nil {
+		return login.Outcome{}, err
+	}
 	if _, err := s.d.Codes.Verify(ctx, s.code, key, code); err != nil {
-		s.refused(ctx, "", in.Client, err)
+		s.refused(ctx, "", in.Client, pass, err)
 		return login.Outcome{}, err
 	}
 	u, err := s.d.Users.ByEmail(ctx, s.t.ID, key)
 	if errors.Is(err, errs.ErrNotFound) {
-		s.refused(ctx, "", in.Client, otp.ErrInvalid)
+		s.refused(ctx, "", in.Client, pass, otp.ErrInvalid)
 		return login.Outcome{}, otp.ErrInvalid
 	}
 	if err != nil {
 		return login.Outcome{}, fmt.Errorf("email login: %w", err)
 	}
-	return s.complete(ctx, u, key, login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest})
+	return s.complete(ctx, u, key, login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, Pass: pass})
 }
 
 // LinkInput asks for a magic link.
@@ -272,6 +294,9 @@ type LinkInput struct {
 	// surface keeps in a cookie of its own and presents again at
 	// ConsumeLink. Required when the policy binds links to the browser.
 	Device string
+	// Captcha is the client's CAPTCHA response, for the tenant's
+	// email_send route ("" for none).
+	Captcha string
 }
 
 // SendLink mails a magic link to the address when it is an active
@@ -305,6 +330,9 @@ func (s *Service) SendLink(ctx context.Context, in LinkInput) error {
 			return errors.New("email login: a same-device link needs the requesting browser's device value")
 		}
 		sub.Device = deviceHash(in.Device)
+	}
+	if _, err := s.d.Login.Gate(ctx, captcha.RouteEmailSend, in.Captcha, in.Client, key); err != nil {
+		return err
 	}
 	if err := s.guardIP(ctx, in.Client); err != nil {
 		return err
@@ -395,6 +423,9 @@ type ConsumeInput struct {
 	// Without it the link is spent first and a missing code ends in the
 	// challenge of the canonical second step.
 	Resubmit bool
+	// Captcha is the client's CAPTCHA response, for the tenant's login
+	// route ("" for none).
+	Captcha string
 }
 
 // LinkOutcome is what a consumed magic link produced: the pipeline's
@@ -420,20 +451,24 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 	if err != nil {
 		return LinkOutcome{}, err
 	}
+	pass, err := s.d.Login.Gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, "")
+	if err != nil {
+		return LinkOutcome{}, err
+	}
 	// The device is checked on a peek, so that opening the link in the
 	// wrong browser does not use it up.
 	raw, err := s.d.Codes.Check(ctx, s.link, token)
 	if err != nil {
-		s.refused(ctx, "", in.Client, err)
+		s.refused(ctx, "", in.Client, pass, err)
 		return LinkOutcome{}, err
 	}
 	sub, ok := decode(raw)
 	if !ok {
-		s.refused(ctx, "", in.Client, otp.ErrExpired)
+		s.refused(ctx, "", in.Client, pass, otp.ErrExpired)
 		return LinkOutcome{}, otp.ErrExpired
 	}
 	if !sub.openedOn(in.Device) {
-		s.refused(ctx, sub.UserID, in.Client, ErrOtherDevice)
+		s.refused(ctx, sub.UserID, in.Client, pass, ErrOtherDevice)
 		return LinkOutcome{}, ErrOtherDevice
 	}
 	spend := func(ctx context.Context) error {
@@ -446,16 +481,16 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 		}
 		return nil
 	}
-	g := login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, SecondFactor: in.SecondFactor}
+	g := login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, SecondFactor: in.SecondFactor, Pass: pass}
 	if in.Resubmit {
 		g.Spend = spend // by the pipeline, once the second factor passed
 	} else if err := spend(ctx); err != nil {
-		s.refused(ctx, sub.UserID, in.Client, err)
+		s.refused(ctx, sub.UserID, in.Client, pass, err)
 		return LinkOutcome{}, err
 	}
 	u, err := s.holder(ctx, sub)
 	if err != nil {
-		s.refused(ctx, sub.UserID, in.Client, err)
+		s.refused(ctx, sub.UserID, in.Client, pass, err)
 		return LinkOutcome{}, err
 	}
 	out, err := s.complete(ctx, u, sub.EmailKey, g)
@@ -493,8 +528,10 @@ func (s *Service) complete(ctx context.Context, u identity.User, key string, g l
 
 // refused records a code or link refused with err (wrong, expired, used,
 // opened in another browser) for the account with userID ("" when the
-// code or link names none), when err is a refusal and not an outage.
-func (s *Service) refused(ctx context.Context, userID string, c session.Client, err error) {
+// code or link names none), when err is a refusal and not an outage, and
+// counts a failed login against the pass (login.Pipeline.Refused).
+func (s *Service) refused(ctx context.Context, userID string, c session.Client, pass login.Pass, err error) {
+	s.d.Login.Refused(ctx, pass, err)
 	if reason, ok := audit.Refusal(err); ok {
 		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(tenant.MethodEmailLink), Reason: reason,
 			IP: c.IP, UserAgent: c.UserAgent})

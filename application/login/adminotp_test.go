@@ -50,7 +50,7 @@ func TestTheAdminLoginAdmitsOnlyActiveAdmins(t *testing.T) {
 	for _, role := range []identity.Role{identity.RoleUser, identity.RoleStaff, "support"} {
 		u := f.user
 		u.Role, u.EmailVerified = role, true
-		out, err := f.pipe.Complete(ctx, adminGrant(u))
+		out, err := f.complete(adminGrant(u))
 		if !errors.Is(err, login.ErrInvalidCredentials) || out.Result != 0 {
 			t.Fatalf("a %s: %+v, %v; want invalid_credentials", role, out, err)
 		}
@@ -62,7 +62,7 @@ func TestTheAdminLoginAdmitsOnlyActiveAdmins(t *testing.T) {
 	// told about activation.
 	u := f.user
 	u.EmailVerified = false
-	if _, err := f.pipe.Complete(ctx, adminGrant(u)); !errors.Is(err, login.ErrInvalidCredentials) {
+	if _, err := f.complete(adminGrant(u)); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatalf("an unverified user: %v", err)
 	}
 	f.wantEvents(t, audit.LoginFailed)
@@ -70,7 +70,7 @@ func TestTheAdminLoginAdmitsOnlyActiveAdmins(t *testing.T) {
 	f.makeAdmin(t, true)
 	disabled := f.user
 	disabled.Active = false
-	if _, err := f.pipe.Complete(ctx, adminGrant(disabled)); !errors.Is(err, login.ErrInvalidCredentials) {
+	if _, err := f.complete(adminGrant(disabled)); !errors.Is(err, login.ErrInvalidCredentials) {
 		t.Fatalf("a disabled admin: %v", err)
 	}
 	if e := f.wantEvents(t, audit.LoginFailed)[0]; e.Reason != "account_disabled" {
@@ -78,12 +78,12 @@ func TestTheAdminLoginAdmitsOnlyActiveAdmins(t *testing.T) {
 	}
 	unverifiedDisabled := disabled
 	unverifiedDisabled.EmailVerified = false
-	if out, err := f.pipe.Complete(ctx, adminGrant(unverifiedDisabled)); !errors.Is(err, login.ErrInvalidCredentials) || out.Result == login.ActivationPending {
+	if out, err := f.complete(adminGrant(unverifiedDisabled)); !errors.Is(err, login.ErrInvalidCredentials) || out.Result == login.ActivationPending {
 		t.Fatalf("a disabled admin pending activation: %+v, %v; want invalid_credentials, never activation", out, err)
 	}
 	f.wantEvents(t, audit.LoginFailed)
 
-	out, err := f.pipe.Complete(ctx, adminGrant(f.user))
+	out, err := f.complete(adminGrant(f.user))
 	if err != nil || out.Result != login.Signed || out.Credentials.AppToken == "" {
 		t.Fatalf("an admin: %+v, %v", out, err)
 	}
@@ -106,7 +106,7 @@ func TestAnAdminPendingActivationGetsTheOutcomeNotASession(t *testing.T) {
 	f.makeAdmin(t, false)
 	f.enrolled(t) // a second factor does not come first
 	f.audit.Reset()
-	out, err := f.pipe.Complete(ctx, adminGrant(f.user))
+	out, err := f.complete(adminGrant(f.user))
 	if err != nil || out.Result != login.ActivationPending || out.Credentials.AppToken != "" || out.Credentials.Session.ID != "" || out.User.ID != "u1" {
 		t.Fatalf("an admin pending activation: %+v, %v", out, err)
 	}
@@ -118,7 +118,7 @@ func TestAnAdminPendingActivationGetsTheOutcomeNotASession(t *testing.T) {
 	}
 	// The canonical password login of the same admin: a challenge, as
 	// before (the tenant does not require verified addresses).
-	_, err = f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI})
+	_, err = f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI})
 	if !errors.Is(err, login.ErrMFARequired) {
 		t.Fatalf("a password login of the same admin: %v, want mfa_required", err)
 	}
@@ -132,7 +132,7 @@ func TestTheAdminLoginNeedsItsMethod(t *testing.T) {
 	if err := f.pipe.Allowed(tenant.MethodAdminOTP); !errors.Is(err, login.ErrMethodDisabled) {
 		t.Fatalf("Allowed: %v", err)
 	}
-	if _, err := f.pipe.Complete(ctx, adminGrant(f.user)); !errors.Is(err, login.ErrMethodDisabled) {
+	if _, err := f.complete(adminGrant(f.user)); !errors.Is(err, login.ErrMethodDisabled) {
 		t.Fatalf("Complete: %v", err)
 	}
 }
@@ -146,7 +146,7 @@ func TestTheSecondStepOfAnAdminLoginKeepsItsLifetime(t *testing.T) {
 	f := newFixture(t, false, withAdminOTP)
 	f.makeAdmin(t, true)
 	e := f.enrolled(t)
-	_, err := f.pipe.Complete(ctx, adminGrant(f.user))
+	_, err := f.complete(adminGrant(f.user))
 	ch, ok := login.ChallengeOf(err)
 	if !ok {
 		t.Fatalf("an admin with a second factor: %v, want the challenge", err)
@@ -160,11 +160,11 @@ func TestTheSecondStepOfAnAdminLoginKeepsItsLifetime(t *testing.T) {
 	f.clock.Advance(60 * time.Second)
 	g := adminGrant(f.user)
 	g.SecondFactor = f.totp(t, e.Secret)
-	if out, err := f.pipe.Complete(ctx, g); err != nil || out.Result != login.Signed {
+	if out, err := f.complete(g); err != nil || out.Result != login.Signed {
 		t.Fatalf("with the code: %+v, %v", out, err)
 	}
 
-	_, err = f.pipe.Complete(ctx, adminGrant(f.user))
+	_, err = f.complete(adminGrant(f.user))
 	ch, _ = login.ChallengeOf(err)
 	if err := f.users.SetEmail(ctx, "shop", "u1", "new@example.com", "new@example.com", f.clock.Now()); err != nil {
 		t.Fatal(err)

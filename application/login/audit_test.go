@@ -40,7 +40,7 @@ func typesOf(es []audit.Event) []audit.Type {
 func TestASignInIsRecordedWithItsMethodAMRAndSession(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
-	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+	out, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
 		Client: session.Client{IP: netip.MustParseAddr("203.0.113.7"), UserAgent: firefox}})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestARefusedGrantIsRecordedWithTheReasonTheClientIsNotTold(t *testing.T) {
 			if c.user != nil {
 				c.user(&u)
 			}
-			if _, err := f.pipe.Complete(ctx, login.Grant{User: u, Method: c.method, AMR: []string{"pwd"}, Kind: identity.SessionAPI}); err == nil {
+			if _, err := f.complete(login.Grant{User: u, Method: c.method, AMR: []string{"pwd"}, Kind: identity.SessionAPI}); err == nil {
 				t.Fatal("the grant was admitted")
 			}
 			e := f.wantEvents(t, audit.LoginFailed)[0]
@@ -122,7 +122,7 @@ func TestTheSecondStepIsRecorded(t *testing.T) {
 		t.Fatalf("sign-in event %+v", ev)
 	}
 	// A code sent with the first factor: checked at once, recorded so.
-	if _, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+	if _, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
 		SecondFactor: "111111"}); !errors.Is(err, mfa.ErrInvalidCode) {
 		t.Fatal(err)
 	}
@@ -147,7 +147,7 @@ func TestTheSecondStepIsRecorded(t *testing.T) {
 func TestAnEnrolmentIsRecorded(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false, func(tn *tenant.Tenant) { tn.MFA.RequiredRoles = []string{"user"} })
-	_, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI})
+	_, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI})
 	token, _ := errs.As(err).Extensions["enrolment_token"].(string)
 	f.wantEvents(t, audit.MFAEnrolmentRequired)
 	en, err := f.factors.Service.Start(ctx, f.user)

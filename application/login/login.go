@@ -6,6 +6,14 @@
 // factor — runs the after-login hooks and starts the session. It is the
 // only holder of the session Issuer.
 //
+// The pipeline also owns the tenant's CAPTCHA gate (Gate): every method
+// calls it before its first factor's work, for the route of its request
+// (login, register, sms_send, email_send), and hands the Pass it gets to
+// Complete with the grant; Complete refuses a grant without one. The
+// pipeline counts the failed logins the after_failures routes escalate
+// on: a method's refusals of a secret (Refused) and its own, and forgets
+// the account's on a proven first factor.
+//
 // The after-login hooks: the last login is recorded; the client's address
 // is remembered as one the account signs in from (Places); and, when the
 // tenant has email.new_signin_notice, a sign-in from neither a device the
@@ -99,6 +107,9 @@ type Grant struct {
 	// Lifetime, when set, is how long the session lives instead of the
 	// tenant's sessions policy (seed 002's tokens: 30 days without use).
 	Lifetime session.Lifetime
+	// Pass is what the request's CAPTCHA gate (Gate) gave the method:
+	// Complete refuses a grant without one.
+	Pass Pass
 }
 
 // Result says what a completed login produced.
@@ -155,7 +166,10 @@ type Deps struct {
 	Limiter    throttle.Limiter
 	// Audit records the sign-ins, the refusals and the challenges.
 	Audit audit.Recorder
-	Clock platform.Clock
+	// Captcha is the tenant's CAPTCHA policy (Gate); nil only for a
+	// tenant whose every route is off.
+	Captcha Captcha
+	Clock   platform.Clock
 }
 
 // Pipeline is one tenant's login pipeline.
@@ -198,7 +212,24 @@ const lastLoginPrecision = time.Minute
 // finishes the sign-in once one is set up).
 // A grant's single-use proof is spent last when the grant says how
 // (Grant.Spend).
+//
+// The grant must carry the Pass of the request's CAPTCHA gate (Gate, for
+// the route login, or register for the sign-in of a registration): one
+// without is an internal error, whatever the tenant's policy, so that no
+// method can skip the gate. A grant the policy refuses, or whose second
+// factor is wrong, counts as a failed login against the pass's address
+// and account; a proven first factor forgets the account's failures.
 func (p *Pipeline) Complete(ctx context.Context, g Grant) (Outcome, error) {
+	if err := p.gated(g); err != nil {
+		return Outcome{}, err
+	}
+	out, err := p.complete(ctx, g)
+	p.settle(ctx, g, err)
+	return out, err
+}
+
+// complete is Complete for a grant that passed the CAPTCHA gate.
+func (p *Pipeline) complete(ctx context.Context, g Grant) (Outcome, error) {
 	if err := p.admit(ctx, g); errors.Is(err, errActivationPending) {
 		p.d.Audit.Record(ctx, attempt(audit.ActivationPending, g, ""))
 		return Outcome{Result: ActivationPending, User: g.User}, nil

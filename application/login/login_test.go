@@ -13,6 +13,8 @@ import (
 
 	"github.com/portcullis/portcullis/application/account/accounttest"
 	"github.com/portcullis/portcullis/application/audit/audittest"
+	"github.com/portcullis/portcullis/application/captcha"
+	"github.com/portcullis/portcullis/application/captcha/captchatest"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
@@ -81,6 +83,10 @@ type fixture struct {
 	users   *accounttest.MemoryUsers
 	// audit holds what the pipeline recorded.
 	audit *audittest.Recorder
+	// provider is the tenant's CAPTCHA provider; failures the counts of
+	// failed logins.
+	provider *provider
+	failures *captchatest.MemoryFailures
 }
 
 func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixture {
@@ -107,14 +113,28 @@ func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixt
 		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c,
 		Random: rand.Reader})
 	f := &fixture{mail: &mailbox{}, clock: c, user: u, users: users, places: devicetest.NewService(t, tn, c)}
-	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c})
-	f.pipe, f.factors, f.audit = lp.Pipeline, lp.Factors, lp.Audit
+	f.provider = &provider{}
+	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c,
+		Verifier: f.provider})
+	f.pipe, f.factors, f.audit, f.failures = lp.Pipeline, lp.Factors, lp.Audit, lp.Failures
 	return f
+}
+
+// complete hands g to the pipeline as a method does: through the gate of
+// the login route first (the grant's client, no CAPTCHA response, the
+// user's e-mail key).
+func (f *fixture) complete(g login.Grant) (login.Outcome, error) {
+	pass, err := f.pipe.Gate(ctx, captcha.RouteLogin, "", g.Client, g.User.EmailKey)
+	if err != nil {
+		return login.Outcome{}, err
+	}
+	g.Pass = pass
+	return f.pipe.Complete(ctx, g)
 }
 
 func (f *fixture) signIn(t *testing.T, ip string, knownDevice bool) {
 	t.Helper()
-	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+	out, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
 		Client: session.Client{IP: netip.MustParseAddr(ip), UserAgent: firefox}, KnownDevice: knownDevice})
 	if err != nil || out.Result != login.Signed {
 		t.Fatalf("sign-in from %s: %v, %v", ip, out.Result, err)
@@ -181,7 +201,7 @@ func TestTheNoticeNamesTheDeviceAsPeopleReadIt(t *testing.T) {
 		{"", ""},
 	} {
 		f := newFixture(t, true)
-		if _, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, Kind: identity.SessionAPI,
+		if _, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, Kind: identity.SessionAPI,
 			Client: session.Client{IP: netip.MustParseAddr("203.0.113.7"), UserAgent: tc.ua}}); err != nil {
 			t.Fatal(err)
 		}
@@ -219,7 +239,7 @@ func (f *fixture) totp(t *testing.T, secret string) string {
 // the challenge it ends in.
 func (f *fixture) firstFactor(t *testing.T) login.Challenge {
 	t.Helper()
-	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+	out, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
 		Client: session.Client{IP: netip.MustParseAddr("203.0.113.7")}})
 	ch, ok := login.ChallengeOf(err)
 	if !errors.Is(err, login.ErrMFARequired) || !ok || out.Credentials.AccessToken != "" {
@@ -257,11 +277,11 @@ func TestACodeSentWithTheFirstFactorIsCheckedAtOnce(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	e := f.enrolled(t)
-	if _, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+	if _, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
 		SecondFactor: "000000"}); !errors.Is(err, mfa.ErrInvalidCode) {
 		t.Fatalf("a wrong code with the first factor: %v", err)
 	}
-	out, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
+	out, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI,
 		SecondFactor: e.BackupCodes[0]})
 	if err != nil || out.Result != login.Signed || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("outcome %+v, %v", out, err)
@@ -326,7 +346,7 @@ func TestAnAMROfAOneTimeSecretGetsMFA(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false)
 	e := f.enrolled(t)
-	_, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"otp"}, Kind: identity.SessionAPI})
+	_, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"otp"}, Kind: identity.SessionAPI})
 	ch, ok := login.ChallengeOf(err)
 	if !ok {
 		t.Fatalf("%v, want mfa_required", err)
@@ -340,7 +360,7 @@ func TestAnAMROfAOneTimeSecretGetsMFA(t *testing.T) {
 func TestARoleThatMustHaveASecondFactorEnrolsBeforeSigningIn(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t, false, func(tn *tenant.Tenant) { tn.MFA.RequiredRoles = []string{"user"} })
-	_, err := f.pipe.Complete(ctx, login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI})
+	_, err := f.complete(login.Grant{User: f.user, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: identity.SessionAPI})
 	e := errs.As(err)
 	token, _ := e.Extensions["enrolment_token"].(string)
 	if !errors.Is(err, login.ErrMFAEnrolmentRequired) || token == "" {
@@ -391,26 +411,26 @@ func TestAGrantSpendsItsProofOnlyWhenItSignsIn(t *testing.T) {
 			}}
 	}
 	// Without a second factor: spent, signed in.
-	if out, err := f.pipe.Complete(ctx, grant("")); err != nil || out.Result != login.Signed || spent.Load() != 1 {
+	if out, err := f.complete(grant("")); err != nil || out.Result != login.Signed || spent.Load() != 1 {
 		t.Fatalf("no second factor: %+v, %v, spent %d times", out, err, spent.Load())
 	}
 	e := f.enrolled(t)
-	_, err := f.pipe.Complete(ctx, grant(""))
+	_, err := f.complete(grant(""))
 	if _, ok := login.ChallengeOf(err); !errors.Is(err, login.ErrMFARequired) || ok {
 		t.Fatalf("no code: %v, want mfa_required without a challenge", err)
 	}
-	if _, err := f.pipe.Complete(ctx, grant("000000")); !errors.Is(err, mfa.ErrInvalidCode) {
+	if _, err := f.complete(grant("000000")); !errors.Is(err, mfa.ErrInvalidCode) {
 		t.Fatalf("a wrong code: %v", err)
 	}
 	if spent.Load() != 1 {
 		t.Fatalf("spent %d times by sign-ins refused for their second factor", spent.Load()-1)
 	}
 	refuse = errors.New("used meanwhile")
-	if out, err := f.pipe.Complete(ctx, grant(e.BackupCodes[0])); !errors.Is(err, refuse) || out.Credentials.AccessToken != "" {
+	if out, err := f.complete(grant(e.BackupCodes[0])); !errors.Is(err, refuse) || out.Credentials.AccessToken != "" {
 		t.Fatalf("a proof that cannot be spent: %+v, %v", out, err)
 	}
 	refuse = nil
-	out, err := f.pipe.Complete(ctx, grant(f.totp(t, e.Secret)))
+	out, err := f.complete(grant(f.totp(t, e.Secret)))
 	if err != nil || out.Result != login.Signed || spent.Load() != 3 || !slices.Equal(out.Credentials.Session.AMR, []string{"pwd", "otp", "mfa"}) {
 		t.Fatalf("a right code: %+v, %v, spent %d times", out, err, spent.Load())
 	}

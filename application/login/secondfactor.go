@@ -242,6 +242,11 @@ func (p *Pipeline) CompleteSecondFactor(ctx context.Context, in SecondStep) (Out
 	}
 	if err := p.d.Factors.Verify(ctx, u, in.Code, factorClient(in.Client)); err != nil {
 		p.refused(ctx, g, err)
+		// A wrong code is a failed login from the address; the account
+		// proved its first factor, and the challenge limits its codes.
+		if failedLogin(err) {
+			p.recordFailure(ctx, in.Client.IP, "")
+		}
 		return Outcome{}, err
 	}
 	if _, err := p.d.Challenges.Verify(ctx, challengeKind, "", token); err != nil {

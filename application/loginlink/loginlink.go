@@ -20,7 +20,10 @@
 // Every sign-in ends in the login pipeline with tenant.MethodAdminLink: a
 // disabled account gets no session, nor does a user with a second factor
 // (this method has no second step; the pipeline answers
-// login.ErrMFARequired).
+// login.ErrMFARequired). Consume passes the tenant's CAPTCHA gate for the
+// route login (login.Pipeline.Gate) before the link is looked at, naming
+// no account (the link names it); a refused link counts as a failed login
+// from the address towards the CAPTCHA's escalation.
 //
 // Audit: an issued link is link.issued (the actor who issued it, the user
 // it signs in); a used one is link.used (the user, whoever presented it,
@@ -44,6 +47,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/session"
@@ -257,6 +261,9 @@ type ConsumeInput struct {
 	// the tenant's redirect policy allows it, else Home.
 	Next   string
 	Client session.Client
+	// Captcha is the client's CAPTCHA response, for the tenant's login
+	// route ("" for none).
+	Captcha string
 }
 
 // Outcome is a sign-in by a link: the pipeline's outcome (a browser
@@ -278,35 +285,39 @@ func (s *Service) Consume(ctx context.Context, in ConsumeInput) (Outcome, error)
 	if err := s.d.Login.Allowed(tenant.MethodAdminLink); err != nil {
 		return Outcome{}, err
 	}
+	pass, err := s.d.Login.Gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, "")
+	if err != nil {
+		return Outcome{}, err
+	}
 	token := strings.TrimSpace(in.Token)
 	if token == "" {
-		return Outcome{}, s.refused(ctx, in.Client, "")
+		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, "")
 	}
 	raw, err := s.d.Links.Verify(ctx, s.kind, "", token)
 	if err != nil {
 		if errs.KindOf(err) == errs.Unavailable {
 			return Outcome{}, err
 		}
-		return Outcome{}, s.refused(ctx, in.Client, "")
+		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, "")
 	}
 	sub, ok := decode(raw)
 	if !ok {
-		return Outcome{}, s.refused(ctx, in.Client, "")
+		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, "")
 	}
 	if !sub.presentedWith(in.UserID, in.SecretKey) {
-		return Outcome{}, s.refused(ctx, in.Client, sub.UserID)
+		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, sub.UserID)
 	}
 	u, err := s.user(ctx, sub.UserID)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return Outcome{}, s.refused(ctx, in.Client, sub.UserID)
+		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, sub.UserID)
 	case err != nil:
 		return Outcome{}, err
 	}
 	s.d.Audit.Record(ctx, audit.Event{Type: audit.LinkUsed, TargetID: u.ID, Method: string(tenant.MethodAdminLink),
 		IP: in.Client.IP, UserAgent: in.Client.UserAgent})
 	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodAdminLink, AMR: amr,
-		Kind: identity.SessionWeb, Client: in.Client})
+		Kind: identity.SessionWeb, Client: in.Client, Pass: pass})
 	if err != nil {
 		return Outcome{}, err
 	}
@@ -340,6 +351,14 @@ func (s *Service) refused(ctx context.Context, c session.Client, userID string) 
 	s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(tenant.MethodAdminLink),
 		Reason: ErrLinkInvalid.Code, IP: c.IP, UserAgent: c.UserAgent})
 	return ErrLinkInvalid
+}
+
+// refusedLogin is refused for a sign-in that passed the gate with pass:
+// the refusal counts as a failed login too.
+func (s *Service) refusedLogin(ctx context.Context, c session.Client, pass login.Pass, userID string) error {
+	err := s.refused(ctx, c, userID)
+	s.d.Login.Refused(ctx, pass, err)
+	return err
 }
 
 // linkError is how a token the engine refused is answered: the store

@@ -15,6 +15,7 @@ import (
 
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/platform"
@@ -106,6 +107,9 @@ type RegisterInput struct {
 	// Paths are where the verification link mailed to the new account
 	// points; the zero value means the canonical API's.
 	Paths link.Paths
+	// Captcha is the client's CAPTCHA response, for the tenant's register
+	// route ("" for none).
+	Captcha string
 }
 
 // Registered is what a registration produced.
@@ -144,6 +148,10 @@ const maxPasswordBytes = 4096
 // ErrRegistrationDisabled before anything else: it spends no throttle
 // budget, hashes nothing, creates nothing and sends nothing. The answer
 // is the same for every address, so it tells nobody which have accounts.
+//
+// A valid request then passes the tenant's CAPTCHA gate for the route
+// register (login.Pipeline.Gate) before the password is hashed; its pass
+// is the one the sign-in the input asks for goes on with.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, error) {
 	if !s.t.Registration.Enabled {
 		return Registered{}, ErrRegistrationDisabled
@@ -165,6 +173,10 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	}
 	if len(fields) > 0 {
 		return Registered{}, errs.InvalidFields(fields...)
+	}
+	pass, err := s.d.Login.Gate(ctx, captcha.RouteRegister, in.Captcha, in.Client, key)
+	if err != nil {
+		return Registered{}, err
 	}
 	hash, err := s.d.Hasher.Hash(ctx, pw, s.t.Password.Hash)
 	if err != nil {
@@ -211,7 +223,8 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	if in.SignIn != nil {
 		// The account was created by this client a moment ago: no place to
 		// tell its owner about.
-		g := login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client, KnownDevice: true}
+		g := login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client, KnownDevice: true,
+			Pass: pass}
 		if o, err := s.d.Login.Complete(ctx, g); err == nil {
 			out.Login = &o
 			out.User = o.User
@@ -276,6 +289,9 @@ type LoginInput struct {
 	Method tenant.LoginMethod
 	// Lifetime: see login.Grant.
 	Lifetime session.Lifetime
+	// Captcha is the client's CAPTCHA response, for the tenant's login
+	// route ("" for none).
+	Captcha string
 }
 
 // method is the login method of the input: MethodPassword unless it
@@ -311,6 +327,12 @@ type Outcome struct {
 // the strangers' shared one (see package device), so that strangers
 // spending the shared budget do not lock the owner out of the devices and
 // networks they use.
+//
+// Before any of that, a request with its fields passes the tenant's
+// CAPTCHA gate for the route login, the account named by its e-mail key:
+// a CAPTCHA asked for and missing or refused costs no budget, no hash and
+// no failed login. A wrong password counts as a failed login towards the
+// CAPTCHA's escalation.
 func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 	method, err := in.method()
 	if err != nil {
@@ -333,6 +355,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 		return Outcome{}, errs.InvalidFields(fields...)
 	}
 	_, key, emailErr := identity.NormalizeEmail(in.Email)
+	pass, err := s.d.Login.Gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, key)
+	if err != nil {
+		return Outcome{}, err
+	}
 	ipKey := throttle.LoginIP(in.Client.IP)
 	// Every attempt is counted against both budgets before any hashing, so
 	// that guesses sent together cannot all pass a check made before any of
@@ -350,7 +376,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 		return Outcome{}, err
 	}
 
-	o, err := s.checkAndComplete(ctx, in, key, emailErr, budget.Device != "")
+	o, err := s.checkAndComplete(ctx, in, key, emailErr, budget.Device != "", pass)
 	switch {
 	case err == nil:
 	case errors.Is(err, login.ErrMFARequired):
@@ -389,7 +415,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 // key (doing the same work when there is none) and hands a match to the
 // pipeline; onDevice says the client presented a device credential of the
 // account.
-func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key string, emailErr error, onDevice bool) (login.Outcome, error) {
+func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key string, emailErr error, onDevice bool, pass login.Pass) (login.Outcome, error) {
 	pw := identity.NormalizePassword(in.Password)
 	var u identity.User
 	var err error
@@ -414,6 +440,7 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 	}
 	if !found || !ok {
 		s.refused(ctx, u.ID, in, login.ErrInvalidCredentials) // u.ID: "" for no account
+		s.d.Login.Refused(ctx, pass, login.ErrInvalidCredentials)
 		return login.Outcome{}, login.ErrInvalidCredentials
 	}
 	if rehash {
@@ -424,7 +451,7 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 		}
 	}
 	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: in.Method, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client,
-		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor, Lifetime: in.Lifetime})
+		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor, Lifetime: in.Lifetime, Pass: pass})
 }
 
 // refused records a password login (in) refused with err (a wrong

@@ -163,7 +163,7 @@ func newFixture(t *testing.T, mutate ...func(*tenant.Tenant)) *fixture {
 		Users: f.users, Limiter: f.limiter, Hasher: f.hasher, Common: common{"password1": true},
 		Mail: f.mail, Verifier: f.verifier,
 		Login: logintest.New(t, tn, logintest.Options{Users: f.users, Issuer: session.NewIssuer(f.sess), Places: f.devices, Mail: f.mail, Clock: c,
-			Audit: f.audit}).Pipeline,
+			Audit: f.audit, Verifier: solvedOK{}}).Pipeline,
 		Devices: f.devices, Audit: f.audit, Clock: c, Random: rand.Reader,
 	})
 	return f

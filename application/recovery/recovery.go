@@ -14,7 +14,11 @@
 // whoever owns it. Only two answers differ from nil, and neither depends
 // on the address having an account: a malformed address (400, field
 // "email") and too many requests from the client's IP (429 with
-// Retry-After); a limiter that cannot be reached is 503.
+// Retry-After); a limiter that cannot be reached is 503. Before the
+// budget, a request passes the tenant's CAPTCHA policy for the route
+// forgot (Captcha): a CAPTCHA asked for and missing or refused is 400
+// (captcha_required, captcha_invalid), a provider away 503
+// (captcha_unavailable), for every address alike.
 //
 // A reset token is bound to the account and to the account's state when it
 // was mailed (its password hash and its e-mail key): after any password
@@ -39,6 +43,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
@@ -83,6 +88,13 @@ type Sessions interface {
 	RevokeUser(ctx context.Context, userID string) (int, error)
 }
 
+// Captcha lets a request on a CAPTCHA route through or refuses it
+// (captcha.Service is one): captcha.ErrCaptchaRequired, ErrCaptchaInvalid
+// or ErrCaptchaUnavailable. A route that is off asks no store.
+type Captcha interface {
+	Check(ctx context.Context, route captcha.Route, response string, c captcha.Client) error
+}
+
 // Policy is one tenant's reset policy: the policy of a flow that mails
 // links. A zero field takes its default (link.DefaultLinkTTL and the rest).
 type Policy = link.Policy
@@ -102,6 +114,9 @@ type Deps struct {
 	// Setup verifies the tenant's set-password links; the zero Key
 	// refuses them all.
 	Setup setuplink.Key
+	// Captcha is the tenant's CAPTCHA policy; nil only for a tenant whose
+	// forgot route is off.
+	Captcha Captcha
 }
 
 // Errors the flow reports.
@@ -154,6 +169,9 @@ type ForgotInput struct {
 	// Paths are the surface's; the link is BaseURL + Paths.ResetPassword
 	// + ?token=. Zero means link.Canonical.
 	Paths link.Paths
+	// Captcha is the client's CAPTCHA response, for the tenant's forgot
+	// route ("" for none).
+	Captcha string
 }
 
 // Forgot mails a reset link to the address when it belongs to an active
@@ -163,6 +181,9 @@ func (s *Service) Forgot(ctx context.Context, in ForgotInput) error {
 	_, key, err := identity.NormalizeEmail(in.Email)
 	if err != nil {
 		return errs.InvalidFields(errs.FieldError{Field: "email", Reason: err.Error()})
+	}
+	if err := s.checkCaptcha(ctx, in, key); err != nil {
+		return err
 	}
 	if err := throttle.Hit(ctx, s.d.Limiter, throttle.ForgotIP(in.Client.IP), s.p.PerIP); err != nil {
 		return err
@@ -188,6 +209,18 @@ func (s *Service) Forgot(ctx context.Context, in ForgotInput) error {
 		return nil
 	})
 	return nil
+}
+
+// checkCaptcha applies the tenant's CAPTCHA policy for the route forgot
+// to the request for the address with the key.
+func (s *Service) checkCaptcha(ctx context.Context, in ForgotInput, key string) error {
+	if s.t.Captcha.Mode(captcha.RouteForgot) == tenant.CaptchaOff {
+		return nil
+	}
+	if s.d.Captcha == nil {
+		return errs.ErrInternal.Wrap(errors.New("forgot password: the CAPTCHA route forgot is on but the flow has no CAPTCHA service"))
+	}
+	return s.d.Captcha.Check(ctx, captcha.RouteForgot, in.Captcha, captcha.Client{IP: in.Client.IP, Account: key})
 }
 
 // mailLink is the part of Forgot that depends on the address, run after

@@ -9,6 +9,12 @@
 // daily cap; over any of them the answer is 429 with Retry-After and the
 // provider is not called. The budgets count requests whether or not the
 // number has an account, so that their answers reveal nothing.
+//
+// Both steps pass the tenant's CAPTCHA gate (login.Pipeline.Gate) before
+// anything is counted, issued, sent or checked: a request for a code on
+// the route sms_send, a code submitted on the route login, each naming
+// the account by the number in E.164. A wrong code counts as a failed
+// login towards the CAPTCHA's escalation.
 package smslogin
 
 import (
@@ -20,6 +26,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/otp"
@@ -111,6 +118,9 @@ type SendInput struct {
 	// number, and the code is delivered in the background, retried within
 	// its lifetime and withdrawn if it cannot be.
 	Wait bool
+	// Captcha is the client's CAPTCHA response, for the tenant's sms_send
+	// route ("" for none).
+	Captcha string
 }
 
 // Send issues a code for the number and sends it when the number belongs
@@ -123,6 +133,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) error {
 	}
 	phone, cc, err := s.parse(in.Phone)
 	if err != nil {
+		return err
+	}
+	if _, err := s.d.Login.Gate(ctx, captcha.RouteSMSSend, in.Captcha, in.Client, phone); err != nil {
 		return err
 	}
 	if err := s.guard(ctx, in.Client.IP, cc); err != nil {
@@ -175,6 +188,9 @@ type VerifyInput struct {
 	Code   string
 	Kind   identity.SessionKind
 	Client session.Client
+	// Captcha is the client's CAPTCHA response, for the tenant's login
+	// route ("" for none).
+	Captcha string
 }
 
 // Verify checks the code for the number and hands the account to the
@@ -191,20 +207,25 @@ func (s *Service) Verify(ctx context.Context, in VerifyInput) (login.Outcome, er
 	if code == "" {
 		return login.Outcome{}, errs.InvalidFields(errs.FieldError{Field: "code", Reason: "is required"})
 	}
+	pass, err := s.d.Login.Gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, phone)
+	if err != nil {
+		return login.Outcome{}, err
+	}
 	if _, err := s.d.Codes.Verify(ctx, s.kind, phone, code); err != nil {
-		s.refused(ctx, in.Client, err)
+		s.refused(ctx, in.Client, pass, err)
 		return login.Outcome{}, err
 	}
 	u, err := s.d.Users.ByPhone(ctx, s.t.ID, phone)
 	if errors.Is(err, errs.ErrNotFound) {
 		// A code of a number without an account was never sent.
-		s.refused(ctx, in.Client, otp.ErrInvalid)
+		s.refused(ctx, in.Client, pass, otp.ErrInvalid)
 		return login.Outcome{}, otp.ErrInvalid
 	}
 	if err != nil {
 		return login.Outcome{}, fmt.Errorf("sms login: %w", err)
 	}
-	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodSMSOTP, AMR: []string{"sms"}, Kind: in.Kind, Client: in.Client})
+	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodSMSOTP, AMR: []string{"sms"}, Kind: in.Kind, Client: in.Client,
+		Pass: pass})
 	if err != nil {
 		return login.Outcome{}, err
 	}
@@ -217,9 +238,11 @@ func (s *Service) Verify(ctx context.Context, in VerifyInput) (login.Outcome, er
 }
 
 // refused records a code refused with err (wrong, expired, dead), when
-// err is a refusal and not an outage. The account is not looked up for
-// it: the event has no target.
-func (s *Service) refused(ctx context.Context, c session.Client, err error) {
+// err is a refusal and not an outage, and counts it as a failed login
+// against the pass's address and number. The account is not looked up
+// for it: the event has no target.
+func (s *Service) refused(ctx context.Context, c session.Client, pass login.Pass, err error) {
+	s.d.Login.Refused(ctx, pass, err)
 	if reason, ok := audit.Refusal(err); ok {
 		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, Method: string(tenant.MethodSMSOTP), Reason: reason, IP: c.IP, UserAgent: c.UserAgent})
 	}

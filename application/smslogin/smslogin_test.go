@@ -112,10 +112,17 @@ func newFixture(t *testing.T, limits smslogin.Limits) *fixture {
 // changed by policy; the tenant must still validate.
 func newFixtureWith(t *testing.T, limits smslogin.Limits, policy func(*tenant.SMSPolicy)) *fixture {
 	t.Helper()
+	return newFixtureTenant(t, limits, func(tn *tenant.Tenant) { policy(&tn.SMS) })
+}
+
+// newFixtureTenant is newFixture for a tenant changed by mutate; the
+// tenant must still validate.
+func newFixtureTenant(t *testing.T, limits smslogin.Limits, mutate func(*tenant.Tenant)) *fixture {
+	t.Helper()
 	tn := tenant.Default()
 	tn.ID, tn.DisplayName = "shop", "Shop"
 	tn.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodSMSOTP}
-	policy(&tn.SMS)
+	mutate(&tn)
 	if err := tn.Validate(); err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,10 @@
 // (login.ErrInvalidCredentials) after the same work. Every attempt counts
 // against the client address's budget (throttling.token_login_per_ip)
 // first; a success gives it back. The sign-in ends in the login pipeline
-// with tenant.MethodTokenLogin.
+// with tenant.MethodTokenLogin. Before the budget, an attempt passes the
+// tenant's CAPTCHA gate for the route login (login.Pipeline.Gate), naming
+// no account (the token names it), and a refused token counts as a
+// failed login from the address towards the CAPTCHA's escalation.
 //
 // A token standing on a sign-in that passed the user's second factor (its
 // session's amr has "mfa") carries that to the pipeline
@@ -33,6 +36,7 @@ import (
 	"strings"
 
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -81,6 +85,9 @@ type Input struct {
 	// Token is that user's app token.
 	Token  string
 	Client session.Client
+	// Captcha is the client's CAPTCHA response, for the tenant's login
+	// route ("" for none).
+	Captcha string
 }
 
 // IPKey is the limiter key of token logins from an address.
@@ -109,12 +116,16 @@ func (s *Service) Login(ctx context.Context, in Input) (login.Outcome, error) {
 	if len(fields) > 0 {
 		return login.Outcome{}, errs.InvalidFields(fields...)
 	}
+	pass, err := s.d.Login.Gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, "")
+	if err != nil {
+		return login.Outcome{}, err
+	}
 	key := IPKey(in.Client)
 	if err := throttle.Hit(ctx, s.d.Limiter, key, s.perIP); err != nil {
 		s.refused(ctx, in.Client, "", err)
 		return login.Outcome{}, err
 	}
-	out, err := s.login(ctx, userID, token, in.Client)
+	out, err := s.login(ctx, userID, token, in.Client, pass)
 	switch {
 	case err == nil, errors.Is(err, login.ErrMFARequired), errs.KindOf(err) == errs.Unavailable:
 		// A right token, or an attempt never judged: it costs nothing.
@@ -123,21 +134,23 @@ func (s *Service) Login(ctx context.Context, in Input) (login.Outcome, error) {
 	return out, err
 }
 
-func (s *Service) login(ctx context.Context, userID, token string, c session.Client) (login.Outcome, error) {
+func (s *Service) login(ctx context.Context, userID, token string, c session.Client, pass login.Pass) (login.Outcome, error) {
 	p, err := s.d.Tokens.Authenticate(ctx, session.ByToken, token)
 	switch {
 	case errors.Is(err, session.ErrInvalidToken):
 		s.refused(ctx, c, "", login.ErrInvalidCredentials)
+		s.d.Login.Refused(ctx, pass, login.ErrInvalidCredentials)
 		return login.Outcome{}, login.ErrInvalidCredentials
 	case err != nil:
 		return login.Outcome{}, err // the store, not the token
 	}
 	if subtle.ConstantTimeCompare([]byte(p.User.ID), []byte(userID)) != 1 {
 		s.refused(ctx, c, p.User.ID, errs.E(errs.Unauthenticated, reasonMismatch, ""))
+		s.d.Login.Refused(ctx, pass, login.ErrInvalidCredentials)
 		return login.Outcome{}, login.ErrInvalidCredentials
 	}
 	return s.d.Login.Complete(ctx, login.Grant{User: p.User, Method: tenant.MethodTokenLogin, AMR: slices.Clone(p.Session.AMR),
-		Kind: identity.SessionWeb, Client: c, SecondFactorPassed: p.Session.HasAMR("mfa")})
+		Kind: identity.SessionWeb, Client: c, SecondFactorPassed: p.Session.HasAMR("mfa"), Pass: pass})
 }
 
 // reasonMismatch is the audit reason of a live app token presented for

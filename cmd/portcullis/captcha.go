@@ -10,15 +10,15 @@ import (
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/captcha"
+	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
 // captchaSet builds a tenant's CAPTCHA service: its provider's verifier,
-// its failed-login counts and used tokens in Redis. It is not part of
-// tenantSet yet: the step that wires the CAPTCHA into the login pipeline
-// adds it there (with the service as a dependency of the pipeline, or a
-// field of web.TenantServices), and sealCaptchaSecret to sealCommands.
+// its failed-login counts and used tokens in Redis. The login pipeline
+// (login.Captcha, its Gate) and the password reset (recovery.Captcha)
+// apply it; web.TenantServices carries it for GET /auth/v1/captcha.
 var captchaSet = wire.NewSet(
 	provideCaptcha,
 	provideCaptchaFailures,
@@ -27,6 +27,7 @@ var captchaSet = wire.NewSet(
 	wire.Bind(new(captcha.UsedTokens), new(*redis.CaptchaTokens)),
 	wire.Struct(new(captcha.Deps), "*"),
 	captcha.New,
+	wire.Bind(new(login.Captcha), new(*captcha.Service)),
 )
 
 // provideCaptcha returns the verifier of the tenant's CAPTCHA provider,
@@ -55,6 +56,5 @@ func provideCaptchaTokens(t tenant.Tenant, c redis.Client) *redis.CaptchaTokens 
 }
 
 // sealCaptchaSecret is the seal-captcha-secret command, for
-// captcha.secret_sealed; the integration step registers it in
-// sealCommands.
+// captcha.secret_sealed.
 var sealCaptchaSecret = sealCommand{name: "seal-captcha-secret", what: "secret", setting: "captcha.secret_sealed", seal: config.SealCaptchaSecret}

@@ -9,6 +9,9 @@
 //	portcullis seal-smtp-password -tenant ID [-config FILE]
 //	                                    read an SMTP password on stdin and print it sealed
 //	                                    for the tenant's mail.smtp.password_sealed
+//	portcullis seal-captcha-secret -tenant ID [-config FILE]
+//	                                    read a CAPTCHA provider secret on stdin and print it
+//	                                    sealed for the tenant's captcha.secret_sealed
 //	portcullis admin create -tenant ID -email ADDRESS [-role ROLE] [-link [-link-ttl D]]
 //	                                    make an active account (password on stdin, or
 //	                                    with -link print a one-time set-password link)
@@ -92,7 +95,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	}
-	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, admin)\n", cmd)
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, seal-captcha-secret, admin)\n", cmd)
 	return 2
 }
 
@@ -146,7 +149,8 @@ type sealCommand struct {
 var (
 	sealSMSToken     = sealCommand{name: "seal-sms-token", what: "token", setting: "sms.provider.auth_token_sealed", seal: config.SealSMSAuthToken}
 	sealSMTPPassword = sealCommand{name: "seal-smtp-password", what: "password", setting: "mail.smtp.password_sealed", seal: config.SealSMTPPassword}
-	sealCommands     = map[string]sealCommand{sealSMSToken.name: sealSMSToken, sealSMTPPassword.name: sealSMTPPassword}
+	sealCommands     = map[string]sealCommand{sealSMSToken.name: sealSMSToken, sealSMTPPassword.name: sealSMTPPassword,
+		sealCaptchaSecret.name: sealCaptchaSecret}
 )
 
 func (c sealCommand) run(path, tenantID string, in io.Reader, out, stderr io.Writer) int {

@@ -32,6 +32,7 @@ import (
 	"github.com/portcullis/portcullis/application/admin"
 	"github.com/portcullis/portcullis/application/adminlogin"
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/courier"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/emaillogin"
@@ -189,7 +190,7 @@ var (
 var tenantSet = wire.NewSet(
 	platformBinds,
 	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, linkSet, auditSet,
-	seed002Set,
+	seed002Set, captchaSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -475,12 +476,12 @@ func provideCourier(t tenant.Tenant, compose notify.Composer, mailer notify.Mail
 
 func provideRecovery(t tenant.Tenant, m tenant.Mail, users account.Users, codes *otp.Engine, limiter throttle.Limiter, hasher password.Hasher,
 	common password.CommonPasswords, c *courier.Courier, sessions *session.Service, rec audit.Recorder, clock platform.Clock,
-	setup setuplink.Key) *recovery.Service {
+	setup setuplink.Key, gate *captcha.Service) *recovery.Service {
 	p := t.Email
 	return recovery.New(t, recovery.Policy{BaseURL: m.BaseURL, LinkTTL: p.ResetTTL, Cooldown: p.ResendCooldown, DailyCap: p.DailyCap,
 		PerIP: t.Throttling.PasswordResetPerIP},
 		recovery.Deps{Users: users, Codes: codes, Limiter: limiter, Hasher: hasher, Common: common, Mail: c, Sessions: sessions, Audit: rec,
-			Clock: clock, Setup: setup})
+			Clock: clock, Setup: setup, Captcha: gate})
 }
 
 // provideSetupLinkKey derives the tenant's key for the set-password links

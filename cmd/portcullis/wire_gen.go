@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/redis"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/mfa"
@@ -194,6 +195,20 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Random:  random,
 	}
 	mfaService := mfa.New(t, mfaDeps)
+	verifier, err := provideCaptcha(t, sealer)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	captchaFailures := provideCaptchaFailures(t, v)
+	captchaTokens := provideCaptchaTokens(t, v)
+	captchaDeps := captcha.Deps{
+		Verifier: verifier,
+		Failures: captchaFailures,
+		Used:     captchaTokens,
+		Logger:   logger,
+	}
+	captchaService := captcha.New(t, captchaDeps)
 	loginDeps := login.Deps{
 		Users:      users,
 		Issuer:     issuer,
@@ -203,6 +218,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Challenges: engine,
 		Limiter:    limiter,
 		Audit:      tenantRecorder,
+		Captcha:    captchaService,
 		Clock:      clock,
 	}
 	pipeline := login.New(t, loginDeps)
@@ -232,7 +248,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		cleanup()
 		return nil, nil, err
 	}
-	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock, setuplinkKey)
+	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock, setuplinkKey, captchaService)
 	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
 	loginlinkService := provideLoginLinks(t, users, engine, pipeline, tenantRecorder)
 	auditStore := p.AuditLog
@@ -257,6 +273,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		TokenLogin:   tokenloginService,
 		Audit:        auditService,
 		AdminLogin:   adminloginService,
+		Captcha:      captchaService,
 	}
 	return tenantServices, func() {
 		cleanup2()

@@ -132,7 +132,8 @@ func (h handlers) useLink(c *fiber.Ctx) error {
 	}
 	rt := web.Tenant(c.UserContext())
 	in, next := presented(c, f)
-	out, err := rt.LoginLinks.Consume(c.UserContext(), loginlink.ConsumeInput{Presented: in, Next: next, Client: web.Client(c)})
+	out, err := rt.LoginLinks.Consume(c.UserContext(), loginlink.ConsumeInput{Presented: in, Next: next, Client: web.Client(c),
+		Captcha: web.CaptchaResponse(f)})
 	if err != nil {
 		return refused(c, err)
 	}
@@ -162,7 +163,8 @@ func (h handlers) tokenLogin(c *fiber.Ctx) error {
 		return err
 	}
 	rt := web.Tenant(c.UserContext())
-	out, err := rt.TokenLogin.Login(c.UserContext(), tokenlogin.Input{UserID: f["user"], Token: f["token"], Client: web.Client(c)})
+	out, err := rt.TokenLogin.Login(c.UserContext(), tokenlogin.Input{UserID: f["user"], Token: f["token"], Client: web.Client(c),
+		Captcha: web.CaptchaResponse(f)})
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,13 @@
 // {"detail", "code": "mfa_required", "mfa_token", "mfa_expires_at",
 // "methods"}, completed at the canonical POST /auth/v1/mfa/verify. The
 // browser routes of a login link redirect instead (see links.go).
+//
+// The routes a tenant's CAPTCHA may guard (the logins: password, SMS code
+// request and submission, token login, login link) read the client's
+// response from the body field captcha or the widget's own
+// (g-recaptcha-response, h-captcha-response, cf-turnstile-response), JSON
+// or form; a CAPTCHA asked for and missing or refused is a validation
+// error of the field captcha, DRF's 400 {"captcha": ["..."]}.
 package seed000
 
 import (
@@ -74,7 +81,7 @@ func (h handlers) login(c *fiber.Ctx) error {
 	rt := web.Tenant(c.UserContext())
 	out, err := rt.Passwords.Login(c.UserContext(), password.LoginInput{
 		Email: f["email"], Password: f["password"], Kind: identity.SessionApp,
-		Client: web.Client(c), DeviceToken: web.DeviceToken(c, h.opts.Dev),
+		Client: web.Client(c), DeviceToken: web.DeviceToken(c, h.opts.Dev), Captcha: web.CaptchaResponse(f),
 	})
 	if err != nil {
 		return err
@@ -94,7 +101,8 @@ func (h handlers) loginSMS(c *fiber.Ctx) error {
 	}
 	rt := web.Tenant(c.UserContext())
 	if f["code"] == "" {
-		if err := rt.SMS.Send(c.UserContext(), smslogin.SendInput{Phone: f["phone"], Client: web.Client(c), Wait: true}); err != nil {
+		if err := rt.SMS.Send(c.UserContext(), smslogin.SendInput{Phone: f["phone"], Client: web.Client(c), Wait: true,
+			Captcha: web.CaptchaResponse(f)}); err != nil {
 			return err
 		}
 		c.Set(fiber.HeaderCacheControl, "no-store")
@@ -104,7 +112,8 @@ func (h handlers) loginSMS(c *fiber.Ctx) error {
 	if utf8.RuneCountInString(f["code"]) < minCodeLength {
 		return errs.InvalidFields(errs.FieldError{Field: "code", Reason: "Ensure this field has at least " + strconv.Itoa(minCodeLength) + " characters."})
 	}
-	out, err := rt.SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: f["phone"], Code: f["code"], Kind: identity.SessionApp, Client: web.Client(c)})
+	out, err := rt.SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: f["phone"], Code: f["code"], Kind: identity.SessionApp, Client: web.Client(c),
+		Captcha: web.CaptchaResponse(f)})
 	if err != nil {
 		return err
 	}
@@ -166,6 +175,12 @@ func codeError(text string) web.Rendering {
 	return func(*errs.Error) (int, any) { return fiber.StatusBadRequest, fiber.Map{"code": []string{text}} }
 }
 
+// fieldError renders an error as DRF's validation error of field: 400
+// {field: [message]}.
+func fieldError(field string) web.Rendering {
+	return func(e *errs.Error) (int, any) { return fiber.StatusBadRequest, fiber.Map{field: []string{e.Message}} }
+}
+
 func detail(status int, text string) web.Rendering {
 	return func(*errs.Error) (int, any) { return status, fiber.Map{"detail": text} }
 }
@@ -207,6 +222,10 @@ var errorTable = &web.ErrorTable{
 		// the challenge, which the client completes at the canonical
 		// POST /auth/v1/mfa/verify.
 		"mfa_required": mfaRequired,
+		// A CAPTCHA the tenant asks for: a validation error of the field
+		// captcha, as a DRF serializer reports one.
+		"captcha_required": fieldError("captcha"),
+		"captcha_invalid":  fieldError("captcha"),
 	},
 	Otherwise: func(e *errs.Error) (int, any) {
 		if len(e.Fields) > 0 {

@@ -25,6 +25,13 @@ type emailRequest struct {
 	Email string `json:"email"`
 }
 
+// emailSendRequest is the body of the routes that mail an address a link
+// a CAPTCHA may guard (a reset link, a magic link).
+type emailSendRequest struct {
+	Email string `json:"email"`
+	web.CaptchaFields
+}
+
 type tokenRequest struct {
 	Token string `json:"token"`
 }
@@ -65,12 +72,12 @@ func (h handlers) resendVerification(c *fiber.Ctx) error {
 // answer is 204 whatever the address.
 func (h handlers) forgotPassword(c *fiber.Ctx) error {
 	noStore(c)
-	var req emailRequest
+	var req emailSendRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	if err := web.Tenant(c.UserContext()).Recovery.Forgot(c.UserContext(), recovery.ForgotInput{
-		Email: req.Email, Client: web.Client(c), Paths: link.Seed001,
+		Email: req.Email, Client: web.Client(c), Paths: link.Seed001, Captcha: req.Response(),
 	}); err != nil {
 		return err
 	}
@@ -117,12 +124,12 @@ func (h handlers) resetPassword(c *fiber.Ctx) error {
 // binding cookie here, as on the canonical API.
 func (h handlers) requestMagicLink(c *fiber.Ctx) error {
 	noStore(c)
-	var req emailRequest
+	var req emailSendRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
 	svc := web.Tenant(c.UserContext()).EmailLogin
-	in := emaillogin.LinkInput{Email: req.Email, Client: web.Client(c), Paths: link.Seed001}
+	in := emaillogin.LinkInput{Email: req.Email, Client: web.Client(c), Paths: link.Seed001, Captcha: req.Response()}
 	p := svc.Policy()
 	if p.SameDevice {
 		dev, err := web.MagicLinkBinding(c, h.opts.Dev)
@@ -145,6 +152,7 @@ type consumeRequest struct {
 	// Code is the original's TOTP or backup code for an account with TOTP
 	// on (ignored for an account without).
 	Code string `json:"code"`
+	web.CaptchaFields
 }
 
 // consumeMagicLink uses a magic link up and signs in: the answer of this
@@ -163,7 +171,7 @@ func (h handlers) consumeMagicLink(c *fiber.Ctx) error {
 	}
 	out, err := web.Tenant(c.UserContext()).EmailLogin.ConsumeLink(c.UserContext(), emaillogin.ConsumeInput{
 		Token: req.Token, Kind: k, Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev), WithLatest: true,
-		SecondFactor: req.Code, Resubmit: true,
+		SecondFactor: req.Code, Resubmit: true, Captcha: req.Response(),
 	})
 	if err != nil {
 		return err

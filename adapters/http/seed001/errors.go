@@ -57,6 +57,14 @@ var codes = map[string]seedError{
 	// A tenant that has closed sign-up (403 on the canonical API).
 	"registration_disabled": {code: "RegistrationDisabled", title: "Registration disabled",
 		detail: "Registration is disabled.", status: http.StatusBadRequest},
+	// A CAPTCHA the tenant asks for (captcha.policy): none sent, or one the
+	// provider refused or that was used before; 400 like the original's
+	// other refusals of input. A provider that cannot be reached is 503
+	// CaptchaUnavailable (its kind's status), with Retry-After.
+	"captcha_required":    {code: "CaptchaRequired", title: "CAPTCHA required", status: http.StatusBadRequest},
+	"captcha_invalid":     {code: "InvalidCaptcha", title: "Invalid CAPTCHA", status: http.StatusBadRequest},
+	"captcha_unavailable": {code: "CaptchaUnavailable", title: "CAPTCHA unavailable"},
+
 	// A session of the user that is not there (active_sessions/close/):
 	// the notes' NoActiveSessionOrToken, 400.
 	"session_not_found": {code: "NoActiveSessionOrToken", title: "Invalid request",

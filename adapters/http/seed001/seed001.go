@@ -12,6 +12,13 @@
 // original does, with the header X-Requested-By set to anything but "web"
 // (its documentation uses "mobile_app"), or with "X-Auth-Mode: app-token";
 // without either the login sets the browser session cookie.
+//
+// The routes a tenant's CAPTCHA may guard (login/, register/,
+// forgot_password/request/, magic_link/request/, magic_link/consume/)
+// take the client's response in the member captcha or under its widget's
+// name (g-recaptcha-response, h-captcha-response, cf-turnstile-response);
+// a CAPTCHA asked for and missing is 400 CaptchaRequired, one refused 400
+// InvalidCaptcha, in the profile's error body.
 package seed001
 
 import (
@@ -142,6 +149,7 @@ type loginRequest struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	Code     string `json:"code"`
+	web.CaptchaFields
 }
 
 type registerRequest struct {
@@ -149,6 +157,7 @@ type registerRequest struct {
 	Password  string `json:"password"`
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
+	web.CaptchaFields
 }
 
 func kind(c *fiber.Ctx) identity.SessionKind {
@@ -181,7 +190,7 @@ func (h handlers) login(c *fiber.Ctx) error {
 	}
 	out, err := web.Tenant(c.UserContext()).Passwords.Login(c.UserContext(), password.LoginInput{
 		Email: req.Email, Password: req.Password, Kind: kind(c), Client: web.Client(c), WithLatest: true,
-		DeviceToken: web.DeviceToken(c, h.opts.Dev), SecondFactor: req.Code,
+		DeviceToken: web.DeviceToken(c, h.opts.Dev), SecondFactor: req.Code, Captcha: req.Response(),
 	})
 	if err != nil {
 		return err
@@ -205,7 +214,7 @@ func (h handlers) register(c *fiber.Ctx) error {
 	k := kind(c)
 	reg, err := web.Tenant(c.UserContext()).Passwords.Register(c.UserContext(), password.RegisterInput{
 		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName},
-		Password: req.Password, Client: web.Client(c), SignIn: &k, Paths: link.Seed001,
+		Password: req.Password, Client: web.Client(c), SignIn: &k, Paths: link.Seed001, Captcha: req.Response(),
 	})
 	if err != nil {
 		return err

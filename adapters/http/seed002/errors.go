@@ -23,6 +23,9 @@ const (
 	ErrorSecondFactorRequired  = "Second factor code required"
 	ErrorSecondFactorIncorrect = "Second factor code is not correct"
 	ErrorEnrolmentRequired     = "Two-step verification must be set up before signing in"
+	// The storefront API's answer to a failed CAPTCHA check (seed notes:
+	// "a failed check is 400"), for one missing and one refused alike.
+	ErrorInvalidCaptcha = "Invalid Captcha"
 )
 
 // errorBody is the seed's error shape.
@@ -68,6 +71,10 @@ var errorTable = &web.ErrorTable{
 		"mfa_code_required":      fixed(fiber.StatusUnauthorized, ErrorSecondFactorRequired),
 		"mfa_code_invalid":       fixed(fiber.StatusUnauthorized, ErrorSecondFactorIncorrect),
 		"mfa_enrolment_required": fixed(fiber.StatusForbidden, ErrorEnrolmentRequired),
+		// A CAPTCHA the tenant asks for at the login: none, or one
+		// refused or used before. A provider away is 503 with its message.
+		"captcha_required": fixed(fiber.StatusBadRequest, ErrorInvalidCaptcha),
+		"captcha_invalid":  fixed(fiber.StatusBadRequest, ErrorInvalidCaptcha),
 	},
 	Otherwise: func(e *errs.Error) (int, any) {
 		if len(e.Fields) > 0 {

@@ -11,6 +11,12 @@
 // are the seed's; me/ and logout/ are ours, for the token's holder. Each
 // handler decodes, calls one use case of application/adminlogin and
 // encodes; every status and body is chosen by errorTable.
+//
+// The login takes the client's CAPTCHA response, when the tenant's
+// captcha.policy.login asks for one, in the member captcha or under its
+// widget's name (g-recaptcha-response, h-captcha-response,
+// cf-turnstile-response); a missing or refused one is the seed's 400
+// {"error": "Invalid Captcha"}.
 package seed002
 
 import (
@@ -85,6 +91,7 @@ type loginRequest struct {
 	// Code is ours: a code of the admin's second factor (TOTP or backup
 	// code), for an admin who has one.
 	Code string `json:"code"`
+	web.CaptchaFields
 }
 
 type confirmRequest struct {
@@ -108,7 +115,7 @@ func loginAdmin(c *fiber.Ctx) error {
 		return err
 	}
 	out, err := web.Tenant(c.UserContext()).AdminLogin.Login(c.UserContext(), adminlogin.LoginInput{
-		Email: req.Email, Password: req.Password, SecondFactor: req.Code, Client: web.Client(c)})
+		Email: req.Email, Password: req.Password, SecondFactor: req.Code, Client: web.Client(c), Captcha: req.Response()})
 	if err != nil {
 		return err
 	}

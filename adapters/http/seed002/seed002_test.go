@@ -14,6 +14,7 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/application/adminlogin"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/mfa"
 	"github.com/portcullis/portcullis/application/otp"
@@ -87,6 +88,9 @@ func TestEveryRefusalHasTheSeedsBody(t *testing.T) {
 			400, `{"error":"email: is required; password: is required"}`, ""},
 		{"too many attempts", throttle.ErrThrottled.WithRetryAfter(7), 429, `{"error":"Too many attempts. Try again later."}`, "7"},
 		{"method disabled", login.ErrMethodDisabled, 403, `{"error":"This sign-in method is not enabled for this tenant."}`, ""},
+		{"no CAPTCHA", captcha.ErrCaptchaRequired, 400, `{"error":"Invalid Captcha"}`, ""},
+		{"a refused CAPTCHA", captcha.ErrCaptchaInvalid, 400, `{"error":"Invalid Captcha"}`, ""},
+		{"the CAPTCHA provider away", captcha.ErrCaptchaUnavailable, 503, `{"error":"The CAPTCHA cannot be checked right now; try again later."}`, "5"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -3,6 +3,12 @@
 // logout, the current user and their sessions, address verification and
 // password reset. It only translates HTTP to use-case calls; openapi.json
 // describes it.
+//
+// The routes a tenant's CAPTCHA may guard (register, login, the SMS and
+// e-mail sign-in routes, forgot) take the client's response in the JSON
+// member captcha, or under the name the provider's widget gives it
+// (g-recaptcha-response, h-captcha-response, cf-turnstile-response); GET
+// /captcha tells a client which widget to render and where.
 package v1
 
 import (
@@ -47,6 +53,7 @@ func Register(r fiber.Router, opts Options) {
 	h := handlers{opts: opts}
 	g := r.Group(Prefix, web.Guard)
 	g.Get("/openapi.json", web.ServeDocument(openAPI))
+	g.Get("/captcha", h.captcha)
 	g.Post("/register", h.register)
 	g.Post("/login", h.login)
 	g.Post("/sms/send", h.smsSend)
@@ -86,6 +93,7 @@ type registerRequest struct {
 	FirstName string `json:"first_name"`
 	LastName  string `json:"last_name"`
 	Phone     string `json:"phone"`
+	web.CaptchaFields
 }
 
 // registerAccepted is the answer to every valid registration, whether the
@@ -104,6 +112,7 @@ func (h handlers) register(c *fiber.Ctx) error {
 		Profile:  identity.Profile{Email: req.Email, FirstName: req.FirstName, LastName: req.LastName, Phone: req.Phone},
 		Password: req.Password,
 		Client:   web.Client(c),
+		Captcha:  req.Response(),
 	})
 	// A taken address or phone number answers like a new account: the
 	// response must not tell who has an account.
@@ -122,6 +131,7 @@ type loginRequest struct {
 	// DeviceToken is the device_token of an earlier login, for clients
 	// that keep no cookie; without it the device cookie is read.
 	DeviceToken string `json:"device_token"`
+	web.CaptchaFields
 }
 
 func (h handlers) login(c *fiber.Ctx) error {
@@ -137,7 +147,8 @@ func (h handlers) login(c *fiber.Ctx) error {
 	if deviceToken == "" {
 		deviceToken = web.DeviceToken(c, h.opts.Dev)
 	}
-	out, err := tenantOf(c).Passwords.Login(c.UserContext(), password.LoginInput{Email: req.Email, Password: req.Password, Kind: kind, Client: web.Client(c), DeviceToken: deviceToken})
+	out, err := tenantOf(c).Passwords.Login(c.UserContext(), password.LoginInput{Email: req.Email, Password: req.Password, Kind: kind,
+		Client: web.Client(c), DeviceToken: deviceToken, Captcha: req.Response()})
 	if err != nil {
 		return err
 	}
@@ -162,6 +173,7 @@ func sessionKind(c *fiber.Ctx, session string) (identity.SessionKind, error) {
 
 type smsSendRequest struct {
 	Phone string `json:"phone"`
+	web.CaptchaFields
 }
 
 // smsAccepted is the answer to every well-formed code request, whether or
@@ -179,7 +191,7 @@ func (h handlers) smsSend(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := tenantOf(c).SMS.Send(c.UserContext(), smslogin.SendInput{Phone: req.Phone, Client: web.Client(c)}); err != nil {
+	if err := tenantOf(c).SMS.Send(c.UserContext(), smslogin.SendInput{Phone: req.Phone, Client: web.Client(c), Captcha: req.Response()}); err != nil {
 		return err
 	}
 	return c.Status(fiber.StatusAccepted).JSON(smsAccepted)
@@ -189,6 +201,7 @@ type smsVerifyRequest struct {
 	Phone   string `json:"phone"`
 	Code    string `json:"code"`
 	Session string `json:"session"`
+	web.CaptchaFields
 }
 
 // smsVerify signs in with a code: the answer of /auth/v1/login.
@@ -201,7 +214,8 @@ func (h handlers) smsVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := tenantOf(c).SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: req.Phone, Code: req.Code, Kind: kind, Client: web.Client(c)})
+	out, err := tenantOf(c).SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: req.Phone, Code: req.Code, Kind: kind, Client: web.Client(c),
+		Captcha: req.Response()})
 	if err != nil {
 		return err
 	}
@@ -249,6 +263,13 @@ func (h handlers) credentialsBody(c *fiber.Ctx, u identity.User, creds session.C
 // emailRequest is the body of the routes that take an address.
 type emailRequest struct {
 	Email string `json:"email"`
+}
+
+// emailSendRequest is the body of the routes that mail an address
+// something a CAPTCHA may guard (a reset link, a sign-in code).
+type emailSendRequest struct {
+	Email string `json:"email"`
+	web.CaptchaFields
 }
 
 // tokenRequest is the body of the routes that take a mailed token.
@@ -340,11 +361,12 @@ func (h handlers) emailVerifyCheck(c *fiber.Ctx) error {
 // base URL, never on the request's Host.
 func (h handlers) passwordForgot(c *fiber.Ctx) error {
 	noStore(c)
-	var req emailRequest
+	var req emailSendRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := tenantOf(c).Recovery.Forgot(c.UserContext(), recovery.ForgotInput{Email: req.Email, Client: web.Client(c), Paths: link.Canonical}); err != nil {
+	if err := tenantOf(c).Recovery.Forgot(c.UserContext(), recovery.ForgotInput{Email: req.Email, Client: web.Client(c), Paths: link.Canonical,
+		Captcha: req.Response()}); err != nil {
 		return err
 	}
 	return accepted(c, forgotAccepted)
@@ -395,11 +417,12 @@ func (h handlers) passwordReset(c *fiber.Ctx) error {
 // emailCodeSend asks for a sign-in code by e-mail.
 func (h handlers) emailCodeSend(c *fiber.Ctx) error {
 	noStore(c)
-	var req emailRequest
+	var req emailSendRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	if err := tenantOf(c).EmailLogin.SendCode(c.UserContext(), emaillogin.SendInput{Email: req.Email, Client: web.Client(c)}); err != nil {
+	if err := tenantOf(c).EmailLogin.SendCode(c.UserContext(), emaillogin.SendInput{Email: req.Email, Client: web.Client(c),
+		Captcha: req.Response()}); err != nil {
 		return err
 	}
 	return accepted(c, emailCodeAccepted)
@@ -409,6 +432,7 @@ type emailCodeVerifyRequest struct {
 	Email   string `json:"email"`
 	Code    string `json:"code"`
 	Session string `json:"session"`
+	web.CaptchaFields
 }
 
 // emailCodeVerify signs in with a mailed code: the answer of
@@ -423,7 +447,8 @@ func (h handlers) emailCodeVerify(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	out, err := tenantOf(c).EmailLogin.VerifyCode(c.UserContext(), emaillogin.VerifyInput{Email: req.Email, Code: req.Code, Kind: kind, Client: web.Client(c)})
+	out, err := tenantOf(c).EmailLogin.VerifyCode(c.UserContext(), emaillogin.VerifyInput{Email: req.Email, Code: req.Code, Kind: kind,
+		Client: web.Client(c), Captcha: req.Response()})
 	if err != nil {
 		return err
 	}
@@ -433,6 +458,7 @@ func (h handlers) emailCodeVerify(c *fiber.Ctx) error {
 type magicLinkSendRequest struct {
 	Email string `json:"email"`
 	Next  string `json:"next"`
+	web.CaptchaFields
 }
 
 // magicLinkSend asks for a sign-in link by e-mail. When the tenant binds
@@ -445,7 +471,7 @@ func (h handlers) magicLinkSend(c *fiber.Ctx) error {
 		return err
 	}
 	svc := tenantOf(c).EmailLogin
-	in := emaillogin.LinkInput{Email: req.Email, Next: req.Next, Client: web.Client(c), Paths: link.Canonical}
+	in := emaillogin.LinkInput{Email: req.Email, Next: req.Next, Client: web.Client(c), Paths: link.Canonical, Captcha: req.Response()}
 	p := svc.Policy()
 	if p.SameDevice {
 		dev, err := web.MagicLinkBinding(c, h.opts.Dev)
@@ -484,6 +510,7 @@ func (h handlers) magicLinkCheck(c *fiber.Ctx) error {
 type magicLinkConsumeRequest struct {
 	Token   string `json:"token"`
 	Session string `json:"session"`
+	web.CaptchaFields
 }
 
 // magicLinkConsume uses a magic link up and signs in: the answer of
@@ -501,7 +528,7 @@ func (h handlers) magicLinkConsume(c *fiber.Ctx) error {
 		return err
 	}
 	out, err := tenantOf(c).EmailLogin.ConsumeLink(c.UserContext(), emaillogin.ConsumeInput{Token: req.Token, Kind: kind,
-		Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev)})
+		Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev), Captcha: req.Response()})
 	if err != nil {
 		return err
 	}
@@ -510,6 +537,24 @@ func (h handlers) magicLinkConsume(c *fiber.Ctx) error {
 		body["next"] = out.Next
 	}
 	return c.JSON(body)
+}
+
+// captcha tells a client which CAPTCHA widget the tenant renders and when
+// each route asks for a solved one: {"provider", "site_key" (null without
+// a provider), "required": {route: "off" | "always" | "after_failures"}}.
+// It is public: the site key is what the page renders the widget with.
+func (h handlers) captcha(c *fiber.Ctx) error {
+	d := tenantOf(c).Captcha.Describe()
+	required := make(map[string]string, len(d.Modes))
+	for r, m := range d.Modes {
+		required[string(r)] = string(m)
+	}
+	var provider, siteKey any
+	if d.Widget.Provider != "" {
+		provider, siteKey = string(d.Widget.Provider), d.Widget.SiteKey
+	}
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.JSON(fiber.Map{"provider": provider, "site_key": siteKey, "required": required})
 }
 
 type refreshRequest struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/portcullis/portcullis/application/admin"
 	"github.com/portcullis/portcullis/application/adminlogin"
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/emaillogin"
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/login"
@@ -62,6 +63,9 @@ type TenantServices struct {
 	Audit *audit.Service
 	// AdminLogin is seed 002's admin login with e-mail code activation.
 	AdminLogin *adminlogin.Service
+	// Captcha is the tenant's CAPTCHA policy, for the route that tells
+	// clients which widget to render (the use cases apply it themselves).
+	Captcha *captcha.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.

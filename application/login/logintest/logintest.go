@@ -1,6 +1,6 @@
 // Package logintest builds a tenant's login pipeline for the unit tests of
-// the login methods: in-memory places, second factors, challenges and
-// limiter around the users and sessions a test brings.
+// the login methods: in-memory places, second factors, challenges,
+// limiter and CAPTCHA counts around the users and sessions a test brings.
 package logintest
 
 import (
@@ -9,6 +9,8 @@ import (
 
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/audit/audittest"
+	"github.com/portcullis/portcullis/application/captcha"
+	"github.com/portcullis/portcullis/application/captcha/captchatest"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/device/devicetest"
 	"github.com/portcullis/portcullis/application/login"
@@ -33,6 +35,9 @@ type Options struct {
 	// Audit receives the pipeline's audit events and its second factor's;
 	// a method's test passes its own to see the method's too.
 	Audit *audittest.Recorder
+	// Verifier is the tenant's CAPTCHA provider; nil for none (a route
+	// that asks is then unavailable).
+	Verifier captcha.Verifier
 }
 
 // Pipeline is a tenant's pipeline and the parts a test looks into.
@@ -43,6 +48,10 @@ type Pipeline struct {
 	Places  *device.Service
 	// Audit holds the audit events recorded.
 	Audit *audittest.Recorder
+	// Captcha is the tenant's CAPTCHA service, its failed-login counts in
+	// Failures.
+	Captcha  *captcha.Service
+	Failures *captchatest.MemoryFailures
 }
 
 // New returns tenant t's pipeline.
@@ -64,7 +73,9 @@ func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
 		tb.Fatal(err)
 	}
 	challenges := otp.New(t.ID, key, otptest.NewMemoryStore(o.Clock), o.Clock, rand.Reader)
+	failures := captchatest.NewMemoryFailures(o.Clock)
+	gate := captcha.New(t, captcha.Deps{Verifier: o.Verifier, Failures: failures, Used: captchatest.NewMemoryUsedTokens(o.Clock)})
 	p := login.New(t, login.Deps{Users: o.Users, Issuer: o.Issuer, Places: o.Places, Mail: o.Mail, Factors: factors.Service,
-		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Clock: o.Clock})
-	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places, Audit: o.Audit}
+		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Captcha: gate, Clock: o.Clock})
+	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places, Audit: o.Audit, Captcha: gate, Failures: failures}
 }
