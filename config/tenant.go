@@ -80,6 +80,7 @@ type profilesSpec struct {
 	Seed000 seed000Spec `mapstructure:"seed000"`
 	Seed001 seed001Spec `mapstructure:"seed001"`
 	Seed002 seed002Spec `mapstructure:"seed002"`
+	Seed003 seed003Spec `mapstructure:"seed003"`
 }
 
 type seed000Spec struct {
@@ -101,6 +102,16 @@ type seed002Spec struct {
 	// long after the sign-in however used.
 	TokenIdleTimeout time.Duration `mapstructure:"token_idle_timeout"`
 	TokenMaxAge      time.Duration `mapstructure:"token_max_age"`
+}
+
+type seed003Spec struct {
+	Enabled bool `mapstructure:"enabled"`
+	// ResendCount is the most codes one mobile number gets a day at
+	// login-mobile (the original's RESEND_COUNT).
+	ResendCount int `mapstructure:"resend_count"`
+	// OTPTTL is how long such a code works (the original's
+	// REDIS_OBJECT_EXPIRY_IN_SEC); 0s means sms.code_ttl.
+	OTPTTL time.Duration `mapstructure:"otp_ttl"`
 }
 
 type passwordPolicySpec struct {
@@ -174,7 +185,8 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		RequireVerifiedEmail: t.RequireVerifiedEmail,
 		Profiles: profilesSpec{Seed000: seed000Spec{Enabled: t.Profiles.Seed000, PasswordlessLoginMaxAge: t.Profiles.Seed000LoginLinkTTL},
 			Seed001: seed001Spec{Enabled: t.Profiles.Seed001, Prefix: t.Profiles.Seed001Prefix},
-			Seed002: seed002Spec{Enabled: t.Profiles.Seed002, TokenIdleTimeout: t.Profiles.Seed002TokenIdle, TokenMaxAge: t.Profiles.Seed002TokenMaxAge}},
+			Seed002: seed002Spec{Enabled: t.Profiles.Seed002, TokenIdleTimeout: t.Profiles.Seed002TokenIdle, TokenMaxAge: t.Profiles.Seed002TokenMaxAge},
+			Seed003: seed003Spec{Enabled: t.Profiles.Seed003, ResendCount: t.Profiles.Seed003ResendCount, OTPTTL: t.Profiles.Seed003OTPTTL}},
 		Registration: registrationSpec{Enabled: &t.Registration.Enabled},
 		SMS: smsSpec{DefaultRegion: t.SMS.DefaultRegion, AllowedCountries: slices.Clone(t.SMS.AllowedCountries), CodeTTL: t.SMS.CodeTTL,
 			CodeLength: t.SMS.CodeLength, MaxAttempts: t.SMS.MaxAttempts, ResendCooldown: t.SMS.ResendCooldown, DailyCap: t.SMS.DailyCap,
@@ -212,7 +224,8 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		RequireVerifiedEmail: s.RequireVerifiedEmail,
 		Profiles: tenant.Profiles{Seed000: s.Profiles.Seed000.Enabled, Seed000LoginLinkTTL: s.Profiles.Seed000.PasswordlessLoginMaxAge,
 			Seed001: s.Profiles.Seed001.Enabled, Seed001Prefix: s.Profiles.Seed001.Prefix,
-			Seed002: s.Profiles.Seed002.Enabled, Seed002TokenIdle: s.Profiles.Seed002.TokenIdleTimeout, Seed002TokenMaxAge: s.Profiles.Seed002.TokenMaxAge},
+			Seed002: s.Profiles.Seed002.Enabled, Seed002TokenIdle: s.Profiles.Seed002.TokenIdleTimeout, Seed002TokenMaxAge: s.Profiles.Seed002.TokenMaxAge,
+			Seed003: s.Profiles.Seed003.Enabled, Seed003ResendCount: s.Profiles.Seed003.ResendCount, Seed003OTPTTL: s.Profiles.Seed003.OTPTTL},
 		Registration: s.Registration.policy(),
 		SMS: tenant.SMSPolicy{DefaultRegion: s.SMS.DefaultRegion, AllowedCountries: s.SMS.AllowedCountries, CodeTTL: s.SMS.CodeTTL,
 			CodeLength: s.SMS.CodeLength, MaxAttempts: s.SMS.MaxAttempts, ResendCooldown: s.SMS.ResendCooldown, DailyCap: s.SMS.DailyCap,
@@ -321,6 +334,8 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 			"seed001": map[string]any{"enabled": s.Profiles.Seed001.Enabled, "prefix": s.Profiles.Seed001.Prefix},
 			"seed002": map[string]any{"enabled": s.Profiles.Seed002.Enabled, "token_idle_timeout": s.Profiles.Seed002.TokenIdleTimeout.String(),
 				"token_max_age": s.Profiles.Seed002.TokenMaxAge.String()},
+			"seed003": map[string]any{"enabled": s.Profiles.Seed003.Enabled, "resend_count": s.Profiles.Seed003.ResendCount,
+				"otp_ttl": s.Profiles.Seed003.OTPTTL.String()},
 		},
 		"registration": map[string]any{"enabled": s.Registration.policy().Enabled},
 		"sms": map[string]any{

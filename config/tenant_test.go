@@ -321,6 +321,36 @@ func TestSeed002Settings(t *testing.T) {
 	}
 }
 
+// TestSeed003Settings: the seed 003 profile is off by default, with 5
+// codes a day per number and the SMS code lifetime; the file sets them,
+// and they survive a stored document.
+func TestSeed003Settings(t *testing.T) {
+	t.Parallel()
+	def, err := config.ParseTenantYAML([]byte("id: shop\n"), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := def.Profiles; p.Seed003 || p.Seed003ResendCount != 5 || p.Seed003CodeTTL(def.SMS) != def.SMS.CodeTTL {
+		t.Fatalf("defaults: %+v", p)
+	}
+	got, err := config.ParseTenantYAML([]byte("id: shop\nlogin_methods: [password, sms_otp]\nsms: {default_region: IN}\n"+
+		"profiles:\n  seed003: {enabled: true, resend_count: 3, otp_ttl: 120s}\n"), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := got.Profiles; !p.Seed003 || p.Seed003ResendCount != 3 || p.Seed003CodeTTL(got.SMS) != 2*time.Minute {
+		t.Fatalf("read: %+v", got.Profiles)
+	}
+	out, err := config.DecodeTenant(config.EncodeTenant(got), "shop")
+	if err != nil || out.Profiles != got.Profiles {
+		t.Fatalf("round trip: %+v, %v", out.Profiles, err)
+	}
+	_, err = config.ParseTenantYAML([]byte("id: shop\nlogin_methods: [password, sms_otp]\nprofiles:\n  seed003: {enabled: true}\n"), "shop")
+	if err == nil || !strings.Contains(err.Error(), "profiles.seed003.enabled: needs sms.default_region") {
+		t.Fatalf("a mobile login without a default region: %v", err)
+	}
+}
+
 func TestSMSBlock(t *testing.T) {
 	t.Parallel()
 	got, err := config.ParseTenantYAML([]byte("id: sms\ndisplay_name: Shop\nsms:\n  default_region: TR\n  allowed_countries: [TR, CY]\n  code_ttl: 2m\n"+

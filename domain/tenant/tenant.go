@@ -158,6 +158,17 @@ type Profiles struct {
 	// Seed002TokenMaxAge is how long such a token lives at most, however
 	// often it is used (the seed names no limit).
 	Seed002TokenMaxAge time.Duration
+	// Seed003 serves the storefront API of seed 003: /api/v2/login,
+	// /api/v3/login, /api/v2/login-tfa, /api/v2/verify-tfa,
+	// /api/v2/login-mobile, /api/v1/verify-otp-login, /api/v2/register.
+	Seed003 bool
+	// Seed003ResendCount is how many codes one mobile number gets per UTC
+	// day at /api/v2/login-mobile (the seed's RESEND_COUNT): the daily cap
+	// of the SMS codes that route sends, in place of sms.daily_cap.
+	Seed003ResendCount int
+	// Seed003OTPTTL is how long a code sent at /api/v2/login-mobile works
+	// (the seed's REDIS_OBJECT_EXPIRY_IN_SEC); zero means sms.code_ttl.
+	Seed003OTPTTL time.Duration
 }
 
 // RegistrationPolicy (configuration section registration) says whether
@@ -241,6 +252,25 @@ const (
 	DefaultSeed002TokenMaxAge = 365 * 24 * time.Hour
 	MaxSeed002TokenMaxAge     = 10 * 365 * 24 * time.Hour
 )
+
+// Defaults and bounds of the seed 003 mobile login: 5 codes a day per
+// number unless the tenant says otherwise, within the bounds of
+// sms.daily_cap; a code lifetime within those of sms.code_ttl (zero:
+// sms.code_ttl itself).
+const (
+	DefaultSeed003ResendCount = 5
+	MinSeed003ResendCount     = MinSMSDailyCap
+	MaxSeed003ResendCount     = MaxSMSDailyCap
+)
+
+// Seed003CodeTTL is how long a code of seed 003's mobile login works: its
+// otp_ttl, or the tenant's SMS code lifetime when that is not set.
+func (p Profiles) Seed003CodeTTL(sms SMSPolicy) time.Duration {
+	if p.Seed003OTPTTL > 0 {
+		return p.Seed003OTPTTL
+	}
+	return sms.CodeTTL
+}
 
 // DefaultSMSPolicy is the SMS policy of a tenant that sets none of it.
 func DefaultSMSPolicy() SMSPolicy {
@@ -328,7 +358,8 @@ func Default() Tenant {
 		},
 		Throttling: DefaultThrottling(),
 		Profiles: Profiles{Seed000LoginLinkTTL: DefaultSeed000LoginLinkTTL,
-			Seed002TokenIdle: DefaultSeed002TokenIdle, Seed002TokenMaxAge: DefaultSeed002TokenMaxAge},
+			Seed002TokenIdle: DefaultSeed002TokenIdle, Seed002TokenMaxAge: DefaultSeed002TokenMaxAge,
+			Seed003ResendCount: DefaultSeed003ResendCount},
 		Registration: RegistrationPolicy{Enabled: true},
 		SMS:          DefaultSMSPolicy(),
 		Email:        DefaultEmailPolicy(),
@@ -492,6 +523,15 @@ func (t Tenant) Validate() error {
 		add("profiles.seed002.token_max_age", "must be at most %s, got %s", MaxSeed002TokenMaxAge, age)
 	} else if age < t.Profiles.Seed002TokenIdle {
 		add("profiles.seed002.token_max_age", "must not be shorter than token_idle_timeout (%s), got %s", t.Profiles.Seed002TokenIdle, age)
+	}
+	if n := t.Profiles.Seed003ResendCount; n < MinSeed003ResendCount || n > MaxSeed003ResendCount {
+		add("profiles.seed003.resend_count", "must be between %d and %d, got %d", MinSeed003ResendCount, MaxSeed003ResendCount, n)
+	}
+	if ttl := t.Profiles.Seed003OTPTTL; ttl != 0 && (ttl < MinSMSCodeTTL || ttl > MaxSMSCodeTTL) {
+		add("profiles.seed003.otp_ttl", "must be 0s (sms.code_ttl) or between %s and %s, got %s", MinSMSCodeTTL, MaxSMSCodeTTL, ttl)
+	}
+	if t.Profiles.Seed003 && t.Enabled(MethodSMSOTP) && t.SMS.DefaultRegion == "" {
+		add("profiles.seed003.enabled", "needs sms.default_region with the login method sms_otp: the seed's mobile numbers are 10 digits without a country code")
 	}
 
 	limit := func(field string, l Limit) {

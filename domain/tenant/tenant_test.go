@@ -86,6 +86,12 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"seed 002 idle too long", func(x *tenant.Tenant) { x.Profiles.Seed002TokenIdle = 9000 * time.Hour }, "profiles.seed002.token_idle_timeout: must be between 5m0s and 8760h0m0s, got 9000h0m0s"},
 		{"seed 002 max age below idle", func(x *tenant.Tenant) { x.Profiles.Seed002TokenMaxAge = 24 * time.Hour }, "profiles.seed002.token_max_age: must not be shorter than token_idle_timeout (720h0m0s), got 24h0m0s"},
 		{"seed 002 max age too long", func(x *tenant.Tenant) { x.Profiles.Seed002TokenMaxAge = 100000 * time.Hour }, "profiles.seed002.token_max_age: must be at most 87600h0m0s, got 100000h0m0s"},
+		{"seed 003 no resends", func(x *tenant.Tenant) { x.Profiles.Seed003ResendCount = 0 }, "profiles.seed003.resend_count: must be between 1 and 1000, got 0"},
+		{"seed 003 code ttl too short", func(x *tenant.Tenant) { x.Profiles.Seed003OTPTTL = 10 * time.Second }, "profiles.seed003.otp_ttl: must be 0s (sms.code_ttl) or between 30s and 1h0m0s, got 10s"},
+		{"seed 003 mobile login without a region", func(x *tenant.Tenant) {
+			x.Profiles.Seed003 = true
+			x.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodSMSOTP}
+		}, "profiles.seed003.enabled: needs sms.default_region with the login method sms_otp"},
 		{"unknown default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "XX" }, `sms.default_region: "XX" is not a known region: use an upper-case ISO 3166 alpha-2 code such as "TR"`},
 		{"lower-case default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "tr" }, `sms.default_region: "tr" is not a known region`},
 		{"unknown allowed country", func(x *tenant.Tenant) { x.SMS.AllowedCountries = []string{"TR", "Turkey"} }, `sms.allowed_countries[1]: "Turkey" is not a known region`},
@@ -165,6 +171,9 @@ func TestMailFloodGuardDefaults(t *testing.T) {
 	}
 	if p := tenant.Default().Profiles; p.Seed002 || p.Seed002TokenIdle != 720*time.Hour || p.Seed002TokenMaxAge != 8760*time.Hour {
 		t.Errorf("default profiles.seed002 = %+v, want off, seed 002's 30 days idle, a year at most", p)
+	}
+	if p := tenant.Default().Profiles; p.Seed003 || p.Seed003ResendCount != 5 || p.Seed003OTPTTL != 0 {
+		t.Errorf("default profiles.seed003 = %+v, want off, 5 codes a day, the SMS code lifetime", p)
 	}
 }
 
