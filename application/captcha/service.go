@@ -149,6 +149,26 @@ func (s *Service) Check(ctx context.Context, route Route, response string, c Cli
 	if err != nil || !required {
 		return err
 	}
+	return s.verify(ctx, route, response, c)
+}
+
+// Demand is Check for a request whose surface asks for a solved CAPTCHA
+// whatever the mode of route (seed 003's /api/v3/login, "with reCAPTCHA
+// verification"): the response is checked as on a route that is always
+// on, with the same answers; route names the request in the logs and in
+// the escalation counts a sign-in keeps. On a tenant without a provider
+// the request is ErrCaptchaUnavailable (a surface that demands a CAPTCHA
+// should not be served there).
+func (s *Service) Demand(ctx context.Context, route Route, response string, c Client) error {
+	if s.d.Verifier == nil {
+		s.log.ErrorContext(ctx, "captcha demanded but the tenant has no provider", "route", string(route))
+		return ErrCaptchaUnavailable.Wrap(ErrMisconfigured)
+	}
+	return s.verify(ctx, route, response, c)
+}
+
+// verify checks a response on a route that asks for one (see Check).
+func (s *Service) verify(ctx context.Context, route Route, response string, c Client) error {
 	if strings.TrimSpace(response) == "" {
 		return s.withWidget(ErrCaptchaRequired)
 	}

@@ -425,3 +425,42 @@ func TestDescribeNamesTheWidgetAndEveryRoutesMode(t *testing.T) {
 		}
 	}
 }
+
+// TestDemandChecksWhateverTheRoutesMode: a surface that demands a CAPTCHA
+// gets the checks of a route that is always on, on a route that is off or
+// after_failures without failures: no token, a refused one, one used
+// before; a tenant without a provider is unavailable.
+func TestDemandChecksWhateverTheRoutesMode(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c := captcha.Client{IP: ip1, Account: alice}
+	for _, route := range []captcha.Route{captcha.RouteLogin, captcha.RouteForgot} {
+		f := newFixture(t, config(nil))
+		if f.required(t, route, ip1, alice) {
+			t.Fatalf("%s: required without failures", route)
+		}
+		if err := f.svc.Demand(ctx, route, "", c); !errors.Is(err, captcha.ErrCaptchaRequired) {
+			t.Fatalf("%s, no token: %v, want captcha_required", route, err)
+		}
+		if err := f.svc.Demand(ctx, route, token, c); err != nil {
+			t.Fatalf("%s, a solved one: %v", route, err)
+		}
+		if err := f.svc.Demand(ctx, route, token, c); !errors.Is(err, captcha.ErrCaptchaInvalid) {
+			t.Fatalf("%s, the same token again: %v, want captcha_invalid", route, err)
+		}
+		f.verify = func(captcha.Token) (captcha.Result, error) { return captcha.Result{}, captcha.ErrCaptchaInvalid }
+		if err := f.svc.Demand(ctx, route, "another", c); !errors.Is(err, captcha.ErrCaptchaInvalid) {
+			t.Fatalf("%s, a refused one: %v, want captcha_invalid", route, err)
+		}
+		if n := f.calls.Load(); n != 2 {
+			t.Fatalf("%s: provider asked %d times, want 2 (the replay is refused before it)", route, n)
+		}
+	}
+	none := newFixture(t, config(func(c *tenant.Captcha) { *c = tenant.DefaultCaptcha() }))
+	if err := none.svc.Demand(ctx, captcha.RouteLogin, token, c); !errors.Is(err, captcha.ErrCaptchaUnavailable) {
+		t.Fatalf("a tenant without a provider: %v, want captcha_unavailable", err)
+	}
+	if !strings.Contains(none.logs.String(), "no provider") {
+		t.Fatalf("log %q, want the missing provider told", none.logs.String())
+	}
+}

@@ -17,8 +17,12 @@ import (
 // refuses it (captcha.ErrCaptchaRequired, ErrCaptchaInvalid,
 // ErrCaptchaUnavailable); RecordFailure and RecordSuccess keep the counts
 // of failed logins the after_failures routes escalate on.
+//
+// Demand is Check for a surface that asks for a solved CAPTCHA whatever
+// the route's mode (captcha.Service.Demand).
 type Captcha interface {
 	Check(ctx context.Context, route captcha.Route, response string, c captcha.Client) error
+	Demand(ctx context.Context, route captcha.Route, response string, c captcha.Client) error
 	RecordFailure(ctx context.Context, ip netip.Addr, accountKey string) error
 	RecordSuccess(ctx context.Context, ip netip.Addr, accountKey string) error
 }
@@ -65,6 +69,22 @@ func (p *Pipeline) Gate(ctx context.Context, route captcha.Route, response strin
 		return Pass{}, err
 	}
 	return pass, nil
+}
+
+// Demand is Gate for a request whose surface asks for a solved CAPTCHA
+// whatever the tenant's mode of route (seed 003's /api/v3/login): the
+// response is checked as on a route that is always on, and the Pass it
+// returns is Gate's. A tenant without a CAPTCHA service, or without a
+// provider, is unavailable: a surface that demands a CAPTCHA is not
+// served there.
+func (p *Pipeline) Demand(ctx context.Context, route captcha.Route, response string, client session.Client, accountKey string) (Pass, error) {
+	if p.d.Captcha == nil {
+		return Pass{}, captcha.ErrCaptchaUnavailable.Wrap(fmt.Errorf("login: the CAPTCHA of route %s is demanded but the pipeline has no CAPTCHA service", route))
+	}
+	if err := p.d.Captcha.Demand(ctx, route, response, captcha.Client{IP: client.IP, Account: accountKey}); err != nil {
+		return Pass{}, err
+	}
+	return Pass{tenantID: p.t.ID, route: route, ip: client.IP, account: accountKey}, nil
 }
 
 // errNotGated is the cause of the internal error Complete answers for a

@@ -96,3 +96,40 @@ func TestAWrongPasswordCountsTowardsTheEscalation(t *testing.T) {
 		t.Fatalf("after 2 failed logins from the address: %v, want captcha_required", err)
 	}
 }
+
+// TestADemandedCaptchaIsCheckedWhateverThePolicy: a login that demands a
+// CAPTCHA (seed 003's /api/v3/login) is checked on a tenant whose login
+// route is off: without one, or with one refused or used before, nothing
+// is hashed; with a solved one it signs in.
+func TestADemandedCaptchaIsCheckedWhateverThePolicy(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t, withCaptcha(map[tenant.CaptchaRoute]tenant.CaptchaMode{captcha.RouteLogin: tenant.CaptchaOff, captcha.RouteForgot: tenant.CaptchaAlways}))
+	f.register(t, "ann@example.com", "correct horse battery")
+	in := password.LoginInput{Email: "ann@example.com", Password: "correct horse battery", Kind: identity.SessionAPI, Client: alice, DemandCaptcha: true}
+	verifies := f.hasher.verifies.Load()
+	for what, c := range map[string]struct {
+		response string
+		want     error
+	}{"none": {"", captcha.ErrCaptchaRequired}, "refused": {"bot", captcha.ErrCaptchaInvalid}} {
+		in := in
+		in.Captcha = c.response
+		if _, err := f.svc.Login(ctx, in); !errors.Is(err, c.want) {
+			t.Fatalf("%s: %v, want %v", what, err, c.want)
+		}
+	}
+	if n := f.hasher.verifies.Load() - verifies; n != 0 {
+		t.Fatalf("%d passwords verified for logins the CAPTCHA refused", n)
+	}
+	in.Captcha = "ok-v3"
+	if out, err := f.svc.Login(ctx, in); err != nil || out.Result != login.Signed {
+		t.Fatalf("with a solved CAPTCHA: %v, %v", out.Result, err)
+	}
+	if _, err := f.svc.Login(ctx, in); !errors.Is(err, captcha.ErrCaptchaInvalid) {
+		t.Fatalf("the same CAPTCHA again: %v, want captcha_invalid", err)
+	}
+	// The same login without the demand is not asked: the route is off.
+	in.DemandCaptcha, in.Captcha = false, ""
+	if out, err := f.svc.Login(ctx, in); err != nil || out.Result != login.Signed {
+		t.Fatalf("without the demand: %v, %v", out.Result, err)
+	}
+}

@@ -292,6 +292,10 @@ type LoginInput struct {
 	// Captcha is the client's CAPTCHA response, for the tenant's login
 	// route ("" for none).
 	Captcha string
+	// DemandCaptcha asks for a solved CAPTCHA whatever the tenant's
+	// policy for the login route (seed 003's /api/v3/login): see
+	// login.Pipeline.Demand.
+	DemandCaptcha bool
 }
 
 // method is the login method of the input: MethodPassword unless it
@@ -329,7 +333,8 @@ type Outcome struct {
 // networks they use.
 //
 // Before any of that, a request with its fields passes the tenant's
-// CAPTCHA gate for the route login, the account named by its e-mail key:
+// CAPTCHA gate for the route login, the account named by its e-mail key
+// (in.DemandCaptcha: whatever the route's mode, see login.Pipeline.Demand):
 // a CAPTCHA asked for and missing or refused costs no budget, no hash and
 // no failed login. A wrong password counts as a failed login towards the
 // CAPTCHA's escalation.
@@ -355,7 +360,11 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Outcome, error) {
 		return Outcome{}, errs.InvalidFields(fields...)
 	}
 	_, key, emailErr := identity.NormalizeEmail(in.Email)
-	pass, err := s.d.Login.Gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, key)
+	gate := s.d.Login.Gate
+	if in.DemandCaptcha {
+		gate = s.d.Login.Demand
+	}
+	pass, err := gate(ctx, captcha.RouteLogin, in.Captcha, in.Client, key)
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -146,3 +146,17 @@ func TestCaptchaTokenLifetimes(t *testing.T) {
 		}
 	}
 }
+
+// TestACaptchaOfSeed003NeedsNoRoute: a tenant serving seed 003, whose
+// /api/v3/login asks for a CAPTCHA whatever the policy, may have a
+// provider with every route off.
+func TestACaptchaOfSeed003NeedsNoRoute(t *testing.T) {
+	t.Parallel()
+	x := valid()
+	x.Captcha = turnstile()
+	x.Captcha.Policy = nil
+	x.Profiles.Seed003 = true
+	if err := x.Validate(); err != nil {
+		t.Fatal(err)
+	}
+}

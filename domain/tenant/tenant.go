@@ -568,7 +568,7 @@ func (t Tenant) Validate() error {
 	ps = append(ps, rolesProblems(t.Roles)...)
 	ps = append(ps, t.Audit.problems()...)
 	ps = append(ps, t.Mail.problems()...)
-	ps = append(ps, t.Captcha.problems()...)
+	ps = append(ps, t.Captcha.problems(t.Profiles.Seed003)...)
 	ps = append(ps, t.Storefront.problems()...)
 
 	if len(ps) == 0 {
