@@ -135,6 +135,7 @@ var Collections = []string{
 	"audit_events",
 	"cart_lines",
 	"wishlist_items",
+	"first_signins",
 }
 
 // globalCollections hold platform data keyed by _id, not tenant data.

@@ -202,6 +202,7 @@ func TestCollectionsListsEveryCollectionUsed(t *testing.T) {
 		"TOTPStore":         mongo.NewTOTPStore(db),
 		"BackupCodeStore":   mongo.NewBackupCodeStore(db),
 		"AuditStore":        mongo.NewAuditStore(db),
+		"FirstSignInStore":  mongo.NewFirstSignInStore(db),
 	}
 	for store, s := range stores {
 		names := mongo.CollectionsOf(s)

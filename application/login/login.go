@@ -14,7 +14,8 @@
 // on: a method's refusals of a secret (Refused) and its own, and forgets
 // the account's on a proven first factor.
 //
-// The after-login hooks: the last login is recorded; the client's address
+// The after-login hooks: the last login is recorded, and the user's first
+// sign-in ever told (Outcome.FirstSignIn); the client's address
 // is remembered as one the account signs in from (Places); and, when the
 // tenant has email.new_signin_notice, a sign-in from neither a device the
 // account knows nor an address it signed in from within 30 days mails its
@@ -136,6 +137,10 @@ type Outcome struct {
 	// LatestWeb and LatestApp are the user's newest live sessions of each
 	// kind before this login, when the grant asked for them.
 	LatestWeb, LatestApp *identity.Session
+	// FirstSignIn says this is the user's first sign-in ever, by any
+	// method on any surface: of concurrent first sign-ins exactly one
+	// says so (see FirstSignIns).
+	FirstSignIn bool
 }
 
 // Places recognises the addresses an account signs in from
@@ -169,7 +174,10 @@ type Deps struct {
 	// Captcha is the tenant's CAPTCHA policy (Gate); nil only for a
 	// tenant whose every route is off.
 	Captcha Captcha
-	Clock   platform.Clock
+	// FirstSignIns tells a user's first sign-in (Outcome.FirstSignIn);
+	// nil tells none.
+	FirstSignIns FirstSignIns
+	Clock        platform.Clock
 }
 
 // Pipeline is one tenant's login pipeline.
@@ -343,6 +351,7 @@ func (p *Pipeline) refused(ctx context.Context, g Grant, err error) {
 func (p *Pipeline) finish(ctx context.Context, g Grant) (Outcome, error) {
 	u := g.User
 	now := p.d.Clock.Now().UTC()
+	before := u // as it was before this sign-in: its last login is the previous one
 	if now.Sub(u.LastLoginAt) >= lastLoginPrecision {
 		if err := p.d.Users.RecordLogin(ctx, p.t.ID, u.ID, now); err == nil {
 			u.LastLoginAt = now
@@ -360,6 +369,7 @@ func (p *Pipeline) finish(ctx context.Context, g Grant) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("login: %w", err)
 	}
 	out.Credentials = creds
+	out.FirstSignIn = p.firstSignIn(ctx, before, now)
 	signed := attempt(audit.LoginSucceeded, g, "")
 	signed.ActorID, signed.SessionID = u.ID, creds.Session.ID
 	p.d.Audit.Record(ctx, signed)

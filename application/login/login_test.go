@@ -87,6 +87,8 @@ type fixture struct {
 	// failed logins.
 	provider *provider
 	failures *captchatest.MemoryFailures
+	// firstSignIns remembers who signed in.
+	firstSignIns *logintest.MemoryFirstSignIns
 }
 
 func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixture {
@@ -116,7 +118,7 @@ func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixt
 	f.provider = &provider{}
 	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c,
 		Verifier: f.provider})
-	f.pipe, f.factors, f.audit, f.failures = lp.Pipeline, lp.Factors, lp.Audit, lp.Failures
+	f.pipe, f.factors, f.audit, f.failures, f.firstSignIns = lp.Pipeline, lp.Factors, lp.Audit, lp.Failures, lp.FirstSignIns
 	return f
 }
 

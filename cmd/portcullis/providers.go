@@ -102,6 +102,9 @@ type Platform struct {
 	// buffer every tenant's events wait in for it.
 	AuditLog    *mongo.AuditStore
 	AuditWriter *audit.Writer
+	// FirstSignIns remembers which users have signed in (seed 003's
+	// is_first_time_login).
+	FirstSignIns *mongo.FirstSignInStore
 }
 
 // MasterKey is the decoded platform master key.
@@ -138,6 +141,7 @@ var platformSet = wire.NewSet(
 	provideTokenCache,
 	mongo.NewAuditStore,
 	provideAuditWriter,
+	mongo.NewFirstSignInStore,
 )
 
 // The tenant graph: one provider set per package of the core, and one set
@@ -170,7 +174,7 @@ var (
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
 			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common",
-			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter"),
+			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter", "FirstSignIns"),
 		wire.Bind(new(mfa.TOTPs), new(*mongo.TOTPStore)),
 		wire.Bind(new(mfa.BackupCodes), new(*mongo.BackupCodeStore)),
 		wire.Bind(new(mfa.Sealer), new(*aesgcm.Sealer)),
@@ -184,6 +188,7 @@ var (
 		wire.Bind(new(keyring.Store), new(*mongo.KeyStore)),
 		wire.Bind(new(keyring.Sealer), new(*aesgcm.Sealer)),
 		wire.Bind(new(audit.Log), new(*mongo.AuditStore)),
+		wire.Bind(new(login.FirstSignIns), new(*mongo.FirstSignInStore)),
 	)
 )
 

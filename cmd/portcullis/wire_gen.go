@@ -69,6 +69,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	tokens := provideTokenCache()
 	auditStore := mongo.NewAuditStore(db)
 	writer, cleanup4 := provideAuditWriter(auditStore, log)
+	firstSignInStore := mongo.NewFirstSignInStore(db)
 	platform := &Platform{
 		Logger:         log,
 		Mongo:          db,
@@ -94,6 +95,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		TokenCache:     tokens,
 		AuditLog:       auditStore,
 		AuditWriter:    writer,
+		FirstSignIns:   firstSignInStore,
 	}
 	return platform, func() {
 		cleanup4()
@@ -209,17 +211,19 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Logger:   logger,
 	}
 	captchaService := captcha.New(t, captchaDeps)
+	firstSignInStore := p.FirstSignIns
 	loginDeps := login.Deps{
-		Users:      users,
-		Issuer:     issuer,
-		Places:     deviceService,
-		Mail:       courier,
-		Factors:    mfaService,
-		Challenges: engine,
-		Limiter:    limiter,
-		Audit:      tenantRecorder,
-		Captcha:    captchaService,
-		Clock:      clock,
+		Users:        users,
+		Issuer:       issuer,
+		Places:       deviceService,
+		Mail:         courier,
+		Factors:      mfaService,
+		Challenges:   engine,
+		Limiter:      limiter,
+		Audit:        tenantRecorder,
+		Captcha:      captchaService,
+		FirstSignIns: firstSignInStore,
+		Clock:        clock,
 	}
 	pipeline := login.New(t, loginDeps)
 	passwordDeps := password.Deps{

@@ -38,6 +38,8 @@ type Options struct {
 	// Verifier is the tenant's CAPTCHA provider; nil for none (a route
 	// that asks is then unavailable).
 	Verifier captcha.Verifier
+	// FirstSignIns remembers who signed in; nil: a fresh in-memory one.
+	FirstSignIns *MemoryFirstSignIns
 }
 
 // Pipeline is a tenant's pipeline and the parts a test looks into.
@@ -52,6 +54,8 @@ type Pipeline struct {
 	// Failures.
 	Captcha  *captcha.Service
 	Failures *captchatest.MemoryFailures
+	// FirstSignIns remembers who signed in.
+	FirstSignIns *MemoryFirstSignIns
 }
 
 // New returns tenant t's pipeline.
@@ -66,6 +70,9 @@ func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
 	if o.Audit == nil {
 		o.Audit = audittest.NewRecorder()
 	}
+	if o.FirstSignIns == nil {
+		o.FirstSignIns = NewMemoryFirstSignIns()
+	}
 	limiter := throttletest.NewMemoryLimiter(o.Clock)
 	factors := mfatest.NewFixture(tb, t, o.Clock, limiter, o.Mail, nil, o.Audit)
 	key, err := otp.DeriveKey([]byte("a master key of at least sixteen bytes"), t.ID)
@@ -76,6 +83,7 @@ func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
 	failures := captchatest.NewMemoryFailures(o.Clock)
 	gate := captcha.New(t, captcha.Deps{Verifier: o.Verifier, Failures: failures, Used: captchatest.NewMemoryUsedTokens(o.Clock)})
 	p := login.New(t, login.Deps{Users: o.Users, Issuer: o.Issuer, Places: o.Places, Mail: o.Mail, Factors: factors.Service,
-		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Captcha: gate, Clock: o.Clock})
-	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places, Audit: o.Audit, Captcha: gate, Failures: failures}
+		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Captcha: gate, FirstSignIns: o.FirstSignIns, Clock: o.Clock})
+	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places, Audit: o.Audit, Captcha: gate, Failures: failures,
+		FirstSignIns: o.FirstSignIns}
 }
