@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"strings"
 	"time"
 
@@ -128,6 +129,8 @@ type userDocument struct {
 	// reads as a user without a photo or a language.
 	ProfilePhoto      string `bson:"profile_photo,omitempty"`
 	PreferredLanguage string `bson:"preferred_language,omitempty"`
+	// Extra is written only when there is some (identity.User.Extra).
+	Extra map[string]string `bson:"extra,omitempty"`
 }
 
 // noPhonePrefix begins the phone_key placeholder of users without a phone.
@@ -144,14 +147,23 @@ func userToDocument(u identity.User) userDocument {
 	return userDocument{ID: docID(u.TenantID, u.ID), TenantID: u.TenantID, Email: u.Email, EmailKey: u.EmailKey, FirstName: u.FirstName, LastName: u.LastName,
 		Phone: u.Phone, PhoneKey: phoneKey(u.ID, u.Phone), Role: string(u.Role), Active: u.Active, EmailVerified: u.EmailVerified, PhoneVerified: u.PhoneVerified, PasswordHash: u.PasswordHash,
 		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(), LastLoginAt: u.LastLoginAt.UTC(),
-		ProfilePhoto: u.ProfilePhoto, PreferredLanguage: u.PreferredLanguage}
+		ProfilePhoto: u.ProfilePhoto, PreferredLanguage: u.PreferredLanguage, Extra: maps.Clone(u.Extra)}
 }
 
 func userToDomain(d userDocument) identity.User {
 	return identity.User{ID: domainID(d.TenantID, d.ID), TenantID: d.TenantID, Email: d.Email, EmailKey: d.EmailKey, FirstName: d.FirstName, LastName: d.LastName,
 		Phone: d.Phone, Role: identity.Role(d.Role), Active: d.Active, EmailVerified: d.EmailVerified, PhoneVerified: d.PhoneVerified, PasswordHash: d.PasswordHash,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), LastLoginAt: d.LastLoginAt.UTC(),
-		ProfilePhoto: d.ProfilePhoto, PreferredLanguage: d.PreferredLanguage}
+		ProfilePhoto: d.ProfilePhoto, PreferredLanguage: d.PreferredLanguage, Extra: extraOf(d.Extra)}
+}
+
+// extraOf is a stored user's details, nil for none (an empty map read
+// back is none).
+func extraOf(m map[string]string) map[string]string {
+	if len(m) == 0 {
+		return nil
+	}
+	return m
 }
 
 // Create stores a new user; identity.ErrEmailTaken if the tenant has the

@@ -110,6 +110,9 @@ type RegisterInput struct {
 	// Captcha is the client's CAPTCHA response, for the tenant's register
 	// route ("" for none).
 	Captcha string
+	// Lifetime is how long the session SignIn asks for lives, when not by
+	// the tenant's sessions policy: see login.Grant.
+	Lifetime session.Lifetime
 }
 
 // Registered is what a registration produced.
@@ -189,7 +192,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 	now := s.d.Clock.Now().UTC()
 	u := identity.User{
 		ID: id, TenantID: s.t.ID, Email: profile.Email, EmailKey: key,
-		FirstName: profile.FirstName, LastName: profile.LastName, Phone: profile.Phone,
+		FirstName: profile.FirstName, LastName: profile.LastName, Phone: profile.Phone, Extra: profile.Extra,
 		Role: identity.RoleUser, Active: true, PasswordHash: hash, CreatedAt: now, UpdatedAt: now,
 	}
 	err = s.d.Users.Create(ctx, u)
@@ -224,7 +227,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 		// The account was created by this client a moment ago: no place to
 		// tell its owner about.
 		g := login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client, KnownDevice: true,
-			Pass: pass}
+			Lifetime: in.Lifetime, Pass: pass}
 		if o, err := s.d.Login.Complete(ctx, g); err == nil {
 			out.Login = &o
 			out.User = o.User

@@ -191,6 +191,9 @@ type VerifyInput struct {
 	// Captcha is the client's CAPTCHA response, for the tenant's login
 	// route ("" for none).
 	Captcha string
+	// Lifetime is how long the session lives, when not by the tenant's
+	// sessions policy: see login.Grant.
+	Lifetime session.Lifetime
 }
 
 // Verify checks the code for the number and hands the account to the
@@ -225,7 +228,7 @@ func (s *Service) Verify(ctx context.Context, in VerifyInput) (login.Outcome, er
 		return login.Outcome{}, fmt.Errorf("sms login: %w", err)
 	}
 	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodSMSOTP, AMR: []string{"sms"}, Kind: in.Kind, Client: in.Client,
-		Pass: pass})
+		Lifetime: in.Lifetime, Pass: pass})
 	if err != nil {
 		return login.Outcome{}, err
 	}

@@ -3,6 +3,8 @@
 package identity
 
 import (
+	"maps"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -53,6 +55,10 @@ type User struct {
 	// PreferredLanguage is the language the user reads, as the client
 	// names it ("ENGLISH", "AZERBAIJANI"); empty when not set.
 	PreferredLanguage string
+	// Extra are details a compatibility profile's registration takes and
+	// the core does not use (seed 003's gender, birthdate,
+	// referral_code), by name; nil when none. See CheckExtra.
+	Extra map[string]string
 }
 
 // Profile is what a person may set about themselves at registration.
@@ -61,6 +67,54 @@ type Profile struct {
 	FirstName string
 	LastName  string
 	Phone     string // optional; any form NormalizePhone reads
+	// Extra: see User.Extra and CheckExtra.
+	Extra map[string]string
+}
+
+// Bounds of User.Extra.
+const (
+	MaxExtraFields      = 8
+	MaxExtraValueLength = 100
+)
+
+// extraName is the form of a name of User.Extra.
+var extraName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
+
+// CheckExtra checks the details of User.Extra: at most MaxExtraFields,
+// named in lower-case letters, digits and underscores (1 to 32, a letter
+// first), each value at most MaxExtraValueLength code points of
+// CheckText's characters once trimmed; empty values are left out. It
+// returns them trimmed (nil for none), or an Invalid error naming each
+// field it refuses.
+func CheckExtra(extra map[string]string) (map[string]string, error) {
+	var fields []errs.FieldError
+	out := make(map[string]string, len(extra))
+	for _, k := range slices.Sorted(maps.Keys(extra)) {
+		v := strings.TrimSpace(extra[k])
+		switch n := utf8.RuneCountInString(v); {
+		case !extraName.MatchString(k):
+			fields = append(fields, errs.FieldError{Field: k, Reason: "is not a detail an account keeps"})
+		case n == 0:
+		case n > MaxExtraValueLength:
+			fields = append(fields, errs.FieldError{Field: k, Reason: tooLong(MaxExtraValueLength, n)})
+		default:
+			if reason := CheckText(v); reason != "" {
+				fields = append(fields, errs.FieldError{Field: k, Reason: reason})
+				continue
+			}
+			out[k] = v
+		}
+	}
+	if len(out) > MaxExtraFields {
+		fields = append(fields, errs.FieldError{Field: "extra", Reason: "must hold at most " + strconv.Itoa(MaxExtraFields) + " details"})
+	}
+	if len(fields) > 0 {
+		return nil, errs.InvalidFields(fields...)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }
 
 // ErrEmailTaken reports a registration for an address the tenant has.
@@ -88,6 +142,10 @@ func CheckProfile(p Profile, sms tenant.SMSPolicy) (Profile, string, error) {
 			fields = append(fields, errs.As(err).Fields...)
 		}
 		p.Phone = phone
+	}
+	var xerr error
+	if p.Extra, xerr = CheckExtra(p.Extra); xerr != nil {
+		fields = append(fields, errs.As(xerr).Fields...)
 	}
 	if len(fields) > 0 {
 		return Profile{}, "", errs.InvalidFields(fields...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"testing"
 	"time"
 
@@ -26,6 +27,7 @@ func sampleUser(tenant, id, emailKey string) identity.User {
 	return identity.User{ID: id, TenantID: tenant, Email: "Ada.Lovelace+" + emailKey, EmailKey: emailKey, FirstName: "Ada", LastName: "Lovelace",
 		Phone: "+447400123456", Role: identity.RoleUser, Active: true, EmailVerified: true, PasswordHash: "$argon2id$v=19$m=65536,t=3,p=2$c2FsdA$aGFzaA",
 		ProfilePhoto: "https://cdn.example.com/u/ada.jpg", PreferredLanguage: "AZERBAIJANI",
+		Extra:     map[string]string{"gender": "female", "birthdate": "1815-12-10"},
 		CreatedAt: at(0), UpdatedAt: at(time.Second)}
 }
 
@@ -33,6 +35,7 @@ func sameUser(a, b identity.User) bool {
 	return a.ID == b.ID && a.TenantID == b.TenantID && a.Email == b.Email && a.EmailKey == b.EmailKey && a.FirstName == b.FirstName &&
 		a.LastName == b.LastName && a.Phone == b.Phone && a.Role == b.Role && a.Active == b.Active && a.EmailVerified == b.EmailVerified &&
 		a.PhoneVerified == b.PhoneVerified && a.ProfilePhoto == b.ProfilePhoto && a.PreferredLanguage == b.PreferredLanguage &&
+		maps.Equal(a.Extra, b.Extra) && (a.Extra == nil) == (b.Extra == nil) &&
 		a.PasswordHash == b.PasswordHash && a.CreatedAt.Equal(b.CreatedAt) && a.UpdatedAt.Equal(b.UpdatedAt) && a.LastLoginAt.Equal(b.LastLoginAt)
 }
 

@@ -4,6 +4,7 @@ package accounttest
 
 import (
 	"context"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -48,6 +49,7 @@ func (m *MemoryUsers) Create(_ context.Context, u identity.User) error {
 		return errs.ErrConflict.WithMessage("user id %s exists", u.ID)
 	}
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = ms(u.CreatedAt), ms(u.UpdatedAt), ms(u.LastLoginAt)
+	u.Extra = maps.Clone(u.Extra) // the caller's map stays the caller's
 	m.byID[id] = u
 	m.byEmail[email] = id
 	if u.Phone != "" {
