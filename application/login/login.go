@@ -18,7 +18,11 @@
 // is remembered as one the account signs in from (Places); and, when the
 // tenant has email.new_signin_notice, a sign-in from neither a device the
 // account knows nor an address it signed in from within 30 days mails its
-// owner a "new sign-in" notice, with the time, the address and the device.
+// owner a "new sign-in" notice, with the time, the address and the device;
+// and, for a storefront tenant, the guest's local cart and wishlist the
+// grant carries are merged into the user's (storefront.go), once the
+// session has started — after the second step for a user with a second
+// factor — and never at the cost of the sign-in.
 //
 // The pipeline writes the audit events of what it decides: a sign-in
 // (login.succeeded, with the method, amr and session), a sign-in it

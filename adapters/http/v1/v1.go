@@ -9,6 +9,11 @@
 // member captcha, or under the name the provider's widget gives it
 // (g-recaptcha-response, h-captcha-response, cf-turnstile-response); GET
 // /captcha tells a client which widget to render and where.
+//
+// Every login route takes a guest's local cart and wishlist too
+// (web.LocalFields, read before any work); a storefront's login answer
+// carries the merge (loginBody), and /cart and /wishlist read and replace
+// the signed-in user's (storefront.go).
 package v1
 
 import (
