@@ -69,6 +69,8 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	tokens := provideTokenCache()
 	auditStore := mongo.NewAuditStore(db)
 	writer, cleanup4 := provideAuditWriter(auditStore, log)
+	storefrontStore := mongo.NewStorefrontStore(db)
+	retrier, cleanup5 := provideStorefrontRetrier(log)
 	platform := &Platform{
 		Logger:         log,
 		Mongo:          db,
@@ -94,8 +96,11 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		TokenCache:     tokens,
 		AuditLog:       auditStore,
 		AuditWriter:    writer,
+		Carts:          storefrontStore,
+		CartRetrier:    retrier,
 	}
 	return platform, func() {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -209,6 +214,14 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Logger:   logger,
 	}
 	captchaService := captcha.New(t, captchaDeps)
+	storefrontStore := p.Carts
+	store, err := provideStorefrontStore(t, storefrontStore, sealer)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	retrier := p.CartRetrier
+	storefrontService := provideStorefront(t, store, retrier)
 	loginDeps := login.Deps{
 		Users:      users,
 		Issuer:     issuer,
@@ -220,6 +233,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Audit:      tenantRecorder,
 		Captcha:    captchaService,
 		Clock:      clock,
+		Storefront: storefrontService,
+		Log:        logger,
 	}
 	pipeline := login.New(t, loginDeps)
 	passwordDeps := password.Deps{
@@ -274,6 +289,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Audit:        auditService,
 		AdminLogin:   adminloginService,
 		Captcha:      captchaService,
+		Storefront:   storefrontService,
 	}
 	return tenantServices, func() {
 		cleanup2()

@@ -5,6 +5,7 @@ package logintest
 
 import (
 	"crypto/rand"
+	"log/slog"
 	"testing"
 
 	"github.com/portcullis/portcullis/application/account"
@@ -38,6 +39,10 @@ type Options struct {
 	// Verifier is the tenant's CAPTCHA provider; nil for none (a route
 	// that asks is then unavailable).
 	Verifier captcha.Verifier
+	// Storefront merges a guest's cart at sign-in; nil for none. Log is
+	// the pipeline's (nil: slog's default).
+	Storefront login.Storefront
+	Log        *slog.Logger
 }
 
 // Pipeline is a tenant's pipeline and the parts a test looks into.
@@ -76,6 +81,7 @@ func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
 	failures := captchatest.NewMemoryFailures(o.Clock)
 	gate := captcha.New(t, captcha.Deps{Verifier: o.Verifier, Failures: failures, Used: captchatest.NewMemoryUsedTokens(o.Clock)})
 	p := login.New(t, login.Deps{Users: o.Users, Issuer: o.Issuer, Places: o.Places, Mail: o.Mail, Factors: factors.Service,
-		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Captcha: gate, Clock: o.Clock})
+		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Captcha: gate, Clock: o.Clock,
+		Storefront: o.Storefront, Log: o.Log})
 	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places, Audit: o.Audit, Captcha: gate, Failures: failures}
 }
