@@ -137,13 +137,17 @@ func TestCartWebhookSecret(t *testing.T) {
 	}
 }
 
-func TestShippedDemoSpellsOutTheStorefrontDefaults(t *testing.T) {
+// TestShippedDemoIsAStorefrontWithTheDefaults: make run's tenant has a
+// cart and a wishlist, and spells out the default limits.
+func TestShippedDemoIsAStorefrontWithTheDefaults(t *testing.T) {
 	t.Parallel()
 	ts, err := config.NewTenantDir("tenants").Tenants(context.Background())
 	if err != nil || len(ts) != 1 {
 		t.Fatal(ts, err)
 	}
-	if ts[0].Storefront != tenant.DefaultStorefront() {
-		t.Fatalf("demo storefront %+v, want the defaults %+v", ts[0].Storefront, tenant.DefaultStorefront())
+	want := tenant.DefaultStorefront()
+	want.Enabled = true
+	if ts[0].Storefront != want {
+		t.Fatalf("demo storefront %+v, want %+v", ts[0].Storefront, want)
 	}
 }

@@ -55,6 +55,7 @@ import (
 	"github.com/portcullis/portcullis/domain/message"
 	domain "github.com/portcullis/portcullis/domain/otp"
 	"github.com/portcullis/portcullis/domain/redirect"
+	"github.com/portcullis/portcullis/domain/storefront"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -242,6 +243,10 @@ type VerifyInput struct {
 	// Captcha is the client's CAPTCHA response, for the tenant's login
 	// route ("" for none).
 	Captcha string
+	// Local is the guest's local cart and wishlist sent with the login,
+	// for a storefront tenant to merge once the session starts: see
+	// login.Grant.
+	Local storefront.Local
 }
 
 // VerifyCode checks the code for the address and hands its account to the
@@ -276,7 +281,7 @@ func (s *Service) VerifyCode(ctx context.Context, in VerifyInput) (login.Outcome
 	if err != nil {
 		return login.Outcome{}, fmt.Errorf("email login: %w", err)
 	}
-	return s.complete(ctx, u, key, login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, Pass: pass})
+	return s.complete(ctx, u, key, login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, Pass: pass, Local: in.Local})
 }
 
 // LinkInput asks for a magic link.
@@ -426,6 +431,10 @@ type ConsumeInput struct {
 	// Captcha is the client's CAPTCHA response, for the tenant's login
 	// route ("" for none).
 	Captcha string
+	// Local is the guest's local cart and wishlist sent with the login,
+	// for a storefront tenant to merge once the session starts: see
+	// login.Grant.
+	Local storefront.Local
 }
 
 // LinkOutcome is what a consumed magic link produced: the pipeline's
@@ -481,7 +490,7 @@ func (s *Service) ConsumeLink(ctx context.Context, in ConsumeInput) (LinkOutcome
 		}
 		return nil
 	}
-	g := login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, SecondFactor: in.SecondFactor, Pass: pass}
+	g := login.Grant{Kind: in.Kind, Client: in.Client, WithLatest: in.WithLatest, SecondFactor: in.SecondFactor, Pass: pass, Local: in.Local}
 	if in.Resubmit {
 		g.Spend = spend // by the pipeline, once the second factor passed
 	} else if err := spend(ctx); err != nil {

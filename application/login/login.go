@@ -19,7 +19,11 @@
 // is remembered as one the account signs in from (Places); and, when the
 // tenant has email.new_signin_notice, a sign-in from neither a device the
 // account knows nor an address it signed in from within 30 days mails its
-// owner a "new sign-in" notice, with the time, the address and the device.
+// owner a "new sign-in" notice, with the time, the address and the device;
+// and, for a storefront tenant, the guest's local cart and wishlist the
+// grant carries are merged into the user's (storefront.go), once the
+// session has started — after the second step for a user with a second
+// factor — and never at the cost of the sign-in.
 //
 // The pipeline writes the audit events of what it decides: a sign-in
 // (login.succeeded, with the method, amr and session), a sign-in it
@@ -35,6 +39,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"strings"
 	"time"
@@ -47,10 +52,12 @@ import (
 	"github.com/portcullis/portcullis/application/otp"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
+	shop "github.com/portcullis/portcullis/application/storefront"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/message"
+	"github.com/portcullis/portcullis/domain/storefront"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -111,6 +118,11 @@ type Grant struct {
 	// Pass is what the request's CAPTCHA gate (Gate) gave the method:
 	// Complete refuses a grant without one.
 	Pass Pass
+	// Local is the guest's local cart and wishlist the client sent with
+	// the login: for a storefront tenant, merged into the user's once the
+	// session starts (see Outcome.Storefront); kept with the challenge of
+	// a second factor until then.
+	Local storefront.Local
 }
 
 // Result says what a completed login produced.
@@ -141,6 +153,10 @@ type Outcome struct {
 	// method on any surface: of concurrent first sign-ins exactly one
 	// says so (see FirstSignIns).
 	FirstSignIn bool
+	// Storefront is, for a storefront tenant's sign-in, the user's cart
+	// and wishlist after the grant's local ones were merged in, the local
+	// entries dropped, and whether the merge is pending; nil otherwise.
+	Storefront *shop.MergeResult
 }
 
 // Places recognises the addresses an account signs in from
@@ -178,6 +194,11 @@ type Deps struct {
 	// nil tells none.
 	FirstSignIns FirstSignIns
 	Clock        platform.Clock
+	// Storefront merges a guest's cart and wishlist at sign-in; nil
+	// merges nothing. Log is where a merge that failed is told (nil:
+	// slog's default).
+	Storefront Storefront
+	Log        *slog.Logger
 }
 
 // Pipeline is one tenant's login pipeline.
@@ -374,6 +395,7 @@ func (p *Pipeline) finish(ctx context.Context, g Grant) (Outcome, error) {
 	signed.ActorID, signed.SessionID = u.ID, creds.Session.ID
 	p.d.Audit.Record(ctx, signed)
 	p.signedIn(ctx, u, g, now)
+	out.Storefront = p.mergeLocal(ctx, u, g.Local)
 	return out, nil
 }
 

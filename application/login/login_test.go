@@ -89,6 +89,8 @@ type fixture struct {
 	failures *captchatest.MemoryFailures
 	// firstSignIns remembers who signed in.
 	firstSignIns *logintest.MemoryFirstSignIns
+	// shop is the tenant's cart and wishlist (storefront_test.go).
+	shop *shopFixture
 }
 
 func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixture {
@@ -115,9 +117,9 @@ func newFixture(t *testing.T, notice bool, mutate ...func(*tenant.Tenant)) *fixt
 		Revocations: revs, Tokens: tokens{}, Sync: session.NewSync(sessions, revs, c, time.Second), Audit: audittest.NewRecorder(), Clock: c,
 		Random: rand.Reader})
 	f := &fixture{mail: &mailbox{}, clock: c, user: u, users: users, places: devicetest.NewService(t, tn, c)}
-	f.provider = &provider{}
+	f.provider, f.shop = &provider{}, newShopFixture(t, tn)
 	lp := logintest.New(t, tn, logintest.Options{Users: users, Issuer: session.NewIssuer(sess), Places: f.places, Mail: f.mail, Clock: c,
-		Verifier: f.provider})
+		Verifier: f.provider, Storefront: f.shop.svc, Log: f.shop.log})
 	f.pipe, f.factors, f.audit, f.failures, f.firstSignIns = lp.Pipeline, lp.Factors, lp.Audit, lp.Failures, lp.FirstSignIns
 	return f
 }

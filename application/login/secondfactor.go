@@ -17,6 +17,7 @@ import (
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/identity"
 	domain "github.com/portcullis/portcullis/domain/otp"
+	"github.com/portcullis/portcullis/domain/storefront"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -86,6 +87,7 @@ var (
 // grant is kept under a new MFA token, returned in ErrMFARequired, and
 // nothing else happens (no session, no last login, no notice).
 func (p *Pipeline) challenge(ctx context.Context, g Grant) error {
+	g.Local = p.pendingLocal(ctx, g.Local)
 	issued, err := p.d.Challenges.Issue(ctx, challengeKind, pending{g}.encode(), g.User.ID)
 	if err != nil {
 		return fmt.Errorf("login: mfa challenge: %w", err)
@@ -100,6 +102,7 @@ func (p *Pipeline) challenge(ctx context.Context, g Grant) error {
 // enrolment ends a first factor of a user who must set up a second
 // factor first.
 func (p *Pipeline) enrolment(ctx context.Context, g Grant) error {
+	g.Local = p.pendingLocal(ctx, g.Local)
 	issued, err := p.d.Challenges.Issue(ctx, enrolmentKind, pending{g}.encode(), g.User.ID)
 	if err != nil {
 		return fmt.Errorf("login: mfa enrolment: %w", err)
@@ -306,6 +309,7 @@ type pendingDecoded struct {
 	withLatest  bool
 	knownDevice bool
 	lifetime    session.Lifetime
+	local       storefront.Local
 }
 
 const pendingVersion = "1"
@@ -317,10 +321,20 @@ func (p pending) encode() string {
 		v.Set("li", strconv.FormatInt(int64(p.Lifetime.Idle/time.Second), 10))
 		v.Set("la", strconv.FormatInt(int64(p.Lifetime.Absolute/time.Second), 10))
 	}
+	if local := encodeLocal(p.Local); local != "" {
+		return v.Encode() + "\n" + local // see encodeLocal
+	}
 	return v.Encode()
 }
 
 func decodePending(raw string) (pendingDecoded, bool) {
+	var local storefront.Local
+	if grant, rest, ok := strings.Cut(raw, "\n"); ok {
+		if local, ok = decodeLocal(rest); !ok {
+			return pendingDecoded{}, false
+		}
+		raw = grant
+	}
 	v, err := url.ParseQuery(raw)
 	if err != nil || v.Get("v") != pendingVersion || v.Get("u") == "" {
 		return pendingDecoded{}, false
@@ -331,10 +345,10 @@ func decodePending(raw string) (pendingDecoded, bool) {
 	}
 	return pendingDecoded{userID: v.Get("u"), method: tenant.LoginMethod(v.Get("m")), amr: strings.Fields(v.Get("a")),
 		kind: identity.SessionKind(v.Get("k")), withLatest: v.Get("l") == "true", knownDevice: v.Get("d") == "true",
-		lifetime: session.Lifetime{Idle: seconds("li"), Absolute: seconds("la")}}, true
+		lifetime: session.Lifetime{Idle: seconds("li"), Absolute: seconds("la")}, local: local}, true
 }
 
 func (d pendingDecoded) grant(u identity.User, c session.Client) Grant {
 	return Grant{User: u, Method: d.method, AMR: d.amr, Kind: d.kind, Client: c, WithLatest: d.withLatest, KnownDevice: d.knownDevice,
-		Lifetime: d.lifetime}
+		Lifetime: d.lifetime, Local: d.local}
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/link"
 	"github.com/portcullis/portcullis/domain/message"
+	"github.com/portcullis/portcullis/domain/storefront"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -299,6 +300,10 @@ type LoginInput struct {
 	// policy for the login route (seed 003's /api/v3/login): see
 	// login.Pipeline.Demand.
 	DemandCaptcha bool
+	// Local is the guest's local cart and wishlist sent with the login,
+	// for a storefront tenant to merge once the session starts: see
+	// login.Grant.
+	Local storefront.Local
 }
 
 // method is the login method of the input: MethodPassword unless it
@@ -463,7 +468,8 @@ func (s *Service) checkAndComplete(ctx context.Context, in LoginInput, key strin
 		}
 	}
 	return s.d.Login.Complete(ctx, login.Grant{User: u, Method: in.Method, AMR: []string{"pwd"}, Kind: in.Kind, Client: in.Client,
-		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor, Lifetime: in.Lifetime, Pass: pass})
+		WithLatest: in.WithLatest, KnownDevice: onDevice, SecondFactor: in.SecondFactor, Lifetime: in.Lifetime, Pass: pass,
+		Local: in.Local})
 }
 
 // refused records a password login (in) refused with err (a wrong

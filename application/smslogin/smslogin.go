@@ -37,6 +37,7 @@ import (
 	"github.com/portcullis/portcullis/domain/identity"
 	"github.com/portcullis/portcullis/domain/message"
 	domain "github.com/portcullis/portcullis/domain/otp"
+	"github.com/portcullis/portcullis/domain/storefront"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -194,6 +195,10 @@ type VerifyInput struct {
 	// Lifetime is how long the session lives, when not by the tenant's
 	// sessions policy: see login.Grant.
 	Lifetime session.Lifetime
+	// Local is the guest's local cart and wishlist sent with the login,
+	// for a storefront tenant to merge once the session starts: see
+	// login.Grant.
+	Local storefront.Local
 }
 
 // Verify checks the code for the number and hands the account to the
@@ -228,7 +233,7 @@ func (s *Service) Verify(ctx context.Context, in VerifyInput) (login.Outcome, er
 		return login.Outcome{}, fmt.Errorf("sms login: %w", err)
 	}
 	out, err := s.d.Login.Complete(ctx, login.Grant{User: u, Method: tenant.MethodSMSOTP, AMR: []string{"sms"}, Kind: in.Kind, Client: in.Client,
-		Lifetime: in.Lifetime, Pass: pass})
+		Lifetime: in.Lifetime, Pass: pass, Local: in.Local})
 	if err != nil {
 		return login.Outcome{}, err
 	}

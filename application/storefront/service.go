@@ -27,6 +27,11 @@ import (
 // storefront (storefront.enabled is off).
 var ErrDisabled = errs.E(errs.Forbidden, "storefront_disabled", "This tenant has no cart or wishlist.")
 
+// ErrVersionMismatch answers a replace whose client read another version
+// of the cart and wishlist than the current one (an HTTP If-Match that
+// does not match: 412).
+var ErrVersionMismatch = errs.E(errs.Conflict, "precondition_failed", "The cart or wishlist changed since it was read: read it again.")
+
 // Deps are what one tenant's storefront service uses.
 type Deps struct {
 	Store Store
@@ -260,9 +265,19 @@ func (s *Service) Wishlist(ctx context.Context, userID string) (storefront.Wishl
 // dropped (cart_full). A cart over the input bounds is refused as a whole
 // before anything is stored. It returns the cart as stored. A merge
 // concurrent with it counts as before or after it (see Store).
-func (s *Service) ReplaceCart(ctx context.Context, userID string, cart storefront.Cart) (storefront.Cart, []storefront.Dropped, error) {
+//
+// ifMatch, when not empty, are the versions (Cart's, Wishlist's) the
+// client may be replacing: when the current version is none of them, the
+// cart is left alone and the answer is ErrVersionMismatch. The version is
+// read just before the replace, not atomically with it (no store has a
+// conditional write): it catches a client that read a cart others have
+// changed since, not a write racing it within the same moment.
+func (s *Service) ReplaceCart(ctx context.Context, userID string, cart storefront.Cart, ifMatch []string) (storefront.Cart, []storefront.Dropped, error) {
 	l, err := s.prepare(cart, nil)
 	if err != nil {
+		return storefront.Cart{}, nil, err
+	}
+	if err := s.precondition(ctx, userID, ifMatch); err != nil {
 		return storefront.Cart{}, nil, err
 	}
 	merged, full := storefront.MergeCart(storefront.Cart{}, l.cart, s.limits)
@@ -274,10 +289,14 @@ func (s *Service) ReplaceCart(ctx context.Context, userID string, cart storefron
 
 // ReplaceWishlist makes wishlist the user's wishlist (the PUT route), by
 // the rules of ReplaceCart: invalid items dropped and reported,
-// duplicates once, items past MaxWishlist dropped (wishlist_full).
-func (s *Service) ReplaceWishlist(ctx context.Context, userID string, wishlist storefront.Wishlist) (storefront.Wishlist, []storefront.Dropped, error) {
+// duplicates once, items past MaxWishlist dropped (wishlist_full), and
+// ifMatch as there.
+func (s *Service) ReplaceWishlist(ctx context.Context, userID string, wishlist storefront.Wishlist, ifMatch []string) (storefront.Wishlist, []storefront.Dropped, error) {
 	l, err := s.prepare(storefront.Cart{}, wishlist)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := s.precondition(ctx, userID, ifMatch); err != nil {
 		return nil, nil, err
 	}
 	merged, full := storefront.MergeWishlist(nil, l.wishlist, s.limits)
@@ -285,6 +304,22 @@ func (s *Service) ReplaceWishlist(ctx context.Context, userID string, wishlist s
 		return nil, nil, fmt.Errorf("storefront: replace wishlist: %w", err)
 	}
 	return merged, reindex(l.dropped, full, l.wishAt), nil
+}
+
+// precondition refuses a replace whose ifMatch names versions of which
+// the current one is none (ErrVersionMismatch).
+func (s *Service) precondition(ctx context.Context, userID string, ifMatch []string) error {
+	if len(ifMatch) == 0 {
+		return nil
+	}
+	_, _, v, err := s.d.Store.Get(ctx, s.tenantID, userID)
+	if err != nil {
+		return fmt.Errorf("storefront: version: %w", err)
+	}
+	if !slices.Contains(ifMatch, v) {
+		return ErrVersionMismatch
+	}
+	return nil
 }
 
 // reindex appends to invalid the drops of a merge of the clean entries,

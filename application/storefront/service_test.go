@@ -96,9 +96,9 @@ func TestOversizedInputIsRefusedAndNothingStored(t *testing.T) {
 		}, "wishlist"},
 		{"merge or retry", func(s *app.Service) error { _, err := s.MergeOrRetry(ctx, "u", huge, nil); return err }, "cart"},
 		{"merge later", func(s *app.Service) error { return s.MergeLater(ctx, "u", huge, nil) }, "cart"},
-		{"replace cart", func(s *app.Service) error { _, _, err := s.ReplaceCart(ctx, "u", huge); return err }, "cart"},
+		{"replace cart", func(s *app.Service) error { _, _, err := s.ReplaceCart(ctx, "u", huge, nil); return err }, "cart"},
 		{"replace wishlist", func(s *app.Service) error {
-			_, _, err := s.ReplaceWishlist(ctx, "u", W(strings.Repeat("y", 1<<20)))
+			_, _, err := s.ReplaceWishlist(ctx, "u", W(strings.Repeat("y", 1<<20)), nil)
 			return err
 		}, "wishlist"},
 	}
@@ -144,7 +144,7 @@ func TestReplace(t *testing.T) {
 	ctx := context.Background()
 	store := storefronttest.NewMemoryStore()
 	s := app.New(shop(small), app.Deps{Store: store})
-	got, dropped, err := s.ReplaceCart(ctx, "u", C(L("a", "", 9), L("b", "", 0), L("c", "", 1), L("a", "", 2), L("d", "", 1), L("e", "", 1)))
+	got, dropped, err := s.ReplaceCart(ctx, "u", C(L("a", "", 9), L("b", "", 0), L("c", "", 1), L("a", "", 2), L("d", "", 1), L("e", "", 1)), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +158,7 @@ func TestReplace(t *testing.T) {
 	if c, v, _ := s.Cart(ctx, "u"); !slices.Equal(c.Lines, want.Lines) || v == "" {
 		t.Fatalf("stored %v (version %q)", c.Lines, v)
 	}
-	gw, dropped, err := s.ReplaceWishlist(ctx, "u", W("y", "y", "bad id", "x", "z"))
+	gw, dropped, err := s.ReplaceWishlist(ctx, "u", W("y", "y", "bad id", "x", "z"), nil)
 	if err != nil || !slices.Equal(gw, W("y", "x")) {
 		t.Fatalf("replaced wishlist %v, %v", gw, err)
 	}
@@ -167,6 +167,36 @@ func TestReplace(t *testing.T) {
 	}
 	if w, _, _ := s.Wishlist(ctx, "u"); !slices.Equal(w, W("y", "x")) {
 		t.Fatalf("stored wishlist %v", w)
+	}
+}
+
+func TestReplaceIfMatch(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := storefronttest.NewMemoryStore()
+	s := app.New(shop(nil), app.Deps{Store: store})
+	if _, err := s.Merge(ctx, "u", C(L("a", "", 1)), W("x")); err != nil {
+		t.Fatal(err)
+	}
+	_, v, err := s.Cart(ctx, "u")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.ReplaceCart(ctx, "u", C(L("b", "", 1)), []string{"stale", "older"}); !errors.Is(err, app.ErrVersionMismatch) {
+		t.Fatalf("a stale version: %v, want ErrVersionMismatch", err)
+	}
+	if _, _, err := s.ReplaceWishlist(ctx, "u", W("y"), []string{"stale"}); !errors.Is(err, app.ErrVersionMismatch) {
+		t.Fatalf("a stale version: %v, want ErrVersionMismatch", err)
+	}
+	if c, _, v2, _ := store.Get(ctx, "shop", "u"); v2 != v || !slices.Equal(c.Lines, C(L("a", "", 1)).Lines) {
+		t.Fatalf("a refused replace changed the cart: %v (version %s → %s)", c.Lines, v, v2)
+	}
+	if _, _, err := s.ReplaceCart(ctx, "u", C(L("b", "", 1)), []string{"stale", v}); err != nil {
+		t.Fatalf("the current version: %v", err)
+	}
+	// The wishlist's version is the cart's: both changed with the replace.
+	if _, _, err := s.ReplaceWishlist(ctx, "u", W("y"), []string{v}); !errors.Is(err, app.ErrVersionMismatch) {
+		t.Fatalf("the version before the cart's replace: %v, want ErrVersionMismatch", err)
 	}
 }
 
@@ -197,8 +227,8 @@ func TestDisabledTenant(t *testing.T) {
 	e3 := s.MergeLater(ctx, "u", C(L("a", "", 1)), nil)
 	_, _, e4 := s.Cart(ctx, "u")
 	_, _, e5 := s.Wishlist(ctx, "u")
-	_, _, e6 := s.ReplaceCart(ctx, "u", C())
-	_, _, e7 := s.ReplaceWishlist(ctx, "u", nil)
+	_, _, e6 := s.ReplaceCart(ctx, "u", C(), nil)
+	_, _, e7 := s.ReplaceWishlist(ctx, "u", nil, nil)
 	for i, err := range []error{e1, e2, e3, e4, e5, e6, e7} {
 		if !errors.Is(err, app.ErrDisabled) {
 			t.Errorf("call %d: %v, want ErrDisabled", i+1, err)

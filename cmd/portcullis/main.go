@@ -12,6 +12,9 @@
 //	portcullis seal-captcha-secret -tenant ID [-config FILE]
 //	                                    read a CAPTCHA provider secret on stdin and print it
 //	                                    sealed for the tenant's captcha.secret_sealed
+//	portcullis seal-cart-webhook-secret -tenant ID [-config FILE]
+//	                                    read a cart webhook's signing secret on stdin and print
+//	                                    it sealed for the tenant's storefront.webhook.secret_sealed
 //	portcullis admin create -tenant ID -email ADDRESS [-role ROLE] [-link [-link-ttl D]]
 //	                                    make an active account (password on stdin, or
 //	                                    with -link print a one-time set-password link)
@@ -95,7 +98,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	}
-	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, seal-captcha-secret, admin)\n", cmd)
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, seal-captcha-secret, seal-cart-webhook-secret, admin)\n", cmd)
 	return 2
 }
 
@@ -150,7 +153,7 @@ var (
 	sealSMSToken     = sealCommand{name: "seal-sms-token", what: "token", setting: "sms.provider.auth_token_sealed", seal: config.SealSMSAuthToken}
 	sealSMTPPassword = sealCommand{name: "seal-smtp-password", what: "password", setting: "mail.smtp.password_sealed", seal: config.SealSMTPPassword}
 	sealCommands     = map[string]sealCommand{sealSMSToken.name: sealSMSToken, sealSMTPPassword.name: sealSMTPPassword,
-		sealCaptchaSecret.name: sealCaptchaSecret}
+		sealCaptchaSecret.name: sealCaptchaSecret, sealCartWebhookSecret.name: sealCartWebhookSecret}
 )
 
 func (c sealCommand) run(path, tenantID string, in io.Reader, out, stderr io.Writer) int {

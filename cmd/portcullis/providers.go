@@ -49,6 +49,7 @@ import (
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/setuplink"
 	"github.com/portcullis/portcullis/application/smslogin"
+	"github.com/portcullis/portcullis/application/storefront"
 	"github.com/portcullis/portcullis/application/throttle"
 	"github.com/portcullis/portcullis/application/tokenlogin"
 	"github.com/portcullis/portcullis/application/verification"
@@ -105,6 +106,13 @@ type Platform struct {
 	// FirstSignIns remembers which users have signed in (seed 003's
 	// is_first_time_login).
 	FirstSignIns *mongo.FirstSignInStore
+
+	// Carts are the storefront tenants' carts and wishlists in the
+	// database (a tenant with a cart webhook uses its own service
+	// instead); CartRetrier the one queue of merges retried after their
+	// store was unavailable at login.
+	Carts       *mongo.StorefrontStore
+	CartRetrier *storefront.Retrier
 }
 
 // MasterKey is the decoded platform master key.
@@ -142,6 +150,7 @@ var platformSet = wire.NewSet(
 	mongo.NewAuditStore,
 	provideAuditWriter,
 	mongo.NewFirstSignInStore,
+	storefrontPlatformSet,
 )
 
 // The tenant graph: one provider set per package of the core, and one set
@@ -174,7 +183,7 @@ var (
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
 			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common",
-			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter", "FirstSignIns"),
+			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter", "FirstSignIns", "Carts", "CartRetrier"),
 		wire.Bind(new(mfa.TOTPs), new(*mongo.TOTPStore)),
 		wire.Bind(new(mfa.BackupCodes), new(*mongo.BackupCodeStore)),
 		wire.Bind(new(mfa.Sealer), new(*aesgcm.Sealer)),
@@ -195,7 +204,7 @@ var (
 var tenantSet = wire.NewSet(
 	platformBinds,
 	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, linkSet, auditSet,
-	seed002Set, captchaSet,
+	seed002Set, captchaSet, storefrontSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 

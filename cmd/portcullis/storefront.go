@@ -12,24 +12,26 @@ import (
 	"github.com/portcullis/portcullis/adapters/credential"
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/storefront"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-// The storefront's providers, ready for the injectors (wire.go is not
-// changed here): storefrontPlatformSet builds what all tenants share —
-// the cart store of the database and the one Retrier — and belongs in
-// platformSet, with two fields of Platform to carry them (and a
-// wire.FieldsOf of both in platformBinds); storefrontSet builds a
-// tenant's storefront.Service and belongs in tenantSet.
+// The storefront's providers: storefrontPlatformSet (in platformSet)
+// builds what all tenants share — the cart store of the database and the
+// one Retrier, Platform's Carts and CartRetrier; storefrontSet (in
+// tenantSet) builds a tenant's storefront.Service, which the login
+// pipeline's hook merges with (login.Storefront) and web.TenantServices
+// carries for the cart and wishlist routes.
 var (
 	storefrontPlatformSet = wire.NewSet(mongo.NewStorefrontStore, provideStorefrontRetrier)
-	storefrontSet         = wire.NewSet(provideStorefrontStore, provideStorefront)
+	storefrontSet         = wire.NewSet(provideStorefrontStore, provideStorefront,
+		wire.Bind(new(login.Storefront), new(*storefront.Service)))
 )
 
 // sealCartWebhookSecret seals a cart webhook's signing secret for
-// storefront.webhook.secret_sealed; it joins sealCommands with the wiring.
+// storefront.webhook.secret_sealed.
 var sealCartWebhookSecret = sealCommand{name: "seal-cart-webhook-secret", what: "secret", setting: "storefront.webhook.secret_sealed", seal: config.SealCartWebhookSecret}
 
 // retrierDrain is how long shutting down waits for merges being retried

@@ -49,7 +49,15 @@ func TestSealCartWebhookSecret(t *testing.T) {
 	t.Setenv("PORTCULLIS_MASTER_KEY", testMasterKey)
 	t.Setenv("PORTCULLIS_DATA_DIR", t.TempDir())
 	var out, errOut bytes.Buffer
-	if code := sealCartWebhookSecret.run("", "shop", strings.NewReader("whsec-1\n"), &out, &errOut); code != 0 {
+	if code := run([]string{"seal-cart-webhook-secret", "-tenant", "shop", "-help"}, &errOut); code != 2 || !strings.Contains(errOut.String(), "storefront.webhook.secret_sealed") {
+		t.Fatalf("help: exit %d, %q", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := run([]string{"no-such-command"}, &errOut); code != 2 || !strings.Contains(errOut.String(), "seal-cart-webhook-secret") {
+		t.Fatalf("unknown command: exit %d, %q does not list seal-cart-webhook-secret", code, errOut.String())
+	}
+	errOut.Reset()
+	if code := sealCommands["seal-cart-webhook-secret"].run("", "shop", strings.NewReader("whsec-1\n"), &out, &errOut); code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut.String())
 	}
 	key, err := config.DecodeMasterKey(testMasterKey)

@@ -70,6 +70,8 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	auditStore := mongo.NewAuditStore(db)
 	writer, cleanup4 := provideAuditWriter(auditStore, log)
 	firstSignInStore := mongo.NewFirstSignInStore(db)
+	storefrontStore := mongo.NewStorefrontStore(db)
+	retrier, cleanup5 := provideStorefrontRetrier(log)
 	platform := &Platform{
 		Logger:         log,
 		Mongo:          db,
@@ -96,8 +98,11 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		AuditLog:       auditStore,
 		AuditWriter:    writer,
 		FirstSignIns:   firstSignInStore,
+		Carts:          storefrontStore,
+		CartRetrier:    retrier,
 	}
 	return platform, func() {
+		cleanup5()
 		cleanup4()
 		cleanup3()
 		cleanup2()
@@ -212,6 +217,14 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	}
 	captchaService := captcha.New(t, captchaDeps)
 	firstSignInStore := p.FirstSignIns
+	storefrontStore := p.Carts
+	store, err := provideStorefrontStore(t, storefrontStore, sealer)
+	if err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	retrier := p.CartRetrier
+	storefrontService := provideStorefront(t, store, retrier)
 	loginDeps := login.Deps{
 		Users:        users,
 		Issuer:       issuer,
@@ -224,6 +237,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Captcha:      captchaService,
 		FirstSignIns: firstSignInStore,
 		Clock:        clock,
+		Storefront:   storefrontService,
+		Log:          logger,
 	}
 	pipeline := login.New(t, loginDeps)
 	passwordDeps := password.Deps{
@@ -278,6 +293,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Audit:        auditService,
 		AdminLogin:   adminloginService,
 		Captcha:      captchaService,
+		Storefront:   storefrontService,
 	}
 	return tenantServices, func() {
 		cleanup2()

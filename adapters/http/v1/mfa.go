@@ -41,7 +41,7 @@ func (h handlers) mfaVerify(c *fiber.Ctx) error {
 	if err := web.CheckCookieLogin(c, out.Credentials.Session.Kind); err != nil {
 		return err
 	}
-	return h.credentials(c, out.User, out.Credentials, device.Credential{})
+	return c.JSON(h.loginBody(c, out, device.Credential{}))
 }
 
 func statusJSON(s mfa.Status) fiber.Map {
@@ -138,7 +138,7 @@ func (h handlers) totpConfirm(c *fiber.Ctx) error {
 		if err := web.CheckCookieLogin(c, out.Credentials.Session.Kind); err != nil {
 			return err
 		}
-		return h.credentials(c, out.User, out.Credentials, device.Credential{})
+		return c.JSON(h.loginBody(c, out, device.Credential{}))
 	}
 	p, err := h.principal(c)
 	if err != nil {

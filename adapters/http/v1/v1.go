@@ -9,11 +9,17 @@
 // member captcha, or under the name the provider's widget gives it
 // (g-recaptcha-response, h-captcha-response, cf-turnstile-response); GET
 // /captcha tells a client which widget to render and where.
+//
+// Every login route takes a guest's local cart and wishlist too
+// (web.LocalFields, read before any work); a storefront's login answer
+// carries the merge (loginBody), and /cart and /wishlist read and replace
+// the signed-in user's (storefront.go).
 package v1
 
 import (
 	_ "embed"
 	"errors"
+	"maps"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -21,6 +27,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/application/device"
 	"github.com/portcullis/portcullis/application/emaillogin"
+	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
@@ -81,6 +88,7 @@ func Register(r fiber.Router, opts Options) {
 	g.Delete("/sessions/:id", h.revokeSession)
 	h.registerProfile(g)
 	h.registerMFA(g)
+	h.registerStorefront(g)
 }
 
 type handlers struct{ opts Options }
@@ -132,11 +140,17 @@ type loginRequest struct {
 	// that keep no cookie; without it the device cookie is read.
 	DeviceToken string `json:"device_token"`
 	web.CaptchaFields
+	// The guest's local cart and wishlist, merged by a storefront.
+	web.LocalFields
 }
 
 func (h handlers) login(c *fiber.Ctx) error {
 	var req loginRequest
 	if err := web.DecodeJSON(c, &req); err != nil {
+		return err
+	}
+	local, err := req.Local()
+	if err != nil {
 		return err
 	}
 	kind, err := sessionKind(c, req.Session)
@@ -148,11 +162,11 @@ func (h handlers) login(c *fiber.Ctx) error {
 		deviceToken = web.DeviceToken(c, h.opts.Dev)
 	}
 	out, err := tenantOf(c).Passwords.Login(c.UserContext(), password.LoginInput{Email: req.Email, Password: req.Password, Kind: kind,
-		Client: web.Client(c), DeviceToken: deviceToken, Captcha: req.Response()})
+		Client: web.Client(c), DeviceToken: deviceToken, Captcha: req.Response(), Local: local})
 	if err != nil {
 		return err
 	}
-	return h.credentials(c, out.User, out.Credentials, out.Device)
+	return c.JSON(h.loginBody(c, out.Outcome, out.Device))
 }
 
 // sessionKind reads the session a login asks for: "bearer" (the default),
@@ -202,6 +216,7 @@ type smsVerifyRequest struct {
 	Code    string `json:"code"`
 	Session string `json:"session"`
 	web.CaptchaFields
+	web.LocalFields
 }
 
 // smsVerify signs in with a code: the answer of /auth/v1/login.
@@ -210,16 +225,31 @@ func (h handlers) smsVerify(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
+	local, err := req.Local()
+	if err != nil {
+		return err
+	}
 	kind, err := sessionKind(c, req.Session)
 	if err != nil {
 		return err
 	}
 	out, err := tenantOf(c).SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: req.Phone, Code: req.Code, Kind: kind, Client: web.Client(c),
-		Captcha: req.Response()})
+		Captcha: req.Response(), Local: local})
 	if err != nil {
 		return err
 	}
-	return h.credentials(c, out.User, out.Credentials, device.Credential{})
+	return c.JSON(h.loginBody(c, out, device.Credential{}))
+}
+
+// loginBody is a login answer (credentialsBody) and, for a storefront,
+// the cart and wishlist after the guest's were merged in: cart, wishlist,
+// dropped and merge_pending (web.MergeJSON).
+func (h handlers) loginBody(c *fiber.Ctx, out login.Outcome, dev device.Credential) fiber.Map {
+	body := h.credentialsBody(c, out.User, out.Credentials, dev)
+	if out.Storefront != nil {
+		maps.Copy(body, web.MergeJSON(*out.Storefront))
+	}
+	return body
 }
 
 // credentials writes a login or refresh answer (credentialsBody).
@@ -433,6 +463,7 @@ type emailCodeVerifyRequest struct {
 	Code    string `json:"code"`
 	Session string `json:"session"`
 	web.CaptchaFields
+	web.LocalFields
 }
 
 // emailCodeVerify signs in with a mailed code: the answer of
@@ -443,16 +474,20 @@ func (h handlers) emailCodeVerify(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
+	local, err := req.Local()
+	if err != nil {
+		return err
+	}
 	kind, err := sessionKind(c, req.Session)
 	if err != nil {
 		return err
 	}
 	out, err := tenantOf(c).EmailLogin.VerifyCode(c.UserContext(), emaillogin.VerifyInput{Email: req.Email, Code: req.Code, Kind: kind,
-		Client: web.Client(c), Captcha: req.Response()})
+		Client: web.Client(c), Captcha: req.Response(), Local: local})
 	if err != nil {
 		return err
 	}
-	return h.credentials(c, out.User, out.Credentials, device.Credential{})
+	return c.JSON(h.loginBody(c, out, device.Credential{}))
 }
 
 type magicLinkSendRequest struct {
@@ -511,6 +546,7 @@ type magicLinkConsumeRequest struct {
 	Token   string `json:"token"`
 	Session string `json:"session"`
 	web.CaptchaFields
+	web.LocalFields
 }
 
 // magicLinkConsume uses a magic link up and signs in: the answer of
@@ -523,16 +559,20 @@ func (h handlers) magicLinkConsume(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
+	local, err := req.Local()
+	if err != nil {
+		return err
+	}
 	kind, err := sessionKind(c, req.Session)
 	if err != nil {
 		return err
 	}
 	out, err := tenantOf(c).EmailLogin.ConsumeLink(c.UserContext(), emaillogin.ConsumeInput{Token: req.Token, Kind: kind,
-		Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev), Captcha: req.Response()})
+		Client: web.Client(c), Device: web.MagicLinkDevice(c, h.opts.Dev), Captcha: req.Response(), Local: local})
 	if err != nil {
 		return err
 	}
-	body := h.credentialsBody(c, out.User, out.Credentials, device.Credential{})
+	body := h.loginBody(c, out.Outcome, device.Credential{})
 	if out.Next != "" {
 		body["next"] = out.Next
 	}

@@ -87,7 +87,9 @@ func FromError(err error) *errs.Error {
 }
 
 // fiberErrors are the Fiber errors that keep their own precise status while
-// sharing the Invalid kind; fromFiber and StatusOf both read this table.
+// sharing the Invalid kind, and the codes of the core whose status is not
+// their kind's (a failed If-Match is a Conflict answered 412); fromFiber
+// and StatusOf both read this table.
 var fiberErrors = []struct {
 	status        int
 	code, message string
@@ -97,6 +99,7 @@ var fiberErrors = []struct {
 	{fiber.StatusRequestHeaderFieldsTooLarge, "headers_too_large", "The request headers are too large."},
 	{fiber.StatusRequestTimeout, "request_timeout", "The request was not received in time."},
 	{fiber.StatusUnsupportedMediaType, "unsupported_media_type", "The request body's media type is not supported."},
+	{fiber.StatusPreconditionFailed, "precondition_failed", "A precondition of the request failed."},
 }
 
 func fromFiber(fe *fiber.Error) *errs.Error {

@@ -24,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/application/recovery"
 	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/smslogin"
+	"github.com/portcullis/portcullis/application/storefront"
 	"github.com/portcullis/portcullis/application/tokenlogin"
 	"github.com/portcullis/portcullis/application/verification"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -66,6 +67,9 @@ type TenantServices struct {
 	// Captcha is the tenant's CAPTCHA policy, for the route that tells
 	// clients which widget to render (the use cases apply it themselves).
 	Captcha *captcha.Service
+	// Storefront is the users' cart and wishlist, for their routes (the
+	// login pipeline merges a guest's at sign-in itself).
+	Storefront *storefront.Service
 }
 
 // WithTenant returns ctx carrying the request's tenant.

@@ -5,6 +5,7 @@ package logintest
 
 import (
 	"crypto/rand"
+	"log/slog"
 	"testing"
 
 	"github.com/portcullis/portcullis/application/account"
@@ -40,6 +41,10 @@ type Options struct {
 	Verifier captcha.Verifier
 	// FirstSignIns remembers who signed in; nil: a fresh in-memory one.
 	FirstSignIns *MemoryFirstSignIns
+	// Storefront merges a guest's cart at sign-in; nil for none. Log is
+	// the pipeline's (nil: slog's default).
+	Storefront login.Storefront
+	Log        *slog.Logger
 }
 
 // Pipeline is a tenant's pipeline and the parts a test looks into.
@@ -83,7 +88,8 @@ func New(tb testing.TB, t tenant.Tenant, o Options) Pipeline {
 	failures := captchatest.NewMemoryFailures(o.Clock)
 	gate := captcha.New(t, captcha.Deps{Verifier: o.Verifier, Failures: failures, Used: captchatest.NewMemoryUsedTokens(o.Clock)})
 	p := login.New(t, login.Deps{Users: o.Users, Issuer: o.Issuer, Places: o.Places, Mail: o.Mail, Factors: factors.Service,
-		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Captcha: gate, FirstSignIns: o.FirstSignIns, Clock: o.Clock})
+		Challenges: challenges, Limiter: limiter, Audit: o.Audit, Captcha: gate, FirstSignIns: o.FirstSignIns, Clock: o.Clock,
+		Storefront: o.Storefront, Log: o.Log})
 	return Pipeline{Pipeline: p, Factors: factors, Places: o.Places, Audit: o.Audit, Captcha: gate, Failures: failures,
 		FirstSignIns: o.FirstSignIns}
 }
