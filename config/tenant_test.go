@@ -334,7 +334,7 @@ func TestSeed003Settings(t *testing.T) {
 		t.Fatalf("defaults: %+v", p)
 	}
 	got, err := config.ParseTenantYAML([]byte("id: shop\nlogin_methods: [password, sms_otp]\nsms: {default_region: IN}\n"+
-		"profiles:\n  seed003: {enabled: true, resend_count: 3, otp_ttl: 120s}\n"), "shop")
+		"storefront: {enabled: true}\nprofiles:\n  seed003: {enabled: true, resend_count: 3, otp_ttl: 120s}\n"), "shop")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,8 +346,9 @@ func TestSeed003Settings(t *testing.T) {
 		t.Fatalf("round trip: %+v, %v", out.Profiles, err)
 	}
 	_, err = config.ParseTenantYAML([]byte("id: shop\nlogin_methods: [password, sms_otp]\nprofiles:\n  seed003: {enabled: true}\n"), "shop")
-	if err == nil || !strings.Contains(err.Error(), "profiles.seed003.enabled: needs sms.default_region") {
-		t.Fatalf("a mobile login without a default region: %v", err)
+	if err == nil || !strings.Contains(err.Error(), "profiles.seed003.enabled: needs sms.default_region") ||
+		!strings.Contains(err.Error(), "profiles.seed003.enabled: needs storefront.enabled") {
+		t.Fatalf("a mobile login without a default region, a profile without a storefront: %v", err)
 	}
 }
 

@@ -114,6 +114,10 @@ type RegisterInput struct {
 	// Lifetime is how long the session SignIn asks for lives, when not by
 	// the tenant's sessions policy: see login.Grant.
 	Lifetime session.Lifetime
+	// Local is the guest's local cart and wishlist sent with the
+	// registration, for a storefront tenant to merge into the new
+	// account's when the sign-in SignIn asks for starts: see login.Grant.
+	Local storefront.Local
 }
 
 // Registered is what a registration produced.
@@ -228,7 +232,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (Registered, e
 		// The account was created by this client a moment ago: no place to
 		// tell its owner about.
 		g := login.Grant{User: u, Method: tenant.MethodPassword, AMR: []string{"pwd"}, Kind: *in.SignIn, Client: in.Client, KnownDevice: true,
-			Lifetime: in.Lifetime, Pass: pass}
+			Lifetime: in.Lifetime, Pass: pass, Local: in.Local}
 		if o, err := s.d.Login.Complete(ctx, g); err == nil {
 			out.Login = &o
 			out.User = o.User

@@ -155,7 +155,7 @@ func TestACaptchaOfSeed003NeedsNoRoute(t *testing.T) {
 	x := valid()
 	x.Captcha = turnstile()
 	x.Captcha.Policy = nil
-	x.Profiles.Seed003 = true
+	x.Profiles.Seed003, x.Storefront.Enabled = true, true
 	if err := x.Validate(); err != nil {
 		t.Fatal(err)
 	}

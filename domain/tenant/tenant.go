@@ -530,6 +530,9 @@ func (t Tenant) Validate() error {
 	if ttl := t.Profiles.Seed003OTPTTL; ttl != 0 && (ttl < MinSMSCodeTTL || ttl > MaxSMSCodeTTL) {
 		add("profiles.seed003.otp_ttl", "must be 0s (sms.code_ttl) or between %s and %s, got %s", MinSMSCodeTTL, MaxSMSCodeTTL, ttl)
 	}
+	if t.Profiles.Seed003 && !t.Storefront.Enabled {
+		add("profiles.seed003.enabled", "needs storefront.enabled: the seed's login answer is the user's cart and wishlist, merged with the guest's")
+	}
 	if t.Profiles.Seed003 && t.Enabled(MethodSMSOTP) && t.SMS.DefaultRegion == "" {
 		add("profiles.seed003.enabled", "needs sms.default_region with the login method sms_otp: the seed's mobile numbers are 10 digits without a country code")
 	}

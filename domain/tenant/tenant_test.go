@@ -88,8 +88,9 @@ func TestValidateNamesFieldAndReason(t *testing.T) {
 		{"seed 002 max age too long", func(x *tenant.Tenant) { x.Profiles.Seed002TokenMaxAge = 100000 * time.Hour }, "profiles.seed002.token_max_age: must be at most 87600h0m0s, got 100000h0m0s"},
 		{"seed 003 no resends", func(x *tenant.Tenant) { x.Profiles.Seed003ResendCount = 0 }, "profiles.seed003.resend_count: must be between 1 and 1000, got 0"},
 		{"seed 003 code ttl too short", func(x *tenant.Tenant) { x.Profiles.Seed003OTPTTL = 10 * time.Second }, "profiles.seed003.otp_ttl: must be 0s (sms.code_ttl) or between 30s and 1h0m0s, got 10s"},
+		{"seed 003 without a storefront", func(x *tenant.Tenant) { x.Profiles.Seed003 = true }, "profiles.seed003.enabled: needs storefront.enabled"},
 		{"seed 003 mobile login without a region", func(x *tenant.Tenant) {
-			x.Profiles.Seed003 = true
+			x.Profiles.Seed003, x.Storefront.Enabled = true, true
 			x.LoginMethods = []tenant.LoginMethod{tenant.MethodPassword, tenant.MethodSMSOTP}
 		}, "profiles.seed003.enabled: needs sms.default_region with the login method sms_otp"},
 		{"unknown default region", func(x *tenant.Tenant) { x.SMS.DefaultRegion = "XX" }, `sms.default_region: "XX" is not a known region: use an upper-case ISO 3166 alpha-2 code such as "TR"`},
