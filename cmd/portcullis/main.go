@@ -50,6 +50,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/seed000"
 	"github.com/portcullis/portcullis/adapters/http/seed001"
 	"github.com/portcullis/portcullis/adapters/http/seed002"
+	"github.com/portcullis/portcullis/adapters/http/seed003"
 	"github.com/portcullis/portcullis/adapters/http/server"
 	v1 "github.com/portcullis/portcullis/adapters/http/v1"
 	"github.com/portcullis/portcullis/adapters/http/web"
@@ -242,6 +243,7 @@ func serve(path string, stderr io.Writer) int {
 			func(r fiber.Router) { seed000.Register(r, seed000.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { seed001.Register(r, seed001.Options{Dev: cfg.DevMode}) },
 			seed002.Register,
+			seed003.Register,
 		},
 	})
 

@@ -178,6 +178,7 @@ var (
 		wire.Bind(new(mfa.Reauth), new(*profile.Service)))
 	linkSet    = wire.NewSet(provideLoginLinks, provideTokenLogin)
 	seed002Set = wire.NewSet(provideAdminLogin)
+	seed003Set = wire.NewSet(provideSeed003)
 	auditSet   = wire.NewSet(provideAuditRecorder, wire.Bind(new(audit.Recorder), new(*audit.TenantRecorder)), provideAuditService)
 
 	platformBinds = wire.NewSet(
@@ -204,7 +205,7 @@ var (
 var tenantSet = wire.NewSet(
 	platformBinds,
 	throttleSet, sessionSet, loginSet, mfaSet, adminSet, passwordSet, deviceSet, keyringSet, otpSet, smsSet, mailSet, emailSet, linkSet, auditSet,
-	seed002Set, captchaSet, storefrontSet,
+	seed002Set, seed003Set, captchaSet, storefrontSet,
 	wire.Struct(new(web.TenantServices), "*"),
 )
 
@@ -453,8 +454,16 @@ func provideSMSSender(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer
 // moment for codes still being delivered in the background.
 func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, sender notify.SMSSender, limiter throttle.Limiter,
 	pipeline *login.Pipeline, rec audit.Recorder, clock platform.Clock) (*smslogin.Service, func()) {
-	policy := t.SMS
-	svc := smslogin.New(t, policy, smslogin.Limits{
+	svc := newSMSLogin(t, t.SMS, users, codes, sender, limiter, pipeline, rec, clock)
+	return svc, waitAtShutdown(svc)
+}
+
+// newSMSLogin is the tenant's SMS login with the SMS policy policy (its
+// numbers read with the tenant's default region and allowed countries)
+// and the tenant's pumping budgets.
+func newSMSLogin(t tenant.Tenant, policy tenant.SMSPolicy, users account.Users, codes *otp.Engine, sender notify.SMSSender,
+	limiter throttle.Limiter, pipeline *login.Pipeline, rec audit.Recorder, clock platform.Clock) *smslogin.Service {
+	return smslogin.New(t, policy, smslogin.Limits{
 		PerIP: t.Throttling.SMSPerIP, PerCallingCode: t.Throttling.SMSPerCallingCode, PerTenant: t.Throttling.SMSPerTenant,
 	}, smslogin.Deps{
 		Users: users, Codes: codes, Sender: sender, Limiter: limiter, Login: pipeline, Audit: rec, Clock: clock,
@@ -466,7 +475,21 @@ func provideSMSLogin(t tenant.Tenant, users account.Users, codes *otp.Engine, se
 			return e164, identity.PhoneCallingCode(e164), nil
 		},
 	})
-	return svc, waitAtShutdown(svc)
+}
+
+// provideSeed003 returns what seed 003's profile uses: the tenant's SMS
+// login under the profile's daily cap per number (resend_count) and code
+// lifetime (otp_ttl, else sms.code_ttl), the rest of the tenant's SMS
+// policy and budgets as they are; and sessions that live as long as
+// their access token (tokens.access_ttl). Its cleanup waits a moment for
+// codes still being delivered.
+func provideSeed003(t tenant.Tenant, users account.Users, codes *otp.Engine, sender notify.SMSSender, limiter throttle.Limiter,
+	pipeline *login.Pipeline, rec audit.Recorder, clock platform.Clock) (web.Seed003, func()) {
+	policy := t.SMS
+	policy.DailyCap = t.Profiles.Seed003ResendCount
+	policy.CodeTTL = t.Profiles.Seed003CodeTTL(t.SMS)
+	svc := newSMSLogin(t, policy, users, codes, sender, limiter, pipeline, rec, clock)
+	return web.Seed003{SMS: svc, Session: session.Lifetime{Absolute: t.Tokens.Access}}, waitAtShutdown(svc)
 }
 
 // provideMailTemplates parses the tenant's mail templates (its overrides

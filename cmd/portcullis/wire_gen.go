@@ -275,6 +275,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	adminService := provideAdmin(t, users, service, mfaService, recoveryService, loginlinkService, auditService, tenantRecorder, clock, random)
 	tokenloginService := provideTokenLogin(t, service, limiter, pipeline, tenantRecorder)
 	adminloginService := provideAdminLogin(t, users, passwordService, engine, courier, limiter, service, tenantRecorder, clock)
+	seed003, cleanup3 := provideSeed003(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,
@@ -294,8 +295,10 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		AdminLogin:   adminloginService,
 		Captcha:      captchaService,
 		Storefront:   storefrontService,
+		Seed003:      seed003,
 	}
 	return tenantServices, func() {
+		cleanup3()
 		cleanup2()
 		cleanup()
 	}, nil

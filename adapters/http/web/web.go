@@ -70,6 +70,23 @@ type TenantServices struct {
 	// Storefront is the users' cart and wishlist, for their routes (the
 	// login pipeline merges a guest's at sign-in itself).
 	Storefront *storefront.Service
+	// Seed003 is what seed 003's profile uses besides the above.
+	Seed003 Seed003
+}
+
+// Seed003 is what seed 003's profile uses besides the tenant's common
+// services, as the composition root sets it from the tenant's
+// configuration.
+type Seed003 struct {
+	// SMS is the tenant's SMS login held to the profile's limits: at most
+	// profiles.seed003.resend_count codes a UTC day to one number, each
+	// working profiles.seed003.otp_ttl (else sms.code_ttl). Its codes are
+	// the tenant's SMS login codes: a code sent on either route verifies
+	// on either.
+	SMS *smslogin.Service
+	// Session is how long the sessions its logins start live: as long as
+	// their access token, the only credential the seed's answer carries.
+	Session session.Lifetime
 }
 
 // WithTenant returns ctx carrying the request's tenant.
