@@ -86,6 +86,10 @@ type tenantSpec struct {
 	// Captcha, when set, is the body of the captcha block, each line
 	// indented two spaces ("  provider: turnstile\n  site_key: ...\n").
 	Captcha string
+	// Seed003, when set, is profiles.seed003 as a YAML flow mapping
+	// ("{enabled: true, resend_count: 3}"), and the tenant is a
+	// storefront (storefront.enabled), as the profile needs.
+	Seed003 string
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -170,6 +174,10 @@ func (ts tenantSpec) yaml() string {
 	if ts.AuditRetention != "" {
 		fmt.Fprintf(&b, "audit: {retention: %s}\n", ts.AuditRetention)
 	}
+	seed003 := ""
+	if ts.Seed003 != "" {
+		seed003 = "  seed003: " + ts.Seed003 + "\nstorefront: {enabled: true}\n"
+	}
 	fmt.Fprintf(&b, `login_methods: [%s]
 password_policy:
   min_length: 8
@@ -185,9 +193,10 @@ profiles:
   seed000: {enabled: %t, passwordless_login_max_age: %s}
   seed001: {enabled: %t, prefix: /api}
   seed002: {enabled: %t}
-require_verified_email: %t
+%srequire_verified_email: %t
 throttling:
-`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, or(ts.LoginLinkMaxAge, "300s"), !ts.NoSeed001, ts.Seed002, ts.RequireVerifiedEmail)
+`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, or(ts.LoginLinkMaxAge, "300s"), !ts.NoSeed001, ts.Seed002,
+		seed003, ts.RequireVerifiedEmail)
 	for _, l := range limits {
 		if l[1] != useDefault {
 			fmt.Fprintf(&b, "  %s: %s\n", l[0], or(l[1], generousLimit))

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"os"
@@ -42,6 +43,17 @@ type roleStore struct{ db *mongo.Database }
 // test's own, and returns the store too.
 func startWithStore(t *testing.T, specs ...tenantSpec) (*server, *roleStore) {
 	t.Helper()
+	files := make(map[string]string, len(specs))
+	for _, ts := range specs {
+		files[ts.ID] = ts.yaml()
+	}
+	return startWithStoreFiles(t, nil, files)
+}
+
+// startWithStoreFiles is startWithStore for tenant files (id → YAML), with
+// more environment variables.
+func startWithStoreFiles(t *testing.T, env, files map[string]string) (*server, *roleStore) {
+	t.Helper()
 	uri := os.Getenv("MONGODB_URI")
 	if uri == "" {
 		u, stop, err := embedded.StartFerretDB(context.Background(), embedded.FerretDBOptions{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -53,7 +65,9 @@ func startWithStore(t *testing.T, specs ...tenantSpec) (*server, *roleStore) {
 	}
 	sum := sha256.Sum256(fmt.Appendf(nil, "%s %d", t.Name(), time.Now().UnixNano()))
 	name := "links_" + hex.EncodeToString(sum[:8])
-	s := startTenantsEnv(t, map[string]string{"PORTCULLIS_MONGODB_URI": uri, "PORTCULLIS_MONGODB_DATABASE": name}, specs...)
+	all := map[string]string{"PORTCULLIS_MONGODB_URI": uri, "PORTCULLIS_MONGODB_DATABASE": name}
+	maps.Copy(all, env)
+	s := startShops(t, all, files)
 	client, err := mongo.Connect(mongooptions.Client().ApplyURI(uri))
 	if err != nil {
 		t.Fatal(err)
