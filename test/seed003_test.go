@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -203,13 +204,16 @@ func TestSeed003(t *testing.T) {
 	pumpcc := seed003Tenant("pumpcc", "{enabled: true, resend_count: 10}")
 	pumpcc.SMS, pumpcc.SMSPerCallingCode = sms, "{limit: 4, window: 1h}"
 	plain := tenantSpec{ID: "plain", Domains: []string{"plain.localhost"}}
+	verified := seed003Tenant("verified", "{enabled: true}")
+	verified.RequireVerifiedEmail = true
 
 	env := map[string]string{"E2E_CAPTCHA_SECRET": captchaSecret, fakeSMSTokenEnv: fakeSMSToken}
 	for k, v := range behindProxy {
 		env[k] = v
 	}
 	s, rs := startWithStoreFiles(t, env, map[string]string{"shop": seed003YAML(shop), "guarded": seed003YAML(guarded),
-		"other": seed003YAML(other), "pumpip": seed003YAML(pumpip), "pumpcc": seed003YAML(pumpcc), "plain": plain.yaml()})
+		"other": seed003YAML(other), "pumpip": seed003YAML(pumpip), "pumpcc": seed003YAML(pumpcc), "plain": plain.yaml(),
+		"verified": seed003YAML(verified)})
 	const host = "shop.localhost"
 
 	t.Run("register answers the login answer, the cart merged, and keeps the details", func(t *testing.T) {
@@ -250,6 +254,16 @@ func TestSeed003(t *testing.T) {
 		wantTitle(t, "a bad address", seed003Post(t, s, host, "/api/v2/register", map[string]any{"email": "bo@", "password": b.Password,
 			"firstname": "Bo", "lastname": "Ek"}), 400, "Enter a valid email address")
 		wantTitle(t, "a bad platform", seed003Post(t, s, host, "/api/v2/register?platform=tv", map[string]any{}), 400, "Invalid platform")
+		wantTitle(t, "a short password", seed003Post(t, s, host, "/api/v2/register", map[string]any{"email": b.Email, "password": "abcde",
+			"lastname": "Ek"}), 400, "firstname: is required; password: must be at least 8 characters, got 5")
+
+		// A tenant that signs in verified addresses only: the account is
+		// made, not signed in.
+		r = seed003Register(t, s, "verified.localhost", newAccount("reg"), "", cartOf(lineOf("sku-1", 1)), nil)
+		want := `^\{"access_token":"","username":"Ann Lee","status":0,"ccnt":0,"cart":\{"items":\[\]\},"wishlist":\[\],"is_first_time_login":false,"user_id":"[A-Za-z0-9_-]+"\}$`
+		if r.Status != http.StatusOK || !regexp.MustCompile(want).Match(r.Body) {
+			t.Fatalf("register where addresses must be verified: %d %s", r.Status, r.Body)
+		}
 	})
 
 	t.Run("the login answer, field by field, and the first login once", func(t *testing.T) {
