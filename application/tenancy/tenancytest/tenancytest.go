@@ -128,7 +128,8 @@ func Sample(id string) tenant.Tenant {
 	}
 	t.RequireVerifiedEmail = true
 	t.Profiles = tenant.Profiles{Seed000: true, Seed000LoginLinkTTL: 10 * time.Minute, Seed001: true, Seed001Prefix: "/api/auth",
-		Seed002: true, Seed002TokenIdle: 48 * time.Hour, Seed002TokenMaxAge: 90 * 24 * time.Hour}
+		Seed002: true, Seed002TokenIdle: 48 * time.Hour, Seed002TokenMaxAge: 90 * 24 * time.Hour,
+		Seed003: true, Seed003ResendCount: 7, Seed003OTPTTL: 3 * time.Minute}
 	t.Registration = tenant.RegistrationPolicy{Enabled: false}
 	t.SMS = tenant.SMSPolicy{DefaultRegion: "TR", AllowedCountries: []string{"TR", "CY"}, CodeTTL: 2 * time.Minute, CodeLength: 8,
 		MaxAttempts: 3, ResendCooldown: 30 * time.Second, DailyCap: 4, Message: tenant.ParseSMSMessage("{{.Tenant}}: {{.Code}} ({{.Expires}})")}
