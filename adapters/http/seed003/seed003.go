@@ -53,39 +53,43 @@ const TFAPrefix = "2f."
 // MessageOTPSent is login-mobile's answer, word for word.
 const MessageOTPSent = "OTP sent successfully"
 
-// route is one of the profile's routes: its handler and its error table.
+// route is one of the profile's routes: its handler, its error table,
+// and whether it asks for a CAPTCHA whatever the tenant's policy.
 type route struct {
-	handle fiber.Handler
-	errors *web.ErrorTable
+	handle  fiber.Handler
+	errors  *web.ErrorTable
+	captcha bool
 }
 
-// routes are the profile's routes, all POST, by path.
+// routes are the profile's routes, all POST, by path. /api/v2/login and
+// login-tfa are one login: login-tfa's error table answers a user with a
+// second factor with the "2f." token.
 var routes = map[string]route{
-	"/api/v2/login":     {login2, loginErrors},
-	"/api/v3/login":     {login3, loginErrors},
-	"/api/v2/login-tfa": {loginTFA, tfaErrors},
+	"/api/v2/login":     {handle: login2, errors: loginErrors},
+	"/api/v3/login":     {handle: login3, errors: loginErrors, captcha: true},
+	"/api/v2/login-tfa": {handle: login2, errors: tfaErrors},
 	// Ours: the seed does not document the second step of login-tfa.
-	"/api/v2/verify-tfa":       {verifyTFA, errorTable},
-	"/api/v2/login-mobile":     {loginMobile, mobileErrors},
-	"/api/v1/verify-otp-login": {verifyOTP, errorTable},
-	"/api/v2/register":         {register, errorTable},
+	"/api/v2/verify-tfa":       {handle: verifyTFA, errors: errorTable},
+	"/api/v2/login-mobile":     {handle: loginMobile, errors: mobileErrors},
+	"/api/v1/verify-otp-login": {handle: verifyOTP, errors: errorTable},
+	"/api/v2/register":         {handle: register, errors: errorTable},
 }
 
 // Register adds the routes.
 func Register(r fiber.Router) {
 	for path, rt := range routes {
-		r.Post(path, enabled(path, rt))
+		r.Post(path, enabled(rt))
 	}
 }
 
 // enabled serves the route for a tenant with the profile on, in the
 // profile's error shapes; for any other tenant the request goes on (and
-// ends in the platform's 404). /api/v3/login is served only by a tenant
-// with a CAPTCHA provider: it asks for one whatever the policy.
-func enabled(path string, rt route) fiber.Handler {
+// ends in the platform's 404). A route that asks for a CAPTCHA whatever
+// the policy (/api/v3/login) is served only by a tenant with a provider.
+func enabled(rt route) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		t := web.Tenant(c.UserContext()).Tenant
-		if !t.Profiles.Seed003 || (path == "/api/v3/login" && t.Captcha.Provider == tenant.CaptchaNone) {
+		if !t.Profiles.Seed003 || (rt.captcha && t.Captcha.Provider == tenant.CaptchaNone) {
 			return c.Next()
 		}
 		web.UseErrors(c, rt.errors)
@@ -128,9 +132,8 @@ type loginRequest struct {
 	web.CaptchaFields
 }
 
-func login2(c *fiber.Ctx) error   { return passwordLogin(c, false) }
-func login3(c *fiber.Ctx) error   { return passwordLogin(c, true) }
-func loginTFA(c *fiber.Ctx) error { return passwordLogin(c, false) }
+func login2(c *fiber.Ctx) error { return passwordLogin(c, false) }
+func login3(c *fiber.Ctx) error { return passwordLogin(c, true) }
 
 // passwordLogin is the e-mail and password login of every login route:
 // demand asks for a solved CAPTCHA whatever the tenant's policy. A user

@@ -35,7 +35,7 @@ func app(t tenant.Tenant, err error) *fiber.App {
 	})
 	fail := func(*fiber.Ctx) error { return err }
 	for name, table := range map[string]*web.ErrorTable{"login": loginErrors, "tfa": tfaErrors, "mobile": mobileErrors} {
-		a.Post("/fail/"+name, enabled("/fail/"+name, route{fail, table}))
+		a.Post("/fail/"+name, enabled(route{handle: fail, errors: table}))
 	}
 	Register(a)
 	a.Use(func(*fiber.Ctx) error { return errs.ErrNotFound })
