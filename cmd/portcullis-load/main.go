@@ -14,6 +14,7 @@
 //     with the server CPU per login and per login beyond the CPU of a hash;
 //   - the server's peak resident memory in a storm of concurrent logins.
 //
+// -phases selects the groups of phases to run.
 // It prints a table and writes the same figures to a JSON file. See -h.
 package main
 
@@ -28,6 +29,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,7 +64,65 @@ type options struct {
 	Hash        tenant.HashParams
 	JSON        string
 	ProfileDir  string
+	Phases      phaseSet
 }
+
+// The groups of phases -phases selects from, in the order they run.
+const (
+	groupCeiling = "ceiling"
+	groupMe      = "me"
+	groupLogin   = "login"
+	groupSMS     = "sms"
+	groupStorm   = "storm"
+)
+
+var allGroups = []string{groupCeiling, groupMe, groupLogin, groupSMS, groupStorm}
+
+// phaseSet is the groups of phases a run makes.
+type phaseSet map[string]bool
+
+// parsePhases reads -phases: "all", or group names separated by commas.
+func parsePhases(v string) (phaseSet, error) {
+	set := phaseSet{}
+	for _, g := range strings.Split(v, ",") {
+		g = strings.TrimSpace(g)
+		switch {
+		case g == "all":
+			for _, a := range allGroups {
+				set[a] = true
+			}
+		case slices.Contains(allGroups, g):
+			set[g] = true
+		case g == "":
+		default:
+			return nil, fmt.Errorf("-phases: unknown phase %q (known: all, %s)", g, strings.Join(allGroups, ", "))
+		}
+	}
+	if len(set) == 0 {
+		return nil, errors.New("-phases: no phase")
+	}
+	return set, nil
+}
+
+// list returns the groups in the order they run.
+func (s phaseSet) list() []string {
+	var out []string
+	for _, g := range allGroups {
+		if s[g] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// needUsers reports whether a phase of s uses the users of the setup.
+func (s phaseSet) needUsers() bool {
+	return s[groupCeiling] || s[groupMe] || s[groupLogin] || s[groupStorm]
+}
+
+// needHash reports whether a phase of s needs the hash measurements: the
+// hash-bound limit, and the CPU of a hash that "beyond the hash" subtracts.
+func (s phaseSet) needHash() bool { return s[groupLogin] || s[groupStorm] }
 
 // Phase lengths as multiples of -duration: the issue's 15 s for the /me
 // phases and the ceiling, 20 s for logins, about 5 s for the storm.
@@ -99,6 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&iter, "hash-iterations", uint(def.Iterations), "argon2id iterations of the tenant")
 	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
 	fs.Float64Var(&o.SMSRate, "sms-rate", 80, "mode A: SMS logins per second the SMS phase is expected to reach; the setup registers an account with its own phone number\nfor each login that rate allows in the phase and its warm-up (×1.25, +concurrency), and the phase ends early if they run out\n(raise it then); 0 skips the phase")
+	phases := fs.String("phases", "all", "phases to run, separated by commas: "+strings.Join(allGroups, ", ")+", or all. The setup's users are registered for\nceiling, me, login and storm, the hash measured for login and storm; me without ceiling has no ratio")
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase is profiled in mode A in any case (without -profile into a temporary file), to split its server CPU")
 	fs.Usage = func() {
@@ -116,17 +178,17 @@ throttling limits far above the load, no SMS provider: codes go to the dev
 outbox), and stops it with SIGTERM at the end. Mode B (-url)
 loads a running server instead. Only 127.0.0.1 is ever loaded.
 
-Phases: setup (register -users users; log each in for an access token, an
-app token and a session cookie), the bare Fiber ceiling, GET /auth/v1/me
-with each credential, the argon2id hash time alone and the rate of as many
-hashes at once as cores (the hash-bound limit), logins at 2×cores and at
--concurrency, SMS logins at -concurrency (mode A: send, the code from the
-dev outbox, verify; each with its own number, registered in the setup; the
-server's CPU profile of it splits its CPU per login into the store and Redis
-stand-ins, GC and runtime, and Portcullis), and
-a storm of -storm concurrent logins while the server's
-VmRSS is sampled every 10 ms. Exit status: 0 when the run completed (missed
-targets included), 1 when it failed, 2 for bad flags.
+Phases (-phases selects them): setup (register -users users; log each in
+for an access token, an app token and a session cookie), the bare Fiber
+ceiling, GET /auth/v1/me with each credential, the argon2id hash time alone
+and the rate of as many hashes at once as cores (the hash-bound limit),
+logins at 2×cores and at -concurrency, SMS logins at -concurrency (mode A:
+send, the code from the dev outbox, verify; each with its own number,
+registered in the setup; the server's CPU profile of it splits its CPU per
+login into the store and Redis stand-ins, GC and runtime, and Portcullis),
+and a storm of -storm concurrent logins while the server's VmRSS is sampled
+every 10 ms. Exit status: 0 when the run completed (missed targets
+included), 1 when it failed, 2 for bad flags.
 
 Flags:
 `)
@@ -139,6 +201,10 @@ Flags:
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o.Hash = tenant.HashParams{MemoryKiB: uint32(mem), Iterations: uint32(iter), Parallelism: uint8(par)}
+	var err error
+	if o.Phases, err = parsePhases(*phases); err != nil {
+		return o, err
+	}
 	switch {
 	case o.Users < 1:
 		return o, errors.New("-users must be at least 1")
@@ -222,7 +288,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		Machine: Machine{Cores: cores, GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 			OS: runtime.GOOS, Arch: runtime.GOARCH, ClockTicks: clockTicks},
 		Settings: Settings{
-			Users: o.Users, Concurrency: o.Concurrency, StormConcurrency: o.Storm,
+			Phases: o.Phases.list(), Users: o.Users, Concurrency: o.Concurrency, StormConcurrency: o.Storm,
 			MeSeconds: o.Duration.Seconds(), SMSSeconds: scale(o.Duration, smsScale).Seconds(), SMSRate: o.SMSRate, LoginSeconds: scale(o.Duration, loginScale).Seconds(), StormSeconds: scale(o.Duration, stormScale).Seconds(),
 			WarmupSeconds: o.Warmup.Seconds(), TimeoutSeconds: o.Timeout.Seconds(),
 		},
@@ -236,9 +302,10 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	var srv *child
 	var prof, smsProf *profiler
 	addr := ""
+	runSMS := o.Phases[groupSMS] && o.SMSRate > 0
 	if o.URL == "" {
 		settings := serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel}
-		if o.ProfileDir != "" || o.SMSRate > 0 {
+		if o.ProfileDir != "" || runSMS {
 			pa, err := freeLoopbackAddr()
 			if err != nil {
 				return nil, err
@@ -285,22 +352,26 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	// Setup.
 	setupClient := client{hc: newClient(addr, 2*cores, o.Timeout), host: o.TenantHost, timeout: o.Timeout}
 	defer setupClient.hc.CloseIdleConnections()
-	users := newUsers(o.Users)
-	t0 := time.Now()
-	if err := setUp(ctx, setupClient, users, 2*cores); err != nil {
-		return nil, failed("setup", err)
+	var users []*user
+	if o.Phases.needUsers() {
+		users = newUsers(o.Users)
+		t0 := time.Now()
+		if err := setUp(ctx, setupClient, users, 2*cores); err != nil {
+			return nil, failed("setup", err)
+		}
+		if err := checkMe(setupClient, users[0]); err != nil {
+			return nil, failed("setup check", err)
+		}
+		rep.Setup = SetupFigures{Users: len(users), Seconds: round(time.Since(t0).Seconds(), 3)}
+		progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
 	}
-	if err := checkMe(setupClient, users[0]); err != nil {
-		return nil, failed("setup check", err)
-	}
-	rep.Setup = SetupFigures{Users: len(users), Seconds: round(time.Since(t0).Seconds(), 3)}
-	progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
 
 	// The SMS phase's accounts: one phone number for each login it can
 	// make, since the engine sends one code per number per 60 s.
 	var sms *smsLogins
 	smsDur := scale(o.Duration, smsScale)
 	switch {
+	case !o.Phases[groupSMS]:
 	case o.SMSRate == 0:
 		progress("sms: skipped (-sms-rate 0)")
 	case o.URL != "":
@@ -363,20 +434,23 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	bearer := me("Authorization", func(u *user) string { return u.Bearer })
 
 	// 1. The ceiling, with the very requests of the Bearer phase.
-	bare, err := startBare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	progress("ceiling: bare Fiber handler at %s, concurrency %d, %s", bare.Addr, o.Concurrency, o.Duration)
-	defer bare.stop()
-	bareRunner := runner{Addr: bare.Addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: bare.Pid()}
-	s := bareRunner.run(ctx, phase{Name: phaseCeiling, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: bearer})
-	bare.stop()
-	ceiling := record(phaseCeiling, "ceiling (bare Fiber)", o.Concurrency, s)
-	ceilingRPS := ceiling.RPS
-	ceiling.setRatio("ceiling", ceilingRPS)
-	if ceiling.ErrorsTotal > 0 || ceilingRPS == 0 {
-		return nil, fmt.Errorf("the bare ceiling had %d errors (%s) and %.1f req/s: no credible reference", ceiling.ErrorsTotal, errorCounts(ceiling.Errors), ceilingRPS)
+	var ceilingRPS float64
+	if o.Phases[groupCeiling] {
+		bare, err := startBare(ctx)
+		if err != nil {
+			return nil, err
+		}
+		progress("ceiling: bare Fiber handler at %s, concurrency %d, %s", bare.Addr, o.Concurrency, o.Duration)
+		defer bare.stop()
+		bareRunner := runner{Addr: bare.Addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: bare.Pid()}
+		s := bareRunner.run(ctx, phase{Name: phaseCeiling, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: bearer})
+		bare.stop()
+		ceiling := record(phaseCeiling, "ceiling (bare Fiber)", o.Concurrency, s)
+		ceilingRPS = ceiling.RPS
+		ceiling.setRatio("ceiling", ceilingRPS)
+		if ceiling.ErrorsTotal > 0 || ceilingRPS == 0 {
+			return nil, fmt.Errorf("the bare ceiling had %d errors (%s) and %.1f req/s: no credible reference", ceiling.ErrorsTotal, errorCounts(ceiling.Errors), ceilingRPS)
+		}
 	}
 
 	// 2 and 3. GET /auth/v1/me with each credential.
@@ -388,6 +462,9 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		{phaseToken, "/me Token", me("Authorization", func(u *user) string { return u.AppToken })},
 		{phaseCookie, "/me cookie", me("Cookie", func(u *user) string { return u.Cookie })},
 	} {
+		if !o.Phases[groupMe] {
+			break
+		}
 		if err := alive(); err != nil {
 			return nil, err
 		}
@@ -402,21 +479,25 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 
 	// 4. The hash-bound limit, with the server idle.
-	if err := alive(); err != nil {
-		return nil, err
+	var par hashRate
+	var limit float64
+	if o.Phases.needHash() {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		ht, err := measureHash(ctx, o.Hash, o.HashSamples)
+		if err != nil {
+			return nil, fmt.Errorf("timing argon2id: %w", err)
+		}
+		par, err = measureHashRate(ctx, o.Hash, cores, o.HashSamples)
+		if err != nil {
+			return nil, fmt.Errorf("timing argon2id: %w", err)
+		}
+		rep.Hash = hashFigures(cores, ht, par)
+		limit = rep.Hash.LimitPerSecond
+		progress("hash: alone %s (%s CPU) → %.1f/s on %d cores; %d at once %s each (%s CPU) → limit %.1f logins/s",
+			fmtDur(ht.Median), fmtDur(ht.CPU), rep.Hash.SingleLimitPerSecond, cores, cores, fmtDur(par.Median), fmtDur(par.CPU), limit)
 	}
-	ht, err := measureHash(ctx, o.Hash, o.HashSamples)
-	if err != nil {
-		return nil, fmt.Errorf("timing argon2id: %w", err)
-	}
-	par, err := measureHashRate(ctx, o.Hash, cores, o.HashSamples)
-	if err != nil {
-		return nil, fmt.Errorf("timing argon2id: %w", err)
-	}
-	rep.Hash = hashFigures(cores, ht, par)
-	limit := rep.Hash.LimitPerSecond
-	progress("hash: alone %s (%s CPU) → %.1f/s on %d cores; %d at once %s each (%s CPU) → limit %.1f logins/s",
-		fmtDur(ht.Median), fmtDur(ht.CPU), rep.Hash.SingleLimitPerSecond, cores, cores, fmtDur(par.Median), fmtDur(par.CPU), limit)
 
 	// 5. Password logins.
 	login := func(req *fasthttp.Request, w, i int) {
@@ -431,6 +512,9 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		name string
 		conc int
 	}{{phaseLoginLow, 2 * cores}, {phaseLoginHi, o.Concurrency}} {
+		if !o.Phases[groupLogin] {
+			break
+		}
 		if err := alive(); err != nil {
 			return nil, err
 		}
@@ -473,25 +557,28 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 
 	// 7. The storm, while sampling the server's memory.
-	if err := alive(); err != nil {
-		return nil, err
-	}
-	var baseline *float64
-	if rep.Server.Pid > 0 {
-		if rss, err := procRSS(rep.Server.Pid); err == nil {
-			baseline = ptr(round(float64(rss)/(1<<20), 1))
+	if o.Phases[groupStorm] {
+		if err := alive(); err != nil {
+			return nil, err
 		}
+		var baseline *float64
+		if rep.Server.Pid > 0 {
+			if rss, err := procRSS(rep.Server.Pid); err == nil {
+				baseline = ptr(round(float64(rss)/(1<<20), 1))
+			}
+		}
+		stormDur := scale(o.Duration, stormScale)
+		progress("storm: %d concurrent logins for %s", o.Storm, stormDur)
+		s := serverRunner.run(ctx, phase{Name: phaseStorm, Concurrency: o.Storm, Duration: stormDur, Fill: login, SampleRSS: true})
+		f := record(phaseStorm, fmt.Sprintf("login storm ×%d", o.Storm), o.Storm, s)
+		f.setRatio("hash_limit", limit)
+		if s.PeakRSS > 0 {
+			f.PeakRSSMiB = ptr(round(float64(s.PeakRSS)/(1<<20), 1))
+			f.BaselineRSSMiB = baseline
+		}
+		f.judgeStorm()
 	}
-	stormDur := scale(o.Duration, stormScale)
-	progress("storm: %d concurrent logins for %s", o.Storm, stormDur)
-	s = serverRunner.run(ctx, phase{Name: phaseStorm, Concurrency: o.Storm, Duration: stormDur, Fill: login, SampleRSS: true})
-	f := record(phaseStorm, fmt.Sprintf("login storm ×%d", o.Storm), o.Storm, s)
-	f.setRatio("hash_limit", limit)
-	if s.PeakRSS > 0 {
-		f.PeakRSSMiB = ptr(round(float64(s.PeakRSS)/(1<<20), 1))
-		f.BaselineRSSMiB = baseline
-	}
-	f.judgeStorm()
+
 	if err := alive(); err != nil {
 		return nil, err
 	}

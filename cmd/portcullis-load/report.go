@@ -75,13 +75,15 @@ type ServerInfo struct {
 
 // Settings are the command's parameters for the run.
 type Settings struct {
-	Users            int     `json:"users"`
-	Concurrency      int     `json:"concurrency"`
-	StormConcurrency int     `json:"storm_concurrency"`
-	MeSeconds        float64 `json:"me_seconds"`
-	LoginSeconds     float64 `json:"login_seconds"`
-	StormSeconds     float64 `json:"storm_seconds"`
-	SMSSeconds       float64 `json:"sms_seconds"`
+	// Phases are the groups of phases run (-phases).
+	Phases           []string `json:"phases"`
+	Users            int      `json:"users"`
+	Concurrency      int      `json:"concurrency"`
+	StormConcurrency int      `json:"storm_concurrency"`
+	MeSeconds        float64  `json:"me_seconds"`
+	LoginSeconds     float64  `json:"login_seconds"`
+	StormSeconds     float64  `json:"storm_seconds"`
+	SMSSeconds       float64  `json:"sms_seconds"`
 	// SMSRate is the expected SMS logins per second the SMS accounts were
 	// registered for (-sms-rate); 0: no SMS phase.
 	SMSRate        float64 `json:"sms_expected_rate"`
@@ -444,13 +446,15 @@ func (r *Report) writeTable(w io.Writer) {
 
 	fmt.Fprintln(w)
 	h := r.Hash
-	fmt.Fprintf(w, "hash:   %s m=%d KiB t=%d p=%d, measured in this process:\n", h.Algorithm, h.MemoryKiB, h.Iterations, h.Parallelism)
-	fmt.Fprintf(w, "        alone: median of %d = %s (min %s, max %s), %s CPU each → %d cores ÷ %s = %.1f/s\n",
-		h.Samples, fmtDur(fromMS(h.MedianMS)), fmtDur(fromMS(h.MinMS)), fmtDur(fromMS(h.MaxMS)), fmtDur(fromMS(h.CPUMS)),
-		h.UsableCores, fmtDur(fromMS(h.MedianMS)), h.SingleLimitPerSecond)
-	fmt.Fprintf(w, "        %d at once: %d hashes, median %s each, %s CPU each → %.1f/s (%.0f%% of the single-hash figure)\n",
-		h.ParallelWorkers, h.ParallelHashes, fmtDur(fromMS(h.ParallelMedianMS)), fmtDur(fromMS(h.ParallelCPUMS)), h.LimitPerSecond, h.ParallelScaling*100)
-	fmt.Fprintf(w, "limit:  %.1f logins/s, the rate of %d hashes at once; login ratios are of it\n", h.LimitPerSecond, h.ParallelWorkers)
+	if h.Samples > 0 { // measured only for the phases that need it
+		fmt.Fprintf(w, "hash:   %s m=%d KiB t=%d p=%d, measured in this process:\n", h.Algorithm, h.MemoryKiB, h.Iterations, h.Parallelism)
+		fmt.Fprintf(w, "        alone: median of %d = %s (min %s, max %s), %s CPU each → %d cores ÷ %s = %.1f/s\n",
+			h.Samples, fmtDur(fromMS(h.MedianMS)), fmtDur(fromMS(h.MinMS)), fmtDur(fromMS(h.MaxMS)), fmtDur(fromMS(h.CPUMS)),
+			h.UsableCores, fmtDur(fromMS(h.MedianMS)), h.SingleLimitPerSecond)
+		fmt.Fprintf(w, "        %d at once: %d hashes, median %s each, %s CPU each → %.1f/s (%.0f%% of the single-hash figure)\n",
+			h.ParallelWorkers, h.ParallelHashes, fmtDur(fromMS(h.ParallelMedianMS)), fmtDur(fromMS(h.ParallelCPUMS)), h.LimitPerSecond, h.ParallelScaling*100)
+		fmt.Fprintf(w, "limit:  %.1f logins/s, the rate of %d hashes at once; login ratios are of it\n", h.LimitPerSecond, h.ParallelWorkers)
+	}
 	for _, p := range r.Phases {
 		if p.CPUBeyondHashMS != nil {
 			fmt.Fprintf(w, "cpu:    %s: %s server CPU per login, %s beyond the %s of a hash\n",
