@@ -12,10 +12,13 @@
 //     this process (beside cores ÷ the time of one hash alone), and
 //     password logins at 2×cores and at the high concurrency against it,
 //     with the server CPU per login and per login beyond the CPU of a hash;
-//   - the server's peak resident memory in a storm of concurrent logins.
+//   - the server's peak resident memory in a storm of concurrent logins;
+//   - on a storefront tenant, password logins without and with a local
+//     cart to merge, alternated in short slices, and what the merge adds
+//     to the server CPU per login (storefront.go).
 //
-// -phases selects the groups of phases to run.
-// It prints a table and writes the same figures to a JSON file. See -h.
+// -phases selects the groups of phases to run. The command prints a table
+// and writes the same figures to a JSON file. See -h.
 package main
 
 import (
@@ -65,18 +68,25 @@ type options struct {
 	JSON        string
 	ProfileDir  string
 	Phases      phaseSet
+	// The storefront phase: its tenant's host, each slice's settling time
+	// and recorded window, and the cart logins of a user between resets.
+	StorefrontHost string
+	SFSettle       time.Duration
+	SFWindow       time.Duration
+	SFCycle        int
 }
 
 // The groups of phases -phases selects from, in the order they run.
 const (
-	groupCeiling = "ceiling"
-	groupMe      = "me"
-	groupLogin   = "login"
-	groupSMS     = "sms"
-	groupStorm   = "storm"
+	groupCeiling    = "ceiling"
+	groupMe         = "me"
+	groupLogin      = "login"
+	groupSMS        = "sms"
+	groupStorm      = "storm"
+	groupStorefront = "storefront"
 )
 
-var allGroups = []string{groupCeiling, groupMe, groupLogin, groupSMS, groupStorm}
+var allGroups = []string{groupCeiling, groupMe, groupLogin, groupSMS, groupStorm, groupStorefront}
 
 // phaseSet is the groups of phases a run makes.
 type phaseSet map[string]bool
@@ -122,7 +132,7 @@ func (s phaseSet) needUsers() bool {
 
 // needHash reports whether a phase of s needs the hash measurements: the
 // hash-bound limit, and the CPU of a hash that "beyond the hash" subtracts.
-func (s phaseSet) needHash() bool { return s[groupLogin] || s[groupStorm] }
+func (s phaseSet) needHash() bool { return s[groupLogin] || s[groupStorm] || s[groupStorefront] }
 
 // Phase lengths as multiples of -duration: the issue's 15 s for the /me
 // phases and the ceiling, 20 s for logins, about 5 s for the storm.
@@ -160,9 +170,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&iter, "hash-iterations", uint(def.Iterations), "argon2id iterations of the tenant")
 	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
 	fs.Float64Var(&o.SMSRate, "sms-rate", 80, "mode A: SMS logins per second the SMS phase is expected to reach; the setup registers an account with its own phone number\nfor each login that rate allows in the phase and its warm-up (×1.25, +concurrency), and the phase ends early if they run out\n(raise it then); 0 skips the phase")
-	phases := fs.String("phases", "all", "phases to run, separated by commas: "+strings.Join(allGroups, ", ")+", or all. The setup's users are registered for\nceiling, me, login and storm, the hash measured for login and storm; me without ceiling has no ratio")
+	phases := fs.String("phases", "all", "phases to run, separated by commas: "+strings.Join(allGroups, ", ")+", or all. The setup's users are registered for\nceiling, me, login and storm, the hash measured for login, storm and storefront; me without ceiling has no ratio")
+	fs.StringVar(&o.StorefrontHost, "storefront-host", "bench-shop.localhost", "Host header selecting the storefront phase's tenant. Mode A creates it (tenant bench-shop: the bench tenant's settings\nand storefront: {enabled: true}); in mode B it must exist, be a storefront with the default limits, allow password login\nand have throttling limits far above the load")
+	fs.DurationVar(&o.SFWindow, "storefront-window", 2*time.Second, "storefront phase: the recorded window of each slice; the slices of each kind add up to about 4/3 of -duration")
+	fs.DurationVar(&o.SFSettle, "storefront-settle", time.Second, "storefront phase: once every worker has switched to a slice's kind (its login of the other kind answered, its full\ncarts emptied), this long before the slice's window opens (the first slice's: at least -warmup)")
+	fs.IntVar(&o.SFCycle, "storefront-cycle", 5, fmt.Sprintf("storefront phase: cart logins of a user between two resets of its cart and wishlist (1 to %d): its k-th merges %d lines\ninto a cart of (k−1)×%d", tenant.DefaultStorefront().MaxLines/sfCartLines, sfCartLines, sfCartLines))
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
-	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase is profiled in mode A in any case (without -profile into a temporary file), to split its server CPU")
+	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase and each window of the storefront phase (DIR/<phase>.<slice>.cpu.pprof) are profiled in mode A in any\ncase (without -profile into a temporary directory), to split their server CPU")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis-load [flags]
 
@@ -185,10 +199,13 @@ and the rate of as many hashes at once as cores (the hash-bound limit),
 logins at 2×cores and at -concurrency, SMS logins at -concurrency (mode A:
 send, the code from the dev outbox, verify; each with its own number,
 registered in the setup; the server's CPU profile of it splits its CPU per
-login into the store and Redis stand-ins, GC and runtime, and Portcullis),
-and a storm of -storm concurrent logins while the server's VmRSS is sampled
-every 10 ms. Exit status: 0 when the run completed (missed targets
-included), 1 when it failed, 2 for bad flags.
+login into the store and Redis stand-ins, GC and runtime, and Portcullis), a
+storm of -storm concurrent logins while the server's VmRSS is sampled every
+10 ms, and the storefront phase: on the tenant -storefront-host, logins
+without a cart and logins with a 20-line local cart and 10 wishlist items
+at -concurrency, alternated in slices, and the difference of their server
+CPU per login, the merge's cost. Exit status: 0 when the run completed
+(missed targets included), 1 when it failed, 2 for bad flags.
 
 Flags:
 `)
@@ -205,6 +222,7 @@ Flags:
 	if o.Phases, err = parsePhases(*phases); err != nil {
 		return o, err
 	}
+	sfd := tenant.DefaultStorefront()
 	switch {
 	case o.Users < 1:
 		return o, errors.New("-users must be at least 1")
@@ -218,6 +236,10 @@ Flags:
 		return o, errors.New("-hash-samples and -max-requests must be at least 1")
 	case mem > 1<<32-1 || iter > 1<<32-1 || par < 1 || par > 255:
 		return o, errors.New("argon2id parameters out of range")
+	case o.SFWindow <= 0 || o.SFSettle < 0:
+		return o, errors.New("-storefront-window must be positive, -storefront-settle not negative")
+	case o.SFCycle < 1 || o.SFCycle*sfCartLines > sfd.MaxLines || o.SFCycle*sfWishlistItems > sfd.MaxWishlist:
+		return o, fmt.Errorf("-storefront-cycle must be between 1 and %d: the carts must stay within max_lines %d", sfd.MaxLines/sfCartLines, sfd.MaxLines)
 	}
 	if o.URL != "" && o.ProfileDir != "" {
 		return o, errors.New("-profile needs mode A: set pprof_listen on the server of mode B and profile it with go tool pprof")
@@ -295,17 +317,20 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 
 	// The server: started (mode A) or given (mode B).
-	// prof profiles the /me and login phases (-profile), smsProf the SMS
-	// phase, always in mode A: its report splits the server's CPU by the
-	// profile (the file goes to -profile DIR, or to a temporary directory
-	// removed at the end).
+	// prof profiles the /me and login phases (-profile), splitProf the SMS
+	// phase and the storefront phase's windows, always in mode A: their
+	// report splits the server's CPU by the profile (the files go to
+	// -profile DIR, or to a temporary directory removed at the end).
 	var srv *child
-	var prof, smsProf *profiler
+	var prof, splitProf *profiler
 	addr := ""
 	runSMS := o.Phases[groupSMS] && o.SMSRate > 0
 	if o.URL == "" {
 		settings := serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel}
-		if o.ProfileDir != "" || runSMS {
+		if o.Phases[groupStorefront] {
+			settings.StorefrontHost = o.StorefrontHost
+		}
+		if o.ProfileDir != "" || runSMS || o.Phases[groupStorefront] {
 			pa, err := freeLoopbackAddr()
 			if err != nil {
 				return nil, err
@@ -316,14 +341,14 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 					return nil, err
 				}
 				prof = &profiler{Addr: pa, Dir: o.ProfileDir}
-				smsProf = prof
+				splitProf = prof
 			} else {
 				dir, err := os.MkdirTemp("", "portcullis-load-profile-")
 				if err != nil {
 					return nil, err
 				}
 				defer os.RemoveAll(dir)
-				smsProf = &profiler{Addr: pa, Dir: dir, CPUOnly: true}
+				splitProf = &profiler{Addr: pa, Dir: dir, CPUOnly: true}
 			}
 		}
 		progress("starting %s", o.Server)
@@ -535,15 +560,15 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		label := fmt.Sprintf("sms login ×%d", o.Concurrency)
 		progress("%s: %s, %d numbers", label, smsDur, sms.left())
-		s := profiled(phaseSMS, smsProf, phase{Name: phaseSMS, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: smsDur, Do: sms.do})
+		s := profiled(phaseSMS, splitProf, phase{Name: phaseSMS, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: smsDur, Do: sms.do})
 		f := record(phaseSMS, label, o.Concurrency, s)
-		f.ServerProfiled = smsProf != nil
+		f.ServerProfiled = splitProf != nil
 		f.setSMS(s, sms.completedWithin(s.From, s.End), sms.started.Load(), sms.requests.Load(), sms.polls.Load(), sms.left() == 0)
-		if smsProf != nil && s.ProfileErr == nil {
+		if splitProf != nil && s.ProfileErr == nil {
 			// The profile starts with the recording and lasts the phase's
 			// length rounded to whole seconds; the /proc figure is of the
 			// recording too: nearly the same interval.
-			split, err := readCPUSplit(filepath.Join(smsProf.Dir, phaseSMS+".cpu.pprof"))
+			split, err := readCPUSplit(filepath.Join(splitProf.Dir, phaseSMS+".cpu.pprof"))
 			if err != nil {
 				progress("%s: no CPU split: %v", label, err)
 			} else {
@@ -579,6 +604,41 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		f.judgeStorm()
 	}
 
+	// 8. Storefront logins without and with a local cart, alternated. It
+	// runs last, so that the carts it leaves in the store weigh on no other
+	// phase.
+	if o.Phases[groupStorefront] {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		sf := storefrontPhase{o: o, addr: addr, serverPid: rep.Server.Pid, limit: limit, progress: progress, prof: splitProf}
+		out, err := sf.run(ctx, setupClient.hc, 2*cores, loginDur)
+		if err != nil {
+			return nil, failed("storefront phase", err)
+		}
+		for _, k := range []struct {
+			name, label string
+			s           sample
+			split       *cpuSplit
+		}{
+			{phaseSFPlain, fmt.Sprintf("storefront login ×%d", o.Concurrency), out.Plain, out.PlainSplit},
+			{phaseSFCart, fmt.Sprintf("storefront +cart ×%d", o.Concurrency), out.Cart, out.CartSplit},
+		} {
+			f := record(k.name, k.label, o.Concurrency, k.s)
+			f.setRatio("hash_limit", limit)
+			f.setLoginCPU(k.s, par.CPU)
+			f.ServerProfiled = splitProf != nil
+			if k.split != nil {
+				f.setCPUSplit(*k.split)
+			}
+		}
+		fig := out.Figures
+		fig.compare(rep.Phases[len(rep.Phases)-2], &rep.Phases[len(rep.Phases)-1])
+		rep.Storefront = fig
+		if fig.MergeCPUMS != nil {
+			progress("storefront: the merge adds %s server CPU per login (target ≤%s): %s", fmtSignedMS(*fig.MergeCPUMS), targetMergeCPU, fig.Verdict)
+		}
+	}
 	if err := alive(); err != nil {
 		return nil, err
 	}

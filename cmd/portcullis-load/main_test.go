@@ -17,6 +17,8 @@ func TestParsePhases(t *testing.T) {
 	}{
 		{in: "all", want: allGroups, users: true, hash: true},
 		{in: "storm", want: []string{"storm"}, users: true, hash: true},
+		{in: "storefront", want: []string{"storefront"}, hash: true},
+		{in: " sms , storefront,login", want: []string{"login", "sms", "storefront"}, users: true, hash: true},
 		{in: " sms , storm,login", want: []string{"login", "sms", "storm"}, users: true, hash: true},
 		{in: "me", want: []string{"me"}, users: true},
 		{in: "sms", want: []string{"sms"}},
