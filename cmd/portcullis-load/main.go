@@ -71,6 +71,7 @@ type options struct {
 	// The storefront phase: its tenant's host, each slice's settling time
 	// and recorded window, and the cart logins of a user between resets.
 	StorefrontHost string
+	SFConcurrency  int
 	SFSettle       time.Duration
 	SFWindow       time.Duration
 	SFCycle        int
@@ -172,6 +173,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.Float64Var(&o.SMSRate, "sms-rate", 80, "mode A: SMS logins per second the SMS phase is expected to reach; the setup registers an account with its own phone number\nfor each login that rate allows in the phase and its warm-up (×1.25, +concurrency), and the phase ends early if they run out\n(raise it then); 0 skips the phase")
 	phases := fs.String("phases", "all", "phases to run, separated by commas: "+strings.Join(allGroups, ", ")+", or all. The setup's users are registered for\nceiling, me, login and storm, the hash measured for login, storm and storefront; me without ceiling has no ratio")
 	fs.StringVar(&o.StorefrontHost, "storefront-host", "bench-shop.localhost", "Host header selecting the storefront phase's tenant. Mode A creates it (tenant bench-shop: the bench tenant's settings\nand storefront: {enabled: true}); in mode B it must exist, be a storefront with the default limits, allow password login\nand have throttling limits far above the load")
+	fs.IntVar(&o.SFConcurrency, "storefront-concurrency", 64, "storefront phase: concurrency of both kinds of login")
 	fs.DurationVar(&o.SFWindow, "storefront-window", 2*time.Second, "storefront phase: the recorded window of each slice; the slices of each kind add up to about 4/3 of -duration")
 	fs.DurationVar(&o.SFSettle, "storefront-settle", time.Second, "storefront phase: once every worker has switched to a slice's kind (its login of the other kind answered, its full\ncarts emptied), this long before the slice's window opens (the first slice's: at least -warmup)")
 	fs.IntVar(&o.SFCycle, "storefront-cycle", 5, fmt.Sprintf("storefront phase: cart logins of a user between two resets of its cart and wishlist (1 to %d): its k-th merges %d lines\ninto a cart of (k−1)×%d", tenant.DefaultStorefront().MaxLines/sfCartLines, sfCartLines, sfCartLines))
@@ -203,7 +205,7 @@ login into the store and Redis stand-ins, GC and runtime, and Portcullis), a
 storm of -storm concurrent logins while the server's VmRSS is sampled every
 10 ms, and the storefront phase: on the tenant -storefront-host, logins
 without a cart and logins with a 20-line local cart and 10 wishlist items
-at -concurrency, alternated in slices, and the difference of their server
+at -storefront-concurrency, alternated in slices, and the difference of their server
 CPU per login, the merge's cost. Exit status: 0 when the run completed
 (missed targets included), 1 when it failed, 2 for bad flags.
 
@@ -226,8 +228,8 @@ Flags:
 	switch {
 	case o.Users < 1:
 		return o, errors.New("-users must be at least 1")
-	case o.Concurrency < 1 || o.Storm < 1:
-		return o, errors.New("-concurrency and -storm must be at least 1")
+	case o.Concurrency < 1 || o.Storm < 1 || o.SFConcurrency < 1:
+		return o, errors.New("-concurrency, -storm and -storefront-concurrency must be at least 1")
 	case o.Duration <= 0 || o.Warmup < 0 || o.Timeout <= 0:
 		return o, errors.New("-duration and -timeout must be positive, -warmup not negative")
 	case o.SMSRate < 0:
@@ -621,10 +623,10 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 			s           sample
 			split       *cpuSplit
 		}{
-			{phaseSFPlain, fmt.Sprintf("storefront login ×%d", o.Concurrency), out.Plain, out.PlainSplit},
-			{phaseSFCart, fmt.Sprintf("storefront +cart ×%d", o.Concurrency), out.Cart, out.CartSplit},
+			{phaseSFPlain, fmt.Sprintf("storefront login ×%d", o.SFConcurrency), out.Plain, out.PlainSplit},
+			{phaseSFCart, fmt.Sprintf("storefront +cart ×%d", o.SFConcurrency), out.Cart, out.CartSplit},
 		} {
-			f := record(k.name, k.label, o.Concurrency, k.s)
+			f := record(k.name, k.label, o.SFConcurrency, k.s)
 			f.setRatio("hash_limit", limit)
 			f.setLoginCPU(k.s, par.CPU)
 			f.ServerProfiled = splitProf != nil

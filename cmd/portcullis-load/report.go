@@ -296,11 +296,20 @@ type StorefrontFigures struct {
 	// kind of login (the other kind's, resets): their CPU is partly in the
 	// window, so the gap was too short for them.
 	Spill int `json:"spill"`
+	// PlainInFlight and CartInFlight are the mean logins of each kind in
+	// flight during its windows: the concurrency the figures are of, below
+	// Concurrency when workers waited for a user.
+	PlainInFlight float64 `json:"plain_mean_in_flight"`
+	CartInFlight  float64 `json:"cart_mean_in_flight"`
 	// Exhausted counts the slices a worker spent without a user it could
-	// log in (all full or unknown, awaiting a reset); ResetFailures counts
-	// the resets that failed (tried again at the next slice).
+	// log in (all full, unknown or retired), waiting; ResetFailures counts
+	// the resets that failed (tried again at the next slice);
+	// RetiredUsers were not used again: a login of theirs timed out or
+	// answered merge_pending, so the server might still change their
+	// carts, or three resets of theirs failed.
 	Exhausted     int `json:"worker_slices_without_user"`
 	ResetFailures int `json:"reset_failures"`
+	RetiredUsers  int `json:"retired_users"`
 	// PlainSliceCPUMS and CartSliceCPUMS are each window's server CPU per
 	// successful login, in order.
 	PlainSliceCPUMS []float64 `json:"plain_slice_cpu_per_login_ms"`
@@ -704,6 +713,7 @@ func (sf *StorefrontFigures) writeTable(w io.Writer, phases []PhaseFigures) {
 	if sf.MeanLinesBefore != nil {
 		mean = fmt.Sprintf("%.1f", *sf.MeanLinesBefore)
 	}
+	fmt.Fprintf(w, "        mean logins in flight in the windows: %.1f plain, %.1f cart, of %d workers\n", sf.PlainInFlight, sf.CartInFlight, sf.Concurrency)
 	fmt.Fprintf(w, "case:   each cart login merges %d new lines and %d new wishlist items into a cart of 0–%d lines (mean %s) and a\n"+
 		"        wishlist of 0–%d items: each of %d users (%d per worker) takes %d cart logins, then is emptied in a gap (%d resets);\n"+
 		"        plain logins log the same users in without a cart and read carts of the same sizes; at most %d cart lines stored\n",
@@ -726,12 +736,33 @@ func (sf *StorefrontFigures) writeTable(w io.Writer, phases []PhaseFigures) {
 	if sf.Spill > 0 {
 		fmt.Fprintf(w, "note:   storefront: %d requests of the other kind or resets were answered inside a window,\n        which the switch before each window should prevent: the CPU figures are mixed\n", sf.Spill)
 	}
-	if sf.Exhausted > 0 {
-		fmt.Fprintf(w, "note:   storefront: in %d slices a worker ran out of users awaiting a reset and waited\n", sf.Exhausted)
+	if low := 0.9 * float64(sf.Concurrency); sf.PlainInFlight < low || sf.CartInFlight < low {
+		fmt.Fprintf(w, "note:   storefront: fewer logins were in flight than the %d workers (in %d slices a worker had no user it could log in:\n"+
+			"        all full or unknown awaiting a reset, or retired): the figures are of the lower concurrency\n", sf.Concurrency, sf.Exhausted)
 	}
-	if sf.ResetFailures > 0 {
-		fmt.Fprintf(w, "note:   storefront: %d resets failed; their users were tried again at the next slice\n", sf.ResetFailures)
+	if sf.ResetFailures > 0 || sf.RetiredUsers > 0 {
+		fmt.Fprintf(w, "note:   storefront: %d resets failed (their users were tried again at the next slice); %d users were retired\n", sf.ResetFailures, sf.RetiredUsers)
 	}
+	if n := sfOverload(sf, phases); n > 0 {
+		fmt.Fprintf(w, "note:   storefront: %d requests timed out or answered merge_pending: the server was overloaded, and work of theirs that\n"+
+			"        went on after the answer (the store's, a retried merge) may count in a window's CPU\n", n)
+	}
+}
+
+// sfOverload counts the storefront phase's requests whose work may have
+// gone on after their answer: timeouts and pending merges.
+func sfOverload(sf *StorefrontFigures, phases []PhaseFigures) int {
+	all := []map[string]int{sf.UnrecordedErrors, sf.ResetErrors}
+	for _, p := range phases {
+		if p.Name == phaseSFPlain || p.Name == phaseSFCart {
+			all = append(all, p.Errors)
+		}
+	}
+	n := 0
+	for _, errs := range all {
+		n += errs[classTimeout] + errs[classSFPending]
+	}
+	return n
 }
 
 // fmtSignedMS prints a difference of milliseconds with its sign.

@@ -98,9 +98,11 @@ func sfSlicesPerKind(total, window time.Duration) int {
 // after the switch and the one in flight when the window closes. After the
 // resets at a slice's start a worker has at least (users−1)×cycle+1 cart
 // logins left: its current user may be part-used, the others are empty.
+// One more is a reserve for users that are retired or await a reset that
+// failed.
 func sfUsersPerWorker(rate float64, concurrency int, slice time.Duration, cycle int) int {
 	perWorker := rate*1.5/float64(concurrency)*slice.Seconds() + 2
-	return 1 + max(1, int(math.Ceil((perWorker-1)/float64(cycle))))
+	return 2 + max(1, int(math.Ceil((perWorker-1)/float64(cycle))))
 }
 
 // cartLine is a line of a local cart as the login body carries it.
@@ -155,11 +157,21 @@ type sfUser struct {
 	// dirty says a login of it failed or answered otherwise than
 	// expected: what its cart holds is unknown until it is reset.
 	dirty bool
-	token string // "Bearer <access token>" of its latest login
+	// retired says it is not used again: a login of it timed out or
+	// answered merge_pending, so the server may still be merging into its
+	// cart (the request's work goes on, or the merge is retried in the
+	// background), or resetting it failed sfMaxResetFailures times.
+	retired bool
+	// failedResets counts its resets that failed.
+	failedResets int
+	token        string // "Bearer <access token>" of its latest login
 	// stored bounds the cart lines stored for it: those of every cart
 	// login since the reset, whether it succeeded or not.
 	stored int
 }
+
+// sfMaxResetFailures is how many failed resets retire a user.
+const sfMaxResetFailures = 3
 
 // newSFUsers returns workers×perWorker users whose addresses begin with
 // prefix, in groups of perWorker for each worker, with their login bodies
@@ -310,6 +322,7 @@ type sfRun struct {
 	lines, maxLines atomic.Int64
 	resets          atomic.Int64 // users emptied
 	resetFailures   atomic.Int64
+	retired         atomic.Int64 // users not used again
 	exhausted       atomic.Int64 // slices a worker spent without a usable user
 }
 
@@ -320,6 +333,7 @@ type sfResult struct {
 	Resets        int
 	ResetFailures int
 	Exhausted     int
+	Retired       int
 	MaxLines      int
 	ProfileErr    error // what went wrong with the profiles
 }
@@ -344,7 +358,7 @@ func (r *sfRun) run(ctx context.Context) sfResult {
 	wg.Wait()
 
 	res := sfResult{Windows: windows, ProfileErr: profErr, Resets: int(r.resets.Load()), ResetFailures: int(r.resetFailures.Load()),
-		Exhausted: int(r.exhausted.Load()), MaxLines: int(r.maxLines.Load())}
+		Exhausted: int(r.exhausted.Load()), Retired: int(r.retired.Load()), MaxLines: int(r.maxLines.Load())}
 	for w := range r.users {
 		res.Records = append(res.Records, records[w]...)
 	}
@@ -462,20 +476,38 @@ func (r *sfRun) worker(hc *fasthttp.HostClient, w int) []sfRecord {
 			}
 		}
 		if kind == sfCart {
-			u.stored += sfCartLines
 			r.addLines(sfCartLines)
 		}
-		switch {
-		case rec.Class != "":
-			// The merge may have happened or not: the cart is unknown
-			// until the user is reset.
-			u.dirty = true
-		case kind == sfCart:
-			u.count++
+		if u.answered(kind, rec.Class) {
+			r.retired.Add(1)
 		}
 		recs = append(recs, rec)
 	}
 	return recs
+}
+
+// answered keeps what u's login of kind, with outcome class ("" for
+// success), did to its cart, and reports whether it retired u.
+func (u *sfUser) answered(kind sfKind, class string) (retired bool) {
+	if kind == sfCart {
+		u.stored += sfCartLines
+	}
+	switch class {
+	case "":
+		if kind == sfCart {
+			u.count++
+		}
+	case classTimeout, classSFPending:
+		// The server may still change its cart: the request's work goes
+		// on after the timeout, a pending merge is retried.
+		u.retired = true
+		return true
+	default:
+		// The merge may have happened or not: the cart is unknown until
+		// the user is reset.
+		u.dirty = true
+	}
+	return false
 }
 
 // nextUsable returns the user logins go on with: the one at *cur if it
@@ -484,7 +516,7 @@ func (r *sfRun) worker(hc *fasthttp.HostClient, w int) []sfRecord {
 func nextUsable(users []*sfUser, cur *int, cycle int) *sfUser {
 	for range users {
 		u := users[*cur]
-		if !u.dirty && u.count < cycle {
+		if !u.dirty && !u.retired && u.count < cycle {
 			return u
 		}
 		*cur = (*cur + 1) % len(users)
@@ -493,7 +525,9 @@ func nextUsable(users []*sfUser, cur *int, cycle int) *sfUser {
 }
 
 // resetFull empties the cart and wishlist of each user that is full or
-// dirty, and records the requests.
+// dirty, and records the requests. After a failed reset it leaves the
+// others to the next slice, so that a switch stays short when the server
+// is struggling.
 func (r *sfRun) resetFull(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response, users []*sfUser, recs []sfRecord) []sfRecord {
 	send := func(method, path string, fill func()) string {
 		req.Reset()
@@ -515,8 +549,16 @@ func (r *sfRun) resetFull(hc *fasthttp.HostClient, req *fasthttp.Request, resp *
 		recs = append(recs, rec)
 		return rec.Class
 	}
+	failed := func(u *sfUser) []sfRecord {
+		r.resetFailures.Add(1)
+		if u.failedResets++; u.failedResets >= sfMaxResetFailures {
+			u.retired = true
+			r.retired.Add(1)
+		}
+		return recs
+	}
 	for _, u := range users {
-		if !u.dirty && u.count < r.cycle {
+		if u.retired || (!u.dirty && u.count < r.cycle) {
 			continue
 		}
 		if u.token == "" {
@@ -529,8 +571,7 @@ func (r *sfRun) resetFull(hc *fasthttp.HostClient, req *fasthttp.Request, resp *
 				}
 			}
 			if u.token == "" {
-				r.resetFailures.Add(1)
-				continue // still dirty: tried again at the next slice
+				return failed(u) // still dirty: tried again at the next slice
 			}
 		}
 		ok := true
@@ -542,8 +583,7 @@ func (r *sfRun) resetFull(hc *fasthttp.HostClient, req *fasthttp.Request, resp *
 			ok = ok && class == ""
 		}
 		if !ok {
-			r.resetFailures.Add(1)
-			continue // still dirty: tried again at the next slice
+			return failed(u) // still dirty: tried again at the next slice
 		}
 		r.lines.Add(-int64(u.stored))
 		u.count, u.dirty, u.stored = 0, false, 0
@@ -595,6 +635,10 @@ type sfKindTally struct {
 	// LinesBefore sums the lines of the carts its successful logins merged
 	// into (or, without a cart, read).
 	LinesBefore int
+	// InFlight is the mean number of its logins in flight during its
+	// windows: the concurrency the windows had, below the workers' when
+	// some waited for users.
+	InFlight float64
 }
 
 // tallySF sorts records into windows: a login answered within a window
@@ -607,9 +651,18 @@ func tallySF(windows []sfWindow, records []sfRecord) sfTally {
 	}
 	ok := make([]int, len(windows))
 	lat := make([][]time.Duration, 2)
+	var busy [2]time.Duration // logins' time in flight within their kind's windows
 	for _, rec := range records {
 		if rec.Reset && rec.Class != "" {
 			t.ResetErrors[rec.Class]++
+		}
+		if !rec.Reset {
+			start := rec.End.Add(-rec.Latency)
+			for _, w := range windows {
+				if w.Kind == rec.Kind && start.Before(w.End) && rec.End.After(w.From) {
+					busy[rec.Kind] += minTime(rec.End, w.End).Sub(maxTime(start, w.From))
+				}
+			}
 		}
 		j := -1
 		for i, w := range windows {
@@ -650,12 +703,30 @@ func tallySF(windows []sfWindow, records []sfRecord) sfTally {
 		}
 	}
 	for i := range t.Kinds {
-		t.Kinds[i].Sorted = latencies(lat[i : i+1])
-		if t.Kinds[i].Windows == 0 {
-			t.Kinds[i].ServerKnown = false
+		k := &t.Kinds[i]
+		k.Sorted = latencies(lat[i : i+1])
+		if k.Windows == 0 {
+			k.ServerKnown = false
+		}
+		if k.Wall > 0 {
+			k.InFlight = float64(busy[i]) / float64(k.Wall)
 		}
 	}
 	return t
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // sample is the kind's figures in the shape of the other phases'.
@@ -689,8 +760,9 @@ type sfOutcome struct {
 // about perKind.
 func (p storefrontPhase) run(ctx context.Context, hc *fasthttp.HostClient, setupConc int, perKind time.Duration) (sfOutcome, error) {
 	o := p.o
-	perWorker := sfUsersPerWorker(p.limit, o.Concurrency, o.SFSettle+o.SFWindow, o.SFCycle)
-	users := newSFUsers("shop-", o.Concurrency, perWorker, o.SFCycle)
+	conc := o.SFConcurrency
+	perWorker := sfUsersPerWorker(p.limit, conc, o.SFSettle+o.SFWindow, o.SFCycle)
+	users := newSFUsers("shop-", conc, perWorker, o.SFCycle)
 	probe := newSFUsers("shop-probe-", 1, 1, 1)[0][0]
 	all := []*sfUser{probe}
 	for _, us := range users {
@@ -709,7 +781,7 @@ func (p storefrontPhase) run(ctx context.Context, hc *fasthttp.HostClient, setup
 
 	n := 2 * sfSlicesPerKind(perKind, o.SFWindow)
 	p.progress("storefront: concurrency %d, %d slices (plain, cart, cart, plain, …), each a switch, %s of settling and a %s window",
-		o.Concurrency, n, o.SFSettle, o.SFWindow)
+		conc, n, o.SFSettle, o.SFWindow)
 	r := &sfRun{addr: p.addr, host: o.StorefrontHost, timeout: o.Timeout, serverPid: p.serverPid, cycle: o.SFCycle, slices: n,
 		settle: o.SFSettle, warmup: o.Warmup, window: o.SFWindow, users: users}
 	if p.prof != nil {
@@ -721,12 +793,14 @@ func (p storefrontPhase) run(ctx context.Context, hc *fasthttp.HostClient, setup
 	}
 	t := tallySF(res.Windows, res.Records)
 	fig := &StorefrontFigures{
-		TenantHost: o.StorefrontHost, Concurrency: o.Concurrency,
+		TenantHost: o.StorefrontHost, Concurrency: conc,
 		SlicesPerKind: n / 2, Order: "plain, cart, cart, plain, …", SettleSeconds: o.SFSettle.Seconds(), WindowSeconds: o.SFWindow.Seconds(),
-		Users: o.Concurrency * perWorker, UsersPerWorker: perWorker, Cycle: o.SFCycle, CartLines: sfCartLines, WishlistItems: sfWishlistItems,
+		Users: conc * perWorker, UsersPerWorker: perWorker, Cycle: o.SFCycle, CartLines: sfCartLines, WishlistItems: sfWishlistItems,
 		Case:           sfCase(o.SFCycle),
 		MaxStoredLines: res.MaxLines, Resets: res.Resets, ResetErrors: map[string]int(t.ResetErrors),
 		UnrecordedErrors: map[string]int(t.Unrecorded), Spill: t.Spill, Exhausted: res.Exhausted, ResetFailures: res.ResetFailures,
+		RetiredUsers:  res.Retired,
+		PlainInFlight: round(t.Kinds[sfPlain].InFlight, 1), CartInFlight: round(t.Kinds[sfCart].InFlight, 1),
 		PlainSliceCPUMS: roundAll(t.Kinds[sfPlain].PerLoginMS, 3), CartSliceCPUMS: roundAll(t.Kinds[sfCart].PerLoginMS, 3),
 	}
 	if len(res.Windows) > 0 {

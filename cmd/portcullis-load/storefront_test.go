@@ -65,11 +65,12 @@ func TestSFUsersPerWorker(t *testing.T) {
 		cycle int
 		want  int
 	}{
-		// 72×1.5/64×3 + 2 = 7.06 logins: the current user's 1 and 5 more each.
-		{"2 cores", 72, 64, 3 * time.Second, 5, 3},
-		{"slow: still a spare user", 1, 64, 3 * time.Second, 5, 2},
-		{"one login per reset", 72, 64, 3 * time.Second, 1, 8},
-		{"few workers", 72, 8, 3 * time.Second, 5, 10},
+		// 72×1.5/64×3 + 2 = 7.06 logins: the current user's 1 and 5 more
+		// each, and a reserve.
+		{"2 cores", 72, 64, 3 * time.Second, 5, 4},
+		{"slow: still a spare user", 1, 64, 3 * time.Second, 5, 3},
+		{"one login per reset", 72, 64, 3 * time.Second, 1, 9},
+		{"few workers", 72, 8, 3 * time.Second, 5, 11},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -79,7 +80,7 @@ func TestSFUsersPerWorker(t *testing.T) {
 				t.Errorf("sfUsersPerWorker = %d, want %d", got, tt.want)
 			}
 			perWorker := tt.rate * 1.5 / float64(tt.conc) * tt.slice.Seconds()
-			if capacity := float64((got-1)*tt.cycle + 1); capacity < perWorker+1 {
+			if capacity := float64((got-2)*tt.cycle + 1); capacity < perWorker+1 { // without the reserve
 				t.Errorf("%d users hold %.0f cart logins after a slice's resets, fewer than the %.1f a worker may make", got, capacity, perWorker+1)
 			}
 		})
@@ -226,18 +227,70 @@ func TestCheckSFAnswer(t *testing.T) {
 	}
 }
 
+func TestSFUserAnswered(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name                  string
+		kind                  sfKind
+		class                 string
+		count, stored         int
+		dirty, retired, wants bool
+	}{
+		{name: "a cart login merged", kind: sfCart, count: 3, stored: 60},
+		{name: "a plain login read", kind: sfPlain, count: 2, stored: 40},
+		{name: "a wrong cart: unknown until reset", kind: sfCart, class: classSFWrongSize, count: 2, stored: 60, dirty: true},
+		{name: "a 500: unknown until reset", kind: sfPlain, class: "500", count: 2, stored: 40, dirty: true},
+		{name: "a timeout: the server may still merge", kind: sfCart, class: classTimeout, count: 2, stored: 60, retired: true, wants: true},
+		{name: "merge pending: retried in the background", kind: sfCart, class: classSFPending, count: 2, stored: 60, retired: true, wants: true},
+		{name: "a plain login's timeout too", kind: sfPlain, class: classTimeout, count: 2, stored: 40, retired: true, wants: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			u := &sfUser{count: 2, stored: 40}
+			got := u.answered(tt.kind, tt.class)
+			if got != tt.wants || u.count != tt.count || u.stored != tt.stored || u.dirty != tt.dirty || u.retired != tt.retired {
+				t.Errorf("retired %v, count %d, stored %d, dirty %v, retired %v; want %v, %d, %d, %v, %v",
+					got, u.count, u.stored, u.dirty, u.retired, tt.wants, tt.count, tt.stored, tt.dirty, tt.retired)
+			}
+		})
+	}
+}
+
+func TestTallySFInFlight(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	at := func(ms int) time.Time { return t0.Add(time.Duration(ms) * time.Millisecond) }
+	login := func(kind sfKind, from, to int) sfRecord {
+		return sfRecord{Kind: kind, End: at(to), Latency: at(to).Sub(at(from))}
+	}
+	windows := []sfWindow{{Kind: sfPlain, From: at(1000), End: at(3000)}, {Kind: sfCart, From: at(5000), End: at(6000)}}
+	recs := []sfRecord{
+		login(sfPlain, 500, 2000),  // 1s in the window
+		login(sfPlain, 1500, 2500), // 1s
+		login(sfPlain, 2500, 4000), // 0.5s, answered after the window
+		login(sfCart, 4500, 7000),  // the whole cart window
+		login(sfCart, 1000, 2000),  // a cart login in a plain window: not plain's
+		{Reset: true, End: at(2000), Latency: time.Second},
+	}
+	got := tallySF(windows, recs)
+	if p, c := got.Kinds[sfPlain].InFlight, got.Kinds[sfCart].InFlight; p != 1.25 || c != 1 {
+		t.Errorf("in flight: plain %v, cart %v; want 1.25 (2.5s over 2s), 1", p, c)
+	}
+}
+
 func TestNextUsable(t *testing.T) {
 	t.Parallel()
-	users := []*sfUser{{count: 5}, {dirty: true}, {count: 2}, {count: 0}}
+	users := []*sfUser{{count: 5}, {dirty: true}, {count: 2, retired: true}, {count: 2}, {count: 0}}
 	cur := 0
-	if u := nextUsable(users, &cur, 5); u != users[2] || cur != 2 {
-		t.Fatalf("got user %d, want the first with room and known (2)", cur)
-	}
-	users[2].count = 5
 	if u := nextUsable(users, &cur, 5); u != users[3] || cur != 3 {
-		t.Fatalf("got user %d, want 3", cur)
+		t.Fatalf("got user %d, want the first with room, known and not retired (3)", cur)
 	}
-	users[3].dirty = true
+	users[3].count = 5
+	if u := nextUsable(users, &cur, 5); u != users[4] || cur != 4 {
+		t.Fatalf("got user %d, want 4", cur)
+	}
+	users[4].dirty = true
 	if u := nextUsable(users, &cur, 5); u != nil {
 		t.Errorf("got a user when all are full or dirty")
 	}
@@ -436,6 +489,7 @@ func testStorefrontReport() *Report {
 		TenantHost: "bench-shop.localhost", Concurrency: 64, SlicesPerKind: 10, Order: "plain, cart, cart, plain, …",
 		SettleSeconds: 1, WindowSeconds: 2, MeanGapSeconds: 2.5, MaxGapSeconds: 4,
 		Users: 192, UsersPerWorker: 3, Cycle: 5, CartLines: sfCartLines, WishlistItems: sfWishlistItems, Case: sfCase(5),
+		PlainInFlight: 63.5, CartInFlight: 40, Exhausted: 12, ResetFailures: 3, RetiredUsers: 5,
 		MeanLinesBefore: ptr(39.5), MaxStoredLines: 6400, Resets: 120, ResetErrors: map[string]int{}, UnrecordedErrors: map[string]int{classTimeout: 3},
 		PlainSliceCPUMS: []float64{45, 45.5}, CartSliceCPUMS: []float64{46, 47},
 	}
@@ -466,6 +520,10 @@ func TestReportStorefront(t *testing.T) {
 			"        plain logins log the same users in without a cart and read carts of the same sizes; at most 6400 cart lines stored\n",
 		"merge:  storefront +cart ×64 − storefront login ×64 = 1.20ms server CPU per login (standard error 0.56ms over the slices); target ≤1.00ms: miss\n",
 		"        of which store stand-in 11.6ms, redis stand-in 0.00ms, GC and runtime 0.00ms, Portcullis −10.4ms (the two kinds' CPU splits)\n",
+		"        mean logins in flight in the windows: 63.5 plain, 40.0 cart, of 64 workers\n",
+		"note:   storefront: fewer logins were in flight than the 64 workers (in 12 slices a worker had no user",
+		"note:   storefront: 3 resets failed (their users were tried again at the next slice); 5 users were retired\n",
+		"note:   storefront: 3 requests timed out or answered merge_pending: the server was overloaded",
 		"errors: storefront +cart ×64: 200:wrong_cart 2",
 		"errors: storefront logins answered outside the windows: transport:timeout 3",
 	} {
@@ -503,19 +561,32 @@ func TestReportStorefront(t *testing.T) {
 	if cart["server_cpu_per_login_ms"] != 45.2 || cart["cpu_per_login_beyond_hash_ms"] != 15.2 || cart["verdict"] != "miss" {
 		t.Errorf("cart phase: cpu %v, beyond %v, verdict %v", cart["server_cpu_per_login_ms"], cart["cpu_per_login_beyond_hash_ms"], cart["verdict"])
 	}
-	sf := doc.Storefront
+	sfDoc := doc.Storefront
 	for k, v := range map[string]any{
 		"merge_cpu_ms": 1.2, "merge_cpu_ms_stderr": 0.559, "target_ms": 1.0, "verdict": "miss", "tenant_host": "bench-shop.localhost",
 		"concurrency": 64.0, "slices_per_kind": 10.0, "cart_lines_per_login": 20.0, "wishlist_items_per_login": 10.0,
 		"cart_logins_between_resets": 5.0, "mean_cart_lines_before_merge": 39.5, "max_cart_lines_stored": 6400.0,
+		"plain_mean_in_flight": 63.5, "cart_mean_in_flight": 40.0, "retired_users": 5.0, "worker_slices_without_user": 12.0,
 	} {
-		if sf[k] != v {
-			t.Errorf("storefront.%s = %v, want %v", k, sf[k], v)
+		if sfDoc[k] != v {
+			t.Errorf("storefront.%s = %v, want %v", k, sfDoc[k], v)
 		}
 	}
 	for _, k := range []string{"case", "merge_cpu_split", "plain_slice_cpu_per_login_ms", "cart_slice_cpu_per_login_ms", "unrecorded_errors", "reset_errors", "spill", "mean_gap_seconds"} {
-		if _, ok := sf[k]; !ok {
+		if _, ok := sfDoc[k]; !ok {
 			t.Errorf("storefront lacks %q", k)
+		}
+	}
+
+	// A healthy run has none of the notes.
+	healthy := testStorefrontReport()
+	sf := healthy.Storefront
+	sf.PlainInFlight, sf.CartInFlight, sf.Exhausted, sf.ResetFailures, sf.RetiredUsers, sf.UnrecordedErrors = 63, 62, 0, 0, 0, map[string]int{}
+	b.Reset()
+	healthy.writeTable(&b)
+	for _, unwanted := range []string{"fewer logins were in flight", "resets failed", "overloaded", "answered inside a window"} {
+		if strings.Contains(b.String(), unwanted) {
+			t.Errorf("a healthy run's table says %q:\n%s", unwanted, b.String())
 		}
 	}
 
@@ -593,10 +664,11 @@ func TestParseFlagsStorefront(t *testing.T) {
 // them: it keeps each user's cart and wishlist sizes, adds a login's local
 // ones (the harness's ids are always new), and empties them on a PUT.
 type fakeShop struct {
-	mu    sync.Mutex
-	lines map[string]int
-	items map[string]int
-	puts  int
+	mu     sync.Mutex
+	lines  map[string]int
+	items  map[string]int
+	puts   int
+	broken map[string]bool // users whose PUTs answer 503
 }
 
 func (f *fakeShop) handle(ctx *fasthttp.RequestCtx) {
@@ -630,6 +702,10 @@ func (f *fakeShop) handle(ctx *fasthttp.RequestCtx) {
 			ctx.SetStatusCode(fasthttp.StatusUnauthorized)
 			return
 		}
+		if f.broken[email] {
+			ctx.SetStatusCode(fasthttp.StatusServiceUnavailable)
+			return
+		}
 		if path == pathCart {
 			f.lines[email] = 0
 		} else {
@@ -642,27 +718,77 @@ func (f *fakeShop) handle(ctx *fasthttp.RequestCtx) {
 	}
 }
 
+// startFakeShop serves shop on a port of 127.0.0.1, each request after
+// delay.
+func startFakeShop(t *testing.T, shop *fakeShop, delay time.Duration) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		time.Sleep(delay)
+		shop.handle(ctx)
+	}}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+	return ln.Addr().String()
+}
+
+func TestSFResetFull(t *testing.T) {
+	t.Parallel()
+	users := newSFUsers("shop-", 1, 4, 2)[0]
+	shop := &fakeShop{lines: map[string]int{}, items: map[string]int{}, broken: map[string]bool{users[1].Email: true}}
+	r := &sfRun{addr: startFakeShop(t, shop, 0), host: "shop.test", timeout: 5 * time.Second, cycle: 2}
+	hc := newClient(r.addr, 1, r.timeout)
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+
+	// 0: full; 1: dirty, and its PUTs fail; 2: full, never logged in (no
+	// token); 3: part-used, left alone.
+	tok := func(u *sfUser) string { return "Bearer t:" + u.Email }
+	users[0].count, users[0].stored, users[0].token = 2, 40, tok(users[0])
+	users[1].count, users[1].dirty, users[1].stored, users[1].token = 1, true, 40, tok(users[1])
+	users[2].count, users[2].stored = 2, 40
+	users[3].count, users[3].stored, users[3].token = 1, 20, tok(users[3])
+	r.lines.Store(140)
+
+	recs := r.resetFull(hc, req, resp, users, nil)
+	if users[0].count != 0 || users[0].stored != 0 || !users[1].dirty || users[1].failedResets != 1 || users[2].count != 2 {
+		t.Fatalf("after one switch: user 0 count %d stored %d, user 1 dirty %v failed %d, user 2 count %d; "+
+			"want 0 emptied, 1 failed, 2 left to the next switch", users[0].count, users[0].stored, users[1].dirty, users[1].failedResets, users[2].count)
+	}
+	if len(recs) != 4 || recs[2].Class != "503" || !recs[2].Reset {
+		t.Errorf("records %+v, want 2 PUTs of user 0 and 2 failed ones of user 1", recs)
+	}
+	if r.resets.Load() != 1 || r.resetFailures.Load() != 1 || r.lines.Load() != 100 {
+		t.Errorf("resets %d, failures %d, lines %d; want 1, 1, 100", r.resets.Load(), r.resetFailures.Load(), r.lines.Load())
+	}
+	_ = r.resetFull(hc, req, resp, users, nil)
+	_ = r.resetFull(hc, req, resp, users, nil)
+	if !users[1].retired || r.retired.Load() != 1 {
+		t.Fatalf("user 1 retired %v after %d failed resets", users[1].retired, users[1].failedResets)
+	}
+	_ = r.resetFull(hc, req, resp, users, nil)
+	if users[2].count != 0 || users[2].token != tok(users[2]) || users[3].count != 1 || r.resets.Load() != 2 {
+		t.Errorf("user 2 count %d token %q, user 3 count %d, resets %d; want 2 logged in for a token and emptied, 3 left alone, 2 resets",
+			users[2].count, users[2].token, users[3].count, r.resets.Load())
+	}
+}
+
 // TestSFRunAgainstFake runs the phase's loop against fakeShop: every
 // answer matches what the harness expects, full users are emptied, and no
 // request of another kind is answered inside a window.
 func TestSFRunAgainstFake(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	shop := &fakeShop{lines: map[string]int{}, items: map[string]int{}}
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		time.Sleep(20 * time.Millisecond) // a login takes a while: a worker makes a few in a slice
-		shop.handle(ctx)
-	}}
-	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	addr := startFakeShop(t, shop, 20*time.Millisecond) // a login takes a while: a worker makes a few in a slice
 
 	// A slice's settling and window hold about 6 logins of a worker: its 4
 	// users hold at least 7 cart logins after the resets.
 	const workers, perWorker, cycle = 3, 4, 2
-	r := &sfRun{addr: ln.Addr().String(), host: "shop.test", timeout: 5 * time.Second, cycle: cycle, slices: 4,
+	r := &sfRun{addr: addr, host: "shop.test", timeout: 5 * time.Second, cycle: cycle, slices: 4,
 		settle: 20 * time.Millisecond, window: 100 * time.Millisecond, users: newSFUsers("shop-", workers, perWorker, cycle)}
 	res := r.run(context.Background())
 	if len(res.Windows) != 4 {
@@ -675,8 +801,8 @@ func TestSFRunAgainstFake(t *testing.T) {
 	}
 	tally := tallySF(res.Windows, res.Records)
 	for _, k := range []sfKind{sfPlain, sfCart} {
-		if kt := tally.Kinds[k]; kt.OK == 0 || kt.Errors.Total() != 0 {
-			t.Errorf("%s: %d ok, errors %v", k, kt.OK, kt.Errors)
+		if kt := tally.Kinds[k]; kt.OK == 0 || kt.Errors.Total() != 0 || kt.InFlight < 2.5 || kt.InFlight > 3.01 {
+			t.Errorf("%s: %d ok, errors %v, %.2f in flight (of 3 workers)", k, kt.OK, kt.Errors, kt.InFlight)
 		}
 	}
 	if tally.Spill != 0 || tally.Unrecorded.Total() != 0 || tally.ResetErrors.Total() != 0 {
