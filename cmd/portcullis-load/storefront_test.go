@@ -785,9 +785,11 @@ func TestSFRunAgainstFake(t *testing.T) {
 	shop := &fakeShop{lines: map[string]int{}, items: map[string]int{}}
 	addr := startFakeShop(t, shop, 20*time.Millisecond) // a login takes a while: a worker makes a few in a slice
 
-	// A slice's settling and window hold about 6 logins of a worker: its 4
-	// users hold at least 7 cart logins after the resets.
-	const workers, perWorker, cycle = 3, 4, 2
+	// A slice's settling and window hold about 6 logins of a worker, and
+	// it goes on while the others reset theirs at the switch (two PUTs
+	// of 20 ms per full user): its 8 users hold at least 15 cart logins
+	// after the resets.
+	const workers, perWorker, cycle = 3, 8, 2
 	r := &sfRun{addr: addr, host: "shop.test", timeout: 5 * time.Second, cycle: cycle, slices: 4,
 		settle: 20 * time.Millisecond, window: 100 * time.Millisecond, users: newSFUsers("shop-", workers, perWorker, cycle)}
 	res := r.run(context.Background())
