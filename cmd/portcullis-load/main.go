@@ -12,9 +12,13 @@
 //     this process (beside cores ÷ the time of one hash alone), and
 //     password logins at 2×cores and at the high concurrency against it,
 //     with the server CPU per login and per login beyond the CPU of a hash;
-//   - the server's peak resident memory in a storm of concurrent logins.
+//   - the server's peak resident memory in a storm of concurrent logins;
+//   - on a storefront tenant, password logins without and with a local
+//     cart to merge, alternated in short slices, and what the merge adds
+//     to the server CPU per login (storefront.go).
 //
-// It prints a table and writes the same figures to a JSON file. See -h.
+// -phases selects the groups of phases to run. The command prints a table
+// and writes the same figures to a JSON file. See -h.
 package main
 
 import (
@@ -28,6 +32,8 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,7 +67,73 @@ type options struct {
 	Hash        tenant.HashParams
 	JSON        string
 	ProfileDir  string
+	Phases      phaseSet
+	// The storefront phase: its tenant's host, each slice's settling time
+	// and recorded window, and the cart logins of a user between resets.
+	StorefrontHost string
+	SFConcurrency  int
+	SFSettle       time.Duration
+	SFWindow       time.Duration
+	SFCycle        int
 }
+
+// The groups of phases -phases selects from, in the order they run.
+const (
+	groupCeiling    = "ceiling"
+	groupMe         = "me"
+	groupLogin      = "login"
+	groupSMS        = "sms"
+	groupStorm      = "storm"
+	groupStorefront = "storefront"
+)
+
+var allGroups = []string{groupCeiling, groupMe, groupLogin, groupSMS, groupStorm, groupStorefront}
+
+// phaseSet is the groups of phases a run makes.
+type phaseSet map[string]bool
+
+// parsePhases reads -phases: "all", or group names separated by commas.
+func parsePhases(v string) (phaseSet, error) {
+	set := phaseSet{}
+	for _, g := range strings.Split(v, ",") {
+		g = strings.TrimSpace(g)
+		switch {
+		case g == "all":
+			for _, a := range allGroups {
+				set[a] = true
+			}
+		case slices.Contains(allGroups, g):
+			set[g] = true
+		case g == "":
+		default:
+			return nil, fmt.Errorf("-phases: unknown phase %q (known: all, %s)", g, strings.Join(allGroups, ", "))
+		}
+	}
+	if len(set) == 0 {
+		return nil, errors.New("-phases: no phase")
+	}
+	return set, nil
+}
+
+// list returns the groups in the order they run.
+func (s phaseSet) list() []string {
+	var out []string
+	for _, g := range allGroups {
+		if s[g] {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// needUsers reports whether a phase of s uses the users of the setup.
+func (s phaseSet) needUsers() bool {
+	return s[groupCeiling] || s[groupMe] || s[groupLogin] || s[groupStorm]
+}
+
+// needHash reports whether a phase of s needs the hash measurements: the
+// hash-bound limit, and the CPU of a hash that "beyond the hash" subtracts.
+func (s phaseSet) needHash() bool { return s[groupLogin] || s[groupStorm] || s[groupStorefront] }
 
 // Phase lengths as multiples of -duration: the issue's 15 s for the /me
 // phases and the ceiling, 20 s for logins, about 5 s for the storm.
@@ -99,8 +171,14 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.UintVar(&iter, "hash-iterations", uint(def.Iterations), "argon2id iterations of the tenant")
 	fs.UintVar(&par, "hash-parallelism", uint(def.Parallelism), "argon2id parallelism of the tenant")
 	fs.Float64Var(&o.SMSRate, "sms-rate", 80, "mode A: SMS logins per second the SMS phase is expected to reach; the setup registers an account with its own phone number\nfor each login that rate allows in the phase and its warm-up (×1.25, +concurrency), and the phase ends early if they run out\n(raise it then); 0 skips the phase")
+	phases := fs.String("phases", "all", "phases to run, separated by commas: "+strings.Join(allGroups, ", ")+", or all. The setup's users are registered for\nceiling, me, login and storm, the hash measured for login, storm and storefront; me without ceiling has no ratio")
+	fs.StringVar(&o.StorefrontHost, "storefront-host", "bench-shop.localhost", "Host header selecting the storefront phase's tenant. Mode A creates it (tenant bench-shop: the bench tenant's settings\nand storefront: {enabled: true}); in mode B it must exist, be a storefront with the default limits, allow password login\nand have throttling limits far above the load")
+	fs.IntVar(&o.SFConcurrency, "storefront-concurrency", 64, "storefront phase: concurrency of both kinds of login")
+	fs.DurationVar(&o.SFWindow, "storefront-window", 2*time.Second, "storefront phase: the recorded window of each slice; the slices of each kind add up to about 4/3 of -duration")
+	fs.DurationVar(&o.SFSettle, "storefront-settle", time.Second, "storefront phase: once every worker has switched to a slice's kind (its login of the other kind answered, its full\ncarts emptied), this long before the slice's window opens (the first slice's: at least -warmup)")
+	fs.IntVar(&o.SFCycle, "storefront-cycle", 5, fmt.Sprintf("storefront phase: cart logins of a user between two resets of its cart and wishlist (1 to %d): its k-th merges %d lines\ninto a cart of (k−1)×%d", tenant.DefaultStorefront().MaxLines/sfCartLines, sfCartLines, sfCartLines))
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
-	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase is profiled in mode A in any case (without -profile into a temporary file), to split its server CPU")
+	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase and each window of the storefront phase (DIR/<phase>.<slice>.cpu.pprof) are profiled in mode A in any\ncase (without -profile into a temporary directory), to split their server CPU")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis-load [flags]
 
@@ -116,17 +194,20 @@ throttling limits far above the load, no SMS provider: codes go to the dev
 outbox), and stops it with SIGTERM at the end. Mode B (-url)
 loads a running server instead. Only 127.0.0.1 is ever loaded.
 
-Phases: setup (register -users users; log each in for an access token, an
-app token and a session cookie), the bare Fiber ceiling, GET /auth/v1/me
-with each credential, the argon2id hash time alone and the rate of as many
-hashes at once as cores (the hash-bound limit), logins at 2×cores and at
--concurrency, SMS logins at -concurrency (mode A: send, the code from the
-dev outbox, verify; each with its own number, registered in the setup; the
-server's CPU profile of it splits its CPU per login into the store and Redis
-stand-ins, GC and runtime, and Portcullis), and
-a storm of -storm concurrent logins while the server's
-VmRSS is sampled every 10 ms. Exit status: 0 when the run completed (missed
-targets included), 1 when it failed, 2 for bad flags.
+Phases (-phases selects them): setup (register -users users; log each in
+for an access token, an app token and a session cookie), the bare Fiber
+ceiling, GET /auth/v1/me with each credential, the argon2id hash time alone
+and the rate of as many hashes at once as cores (the hash-bound limit),
+logins at 2×cores and at -concurrency, SMS logins at -concurrency (mode A:
+send, the code from the dev outbox, verify; each with its own number,
+registered in the setup; the server's CPU profile of it splits its CPU per
+login into the store and Redis stand-ins, GC and runtime, and Portcullis), a
+storm of -storm concurrent logins while the server's VmRSS is sampled every
+10 ms, and the storefront phase: on the tenant -storefront-host, logins
+without a cart and logins with a 20-line local cart and 10 wishlist items
+at -storefront-concurrency, alternated in slices, and the difference of their server
+CPU per login, the merge's cost. Exit status: 0 when the run completed
+(missed targets included), 1 when it failed, 2 for bad flags.
 
 Flags:
 `)
@@ -139,11 +220,16 @@ Flags:
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
 	o.Hash = tenant.HashParams{MemoryKiB: uint32(mem), Iterations: uint32(iter), Parallelism: uint8(par)}
+	var err error
+	if o.Phases, err = parsePhases(*phases); err != nil {
+		return o, err
+	}
+	sfd := tenant.DefaultStorefront()
 	switch {
 	case o.Users < 1:
 		return o, errors.New("-users must be at least 1")
-	case o.Concurrency < 1 || o.Storm < 1:
-		return o, errors.New("-concurrency and -storm must be at least 1")
+	case o.Concurrency < 1 || o.Storm < 1 || o.SFConcurrency < 1:
+		return o, errors.New("-concurrency, -storm and -storefront-concurrency must be at least 1")
 	case o.Duration <= 0 || o.Warmup < 0 || o.Timeout <= 0:
 		return o, errors.New("-duration and -timeout must be positive, -warmup not negative")
 	case o.SMSRate < 0:
@@ -152,6 +238,10 @@ Flags:
 		return o, errors.New("-hash-samples and -max-requests must be at least 1")
 	case mem > 1<<32-1 || iter > 1<<32-1 || par < 1 || par > 255:
 		return o, errors.New("argon2id parameters out of range")
+	case o.SFWindow <= 0 || o.SFSettle < 0:
+		return o, errors.New("-storefront-window must be positive, -storefront-settle not negative")
+	case o.SFCycle < 1 || o.SFCycle*sfCartLines > sfd.MaxLines || o.SFCycle*sfWishlistItems > sfd.MaxWishlist:
+		return o, fmt.Errorf("-storefront-cycle must be between 1 and %d: the carts must stay within max_lines %d", sfd.MaxLines/sfCartLines, sfd.MaxLines)
 	}
 	if o.URL != "" && o.ProfileDir != "" {
 		return o, errors.New("-profile needs mode A: set pprof_listen on the server of mode B and profile it with go tool pprof")
@@ -222,23 +312,27 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		Machine: Machine{Cores: cores, GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 			OS: runtime.GOOS, Arch: runtime.GOARCH, ClockTicks: clockTicks},
 		Settings: Settings{
-			Users: o.Users, Concurrency: o.Concurrency, StormConcurrency: o.Storm,
+			Phases: o.Phases.list(), Users: o.Users, Concurrency: o.Concurrency, StormConcurrency: o.Storm,
 			MeSeconds: o.Duration.Seconds(), SMSSeconds: scale(o.Duration, smsScale).Seconds(), SMSRate: o.SMSRate, LoginSeconds: scale(o.Duration, loginScale).Seconds(), StormSeconds: scale(o.Duration, stormScale).Seconds(),
 			WarmupSeconds: o.Warmup.Seconds(), TimeoutSeconds: o.Timeout.Seconds(),
 		},
 	}
 
 	// The server: started (mode A) or given (mode B).
-	// prof profiles the /me and login phases (-profile), smsProf the SMS
-	// phase, always in mode A: its report splits the server's CPU by the
-	// profile (the file goes to -profile DIR, or to a temporary directory
-	// removed at the end).
+	// prof profiles the /me and login phases (-profile), splitProf the SMS
+	// phase and the storefront phase's windows, always in mode A: their
+	// report splits the server's CPU by the profile (the files go to
+	// -profile DIR, or to a temporary directory removed at the end).
 	var srv *child
-	var prof, smsProf *profiler
+	var prof, splitProf *profiler
 	addr := ""
+	runSMS := o.Phases[groupSMS] && o.SMSRate > 0
 	if o.URL == "" {
 		settings := serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel}
-		if o.ProfileDir != "" || o.SMSRate > 0 {
+		if o.Phases[groupStorefront] {
+			settings.StorefrontHost = o.StorefrontHost
+		}
+		if o.ProfileDir != "" || runSMS || o.Phases[groupStorefront] {
 			pa, err := freeLoopbackAddr()
 			if err != nil {
 				return nil, err
@@ -249,14 +343,14 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 					return nil, err
 				}
 				prof = &profiler{Addr: pa, Dir: o.ProfileDir}
-				smsProf = prof
+				splitProf = prof
 			} else {
 				dir, err := os.MkdirTemp("", "portcullis-load-profile-")
 				if err != nil {
 					return nil, err
 				}
 				defer os.RemoveAll(dir)
-				smsProf = &profiler{Addr: pa, Dir: dir, CPUOnly: true}
+				splitProf = &profiler{Addr: pa, Dir: dir, CPUOnly: true}
 			}
 		}
 		progress("starting %s", o.Server)
@@ -285,22 +379,26 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	// Setup.
 	setupClient := client{hc: newClient(addr, 2*cores, o.Timeout), host: o.TenantHost, timeout: o.Timeout}
 	defer setupClient.hc.CloseIdleConnections()
-	users := newUsers(o.Users)
-	t0 := time.Now()
-	if err := setUp(ctx, setupClient, users, 2*cores); err != nil {
-		return nil, failed("setup", err)
+	var users []*user
+	if o.Phases.needUsers() {
+		users = newUsers(o.Users)
+		t0 := time.Now()
+		if err := setUp(ctx, setupClient, users, 2*cores); err != nil {
+			return nil, failed("setup", err)
+		}
+		if err := checkMe(setupClient, users[0]); err != nil {
+			return nil, failed("setup check", err)
+		}
+		rep.Setup = SetupFigures{Users: len(users), Seconds: round(time.Since(t0).Seconds(), 3)}
+		progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
 	}
-	if err := checkMe(setupClient, users[0]); err != nil {
-		return nil, failed("setup check", err)
-	}
-	rep.Setup = SetupFigures{Users: len(users), Seconds: round(time.Since(t0).Seconds(), 3)}
-	progress("setup: %d users registered, each logged in for a bearer token, an app token and a cookie (%.1fs)", len(users), rep.Setup.Seconds)
 
 	// The SMS phase's accounts: one phone number for each login it can
 	// make, since the engine sends one code per number per 60 s.
 	var sms *smsLogins
 	smsDur := scale(o.Duration, smsScale)
 	switch {
+	case !o.Phases[groupSMS]:
 	case o.SMSRate == 0:
 		progress("sms: skipped (-sms-rate 0)")
 	case o.URL != "":
@@ -363,20 +461,23 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	bearer := me("Authorization", func(u *user) string { return u.Bearer })
 
 	// 1. The ceiling, with the very requests of the Bearer phase.
-	bare, err := startBare(ctx)
-	if err != nil {
-		return nil, err
-	}
-	progress("ceiling: bare Fiber handler at %s, concurrency %d, %s", bare.Addr, o.Concurrency, o.Duration)
-	defer bare.stop()
-	bareRunner := runner{Addr: bare.Addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: bare.Pid()}
-	s := bareRunner.run(ctx, phase{Name: phaseCeiling, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: bearer})
-	bare.stop()
-	ceiling := record(phaseCeiling, "ceiling (bare Fiber)", o.Concurrency, s)
-	ceilingRPS := ceiling.RPS
-	ceiling.setRatio("ceiling", ceilingRPS)
-	if ceiling.ErrorsTotal > 0 || ceilingRPS == 0 {
-		return nil, fmt.Errorf("the bare ceiling had %d errors (%s) and %.1f req/s: no credible reference", ceiling.ErrorsTotal, errorCounts(ceiling.Errors), ceilingRPS)
+	var ceilingRPS float64
+	if o.Phases[groupCeiling] {
+		bare, err := startBare(ctx)
+		if err != nil {
+			return nil, err
+		}
+		progress("ceiling: bare Fiber handler at %s, concurrency %d, %s", bare.Addr, o.Concurrency, o.Duration)
+		defer bare.stop()
+		bareRunner := runner{Addr: bare.Addr, Timeout: o.Timeout, MaxRequests: o.MaxRequests, ServerPid: bare.Pid()}
+		s := bareRunner.run(ctx, phase{Name: phaseCeiling, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: o.Duration, Fill: bearer})
+		bare.stop()
+		ceiling := record(phaseCeiling, "ceiling (bare Fiber)", o.Concurrency, s)
+		ceilingRPS = ceiling.RPS
+		ceiling.setRatio("ceiling", ceilingRPS)
+		if ceiling.ErrorsTotal > 0 || ceilingRPS == 0 {
+			return nil, fmt.Errorf("the bare ceiling had %d errors (%s) and %.1f req/s: no credible reference", ceiling.ErrorsTotal, errorCounts(ceiling.Errors), ceilingRPS)
+		}
 	}
 
 	// 2 and 3. GET /auth/v1/me with each credential.
@@ -388,6 +489,9 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		{phaseToken, "/me Token", me("Authorization", func(u *user) string { return u.AppToken })},
 		{phaseCookie, "/me cookie", me("Cookie", func(u *user) string { return u.Cookie })},
 	} {
+		if !o.Phases[groupMe] {
+			break
+		}
 		if err := alive(); err != nil {
 			return nil, err
 		}
@@ -402,21 +506,25 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 
 	// 4. The hash-bound limit, with the server idle.
-	if err := alive(); err != nil {
-		return nil, err
+	var par hashRate
+	var limit float64
+	if o.Phases.needHash() {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		ht, err := measureHash(ctx, o.Hash, o.HashSamples)
+		if err != nil {
+			return nil, fmt.Errorf("timing argon2id: %w", err)
+		}
+		par, err = measureHashRate(ctx, o.Hash, cores, o.HashSamples)
+		if err != nil {
+			return nil, fmt.Errorf("timing argon2id: %w", err)
+		}
+		rep.Hash = hashFigures(cores, ht, par)
+		limit = rep.Hash.LimitPerSecond
+		progress("hash: alone %s (%s CPU) → %.1f/s on %d cores; %d at once %s each (%s CPU) → limit %.1f logins/s",
+			fmtDur(ht.Median), fmtDur(ht.CPU), rep.Hash.SingleLimitPerSecond, cores, cores, fmtDur(par.Median), fmtDur(par.CPU), limit)
 	}
-	ht, err := measureHash(ctx, o.Hash, o.HashSamples)
-	if err != nil {
-		return nil, fmt.Errorf("timing argon2id: %w", err)
-	}
-	par, err := measureHashRate(ctx, o.Hash, cores, o.HashSamples)
-	if err != nil {
-		return nil, fmt.Errorf("timing argon2id: %w", err)
-	}
-	rep.Hash = hashFigures(cores, ht, par)
-	limit := rep.Hash.LimitPerSecond
-	progress("hash: alone %s (%s CPU) → %.1f/s on %d cores; %d at once %s each (%s CPU) → limit %.1f logins/s",
-		fmtDur(ht.Median), fmtDur(ht.CPU), rep.Hash.SingleLimitPerSecond, cores, cores, fmtDur(par.Median), fmtDur(par.CPU), limit)
 
 	// 5. Password logins.
 	login := func(req *fasthttp.Request, w, i int) {
@@ -431,6 +539,9 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		name string
 		conc int
 	}{{phaseLoginLow, 2 * cores}, {phaseLoginHi, o.Concurrency}} {
+		if !o.Phases[groupLogin] {
+			break
+		}
 		if err := alive(); err != nil {
 			return nil, err
 		}
@@ -451,15 +562,15 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		label := fmt.Sprintf("sms login ×%d", o.Concurrency)
 		progress("%s: %s, %d numbers", label, smsDur, sms.left())
-		s := profiled(phaseSMS, smsProf, phase{Name: phaseSMS, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: smsDur, Do: sms.do})
+		s := profiled(phaseSMS, splitProf, phase{Name: phaseSMS, Concurrency: o.Concurrency, Warmup: o.Warmup, Duration: smsDur, Do: sms.do})
 		f := record(phaseSMS, label, o.Concurrency, s)
-		f.ServerProfiled = smsProf != nil
+		f.ServerProfiled = splitProf != nil
 		f.setSMS(s, sms.completedWithin(s.From, s.End), sms.started.Load(), sms.requests.Load(), sms.polls.Load(), sms.left() == 0)
-		if smsProf != nil && s.ProfileErr == nil {
+		if splitProf != nil && s.ProfileErr == nil {
 			// The profile starts with the recording and lasts the phase's
 			// length rounded to whole seconds; the /proc figure is of the
 			// recording too: nearly the same interval.
-			split, err := readCPUSplit(filepath.Join(smsProf.Dir, phaseSMS+".cpu.pprof"))
+			split, err := readCPUSplit(filepath.Join(splitProf.Dir, phaseSMS+".cpu.pprof"))
 			if err != nil {
 				progress("%s: no CPU split: %v", label, err)
 			} else {
@@ -473,25 +584,63 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	}
 
 	// 7. The storm, while sampling the server's memory.
-	if err := alive(); err != nil {
-		return nil, err
+	if o.Phases[groupStorm] {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		var baseline *float64
+		if rep.Server.Pid > 0 {
+			if rss, err := procRSS(rep.Server.Pid); err == nil {
+				baseline = ptr(round(float64(rss)/(1<<20), 1))
+			}
+		}
+		stormDur := scale(o.Duration, stormScale)
+		progress("storm: %d concurrent logins for %s", o.Storm, stormDur)
+		s := serverRunner.run(ctx, phase{Name: phaseStorm, Concurrency: o.Storm, Duration: stormDur, Fill: login, SampleRSS: true})
+		f := record(phaseStorm, fmt.Sprintf("login storm ×%d", o.Storm), o.Storm, s)
+		f.setRatio("hash_limit", limit)
+		if s.PeakRSS > 0 {
+			f.PeakRSSMiB = ptr(round(float64(s.PeakRSS)/(1<<20), 1))
+			f.BaselineRSSMiB = baseline
+		}
+		f.judgeStorm()
 	}
-	var baseline *float64
-	if rep.Server.Pid > 0 {
-		if rss, err := procRSS(rep.Server.Pid); err == nil {
-			baseline = ptr(round(float64(rss)/(1<<20), 1))
+
+	// 8. Storefront logins without and with a local cart, alternated. It
+	// runs last, so that the carts it leaves in the store weigh on no other
+	// phase.
+	if o.Phases[groupStorefront] {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		sf := storefrontPhase{o: o, addr: addr, serverPid: rep.Server.Pid, limit: limit, progress: progress, prof: splitProf}
+		out, err := sf.run(ctx, setupClient.hc, 2*cores, loginDur)
+		if err != nil {
+			return nil, failed("storefront phase", err)
+		}
+		for _, k := range []struct {
+			name, label string
+			s           sample
+			split       *cpuSplit
+		}{
+			{phaseSFPlain, fmt.Sprintf("storefront login ×%d", o.SFConcurrency), out.Plain, out.PlainSplit},
+			{phaseSFCart, fmt.Sprintf("storefront +cart ×%d", o.SFConcurrency), out.Cart, out.CartSplit},
+		} {
+			f := record(k.name, k.label, o.SFConcurrency, k.s)
+			f.setRatio("hash_limit", limit)
+			f.setLoginCPU(k.s, par.CPU)
+			f.ServerProfiled = splitProf != nil
+			if k.split != nil {
+				f.setCPUSplit(*k.split)
+			}
+		}
+		fig := out.Figures
+		fig.compare(rep.Phases[len(rep.Phases)-2], &rep.Phases[len(rep.Phases)-1])
+		rep.Storefront = fig
+		if fig.MergeCPUMS != nil {
+			progress("storefront: the merge adds %s server CPU per login (target ≤%s): %s", fmtSignedMS(*fig.MergeCPUMS), targetMergeCPU, fig.Verdict)
 		}
 	}
-	stormDur := scale(o.Duration, stormScale)
-	progress("storm: %d concurrent logins for %s", o.Storm, stormDur)
-	s = serverRunner.run(ctx, phase{Name: phaseStorm, Concurrency: o.Storm, Duration: stormDur, Fill: login, SampleRSS: true})
-	f := record(phaseStorm, fmt.Sprintf("login storm ×%d", o.Storm), o.Storm, s)
-	f.setRatio("hash_limit", limit)
-	if s.PeakRSS > 0 {
-		f.PeakRSSMiB = ptr(round(float64(s.PeakRSS)/(1<<20), 1))
-		f.BaselineRSSMiB = baseline
-	}
-	f.judgeStorm()
 	if err := alive(); err != nil {
 		return nil, err
 	}

@@ -19,6 +19,7 @@ const (
 	targetLoginExtraCPU = 2 * time.Millisecond  // logins: at most this much server CPU per login beyond the hash
 	targetStormRSS      = 256 << 20             // storm: peak RSS at most this many bytes
 	targetSMSCPU        = 2 * time.Millisecond  // SMS logins: at most this much server CPU per complete login
+	targetMergeCPU      = 1 * time.Millisecond  // storefront: the cart merge adds at most this much server CPU per login
 )
 
 // Phase names, as they appear in the JSON file.
@@ -31,11 +32,13 @@ const (
 	phaseLoginHi  = "login_64"
 	phaseSMS      = "sms_login"
 	phaseStorm    = "login_storm"
+	phaseSFPlain  = "storefront_login"      // storefront phase: logins without a local cart
+	phaseSFCart   = "storefront_login_cart" // storefront phase: logins with a local cart and wishlist
 )
 
 // reportSchema names the JSON file's shape; change it when the shape
 // changes, so that comparisons across runs know what they read.
-const reportSchema = "portcullis-load/4"
+const reportSchema = "portcullis-load/5"
 
 // Report is the JSON file: every figure of the table and the facts of the
 // machine and run that produced them.
@@ -48,6 +51,10 @@ type Report struct {
 	Setup    SetupFigures   `json:"setup"`
 	Hash     HashFigures    `json:"hash"`
 	Phases   []PhaseFigures `json:"phases"`
+	// Storefront compares the storefront phase's two kinds of login
+	// (phases storefront_login and storefront_login_cart); absent when the
+	// phase did not run.
+	Storefront *StorefrontFigures `json:"storefront,omitempty"`
 	// TotalSeconds is the wall time of the whole run, start-up included.
 	TotalSeconds float64 `json:"total_seconds"`
 }
@@ -75,13 +82,15 @@ type ServerInfo struct {
 
 // Settings are the command's parameters for the run.
 type Settings struct {
-	Users            int     `json:"users"`
-	Concurrency      int     `json:"concurrency"`
-	StormConcurrency int     `json:"storm_concurrency"`
-	MeSeconds        float64 `json:"me_seconds"`
-	LoginSeconds     float64 `json:"login_seconds"`
-	StormSeconds     float64 `json:"storm_seconds"`
-	SMSSeconds       float64 `json:"sms_seconds"`
+	// Phases are the groups of phases run (-phases).
+	Phases           []string `json:"phases"`
+	Users            int      `json:"users"`
+	Concurrency      int      `json:"concurrency"`
+	StormConcurrency int      `json:"storm_concurrency"`
+	MeSeconds        float64  `json:"me_seconds"`
+	LoginSeconds     float64  `json:"login_seconds"`
+	StormSeconds     float64  `json:"storm_seconds"`
+	SMSSeconds       float64  `json:"sms_seconds"`
 	// SMSRate is the expected SMS logins per second the SMS accounts were
 	// registered for (-sms-rate); 0: no SMS phase.
 	SMSRate        float64 `json:"sms_expected_rate"`
@@ -238,6 +247,151 @@ type CPUSplitFigures struct {
 	ProfileSamples    int     `json:"profile_samples"`
 	ProfileCPUSeconds float64 `json:"profile_cpu_seconds"`
 	ProfileSeconds    float64 `json:"profile_seconds"`
+}
+
+// StorefrontFigures describe the storefront phase and compare its two
+// kinds of login, measured side by side on one storefront tenant: plain
+// (no local cart) and cart (a local cart and wishlist to merge). Their
+// figures are the phases storefront_login and storefront_login_cart, taken
+// over the slices' recorded windows only.
+type StorefrontFigures struct {
+	TenantHost  string `json:"tenant_host"`
+	Concurrency int    `json:"concurrency"`
+	// SlicesPerKind slices of each kind ran in Order, each a switch (every
+	// worker's login of the other kind answered, full carts emptied), a
+	// settling time of SettleSeconds, and a recorded window of
+	// WindowSeconds. The unrecorded gap from a switch to its window's
+	// opening lasted MeanGapSeconds on average, MaxGapSeconds at most.
+	SlicesPerKind  int     `json:"slices_per_kind"`
+	Order          string  `json:"order"`
+	SettleSeconds  float64 `json:"settle_seconds"`
+	WindowSeconds  float64 `json:"window_seconds"`
+	MeanGapSeconds float64 `json:"mean_gap_seconds"`
+	MaxGapSeconds  float64 `json:"max_gap_seconds"`
+	// Users accounts, UsersPerWorker for each worker, each emptied after
+	// Cycle cart logins; each cart login sends CartLines lines and
+	// WishlistItems items new to the user's cart and wishlist.
+	Users          int `json:"users"`
+	UsersPerWorker int `json:"users_per_worker"`
+	Cycle          int `json:"cart_logins_between_resets"`
+	CartLines      int `json:"cart_lines_per_login"`
+	WishlistItems  int `json:"wishlist_items_per_login"`
+	// Case says in words what a measured cart login merges into.
+	Case string `json:"case"`
+	// MeanLinesBefore is the mean size of the carts the recorded cart
+	// logins merged into; MaxStoredLines bounds the cart lines stored for
+	// all the phase's users at once (the embedded store scans them to find
+	// one user's).
+	MeanLinesBefore *float64 `json:"mean_cart_lines_before_merge"`
+	MaxStoredLines  int      `json:"max_cart_lines_stored"`
+	// Resets users were emptied in the gaps; ResetErrors counts the failed
+	// PUTs by class.
+	Resets      int            `json:"resets"`
+	ResetErrors map[string]int `json:"reset_errors"`
+	// UnrecordedErrors counts the failed logins answered outside the
+	// windows (in a gap, or after the last), by class: every login is
+	// checked, recorded or not.
+	UnrecordedErrors map[string]int `json:"unrecorded_errors"`
+	// Spill counts requests answered inside a window that were not its
+	// kind of login (the other kind's, resets): their CPU is partly in the
+	// window, so the gap was too short for them.
+	Spill int `json:"spill"`
+	// PlainInFlight and CartInFlight are the mean logins of each kind in
+	// flight during its windows: the concurrency the figures are of, below
+	// Concurrency when workers waited for a user.
+	PlainInFlight float64 `json:"plain_mean_in_flight"`
+	CartInFlight  float64 `json:"cart_mean_in_flight"`
+	// Exhausted counts the slices a worker spent without a user it could
+	// log in (all full, unknown or retired), waiting; ResetFailures counts
+	// the resets that failed (tried again at the next slice);
+	// RetiredUsers were not used again: a login of theirs timed out or
+	// answered merge_pending, so the server might still change their
+	// carts, or three resets of theirs failed.
+	Exhausted     int `json:"worker_slices_without_user"`
+	ResetFailures int `json:"reset_failures"`
+	RetiredUsers  int `json:"retired_users"`
+	// PlainSliceCPUMS and CartSliceCPUMS are each window's server CPU per
+	// successful login, in order.
+	PlainSliceCPUMS []float64 `json:"plain_slice_cpu_per_login_ms"`
+	CartSliceCPUMS  []float64 `json:"cart_slice_cpu_per_login_ms"`
+	// MergeCPUMS is the cart logins' server CPU per login minus the plain
+	// logins': what merging the local cart adds to a login (with reading
+	// the longer request and writing the longer answer). MergeCPUStderrMS
+	// is its standard error, from the spread of the slices' figures. Null
+	// when not measured.
+	MergeCPUMS       *float64 `json:"merge_cpu_ms"`
+	MergeCPUStderrMS *float64 `json:"merge_cpu_ms_stderr"`
+	// MergeCPUSplit divides MergeCPUMS as the two kinds' CPU splits
+	// differ (mode A, from the windows' CPU profiles): the part of the
+	// stand-ins is spent by MongoDB and Redis in a deployment.
+	MergeCPUSplit *MergeSplitFigures `json:"merge_cpu_split,omitempty"`
+	TargetMS      float64            `json:"target_ms"`
+	// Verdict and Misses are the cart phase's: "pass" when MergeCPUMS is
+	// within TargetMS and no login or reset failed (but with 503 +
+	// Retry-After, as the login phases).
+	Verdict string   `json:"verdict"`
+	Misses  []string `json:"misses,omitempty"`
+}
+
+// MergeSplitFigures are the differences, cart logins minus plain logins,
+// of the classes of their server CPU per login (CPUSplitFigures).
+type MergeSplitFigures struct {
+	StoreStandInMS float64 `json:"store_stand_in_ms"`
+	RedisStandInMS float64 `json:"redis_stand_in_ms"`
+	GCRuntimeMS    float64 `json:"gc_runtime_ms"`
+	PortcullisMS   float64 `json:"portcullis_ms"`
+}
+
+// sfCase says what a cart login of a phase with cycle cart logins between
+// resets merges into.
+func sfCase(cycle int) string {
+	return fmt.Sprintf("each cart login merges %d new lines and %d new wishlist items into a cart of 0–%d lines and a wishlist of 0–%d items "+
+		"(the k-th of a user's %d cart logins between resets into (k−1)×%d lines); plain logins log the same users in and read carts of the same sizes",
+		sfCartLines, sfWishlistItems, (cycle-1)*sfCartLines, (cycle-1)*sfWishlistItems, cycle, sfCartLines)
+}
+
+// compare sets the merge's cost, the cart logins' server CPU per login
+// minus the plain logins', with its standard error from the slices, and
+// judges it on cart, the cart logins' figures: within targetMergeCPU, and
+// no failed login or reset but 503 + Retry-After.
+func (sf *StorefrontFigures) compare(plain PhaseFigures, cart *PhaseFigures) {
+	sf.TargetMS = ms(targetMergeCPU)
+	var cpuOK *bool
+	if plain.ServerCPUPerLoginMS != nil && cart.ServerCPUPerLoginMS != nil {
+		sf.MergeCPUMS = ptr(round(*cart.ServerCPUPerLoginMS-*plain.ServerCPUPerLoginMS, 3))
+		cpuOK = is(*sf.MergeCPUMS <= sf.TargetMS)
+	}
+	if a, b := plain.ServerCPUSplit, cart.ServerCPUSplit; a != nil && b != nil {
+		sf.MergeCPUSplit = &MergeSplitFigures{
+			StoreStandInMS: round(b.StoreStandInMS-a.StoreStandInMS, 3),
+			RedisStandInMS: round(b.RedisStandInMS-a.RedisStandInMS, 3),
+			GCRuntimeMS:    round(b.GCRuntimeMS-a.GCRuntimeMS, 3),
+			PortcullisMS:   round(b.PortcullisMS-a.PortcullisMS, 3),
+		}
+	}
+	if a, b := sf.PlainSliceCPUMS, sf.CartSliceCPUMS; len(a) >= 2 && len(b) >= 2 {
+		sf.MergeCPUStderrMS = ptr(round(math.Sqrt(variance(a)/float64(len(a))+variance(b)/float64(len(b))), 3))
+	}
+	failed := errorCounts(plain.Errors).Except(class503RetryAfter) + errorCounts(cart.Errors).Except(class503RetryAfter) +
+		errorCounts(sf.UnrecordedErrors).Except(class503RetryAfter) + errorCounts(sf.ResetErrors).Total()
+	cart.judge(fmt.Sprintf("merge ≤%s CPU", targetMergeCPU),
+		check{"cpu", cpuOK},
+		check{"errors", is(failed == 0)})
+	sf.Verdict, sf.Misses = cart.Verdict, cart.Misses
+}
+
+// variance is the sample variance of v (at least two values).
+func variance(v []float64) float64 {
+	var mean float64
+	for _, x := range v {
+		mean += x
+	}
+	mean /= float64(len(v))
+	var ss float64
+	for _, x := range v {
+		ss += (x - mean) * (x - mean)
+	}
+	return ss / float64(len(v)-1)
 }
 
 // phaseFigures turns a sample into figures, without ratio or target.
@@ -444,13 +598,15 @@ func (r *Report) writeTable(w io.Writer) {
 
 	fmt.Fprintln(w)
 	h := r.Hash
-	fmt.Fprintf(w, "hash:   %s m=%d KiB t=%d p=%d, measured in this process:\n", h.Algorithm, h.MemoryKiB, h.Iterations, h.Parallelism)
-	fmt.Fprintf(w, "        alone: median of %d = %s (min %s, max %s), %s CPU each → %d cores ÷ %s = %.1f/s\n",
-		h.Samples, fmtDur(fromMS(h.MedianMS)), fmtDur(fromMS(h.MinMS)), fmtDur(fromMS(h.MaxMS)), fmtDur(fromMS(h.CPUMS)),
-		h.UsableCores, fmtDur(fromMS(h.MedianMS)), h.SingleLimitPerSecond)
-	fmt.Fprintf(w, "        %d at once: %d hashes, median %s each, %s CPU each → %.1f/s (%.0f%% of the single-hash figure)\n",
-		h.ParallelWorkers, h.ParallelHashes, fmtDur(fromMS(h.ParallelMedianMS)), fmtDur(fromMS(h.ParallelCPUMS)), h.LimitPerSecond, h.ParallelScaling*100)
-	fmt.Fprintf(w, "limit:  %.1f logins/s, the rate of %d hashes at once; login ratios are of it\n", h.LimitPerSecond, h.ParallelWorkers)
+	if h.Samples > 0 { // measured only for the phases that need it
+		fmt.Fprintf(w, "hash:   %s m=%d KiB t=%d p=%d, measured in this process:\n", h.Algorithm, h.MemoryKiB, h.Iterations, h.Parallelism)
+		fmt.Fprintf(w, "        alone: median of %d = %s (min %s, max %s), %s CPU each → %d cores ÷ %s = %.1f/s\n",
+			h.Samples, fmtDur(fromMS(h.MedianMS)), fmtDur(fromMS(h.MinMS)), fmtDur(fromMS(h.MaxMS)), fmtDur(fromMS(h.CPUMS)),
+			h.UsableCores, fmtDur(fromMS(h.MedianMS)), h.SingleLimitPerSecond)
+		fmt.Fprintf(w, "        %d at once: %d hashes, median %s each, %s CPU each → %.1f/s (%.0f%% of the single-hash figure)\n",
+			h.ParallelWorkers, h.ParallelHashes, fmtDur(fromMS(h.ParallelMedianMS)), fmtDur(fromMS(h.ParallelCPUMS)), h.LimitPerSecond, h.ParallelScaling*100)
+		fmt.Fprintf(w, "limit:  %.1f logins/s, the rate of %d hashes at once; login ratios are of it\n", h.LimitPerSecond, h.ParallelWorkers)
+	}
 	for _, p := range r.Phases {
 		if p.CPUBeyondHashMS != nil {
 			fmt.Fprintf(w, "cpu:    %s: %s server CPU per login, %s beyond the %s of a hash\n",
@@ -472,6 +628,12 @@ func (r *Report) writeTable(w io.Writer) {
 					p.Label, sp.ProfileSamples, sp.ProfileCPUSeconds, sp.ProfileSeconds)
 			}
 		}
+		if sp := p.ServerCPUSplit; sp != nil && strings.HasPrefix(p.Name, "storefront") {
+			fmt.Fprintf(w, "        of the %s: store stand-in %s, redis stand-in %s, GC and runtime %s, Portcullis %s (from the windows' CPU profiles,\n"+
+				"        %d samples, %.1fs of CPU over %.1fs)\n",
+				fmtDur(fromMS(*p.ServerCPUPerLoginMS)), fmtDur(fromMS(sp.StoreStandInMS)), fmtDur(fromMS(sp.RedisStandInMS)), fmtDur(fromMS(sp.GCRuntimeMS)), fmtDur(fromMS(sp.PortcullisMS)),
+				sp.ProfileSamples, sp.ProfileCPUSeconds, sp.ProfileSeconds)
+		}
 		if p.SMSNumbersRanOut {
 			fmt.Fprintf(w, "note:   %s: the registered phone numbers ran out before the end of the phase (raise -sms-rate)\n", p.Label)
 		}
@@ -483,9 +645,12 @@ func (r *Report) writeTable(w io.Writer) {
 			fmt.Fprintf(w, "rss:    %s: peak %.1f MiB%s\n", p.Label, *p.PeakRSSMiB, base)
 		}
 	}
+	if sf := r.Storefront; sf != nil {
+		sf.writeTable(w, r.Phases)
+	}
 	var perReq []string
 	for _, p := range r.Phases {
-		if p.ServerCPUPerRequestUS != nil && !strings.HasPrefix(p.Name, "login") && p.Name != phaseSMS {
+		if p.ServerCPUPerRequestUS != nil && !isLogin(p.Name) {
 			perReq = append(perReq, fmt.Sprintf("%s server %.1fµs, gen %.1fµs", p.Label, *p.ServerCPUPerRequestUS, p.GenCPUPerRequestUS))
 		}
 	}
@@ -495,6 +660,14 @@ func (r *Report) writeTable(w io.Writer) {
 	for _, p := range r.Phases {
 		if p.ErrorsTotal > 0 {
 			fmt.Fprintf(w, "errors: %s: %s\n", p.Label, errorCounts(p.Errors))
+		}
+	}
+	if sf := r.Storefront; sf != nil {
+		if len(sf.UnrecordedErrors) > 0 {
+			fmt.Fprintf(w, "errors: storefront logins answered outside the windows: %s\n", errorCounts(sf.UnrecordedErrors))
+		}
+		if len(sf.ResetErrors) > 0 {
+			fmt.Fprintf(w, "errors: storefront resets (PUT %s and %s, and a login for a token where none had succeeded): %s\n", pathCart, pathWishlist, errorCounts(sf.ResetErrors))
 		}
 	}
 	var profiled []string
@@ -513,6 +686,91 @@ func (r *Report) writeTable(w io.Writer) {
 	fmt.Fprintln(w, "        server) share this machine's cores, so the ceiling is the rate of generator plus bare handler on it")
 	fmt.Fprintf(w, "machine: %d cores, GOMAXPROCS %d, %s %s/%s; server CPU from /proc/<pid>/stat at %d ticks/s; req/s counts 2xx answers; p50/p99 over every request\n",
 		r.Machine.Cores, r.Machine.GOMAXPROCS, r.Machine.GoVersion, r.Machine.OS, r.Machine.Arch, r.Machine.ClockTicks)
+}
+
+// isLogin reports whether phase name is one of logins, whose server CPU
+// is reported per login rather than per request.
+func isLogin(name string) bool {
+	return strings.HasPrefix(name, "login") || strings.HasPrefix(name, "storefront") || name == phaseSMS
+}
+
+// writeTable prints the storefront phase's settings, the case measured
+// and the merge's cost beneath the table.
+func (sf *StorefrontFigures) writeTable(w io.Writer, phases []PhaseFigures) {
+	label := func(name string) string {
+		for _, p := range phases {
+			if p.Name == name {
+				return p.Label
+			}
+		}
+		return name
+	}
+	fmt.Fprintf(w, "storefront: tenant %s, concurrency %d, %d+%d slices in the order %s; each switches the kind (every worker's\n"+
+		"        login of the other kind answered, full carts emptied), settles %.1fs and records a %.1fs window (gap from the switch\n"+
+		"        to the window: mean %.1fs, at most %.1fs); the figures are of the windows only\n",
+		sf.TenantHost, sf.Concurrency, sf.SlicesPerKind, sf.SlicesPerKind, sf.Order, sf.SettleSeconds, sf.WindowSeconds, sf.MeanGapSeconds, sf.MaxGapSeconds)
+	mean := "-"
+	if sf.MeanLinesBefore != nil {
+		mean = fmt.Sprintf("%.1f", *sf.MeanLinesBefore)
+	}
+	fmt.Fprintf(w, "        mean logins in flight in the windows: %.1f plain, %.1f cart, of %d workers\n", sf.PlainInFlight, sf.CartInFlight, sf.Concurrency)
+	fmt.Fprintf(w, "case:   each cart login merges %d new lines and %d new wishlist items into a cart of 0–%d lines (mean %s) and a\n"+
+		"        wishlist of 0–%d items: each of %d users (%d per worker) takes %d cart logins, then is emptied in a gap (%d resets);\n"+
+		"        plain logins log the same users in without a cart and read carts of the same sizes; at most %d cart lines stored\n",
+		sf.CartLines, sf.WishlistItems, (sf.Cycle-1)*sf.CartLines, mean, (sf.Cycle-1)*sf.WishlistItems,
+		sf.Users, sf.UsersPerWorker, sf.Cycle, sf.Resets, sf.MaxStoredLines)
+	if sf.MergeCPUMS != nil {
+		se := ""
+		if sf.MergeCPUStderrMS != nil {
+			se = fmt.Sprintf(" (standard error %s over the slices)", fmtDur(fromMS(*sf.MergeCPUStderrMS)))
+		}
+		fmt.Fprintf(w, "merge:  %s − %s = %s server CPU per login%s; target ≤%s: %s\n",
+			label(phaseSFCart), label(phaseSFPlain), fmtSignedMS(*sf.MergeCPUMS), se, fmtDur(fromMS(sf.TargetMS)), sf.Verdict)
+		if m := sf.MergeCPUSplit; m != nil {
+			fmt.Fprintf(w, "        of which store stand-in %s, redis stand-in %s, GC and runtime %s, Portcullis %s (the two kinds' CPU splits)\n",
+				fmtSignedMS(m.StoreStandInMS), fmtSignedMS(m.RedisStandInMS), fmtSignedMS(m.GCRuntimeMS), fmtSignedMS(m.PortcullisMS))
+		}
+	} else {
+		fmt.Fprintf(w, "merge:  no server CPU figures: the merge's cost is unknown\n")
+	}
+	if sf.Spill > 0 {
+		fmt.Fprintf(w, "note:   storefront: %d requests of the other kind or resets were answered inside a window,\n        which the switch before each window should prevent: the CPU figures are mixed\n", sf.Spill)
+	}
+	if low := 0.9 * float64(sf.Concurrency); sf.PlainInFlight < low || sf.CartInFlight < low {
+		fmt.Fprintf(w, "note:   storefront: fewer logins were in flight than the %d workers (in %d slices a worker had no user it could log in:\n"+
+			"        all full or unknown awaiting a reset, or retired): the figures are of the lower concurrency\n", sf.Concurrency, sf.Exhausted)
+	}
+	if sf.ResetFailures > 0 || sf.RetiredUsers > 0 {
+		fmt.Fprintf(w, "note:   storefront: %d resets failed (their users were tried again at the next slice); %d users were retired\n", sf.ResetFailures, sf.RetiredUsers)
+	}
+	if n := sfOverload(sf, phases); n > 0 {
+		fmt.Fprintf(w, "note:   storefront: %d requests timed out or answered merge_pending: the server was overloaded, and work of theirs that\n"+
+			"        went on after the answer (the store's, a retried merge) may count in a window's CPU\n", n)
+	}
+}
+
+// sfOverload counts the storefront phase's requests whose work may have
+// gone on after their answer: timeouts and pending merges.
+func sfOverload(sf *StorefrontFigures, phases []PhaseFigures) int {
+	all := []map[string]int{sf.UnrecordedErrors, sf.ResetErrors}
+	for _, p := range phases {
+		if p.Name == phaseSFPlain || p.Name == phaseSFCart {
+			all = append(all, p.Errors)
+		}
+	}
+	n := 0
+	for _, errs := range all {
+		n += errs[classTimeout] + errs[classSFPending]
+	}
+	return n
+}
+
+// fmtSignedMS prints a difference of milliseconds with its sign.
+func fmtSignedMS(v float64) string {
+	if v < 0 {
+		return "−" + fmtDur(fromMS(-v))
+	}
+	return fmtDur(fromMS(v))
 }
 
 // renderTable writes rows under header in aligned columns, right-aligning

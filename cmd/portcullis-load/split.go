@@ -51,6 +51,15 @@ type cpuSplit struct {
 	Duration time.Duration // the profile's length
 }
 
+// add adds o's samples to s, as one profile of both.
+func (s *cpuSplit) add(o cpuSplit) {
+	for c := range s.CPU {
+		s.CPU[c] += o.CPU[c]
+	}
+	s.Samples += o.Samples
+	s.Duration += o.Duration
+}
+
 // Total is the profile's CPU time.
 func (s cpuSplit) Total() time.Duration {
 	var t time.Duration

@@ -139,3 +139,16 @@ func TestSplitCPUNeedsACPUProfile(t *testing.T) {
 		t.Errorf("a heap profile: %v, want an error naming cpu", err)
 	}
 }
+
+func TestCPUSplitAdd(t *testing.T) {
+	t.Parallel()
+	var sum cpuSplit
+	sum.add(cpuSplit{CPU: [numCPUClasses]time.Duration{classStore: 3 * time.Second, classPortcullis: time.Second}, Samples: 400, Duration: 2 * time.Second})
+	sum.add(cpuSplit{CPU: [numCPUClasses]time.Duration{classStore: time.Second, classRuntime: time.Second}, Samples: 200, Duration: 2 * time.Second})
+	if sum.Total() != 6*time.Second || sum.Samples != 600 || sum.Duration != 4*time.Second {
+		t.Errorf("sum: %s of CPU, %d samples over %s; want 6s, 600, 4s", sum.Total(), sum.Samples, sum.Duration)
+	}
+	if got := sum.Share(classStore); got != 4.0/6 {
+		t.Errorf("store share %v, want 2/3", got)
+	}
+}

@@ -14,8 +14,12 @@ import (
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-// benchTenantID is the id of the tenant the command creates in mode A.
-const benchTenantID = "bench"
+// benchTenantID is the id of the tenant the command creates in mode A,
+// and shopTenantID that of the storefront phase's tenant.
+const (
+	benchTenantID = "bench"
+	shopTenantID  = "bench-shop"
+)
 
 // highLimit is a throttling limit the load never reaches: a million events
 // per hour, as a burst. The measurement is of the server's work, not of its
@@ -43,6 +47,19 @@ func benchTenant(host string, hash tenant.HashParams) tenant.Tenant {
 	return t
 }
 
+// shopTenant is the storefront phase's tenant of mode A: the bench
+// tenant's settings on its own domain, and a storefront with the default
+// limits. It is a tenant of its own so that the other phases' logins
+// neither read nor merge carts, as before the storefront phase existed.
+func shopTenant(host string, hash tenant.HashParams) tenant.Tenant {
+	t := benchTenant(host, hash)
+	t.ID = shopTenantID
+	t.DisplayName = "Load harness storefront"
+	t.Storefront = tenant.DefaultStorefront()
+	t.Storefront.Enabled = true
+	return t
+}
+
 // tenantYAML renders t as a tenant file and checks that the server's own
 // parser accepts it as t.
 func tenantYAML(t tenant.Tenant) ([]byte, error) {
@@ -50,7 +67,7 @@ func tenantYAML(t tenant.Tenant) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := config.ParseTenantYAML(b, "bench.yaml"); err != nil {
+	if _, err := config.ParseTenantYAML(b, t.ID+".yaml"); err != nil {
 		return nil, fmt.Errorf("the generated tenant file is invalid: %w", err)
 	}
 	return b, nil
@@ -64,12 +81,16 @@ type serverSettings struct {
 	LogLevel string
 	// PprofListen, if set, is the server's pprof_listen.
 	PprofListen string
+	// StorefrontHost, if set, is the domain of the storefront tenant
+	// (shopTenant) the server gets beside the bench tenant.
+	StorefrontHost string
 }
 
 // startServer starts the server binary on its embedded defaults in dev mode,
 // with a fresh data directory and a tenants directory holding only the bench
-// tenant, listening on a free port of 127.0.0.1. The returned cleanup stops
-// it and removes the directories.
+// tenant (and the storefront tenant when s asks for it), listening on a free
+// port of 127.0.0.1. The returned cleanup stops it and removes the
+// directories.
 func startServer(ctx context.Context, s serverSettings) (*child, func(), error) {
 	bin, err := filepath.Abs(s.Binary)
 	if err != nil {
@@ -90,13 +111,19 @@ func startServer(ctx context.Context, s serverSettings) (*child, func(), error) 
 			return nil, nil, err
 		}
 	}
-	body, err := tenantYAML(benchTenant(s.Host, s.Hash))
-	if err == nil {
-		err = os.WriteFile(filepath.Join(tenantsDir, benchTenantID+".yaml"), body, 0o600)
+	tenants := []tenant.Tenant{benchTenant(s.Host, s.Hash)}
+	if s.StorefrontHost != "" {
+		tenants = append(tenants, shopTenant(s.StorefrontHost, s.Hash))
 	}
-	if err != nil {
-		removeRoot()
-		return nil, nil, err
+	for _, t := range tenants {
+		body, err := tenantYAML(t)
+		if err == nil {
+			err = os.WriteFile(filepath.Join(tenantsDir, t.ID+".yaml"), body, 0o600)
+		}
+		if err != nil {
+			removeRoot()
+			return nil, nil, err
+		}
 	}
 	env := childEnv(map[string]string{
 		"PORTCULLIS_DEV_MODE":    "true",
