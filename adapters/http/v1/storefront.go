@@ -6,6 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/application/session"
 	"github.com/portcullis/portcullis/application/storefront"
 )
 
@@ -20,13 +21,19 @@ func (h handlers) registerStorefront(g fiber.Router) {
 	g.Put("/wishlist", h.replaceWishlist)
 }
 
-// storefrontOf is the request tenant's cart and wishlist service.
-func storefrontOf(c *fiber.Ctx) (*storefront.Service, error) {
+// shopper is the request's signed-in user and its tenant's cart and
+// wishlist service; a tenant that is no storefront answers
+// storefront.ErrDisabled, after the credential is checked.
+func (h handlers) shopper(c *fiber.Ctx) (session.Principal, *storefront.Service, error) {
+	p, err := h.principal(c)
+	if err != nil {
+		return session.Principal{}, nil, err
+	}
 	svc := tenantOf(c).Storefront
 	if svc == nil || !svc.Enabled() {
-		return nil, storefront.ErrDisabled
+		return session.Principal{}, nil, storefront.ErrDisabled
 	}
-	return svc, nil
+	return p, svc, nil
 }
 
 // listRequest is the body of a PUT: the list, whole.
@@ -43,11 +50,7 @@ func versioned(c *fiber.Ctx, version string) {
 }
 
 func (h handlers) cart(c *fiber.Ctx) error {
-	p, err := h.principal(c)
-	if err != nil {
-		return err
-	}
-	svc, err := storefrontOf(c)
+	p, svc, err := h.shopper(c)
 	if err != nil {
 		return err
 	}
@@ -64,11 +67,7 @@ func (h handlers) cart(c *fiber.Ctx) error {
 // is capped. With If-Match, a cart whose version is none of the tags
 // named is left alone (412 precondition_failed).
 func (h handlers) replaceCart(c *fiber.Ctx) error {
-	p, err := h.principal(c)
-	if err != nil {
-		return err
-	}
-	svc, err := storefrontOf(c)
+	p, svc, err := h.shopper(c)
 	if err != nil {
 		return err
 	}
@@ -89,11 +88,7 @@ func (h handlers) replaceCart(c *fiber.Ctx) error {
 }
 
 func (h handlers) wishlist(c *fiber.Ctx) error {
-	p, err := h.principal(c)
-	if err != nil {
-		return err
-	}
-	svc, err := storefrontOf(c)
+	p, svc, err := h.shopper(c)
 	if err != nil {
 		return err
 	}
@@ -108,11 +103,7 @@ func (h handlers) wishlist(c *fiber.Ctx) error {
 // replaceWishlist makes the body's items the wishlist, by the rules of
 // replaceCart.
 func (h handlers) replaceWishlist(c *fiber.Ctx) error {
-	p, err := h.principal(c)
-	if err != nil {
-		return err
-	}
-	svc, err := storefrontOf(c)
+	p, svc, err := h.shopper(c)
 	if err != nil {
 		return err
 	}
