@@ -122,7 +122,9 @@ func (s *Service) Login(ctx context.Context, in Input) (login.Outcome, error) {
 	}
 	key := IPKey(in.Client)
 	if err := throttle.Hit(ctx, s.d.Limiter, key, s.perIP); err != nil {
-		s.refused(ctx, in.Client, "", err)
+		if reason, ok := audit.Refusal(err); ok {
+			s.record(ctx, in.Client, "", reason)
+		}
 		return login.Outcome{}, err
 	}
 	out, err := s.login(ctx, userID, token, in.Client, pass)
@@ -138,16 +140,12 @@ func (s *Service) login(ctx context.Context, userID, token string, c session.Cli
 	p, err := s.d.Tokens.Authenticate(ctx, session.ByToken, token)
 	switch {
 	case errors.Is(err, session.ErrInvalidToken):
-		s.refused(ctx, c, "", login.ErrInvalidCredentials)
-		s.d.Login.Refused(ctx, pass, login.ErrInvalidCredentials)
-		return login.Outcome{}, login.ErrInvalidCredentials
+		return login.Outcome{}, s.reject(ctx, c, pass, "", login.ErrInvalidCredentials.Code)
 	case err != nil:
 		return login.Outcome{}, err // the store, not the token
 	}
 	if subtle.ConstantTimeCompare([]byte(p.User.ID), []byte(userID)) != 1 {
-		s.refused(ctx, c, p.User.ID, errs.E(errs.Unauthenticated, reasonMismatch, ""))
-		s.d.Login.Refused(ctx, pass, login.ErrInvalidCredentials)
-		return login.Outcome{}, login.ErrInvalidCredentials
+		return login.Outcome{}, s.reject(ctx, c, pass, p.User.ID, reasonMismatch)
 	}
 	return s.d.Login.Complete(ctx, login.Grant{User: p.User, Method: tenant.MethodTokenLogin, AMR: slices.Clone(p.Session.AMR),
 		Kind: identity.SessionWeb, Client: c, SecondFactorPassed: p.Session.HasAMR("mfa"), Pass: pass})
@@ -157,11 +155,17 @@ func (s *Service) login(ctx context.Context, userID, token string, c session.Cli
 // another user.
 const reasonMismatch = "token_user_mismatch"
 
-// refused records a token login refused with err before the pipeline;
-// owner is the presented token's user when the token was live.
-func (s *Service) refused(ctx context.Context, c session.Client, owner string, err error) {
-	if reason, ok := audit.Refusal(err); ok {
-		s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: owner, Method: string(tenant.MethodTokenLogin),
-			Reason: reason, IP: c.IP, UserAgent: c.UserAgent})
-	}
+// reject answers a token judged wrong: login.ErrInvalidCredentials,
+// recorded with reason (owner: the presented token's user when the token
+// was live) and counted as a failed login for the CAPTCHA's escalation.
+func (s *Service) reject(ctx context.Context, c session.Client, pass login.Pass, owner, reason string) error {
+	s.record(ctx, c, owner, reason)
+	s.d.Login.Refused(ctx, pass, login.ErrInvalidCredentials)
+	return login.ErrInvalidCredentials
+}
+
+// record records a token login refused before the pipeline.
+func (s *Service) record(ctx context.Context, c session.Client, owner, reason string) {
+	s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: owner, Method: string(tenant.MethodTokenLogin),
+		Reason: reason, IP: c.IP, UserAgent: c.UserAgent})
 }
