@@ -291,26 +291,26 @@ func (s *Service) Consume(ctx context.Context, in ConsumeInput) (Outcome, error)
 	}
 	token := strings.TrimSpace(in.Token)
 	if token == "" {
-		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, "")
+		return Outcome{}, s.refused(ctx, in.Client, pass, "")
 	}
 	raw, err := s.d.Links.Verify(ctx, s.kind, "", token)
 	if err != nil {
 		if errs.KindOf(err) == errs.Unavailable {
 			return Outcome{}, err
 		}
-		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, "")
+		return Outcome{}, s.refused(ctx, in.Client, pass, "")
 	}
 	sub, ok := decode(raw)
 	if !ok {
-		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, "")
+		return Outcome{}, s.refused(ctx, in.Client, pass, "")
 	}
 	if !sub.presentedWith(in.UserID, in.SecretKey) {
-		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, sub.UserID)
+		return Outcome{}, s.refused(ctx, in.Client, pass, sub.UserID)
 	}
 	u, err := s.user(ctx, sub.UserID)
 	switch {
 	case errors.Is(err, errs.ErrNotFound):
-		return Outcome{}, s.refusedLogin(ctx, in.Client, pass, sub.UserID)
+		return Outcome{}, s.refused(ctx, in.Client, pass, sub.UserID)
 	case err != nil:
 		return Outcome{}, err
 	}
@@ -345,20 +345,14 @@ func (s *Service) user(ctx context.Context, id string) (identity.User, error) {
 }
 
 // refused records a link refused before the pipeline (see the package
-// doc) and answers ErrLinkInvalid; userID is the live link's user, or
-// empty when the token was not live.
-func (s *Service) refused(ctx context.Context, c session.Client, userID string) error {
+// doc), counts it as a failed login of the sign-in that passed the gate
+// with pass, and answers ErrLinkInvalid; userID is the live link's user,
+// or empty when the token was not live.
+func (s *Service) refused(ctx context.Context, c session.Client, pass login.Pass, userID string) error {
 	s.d.Audit.Record(ctx, audit.Event{Type: audit.LoginFailed, TargetID: userID, Method: string(tenant.MethodAdminLink),
 		Reason: ErrLinkInvalid.Code, IP: c.IP, UserAgent: c.UserAgent})
+	s.d.Login.Refused(ctx, pass, ErrLinkInvalid)
 	return ErrLinkInvalid
-}
-
-// refusedLogin is refused for a sign-in that passed the gate with pass:
-// the refusal counts as a failed login too.
-func (s *Service) refusedLogin(ctx context.Context, c session.Client, pass login.Pass, userID string) error {
-	err := s.refused(ctx, c, userID)
-	s.d.Login.Refused(ctx, pass, err)
-	return err
 }
 
 // linkError is how a token the engine refused is answered: the store
