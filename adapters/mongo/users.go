@@ -425,7 +425,7 @@ func (s *UserStore) SetRole(ctx context.Context, tenantID, id string, role ident
 //     does not hold the key, so ByEmail finds nobody by it and the next
 //     claim takes it over.
 func (s *UserStore) SetEmail(ctx context.Context, tenantID, id, email, emailKey string, at time.Time) error {
-	started := time.Now().UTC().Truncate(time.Millisecond) // as a BSON date keeps a claim's at
+	started := claimsBefore(time.Now())
 	ctx, cancel := platform.BoundStore(ctx)
 	defer cancel()
 	u, err := s.findOne(ctx, idFilter(tenantID, id))
@@ -443,6 +443,16 @@ func (s *UserStore) SetEmail(ctx context.Context, tenantID, id, email, emailKey 
 	})
 }
 
+// claimsBefore returns the bound below which a claim's at is older than a
+// move that starts at now: the next whole millisecond, as a BSON date keeps
+// at to the millisecond, so that a claim of the same millisecond (a Create
+// just before) counts as older. A concurrent move back to the old key in
+// that millisecond may lose its claim to the release, which costs what a
+// lost claim costs: the users collection's unique index still decides.
+func claimsBefore(now time.Time) time.Time {
+	return now.UTC().Truncate(time.Millisecond).Add(time.Millisecond)
+}
+
 // SetPhone gives the user a new, unverified phone number, or none;
 // identity.ErrPhoneTaken if another user of the tenant has it. It keeps
 // the user_keys directory as SetEmail does (steps 1 to 5): the new
@@ -454,7 +464,7 @@ func (s *UserStore) SetPhone(ctx context.Context, tenantID, id, phone string, at
 	if strings.HasPrefix(phone, noPhonePrefix) {
 		return errs.ErrInvalid.WithMessage("users: a phone number may not begin with %q", noPhonePrefix)
 	}
-	started := time.Now().UTC().Truncate(time.Millisecond)
+	started := claimsBefore(time.Now())
 	ctx, cancel := platform.BoundStore(ctx)
 	defer cancel()
 	u, err := s.findOne(ctx, idFilter(tenantID, id))
