@@ -110,9 +110,10 @@ var Indexes = []Index{
 	{Collection: "audit_events", Name: "tenant_actor", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "actor_id", Value: 1}, {Key: "_id", Value: -1}}},
 	{Collection: "audit_events", Name: "tenant_target", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "target_id", Value: 1}, {Key: "_id", Value: -1}}},
 	{Collection: "audit_events", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
-	// A user's cart and wishlist are read whole; see StorefrontStore.
-	{Collection: "cart_lines", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
-	{Collection: "wishlist_items", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
+	// Carts and wishlists are read by _id; all of a user's documents only
+	// to repair a stale head (see StorefrontStore).
+	{Collection: "storefronts", Name: "tenant_user", Keys: bson.D{{Key: "tenant_id", Value: 1}, {Key: "user_id", Value: 1}}},
+	{Collection: "storefronts", Name: "expiry", Keys: bson.D{{Key: "expires_at", Value: 1}}, ExpiresAt: true},
 }
 
 // Collections lists every collection Portcullis uses: those of Indexes and
@@ -133,8 +134,7 @@ var Collections = []string{
 	"backup_codes",
 	"backup_code_uses",
 	"audit_events",
-	"cart_lines",
-	"wishlist_items",
+	"storefronts",
 	"first_signins",
 }
 

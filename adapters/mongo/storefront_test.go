@@ -54,102 +54,115 @@ func TestStorefrontRacingQuantitiesManyRounds(t *testing.T) {
 	}
 }
 
-// countDocs counts a user's documents in coll.
-func countDocs(t *testing.T, db *mongo.DB, coll, user string) int64 {
+// countDocs counts a user's storefront documents of a kind (version, gone
+// or head).
+func countDocs(t *testing.T, db *mongo.DB, user, kind string) int64 {
 	t.Helper()
-	n, err := db.Collection(coll).CountDocuments(context.Background(), bson.D{{Key: "tenant_id", Value: "shop"}, {Key: "user_id", Value: user}})
+	n, err := db.Collection("storefronts").CountDocuments(context.Background(), bson.D{{Key: "tenant_id", Value: "shop"}, {Key: "user_id", Value: user}, {Key: "kind", Value: kind}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return n
 }
 
-// TestStorefrontDocumentsStayFew: a repeated merge writes nothing, a
-// raised quantity one document, a replace leaves only its own documents
-// and its epoch's marker, and a merge deletes what is past the cap.
+// TestStorefrontDocumentsStayFew: a merge that changes nothing writes
+// nothing, and however many writes, a user has its head and the two
+// newest versions; the older ones are tombstones, which the sweep removes
+// once they expire.
 func TestStorefrontDocumentsStayFew(t *testing.T) {
 	ctx := context.Background()
 	db := freshDB(t)
 	s := mongo.NewStorefrontStore(db)
 	limits := storefront.DefaultLimits()
 	L, C, W := storefronttest.L, storefronttest.C, storefronttest.W
-	merge := func(c storefront.Cart, w storefront.Wishlist, l storefront.Limits) {
+	merge := func(c storefront.Cart, w storefront.Wishlist) {
 		t.Helper()
-		if _, _, err := s.Merge(ctx, "shop", "u", c, w, l); err != nil {
+		if _, _, err := s.Merge(ctx, "shop", "u", c, w, limits); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := func(what string, lines, items int64) {
+	want := func(what string, versions, gone int64) {
 		t.Helper()
-		if n, m := countDocs(t, db, "cart_lines", "u"), countDocs(t, db, "wishlist_items", "u"); n != lines || m != items {
-			t.Fatalf("%s: %d cart and %d wishlist documents, want %d and %d", what, n, m, lines, items)
+		if v, g, h := countDocs(t, db, "u", "version"), countDocs(t, db, "u", "gone"), countDocs(t, db, "u", "head"); v != versions || g != gone || h != min(versions, 1) {
+			t.Fatalf("%s: %d versions, %d tombstones, %d heads; want %d, %d and %d", what, v, g, h, versions, gone, min(versions, 1))
 		}
 	}
-	merge(C(L("a", "", 1), L("b", "", 2)), W("x"), limits)
-	want("first merge", 2, 1)
+	merge(C(), nil)
+	want("an empty merge into nothing", 0, 0)
+	merge(C(L("a", "", 1), L("b", "", 2)), W("x"))
+	want("first merge: version 1", 1, 0)
 	for range 3 {
-		merge(C(L("a", "", 1), L("b", "", 1)), W("x"), limits)
+		merge(C(L("a", "", 1), L("b", "", 1)), W("x"))
 	}
-	want("repeated merges", 2, 1)
-	merge(C(L("a", "", 4)), nil, limits)
-	want("a raised quantity", 3, 1)
-
+	want("repeated merges", 1, 0)
+	merge(C(L("a", "", 4)), nil)
+	want("a raised quantity: version 2", 2, 0)
+	for i := range 10 {
+		merge(C(L(fmt.Sprint("p", i), "", 1)), W(fmt.Sprint("w", i)))
+	}
 	if err := s.ReplaceCart(ctx, "shop", "u", C(L("c", "", 1))); err != nil {
 		t.Fatal(err)
 	}
-	want("after a replace: its line and its marker", 2, 1)
-	if err := s.ReplaceWishlist(ctx, "shop", "u", W("y", "z")); err != nil {
+	want("after 11 more writes", 2, 11)
+	if _, err := db.Sweep(ctx, mongo.Indexes, time.Now().Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	want("after a wishlist replace", 2, 3)
-
-	// Past a lowered cap: the next merge deletes the lines it cannot show.
-	merge(C(L("d", "", 1), L("e", "", 1)), W("w"), limits)
-	want("three lines, three items", 4, 4)
-	merge(C(), nil, storefront.Limits{MaxQuantity: 10, MaxLines: 1, MaxWishlist: 2, MaxIDLength: 64})
-	want("trimmed to one line and two items", 2, 3)
+	want("swept two hours on", 2, 0)
 	c, w, _, err := s.Get(ctx, "shop", "u")
-	if err != nil || !slices.Equal(c.Lines, C(L("c", "", 1)).Lines) || !slices.Equal(w, W("y", "z")) {
-		t.Fatalf("after the trim: %v %v %v", c.Lines, w, err)
+	if err != nil || !slices.Equal(c.Lines, C(L("c", "", 1)).Lines) || len(w) != 11 {
+		t.Fatalf("after the writes: %v %v %v", c.Lines, w, err)
 	}
 }
 
-// TestStorefrontGarbageIsNeverShownAndIsRemoved: the documents of a replace that
-// lost its epoch, or of an old epoch, are never shown and are removed by
-// the next merge.
-func TestStorefrontGarbageIsNeverShownAndIsRemoved(t *testing.T) {
+// TestStorefrontAStaleHeadIsReadPast: a head that names an older version
+// or a tombstone is read past by the next versions; one that names a
+// version swept away is repaired from all of the user's documents. Either
+// way reads and writes go on from the newest version.
+func TestStorefrontAStaleHeadIsReadPast(t *testing.T) {
 	ctx := context.Background()
 	db := freshDB(t)
 	s := mongo.NewStorefrontStore(db)
-	L, C := storefronttest.L, storefronttest.C
-	if err := s.ReplaceCart(ctx, "shop", "u", C(L("a", "", 1))); err != nil {
-		t.Fatal(err)
-	}
-	// Left by replaces that died: one that lost epoch 1, one that never
-	// claimed epoch 2, and a line of epoch 0.
-	coll := db.Collection("cart_lines")
-	for i, d := range []bson.D{
-		{{Key: "epoch", Value: int64(1)}, {Key: "nonce", Value: "lost"}, {Key: "product_id", Value: "lost"}},
-		{{Key: "epoch", Value: int64(2)}, {Key: "nonce", Value: "unclaimed"}, {Key: "product_id", Value: "unclaimed"}},
-		{{Key: "epoch", Value: int64(0)}, {Key: "product_id", Value: "old"}},
-	} {
-		doc := append(bson.D{{Key: "_id", Value: fmt.Sprint("shop/junk", i)}, {Key: "tenant_id", Value: "shop"}, {Key: "user_id", Value: "u"},
-			{Key: "kind", Value: "line"}, {Key: "quantity", Value: 1}, {Key: "added_at", Value: time.Now()}, {Key: "seq", Value: int64(0)}}, d...)
-		if _, err := coll.InsertOne(ctx, doc); err != nil {
+	L, C, W := storefronttest.L, storefronttest.C, storefronttest.W
+	limits := storefront.DefaultLimits()
+	for i := range 6 {
+		if _, _, err := s.Merge(ctx, "shop", "u", C(L(fmt.Sprint("p", i), "", 1)), W(fmt.Sprint("w", i)), limits); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c, _, _, err := s.Get(ctx, "shop", "u")
-	if err != nil || !slices.Equal(c.Lines, C(L("a", "", 1)).Lines) {
-		t.Fatalf("shown: %v, %v; want only the replaced cart", c.Lines, err)
+	coll := db.Collection("storefronts")
+	setHead := func(n int64) {
+		t.Helper()
+		if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: "shop/1:u|head"}}, bson.D{{Key: "$set", Value: bson.D{{Key: "n", Value: n}}}}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, _, err := s.Merge(ctx, "shop", "u", C(), nil, storefront.DefaultLimits()); err != nil {
+	check := func(what string, lines int) {
+		t.Helper()
+		c, w, _, err := s.Get(ctx, "shop", "u")
+		if err != nil || len(c.Lines) != lines || len(w) != lines {
+			t.Fatalf("%s: %d lines, %d items, %v; want %d of each", what, len(c.Lines), len(w), err, lines)
+		}
+	}
+	setHead(5) // version 5 is there, 6 after it
+	check("a head one behind", 6)
+	setHead(2) // a tombstone
+	check("a head naming a tombstone", 6)
+	if _, err := db.Sweep(ctx, mongo.Indexes, time.Now().Add(2*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	// The replace's line, its marker, and the unclaimed epoch 2's line (a
-	// replace may still be on its way to claim it).
-	if n := countDocs(t, db, "cart_lines", "u"); n != 3 {
-		t.Fatalf("%d documents after the merge, want 3", n)
+	check("a head naming a version swept away", 6)
+	if _, _, err := s.Merge(ctx, "shop", "u", C(L("p6", "", 1)), W("w6"), limits); err != nil {
+		t.Fatal(err)
+	}
+	check("a merge after the repair", 7)
+	var head struct {
+		N int64 `bson:"n"`
+	}
+	if err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: "shop/1:u|head"}}).Decode(&head); err != nil || head.N != 7 {
+		t.Fatalf("head %d (%v), want 7", head.N, err)
+	}
+	if n := countDocs(t, db, "u", "version"); n != 2 {
+		t.Fatalf("%d versions after the repair, want 2", n)
 	}
 }
 
