@@ -48,6 +48,7 @@ type tenantSpec struct {
 	Audit                auditSpec           `mapstructure:"audit"` // audit.go
 	Captcha              captchaSpec         `mapstructure:"captcha"`
 	Storefront           storefrontSpec      `mapstructure:"storefront"` // storefront.go
+	Pages                pagesSpec           `mapstructure:"pages"`      // pages.go
 }
 
 // smsSpec is the sms block: the phone number and code policy here, the
@@ -199,6 +200,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		Audit:        auditSpecFrom(t.Audit),
 		Captcha:      captchaSpecFrom(t.Captcha),
 		Storefront:   storefrontSpecFrom(t.Storefront),
+		Pages:        pagesSpecFrom(t.Pages),
 	}
 }
 
@@ -239,6 +241,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		Audit:        s.Audit.policy(),
 		Captcha:      s.Captcha.captcha(),
 		Storefront:   s.Storefront.storefront(),
+		Pages:        s.Pages.pages(),
 	}
 }
 
@@ -352,6 +355,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 		"audit":         s.Audit.document(),
 		"captcha":       s.Captcha.document(),
 		"storefront":    s.Storefront.document(),
+		"pages":         s.Pages.document(),
 	}
 }
 

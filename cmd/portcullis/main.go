@@ -47,6 +47,7 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/adapters/http/admin"
+	"github.com/portcullis/portcullis/adapters/http/pages"
 	"github.com/portcullis/portcullis/adapters/http/seed000"
 	"github.com/portcullis/portcullis/adapters/http/seed001"
 	"github.com/portcullis/portcullis/adapters/http/seed002"
@@ -244,6 +245,7 @@ func serve(path string, stderr io.Writer) int {
 			func(r fiber.Router) { seed001.Register(r, seed001.Options{Dev: cfg.DevMode}) },
 			seed002.Register,
 			seed003.Register,
+			func(r fiber.Router) { pages.Register(r, pages.Options{Dev: cfg.DevMode, Logger: log}) },
 		},
 	})
 
@@ -338,11 +340,13 @@ func printDevBanner(w io.Writer, addr *net.TCPAddr, dir *tenancy.Directory) {
   Portcullis is running in dev mode on %s (%d tenant(s)).
   The demo tenant answers on the host "localhost"; any tenant answers to X-Tenant-ID.
 
+  Sign-in page of the demo tenant: %s/auth/
+
     curl -s %s/readyz
     curl -s %s/.well-known/jwks.json
     curl -s -H 'X-Tenant-ID: demo' http://%s/.well-known/jwks.json
     curl -s %s/dev/outbox          # mail and SMS the server "sent"
     curl -s %s/auth/v1/openapi.json  # the account API: register, login, me, sessions, logout
 
-`, base, dir.Len(), base, base, addr.String(), base, base)
+`, base, dir.Len(), base, base, base, addr.String(), base, base)
 }

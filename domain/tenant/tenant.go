@@ -323,6 +323,8 @@ type Tenant struct {
 	Captcha Captcha
 	// Storefront is the cart and wishlist of a storefront (storefront).
 	Storefront Storefront
+	// Pages are the hosted sign-in pages under /auth/ (pages).
+	Pages Pages
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string
@@ -368,6 +370,7 @@ func Default() Tenant {
 		StoreTimeout: DefaultStoreTimeout,
 		Mail:         DefaultMail(),
 		Storefront:   DefaultStorefront(),
+		Pages:        DefaultPages(),
 	}
 }
 
@@ -573,6 +576,7 @@ func (t Tenant) Validate() error {
 	ps = append(ps, t.Mail.problems()...)
 	ps = append(ps, t.Captcha.problems(t.Profiles.Seed003)...)
 	ps = append(ps, t.Storefront.problems()...)
+	ps = append(ps, t.Pages.problems()...)
 
 	if len(ps) == 0 {
 		return nil
