@@ -74,7 +74,7 @@ func (v *view) T(key string, args ...any) string {
 // field is one labelled input as the "field" template renders it.
 type field struct {
 	Name, Type, Label, Autocomplete, Mode, Value, Hint, Error string
-	Focus                                                      bool
+	Focus                                                     bool
 }
 
 // Field returns the input name: its label, its value echoed (not for a
