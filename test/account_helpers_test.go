@@ -90,6 +90,21 @@ type tenantSpec struct {
 	// ("{enabled: true, resend_count: 3}"), and the tenant is a
 	// storefront (storefront.enabled), as the profile needs.
 	Seed003 string
+	// Allow are more redirects.allow entries (origins such as
+	// "http://127.0.0.1:4321"), after the demo's.
+	Allow []string
+	// Pages, when set, is the body of the pages block, each line indented
+	// two spaces ("  default_language: de\n").
+	Pages string
+}
+
+// allowYAML is more entries of a YAML flow sequence, each after a comma.
+func allowYAML(allow []string) string {
+	var b strings.Builder
+	for _, a := range allow {
+		fmt.Fprintf(&b, ", %q", a)
+	}
+	return b.String()
 }
 
 // useDefault as a throttling limit of a tenantSpec leaves the setting out,
@@ -143,6 +158,9 @@ func (ts tenantSpec) yaml() string {
 	if ts.Captcha != "" {
 		fmt.Fprintf(&b, "captcha:\n%s", ts.Captcha)
 	}
+	if ts.Pages != "" {
+		fmt.Fprintf(&b, "pages:\n%s", ts.Pages)
+	}
 	if ts.BaseURL != "" || ts.SMTPPort != 0 {
 		b.WriteString("mail:\n")
 		if ts.BaseURL != "" {
@@ -187,7 +205,7 @@ password_policy:
 tokens: {access_ttl: 15m, refresh_ttl: 720h, app_token_ttl: 0s}
 sessions: {idle_timeout: 168h, absolute_timeout: 720h}
 redirects:
-  allow: [/, "http://localhost:3000"]
+  allow: [/, "http://localhost:3000"%s]
   default: %s
 profiles:
   seed000: {enabled: %t, passwordless_login_max_age: %s}
@@ -195,7 +213,7 @@ profiles:
   seed002: {enabled: %t}
 %srequire_verified_email: %t
 throttling:
-`, strings.Join(methods, ", "), or(ts.RedirectDefault, "/"), !ts.NoSeed000, or(ts.LoginLinkMaxAge, "300s"), !ts.NoSeed001, ts.Seed002,
+`, strings.Join(methods, ", "), allowYAML(ts.Allow), or(ts.RedirectDefault, "/"), !ts.NoSeed000, or(ts.LoginLinkMaxAge, "300s"), !ts.NoSeed001, ts.Seed002,
 		seed003, ts.RequireVerifiedEmail)
 	for _, l := range limits {
 		if l[1] != useDefault {
