@@ -49,7 +49,9 @@ func (p *pageClient) req(method, path string, opts ...reqOption) reply {
 	return r
 }
 
-func (p *pageClient) get(path string, opts ...reqOption) reply { return p.req(http.MethodGet, path, opts...) }
+func (p *pageClient) get(path string, opts ...reqOption) reply {
+	return p.req(http.MethodGet, path, opts...)
+}
 
 // post submits a form with the last page's csrf_token (unless fields has
 // one) and this site's Origin.
