@@ -118,7 +118,7 @@ func Register(r fiber.Router, opts Options) {
 	sum := sha256.Sum256(styleCSS)
 	h.assetVersion = hex.EncodeToString(sum[:6])
 	for _, name := range pageNames {
-		h.pages[name] = template.Must(template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+		h.pages[name] = template.Must(parsePage(name))
 	}
 	r.Get(Prefix+"/assets/style.css", h.style)
 	get, post := func(p string, fn pageFunc) { r.Get(Prefix+p, h.wrap(fn)) }, func(p string, fn pageFunc) { r.Post(Prefix+p, h.wrap(fn)) }
@@ -154,6 +154,11 @@ func Register(r fiber.Router, opts Options) {
 	post("/account/sessions/revoke/", h.accountRevoke)
 	post("/account/totp/disable/", h.accountTOTPDisable)
 	post("/account/backup-codes/", h.accountBackupCodes)
+}
+
+// parsePage parses the page name with the layout.
+func parsePage(name string) (*template.Template, error) {
+	return template.New(name).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
 }
 
 // style serves the stylesheet; its URL carries a digest of it, so it may
