@@ -7,7 +7,7 @@ PKGS      := ./...
 CORE      := ./domain/... ./application/...
 FORBIDDEN := github.com/gofiber|github.com/valyala|go.mongodb.org|github.com/redis|github.com/google/wire|github.com/alicebob|github.com/FerretDB|/adapters/|/cmd/|/config
 
-.PHONY: run build test test-race test-integration generate check-generate lint bench
+.PHONY: run build test test-race test-integration screenshots generate check-generate lint bench
 
 ## run: start the server on its embedded defaults (dev mode, data in ./var)
 run:
@@ -31,6 +31,11 @@ test-integration:
 	@test -n "$$REDIS_URL" || { echo "test-integration: set REDIS_URL"; exit 2; }
 	@test -n "$$MONGODB_URI$$FERRETDB_POSTGRESQL_URL" || { echo "test-integration: set MONGODB_URI or FERRETDB_POSTGRESQL_URL"; exit 2; }
 	$(GO) test -count=1 ./adapters/... ./test/...
+
+## screenshots: the hosted pages' browser tests, writing screenshots of each
+## page at 1280 and 360 px into screenshots/ (needs Chromium)
+screenshots:
+	PORTCULLIS_SCREENSHOTS=$(CURDIR)/screenshots $(GO) test ./test/ -run 'Browser|Pages' -count=1
 
 ## generate: regenerate Wire code
 generate:
