@@ -109,7 +109,7 @@ func TestPagesHeadersAndCSRF(t *testing.T) {
 	if strings.Contains(csp, "unsafe-inline") {
 		t.Errorf("CSP %q allows inline code", csp)
 	}
-	for k, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store"} {
+	for k, want := range map[string]string{"X-Frame-Options": "DENY", "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin", "Cache-Control": "no-store"} {
 		if got := r.Header.Get(k); got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
 		}
@@ -212,7 +212,7 @@ func TestPagesMoveMailedTokensOutOfTheAddressBar(t *testing.T) {
 	}
 	r = p.get("/auth/forgot-password/process/")
 	wantPage(t, "the reset form", r, http.StatusOK, `name="token" value="`+tokenOf(t, link)+`"`)
-	if r.Header.Get("Referrer-Policy") != "no-referrer" {
+	if r.Header.Get("Referrer-Policy") != "same-origin" {
 		t.Error("the page with the token may leak it in a Referer")
 	}
 	// A second browser without the cookie has no token.

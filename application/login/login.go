@@ -413,7 +413,7 @@ func (p *Pipeline) signedIn(ctx context.Context, u identity.User, g Grant, now t
 	if p.d.Places.Seen(ctx, u.EmailKey, g.Client.IP) {
 		return
 	}
-	d := message.MailData{Name: u.FirstName, Email: u.Email, When: now, Device: deviceName(g.Client.UserAgent)}
+	d := message.MailData{Name: u.FirstName, Email: u.Email, When: now, Device: DeviceName(g.Client.UserAgent)}
 	if g.Client.IP.IsValid() {
 		d.IP = g.Client.IP.String()
 	}
@@ -423,9 +423,9 @@ func (p *Pipeline) signedIn(ctx context.Context, u identity.User, g Grant, now t
 // maxDeviceName bounds what a notice shows of a user agent.
 const maxDeviceName = 80
 
-// deviceName summarises a user agent as people read it ("Firefox on
+// DeviceName summarises a user agent as people read it ("Firefox on
 // Linux"); "" when it names nothing recognisable.
-func deviceName(ua string) string {
+func DeviceName(ua string) string {
 	if strings.TrimSpace(ua) == "" {
 		return ""
 	}

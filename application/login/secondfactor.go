@@ -287,7 +287,7 @@ func withSecondFactor(amr []string) []string {
 
 // factorClient describes the client for the factor's notices.
 func factorClient(c session.Client) mfa.Client {
-	out := mfa.Client{Device: deviceName(c.UserAgent)}
+	out := mfa.Client{Device: DeviceName(c.UserAgent)}
 	if c.IP.IsValid() {
 		out.IP = c.IP.String()
 	}

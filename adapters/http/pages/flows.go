@@ -54,13 +54,17 @@ func required(v *view, fields map[string]string, order ...string) bool {
 	return ok
 }
 
-// showForm renders page again with err on its form.
+// showForm renders page again with err on its form. On the pages that
+// take a code, a refused code is an error of the code field.
 func (h *handlers) showForm(c *fiber.Ctx, v *view, page string, err error) error {
 	e := web.FromError(err)
 	if e.Kind == errs.Internal {
 		return err
 	}
 	v.formError(e)
+	if (page == "code" || page == "mfa" || page == "enroll") && e.Kind == errs.Unauthenticated && len(e.Fields) == 0 {
+		v.fieldError("code", v.Error)
+	}
 	web.SetRetryAfter(c, e)
 	return h.render(c, web.StatusOf(e), page, v)
 }
@@ -464,24 +468,9 @@ func (h *handlers) smsVerify(c *fiber.Ctx, v *view) error {
 	out, err := rt.SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: in["phone"], Code: in["code"], Kind: identity.SessionWeb,
 		Client: web.Client(c), Captcha: captchaResponse(c)})
 	if err != nil {
-		return h.signInFailed(c, v, "code", codeFieldError(err))
+		return h.signInFailed(c, v, "code", err)
 	}
 	return h.signedIn(c, v, out, device.Credential{})
-}
-
-// codeFieldError puts a wrong or expired code's error on the code field.
-func codeFieldError(err error) error {
-	e := errs.As(err)
-	if e == nil || e.Kind != errs.Unauthenticated || errors.Is(err, login.ErrMFARequired) {
-		return err
-	}
-	switch e.Code {
-	case "otp_invalid", "otp_expired", "otp_attempts_exceeded":
-		c := *e
-		c.Kind = errs.Unauthenticated
-		return &c
-	}
-	return err
 }
 
 func (h *handlers) emailCode(c *fiber.Ctx, v *view) error {
@@ -832,7 +821,10 @@ func (h *handlers) showAccount(c *fiber.Ctx, v *view, p session.Principal, statu
 		return err
 	}
 	for _, s := range list {
-		agent := s.UserAgent
+		agent := login.DeviceName(s.UserAgent)
+		if agent == "" {
+			agent = s.UserAgent
+		}
 		if agent == "" {
 			agent = string(s.Kind)
 		}

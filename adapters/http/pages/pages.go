@@ -9,7 +9,7 @@
 // errors tied to their fields. Every sign-in ends in the tenant's login
 // pipeline, as the API's do. Each page sets a Content-Security-Policy with
 // a fresh nonce (no script or inline style without it), frame-ancestors
-// 'none' unless the tenant allows origins, no-referrer, nosniff and
+// 'none' unless the tenant allows origins, Referrer-Policy same-origin (a browser sends Origin: null on a form of a no-referrer page), nosniff and
 // no-store. Every form carries a CSRF token (a double-submitted cookie,
 // checked with the request's origin). A mailed token (reset, magic link,
 // verification) is moved out of the address bar on its first GET, into a
@@ -321,7 +321,7 @@ func (h *handlers) securityHeaders(c *fiber.Ctx, t tenant.Tenant, v *view) {
 		"connect-src 'self'; frame-src " + frames + "; form-action " + strings.Join(forms, " ") + "; frame-ancestors " + frame +
 		"; base-uri 'none'"
 	c.Set(fiber.HeaderContentSecurityPolicy, csp)
-	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set(fiber.HeaderReferrerPolicy, "same-origin")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	c.Set("Cross-Origin-Opener-Policy", "same-origin")
