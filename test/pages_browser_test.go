@@ -113,12 +113,43 @@ func TestPagesBrowserSignUpVerifyAndSignIn(t *testing.T) {
 
 	b.open(t, p.base+"/auth/")
 	b.screenshot(t, "sign-in")
+	wantContrast(t, b)
 	p.signIn(t, b, a, "")
 	p.wantAt(t, b, "/auth/account/", "Signed in as "+a.Email)
 	b.screenshot(t, "account")
 	r := me(t, p.s, "localhost", withSessionCookie(sessionCookieIn(t, b)))
 	if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"email_verified":true`) {
 		t.Fatalf("/auth/v1/me with the browser's session: %d %s", r.Status, r.Body)
+	}
+}
+
+// contrastJS computes, for each of the page's labels, links, buttons and
+// field errors, the contrast ratio (WCAG 2) of its text colour against the
+// background it sits on, and returns the lowest with what it was.
+const contrastJS = `(() => {
+	const rgb = (s) => s.match(/[\d.]+/g).map(Number);
+	const lum = ([r, g, b]) => { const f = (c) => { c /= 255; return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+	const bg = (el) => { for (; el; el = el.parentElement) { const c = rgb(getComputedStyle(el).backgroundColor); if (c.length < 4 || c[3] > 0) return c.slice(0, 3); } return [255, 255, 255]; };
+	let worst = {ratio: 99, what: ''};
+	for (const el of document.querySelectorAll('label, a, button, h1, p, .field-error')) {
+		const a = lum(rgb(getComputedStyle(el).color)), b = lum(bg(el));
+		const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+		if (ratio < worst.ratio) worst = {ratio, what: el.tagName + ' ' + el.textContent.trim().slice(0, 40)};
+	}
+	return worst;
+})()`
+
+// wantContrast fails the test when a text of the page is below WCAG AA's
+// 4.5:1 against its background.
+func wantContrast(t *testing.T, b *browser) {
+	t.Helper()
+	var worst struct {
+		Ratio float64 `json:"ratio"`
+		What  string  `json:"what"`
+	}
+	b.eval(t, contrastJS, &worst)
+	if worst.Ratio < 4.5 {
+		t.Errorf("contrast %.2f:1 of %q is below AA's 4.5:1", worst.Ratio, worst.What)
 	}
 }
 

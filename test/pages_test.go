@@ -257,3 +257,43 @@ func TestPagesLanguageBrandingAndSwitch(t *testing.T) {
 		t.Fatalf("the API of a tenant without pages: %d", r.Status)
 	}
 }
+
+// A tenant whose policy asks for a CAPTCHA on sign-in gets its provider's
+// widget on the page (its script allowed by the nonce and the policy), and
+// the page's form answer goes through the pipeline's check: none → the
+// form again asking for it, a solved one (cf-turnstile-response, the
+// widget's field) → signed in.
+func TestPagesCaptcha(t *testing.T) {
+	t.Parallel()
+	sv := newSiteverify(t)
+	env := map[string]string{"E2E_CAPTCHA_SECRET": captchaSecret}
+	s := startTenantsEnv(t, env, tenantSpec{ID: "cap", Domains: []string{"localhost"},
+		Captcha: captchaBlock("turnstile", sv.srv.URL+"/turnstile", "policy: {login: always}")})
+	a := newAccount("pages-captcha")
+	register(t, s, "localhost", a)
+	p := newPageClient(t, s, "localhost")
+	r := p.get("/auth/")
+	wantPage(t, "sign-in with a CAPTCHA", r, http.StatusOK, `<div class="cf-turnstile" data-sitekey="site-turnstile">`,
+		`src="https://challenges.cloudflare.com/turnstile/v0/api.js"`)
+	csp := r.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "script-src 'nonce-") || !strings.Contains(csp, "https://challenges.cloudflare.com") {
+		t.Errorf("CSP %q does not let the widget load", csp)
+	}
+	if !regexp.MustCompile(`<script nonce="[^"]+" src="https://challenges.cloudflare.com`).Match(r.Body) {
+		t.Error("the widget's script has no nonce")
+	}
+	// The register page of a tenant whose policy leaves register off has no widget.
+	if r := p.get("/auth/register/"); strings.Contains(string(r.Body), "cf-turnstile") {
+		t.Error("the register page shows a widget its route does not ask for")
+	}
+	r = p.post("/auth/", url.Values{"email": {a.Email}, "password": {a.Password}})
+	wantPage(t, "no CAPTCHA response", r, http.StatusBadRequest, "Please complete the challenge", `class="cf-turnstile"`)
+	if sessionCookie(r) != nil {
+		t.Fatal("signed in without a CAPTCHA")
+	}
+	tok := captchaToken("ok")
+	r = p.post("/auth/", url.Values{"email": {a.Email}, "password": {a.Password}, "cf-turnstile-response": {tok}})
+	if r.Status != http.StatusSeeOther || sessionCookie(r) == nil || sv.asked(tok) != 1 {
+		t.Fatalf("with a solved CAPTCHA: %d, cookie %v, provider asked %d times; want 303, a session, once", r.Status, sessionCookie(r), sv.asked(tok))
+	}
+}
