@@ -238,6 +238,8 @@ func TestPagesLanguageBrandingAndSwitch(t *testing.T) {
 		tenantSpec{ID: "de", Domains: []string{"de.localhost"}, Pages: "  default_language: de\n  primary_color: \"#aa0000\"\n  logo_url: https://cdn.example/logo.png\n  support_url: mailto:help@de.example\n  frame_ancestors: [\"https://shop.example\"]\n"},
 		tenantSpec{ID: "off", Domains: []string{"off.localhost"}, Pages: "  enabled: false\n"},
 		tenantSpec{ID: "en", Domains: []string{"en.localhost"}},
+		tenantSpec{ID: "fr", Domains: []string{"fr.localhost"}, Pages: "  default_language: fr\n  messages:\n    fr:\n      signin.heading: \"Connexion à {0}\"\n" +
+			"      signin.submit: Se connecter\n    de:\n      signin.submit: Los geht's\n"},
 	)
 	de := newPageClient(t, s, "de.localhost")
 	r := de.get("/auth/")
@@ -249,6 +251,11 @@ func TestPagesLanguageBrandingAndSwitch(t *testing.T) {
 	en := newPageClient(t, s, "en.localhost")
 	wantPage(t, "German asked of an English tenant", en.get("/auth/", withHeader("Accept-Language", "de-AT, en;q=0.5")), http.StatusOK, `<html lang="de">`, "Passwort vergessen?")
 	wantPage(t, "a language nobody speaks", en.get("/auth/", withHeader("Accept-Language", "fr")), http.StatusOK, `<html lang="en">`)
+	fr := newPageClient(t, s, "fr.localhost")
+	// The tenant's own language: its texts, English where it has none.
+	wantPage(t, "a tenant's own language", fr.get("/auth/"), http.StatusOK, `<html lang="fr">`, "Connexion à fr", ">Se connecter</button>", "Forgot your password?")
+	// Its texts replace a built-in language's too.
+	wantPage(t, "a tenant's German", fr.get("/auth/", withHeader("Accept-Language", "de")), http.StatusOK, `<html lang="de">`, "Los geht&#39;s", "Passwort vergessen?")
 	if r := newPageClient(t, s, "off.localhost").get("/auth/"); r.Status != http.StatusNotFound {
 		t.Fatalf("pages switched off: %d, want 404", r.Status)
 	}

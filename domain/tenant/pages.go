@@ -2,8 +2,10 @@ package tenant
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -28,6 +30,17 @@ type Pages struct {
 	// FrameAncestors are the origins allowed to show the pages in a frame
 	// (Content-Security-Policy frame-ancestors); none by default.
 	FrameAncestors []string
+	// Messages are the tenant's own texts, by language tag and message
+	// key: they replace the built-in ones of a language, or add a
+	// language (whose missing keys are shown in English).
+	Messages map[string]map[string]string
+}
+
+// Speaks reports whether the tenant's pages speak lang: a built-in
+// language or one of its Messages.
+func (p Pages) Speaks(lang string) bool {
+	_, own := p.Messages[lang]
+	return own || slices.Contains(Languages, lang)
 }
 
 // Languages are the languages the pages speak.
@@ -40,9 +53,14 @@ func DefaultPages() Pages {
 }
 
 var (
-	hexColor   = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
-	originLike = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+	hexColor    = regexp.MustCompile(`^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$`)
+	originLike  = regexp.MustCompile(`^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$`)
+	languageTag = regexp.MustCompile(`^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$`)
+	messageKey  = regexp.MustCompile(`^[a-z]+\.[a-z_0-9]+$`)
 )
+
+// maxMessage bounds one of a tenant's page texts.
+const maxMessage = 1000
 
 // problems lists what is wrong with the section, fields named from the
 // configuration's root.
@@ -64,12 +82,27 @@ func (p Pages) problems() []Problem {
 			add("support_url", "%q %s", p.SupportURL, reason)
 		}
 	}
-	known := false
-	for _, l := range Languages {
-		known = known || l == p.DefaultLanguage
+	if !p.Speaks(p.DefaultLanguage) {
+		add("default_language", "%q must be one of %s, or a language of pages.messages", p.DefaultLanguage, strings.Join(Languages, ", "))
 	}
-	if !known {
-		add("default_language", "%q must be one of %s", p.DefaultLanguage, strings.Join(Languages, ", "))
+	for _, lang := range slices.Sorted(maps.Keys(p.Messages)) {
+		if !languageTag.MatchString(lang) {
+			add("messages."+lang, "%q must be a language tag such as fr or pt-BR", lang)
+			continue
+		}
+		for _, key := range slices.Sorted(maps.Keys(p.Messages[lang])) {
+			text := p.Messages[lang][key]
+			switch {
+			case !messageKey.MatchString(key):
+				add("messages."+lang+"."+key, "%q is not a message key (such as signin.submit: a key of the English catalogue, adapters/http/pages/locales/en.json)", key)
+			case strings.TrimSpace(text) == "":
+				add("messages."+lang+"."+key, "must not be empty")
+			case len([]rune(text)) > maxMessage:
+				add("messages."+lang+"."+key, "must be at most %d characters, got %d", maxMessage, len([]rune(text)))
+			case hasControl(text):
+				add("messages."+lang+"."+key, "must not contain control characters")
+			}
+		}
 	}
 	for i, o := range p.FrameAncestors {
 		if !originLike.MatchString(o) {

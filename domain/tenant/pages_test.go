@@ -34,6 +34,9 @@ func TestPagesAccepted(t *testing.T) {
 		"own paths":          func(p *tenant.Pages) { p.LogoURL, p.SupportURL = "/static/logo.png", "/help" },
 		"mailto support":     func(p *tenant.Pages) { p.SupportURL = "mailto:help@shop.example" },
 		"loopback http logo": func(p *tenant.Pages) { p.LogoURL = "http://127.0.0.1:9000/logo.png" },
+		"own language": func(p *tenant.Pages) {
+			p.DefaultLanguage, p.Messages = "pt-BR", map[string]map[string]string{"pt-BR": {"signin.submit": "Entrar"}}
+		},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -60,8 +63,12 @@ func TestPagesNamesFieldAndReason(t *testing.T) {
 		{"mailto logo", func(p *tenant.Pages) { p.LogoURL = "mailto:a@b.example" }, "pages.logo_url"},
 		{"quote in logo", func(p *tenant.Pages) { p.LogoURL = `https://cdn.example/a".png` }, "must not contain spaces, quotes"},
 		{"protocol-relative", func(p *tenant.Pages) { p.LogoURL = "//cdn.example/l.png" }, "pages.logo_url"},
-		{"unknown language", func(p *tenant.Pages) { p.DefaultLanguage = "fr" }, `pages.default_language: "fr" must be one of en, de`},
+		{"unknown language", func(p *tenant.Pages) { p.DefaultLanguage = "fr" }, `pages.default_language: "fr" must be one of en, de, or a language of pages.messages`},
 		{"ancestor with path", func(p *tenant.Pages) { p.FrameAncestors = []string{"https://shop.example/app"} }, `pages.frame_ancestors[0]: "https://shop.example/app" must be an origin`},
+		{"bad tag", func(p *tenant.Pages) { p.Messages = map[string]map[string]string{"French": {"signin.submit": "x"}} }, `pages.messages.French: "French" must be a language tag`},
+		{"bad key", func(p *tenant.Pages) { p.Messages = map[string]map[string]string{"fr": {"Submit": "x"}} }, `pages.messages.fr.Submit: "Submit" is not a message key`},
+		{"empty text", func(p *tenant.Pages) { p.Messages = map[string]map[string]string{"fr": {"signin.submit": " "}} }, "pages.messages.fr.signin.submit: must not be empty"},
+		{"control in text", func(p *tenant.Pages) { p.Messages = map[string]map[string]string{"fr": {"signin.submit": "a\x00"}} }, "must not contain control characters"},
 		{"ancestor wildcard", func(p *tenant.Pages) { p.FrameAncestors = []string{"https://a.example", "*"} }, "pages.frame_ancestors[1]"},
 	}
 	for _, tc := range cases {

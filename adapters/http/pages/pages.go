@@ -32,8 +32,10 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"net/url"
 	"path"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,9 +239,9 @@ func (h *handlers) newView(c *fiber.Ctx, rt *web.TenantServices) (*view, error) 
 	if err != nil {
 		return nil, err
 	}
-	lang := h.language(c, t.Pages.DefaultLanguage)
+	lang := h.language(c, t.Pages)
 	v := &view{
-		Lang: lang, Nonce: nonce, AssetVersion: h.assetVersion, cat: h.catalogs[lang], fallback: h.catalogs["en"],
+		Lang: lang, Nonce: nonce, AssetVersion: h.assetVersion, own: t.Pages.Messages[lang], cat: h.catalogs[lang], fallback: h.catalogs["en"],
 		Brand:   brand{Name: t.Name(), Logo: t.Pages.LogoURL, Support: t.Pages.SupportURL, Color: t.BrandColor()},
 		Methods: methods{Password: t.Enabled(tenant.MethodPassword), SMS: t.Enabled(tenant.MethodSMSOTP), Email: t.Enabled(tenant.MethodEmailLink), TOTP: t.Enabled(tenant.MethodTOTP)},
 		values:  map[string]string{}, errors: map[string]string{},
@@ -264,21 +266,20 @@ func (h *handlers) newView(c *fiber.Ctx, rt *web.TenantServices) (*view, error) 
 	return v, nil
 }
 
-// language picks the page's language from Accept-Language among the
-// catalogues, else the tenant's default.
-func (h *handlers) language(c *fiber.Ctx, def string) string {
-	tags := make([]language.Tag, 0, len(tenant.Languages)+1)
-	names := make([]string, 0, len(tenant.Languages)+1)
-	if _, ok := h.catalogs[def]; ok {
-		tags, names = append(tags, language.Make(def)), append(names, def)
-	}
+// language picks the page's language from Accept-Language among those
+// the tenant's pages speak (the catalogues and its own messages), else the
+// tenant's default.
+func (h *handlers) language(c *fiber.Ctx, p tenant.Pages) string {
+	names := []string{p.DefaultLanguage}
 	for _, l := range tenant.Languages {
-		if _, ok := h.catalogs[l]; ok && l != def {
-			tags, names = append(tags, language.Make(l)), append(names, l)
+		if _, ok := h.catalogs[l]; ok && l != p.DefaultLanguage {
+			names = append(names, l)
 		}
 	}
-	if len(names) == 0 {
-		return "en"
+	for _, l := range slices.Sorted(maps.Keys(p.Messages)) {
+		if !slices.Contains(names, l) {
+			names = append(names, l)
+		}
 	}
 	accept := c.Get(fiber.HeaderAcceptLanguage)
 	if accept == "" {
@@ -287,6 +288,10 @@ func (h *handlers) language(c *fiber.Ctx, def string) string {
 	want, _, err := language.ParseAcceptLanguage(accept)
 	if err != nil || len(want) == 0 {
 		return names[0]
+	}
+	tags := make([]language.Tag, len(names))
+	for i, n := range names {
+		tags[i] = language.Make(n)
 	}
 	_, i, conf := language.NewMatcher(tags).Match(want...)
 	if conf == language.No {

@@ -39,6 +39,7 @@ type view struct {
 	values   map[string]string // inputs echoed back (never a secret)
 	errors   map[string]string // field → translated error
 	focus    string            // the first field in error
+	own      map[string]string // the tenant's own texts of the language
 	cat      Catalog
 	fallback Catalog
 }
@@ -47,10 +48,14 @@ type brand struct{ Name, Logo, Support, Color string }
 
 type methods struct{ Password, SMS, Email, TOTP bool }
 
-// T translates key with args in place of {0}, {1}…; a key the language
-// lacks falls back to English, and an unknown one shows itself.
+// T translates key with args in place of {0}, {1}…: the tenant's own
+// text, else the catalogue's; a key the language lacks falls back to
+// English, and an unknown one shows itself.
 func (v *view) T(key string, args ...any) string {
-	s, ok := v.cat[key]
+	s, ok := v.own[key]
+	if !ok {
+		s, ok = v.cat[key]
+	}
 	if !ok {
 		if s, ok = v.fallback[key]; !ok {
 			return key
@@ -148,11 +153,8 @@ func (v *view) errorText(e *errs.Error) string {
 	case errs.Internal:
 		return v.T("error.generic")
 	}
-	if v.Lang == "en" || v.cat["error."+e.Code] != "" {
-		if s, ok := v.cat["error."+e.Code]; ok {
-			return s
-		}
-		return e.Message
+	if s := v.T("error." + e.Code); s != "error."+e.Code {
+		return s
 	}
 	return e.Message
 }
