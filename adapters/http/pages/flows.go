@@ -412,124 +412,106 @@ func codeView(v *view, channel string) {
 	v.Title, v.Submit, v.Action, v.Resend = "emailcode.title", "emailcode.verify", Prefix+"/email-code/verify/", Prefix+"/email-code/"
 }
 
-func (h *handlers) sms(c *fiber.Ctx, v *view) error {
-	if !v.Methods.SMS {
-		return errs.ErrNotFound
-	}
-	sendView(v, "sms")
-	withCaptcha(v, tenantOf(c).Tenant, tenant.CaptchaSMSSend, nil)
-	return h.render(c, fiber.StatusOK, "send", v)
+// codeChannel is a sign-in by a code sent to the user: by SMS or by
+// e-mail. Its pages: the form that asks for the number or address, the
+// code form shown once the code is sent (the number or address in a
+// hidden field, never in the URL), and the code's check.
+type codeChannel struct {
+	name    string // "sms" or "email", the view's Channel
+	field   string // the input: "phone" or "email"
+	route   tenant.CaptchaRoute
+	sentKey string // the notice once sent
+	on      func(methods) bool
+	send    func(c *fiber.Ctx, rt *web.TenantServices, to string) error
+	verify  func(c *fiber.Ctx, rt *web.TenantServices, to, code string) (login.Outcome, error)
 }
 
-// smsPost sends a code and shows the page that takes it (the number in a
-// hidden field, never in the URL).
-func (h *handlers) smsPost(c *fiber.Ctx, v *view) error {
-	rt := tenantOf(c)
-	if !v.Methods.SMS {
-		return errs.ErrNotFound
+var (
+	smsChannel = codeChannel{name: "sms", field: "phone", route: tenant.CaptchaSMSSend, sentKey: "sms.sent",
+		on: func(m methods) bool { return m.SMS },
+		send: func(c *fiber.Ctx, rt *web.TenantServices, to string) error {
+			return rt.SMS.Send(c.UserContext(), smslogin.SendInput{Phone: to, Client: web.Client(c), Captcha: captchaResponse(c)})
+		},
+		verify: func(c *fiber.Ctx, rt *web.TenantServices, to, code string) (login.Outcome, error) {
+			return rt.SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: to, Code: code, Kind: identity.SessionWeb, Client: web.Client(c),
+				Captcha: captchaResponse(c)})
+		}}
+	emailChannel = codeChannel{name: "email", field: "email", route: tenant.CaptchaEmailSend, sentKey: "emailcode.sent",
+		on: func(m methods) bool { return m.Email },
+		send: func(c *fiber.Ctx, rt *web.TenantServices, to string) error {
+			return rt.EmailLogin.SendCode(c.UserContext(), emaillogin.SendInput{Email: to, Client: web.Client(c), Captcha: captchaResponse(c)})
+		},
+		verify: func(c *fiber.Ctx, rt *web.TenantServices, to, code string) (login.Outcome, error) {
+			return rt.EmailLogin.VerifyCode(c.UserContext(), emaillogin.VerifyInput{Email: to, Code: code, Kind: identity.SessionWeb,
+				Client: web.Client(c), Captcha: captchaResponse(c)})
+		}}
+)
+
+// codeStart is the form that asks where to send the code.
+func (h *handlers) codeStart(ch codeChannel) pageFunc {
+	return func(c *fiber.Ctx, v *view) error {
+		if !ch.on(v.Methods) {
+			return errs.ErrNotFound
+		}
+		sendView(v, ch.name)
+		withCaptcha(v, tenantOf(c).Tenant, ch.route, nil)
+		return h.render(c, fiber.StatusOK, "send", v)
 	}
-	sendView(v, "sms")
-	withCaptcha(v, rt.Tenant, tenant.CaptchaSMSSend, nil)
-	if err := h.checkForm(c); err != nil {
-		return h.showForm(c, v, "send", err)
-	}
-	in := map[string]string{"phone": form(c, "phone")}
-	v.values["phone"] = in["phone"]
-	if !required(v, in, "phone") {
-		return h.render(c, fiber.StatusBadRequest, "send", v)
-	}
-	if err := rt.SMS.Send(c.UserContext(), smslogin.SendInput{Phone: in["phone"], Client: web.Client(c), Captcha: captchaResponse(c)}); err != nil {
-		withCaptcha(v, rt.Tenant, tenant.CaptchaSMSSend, err)
-		return h.showForm(c, v, "send", err)
-	}
-	v.Captcha = nil
-	codeView(v, "sms")
-	v.Notice = v.T("sms.sent")
-	return h.render(c, fiber.StatusOK, "code", v)
 }
 
-func (h *handlers) smsVerify(c *fiber.Ctx, v *view) error {
-	rt := tenantOf(c)
-	if !v.Methods.SMS {
-		return errs.ErrNotFound
+// codeSend sends a code and shows the form that takes it.
+func (h *handlers) codeSend(ch codeChannel) pageFunc {
+	return func(c *fiber.Ctx, v *view) error {
+		rt := tenantOf(c)
+		if !ch.on(v.Methods) {
+			return errs.ErrNotFound
+		}
+		sendView(v, ch.name)
+		withCaptcha(v, rt.Tenant, ch.route, nil)
+		if err := h.checkForm(c); err != nil {
+			return h.showForm(c, v, "send", err)
+		}
+		in := map[string]string{ch.field: form(c, ch.field)}
+		v.values[ch.field] = in[ch.field]
+		if !required(v, in, ch.field) {
+			return h.render(c, fiber.StatusBadRequest, "send", v)
+		}
+		if err := ch.send(c, rt, in[ch.field]); err != nil {
+			withCaptcha(v, rt.Tenant, ch.route, err)
+			return h.showForm(c, v, "send", err)
+		}
+		v.Captcha = nil
+		codeView(v, ch.name)
+		v.Notice = v.T(ch.sentKey)
+		return h.render(c, fiber.StatusOK, "code", v)
 	}
-	codeView(v, "sms")
-	if err := h.checkForm(c); err != nil {
-		return h.showForm(c, v, "code", err)
-	}
-	in := map[string]string{"phone": form(c, "phone"), "code": form(c, "code")}
-	v.values["phone"] = in["phone"]
-	if !required(v, in, "code") {
-		return h.render(c, fiber.StatusBadRequest, "code", v)
-	}
-	if err := web.CheckCookieLogin(c, identity.SessionWeb); err != nil {
-		return h.showForm(c, v, "code", err)
-	}
-	out, err := rt.SMS.Verify(c.UserContext(), smslogin.VerifyInput{Phone: in["phone"], Code: in["code"], Kind: identity.SessionWeb,
-		Client: web.Client(c), Captcha: captchaResponse(c)})
-	if err != nil {
-		return h.signInFailed(c, v, "code", err)
-	}
-	return h.signedIn(c, v, out, device.Credential{})
 }
 
-func (h *handlers) emailCode(c *fiber.Ctx, v *view) error {
-	if !v.Methods.Email {
-		return errs.ErrNotFound
+// codeVerify signs in with the code.
+func (h *handlers) codeVerify(ch codeChannel) pageFunc {
+	return func(c *fiber.Ctx, v *view) error {
+		rt := tenantOf(c)
+		if !ch.on(v.Methods) {
+			return errs.ErrNotFound
+		}
+		codeView(v, ch.name)
+		if err := h.checkForm(c); err != nil {
+			return h.showForm(c, v, "code", err)
+		}
+		in := map[string]string{ch.field: form(c, ch.field), "code": form(c, "code")}
+		v.values[ch.field] = in[ch.field]
+		if !required(v, in, "code") {
+			return h.render(c, fiber.StatusBadRequest, "code", v)
+		}
+		if err := web.CheckCookieLogin(c, identity.SessionWeb); err != nil {
+			return h.showForm(c, v, "code", err)
+		}
+		out, err := ch.verify(c, rt, in[ch.field], in["code"])
+		if err != nil {
+			return h.signInFailed(c, v, "code", err)
+		}
+		return h.signedIn(c, v, out, device.Credential{})
 	}
-	sendView(v, "email")
-	withCaptcha(v, tenantOf(c).Tenant, tenant.CaptchaEmailSend, nil)
-	return h.render(c, fiber.StatusOK, "send", v)
-}
-
-func (h *handlers) emailCodePost(c *fiber.Ctx, v *view) error {
-	rt := tenantOf(c)
-	if !v.Methods.Email {
-		return errs.ErrNotFound
-	}
-	sendView(v, "email")
-	withCaptcha(v, rt.Tenant, tenant.CaptchaEmailSend, nil)
-	if err := h.checkForm(c); err != nil {
-		return h.showForm(c, v, "send", err)
-	}
-	in := map[string]string{"email": form(c, "email")}
-	v.values["email"] = in["email"]
-	if !required(v, in, "email") {
-		return h.render(c, fiber.StatusBadRequest, "send", v)
-	}
-	if err := rt.EmailLogin.SendCode(c.UserContext(), emaillogin.SendInput{Email: in["email"], Client: web.Client(c), Captcha: captchaResponse(c)}); err != nil {
-		withCaptcha(v, rt.Tenant, tenant.CaptchaEmailSend, err)
-		return h.showForm(c, v, "send", err)
-	}
-	v.Captcha = nil
-	codeView(v, "email")
-	v.Notice = v.T("emailcode.sent")
-	return h.render(c, fiber.StatusOK, "code", v)
-}
-
-func (h *handlers) emailCodeVerify(c *fiber.Ctx, v *view) error {
-	rt := tenantOf(c)
-	if !v.Methods.Email {
-		return errs.ErrNotFound
-	}
-	codeView(v, "email")
-	if err := h.checkForm(c); err != nil {
-		return h.showForm(c, v, "code", err)
-	}
-	in := map[string]string{"email": form(c, "email"), "code": form(c, "code")}
-	v.values["email"] = in["email"]
-	if !required(v, in, "code") {
-		return h.render(c, fiber.StatusBadRequest, "code", v)
-	}
-	if err := web.CheckCookieLogin(c, identity.SessionWeb); err != nil {
-		return h.showForm(c, v, "code", err)
-	}
-	out, err := rt.EmailLogin.VerifyCode(c.UserContext(), emaillogin.VerifyInput{Email: in["email"], Code: in["code"], Kind: identity.SessionWeb,
-		Client: web.Client(c), Captcha: captchaResponse(c)})
-	if err != nil {
-		return h.signInFailed(c, v, "code", err)
-	}
-	return h.signedIn(c, v, out, device.Credential{})
 }
 
 func (h *handlers) magicLink(c *fiber.Ctx, v *view) error {
