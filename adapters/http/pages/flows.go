@@ -541,22 +541,10 @@ func (h *handlers) magicLinkPost(c *fiber.Ctx, v *view) error {
 	if !required(v, in, "email") {
 		return h.render(c, fiber.StatusBadRequest, "send", v)
 	}
-	svc := rt.EmailLogin
 	li := emaillogin.LinkInput{Email: in["email"], Next: v.Next, Client: web.Client(c), Paths: link.Seed001, Captcha: captchaResponse(c)}
-	p := svc.Policy()
-	if p.SameDevice {
-		dev, err := web.MagicLinkBinding(c, h.opts.Dev)
-		if err != nil {
-			return err
-		}
-		li.Device = dev
-	}
-	if err := svc.SendLink(c.UserContext(), li); err != nil {
+	if err := web.SendMagicLink(c, h.opts.Dev, rt.EmailLogin, li); err != nil {
 		withCaptcha(v, rt.Tenant, tenant.CaptchaEmailSend, err)
 		return h.showForm(c, v, "send", err)
-	}
-	if li.Device != "" {
-		web.SetMagicLinkCookie(c, h.opts.Dev, li.Device, p.LinkTTL)
 	}
 	return seeOther(c, withNext(Prefix+"/magic-link/", v)+sep(v)+"sent=1")
 }

@@ -128,21 +128,9 @@ func (h handlers) requestMagicLink(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	svc := web.Tenant(c.UserContext()).EmailLogin
 	in := emaillogin.LinkInput{Email: req.Email, Client: web.Client(c), Paths: link.Seed001, Captcha: req.Response()}
-	p := svc.Policy()
-	if p.SameDevice {
-		dev, err := web.MagicLinkBinding(c, h.opts.Dev)
-		if err != nil {
-			return err
-		}
-		in.Device = dev
-	}
-	if err := svc.SendLink(c.UserContext(), in); err != nil {
+	if err := web.SendMagicLink(c, h.opts.Dev, web.Tenant(c.UserContext()).EmailLogin, in); err != nil {
 		return err
-	}
-	if in.Device != "" {
-		web.SetMagicLinkCookie(c, h.opts.Dev, in.Device, p.LinkTTL)
 	}
 	return noContent(c)
 }

@@ -505,23 +505,9 @@ func (h handlers) magicLinkSend(c *fiber.Ctx) error {
 	if err := web.DecodeJSON(c, &req); err != nil {
 		return err
 	}
-	svc := tenantOf(c).EmailLogin
 	in := emaillogin.LinkInput{Email: req.Email, Next: req.Next, Client: web.Client(c), Paths: link.Canonical, Captcha: req.Response()}
-	p := svc.Policy()
-	if p.SameDevice {
-		dev, err := web.MagicLinkBinding(c, h.opts.Dev)
-		if err != nil {
-			return err
-		}
-		in.Device = dev
-	}
-	if err := svc.SendLink(c.UserContext(), in); err != nil {
+	if err := web.SendMagicLink(c, h.opts.Dev, tenantOf(c).EmailLogin, in); err != nil {
 		return err
-	}
-	if in.Device != "" {
-		// Set only now, so that a refused request sets nothing; alike for
-		// every address, so that it tells nothing about accounts.
-		web.SetMagicLinkCookie(c, h.opts.Dev, in.Device, p.LinkTTL)
 	}
 	return accepted(c, magicLinkAccepted)
 }

@@ -6,7 +6,33 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+
+	"github.com/portcullis/portcullis/application/emaillogin"
 )
+
+// SendMagicLink asks svc for a magic link as in says. When the tenant
+// binds links to the browser that asked (email.same_device), the link is
+// bound to this browser's device value, and the browser gets the binding
+// cookie once the request is accepted: a refused request sets nothing,
+// and an accepted one sets it alike for every address, so that it tells
+// nothing about accounts.
+func SendMagicLink(c *fiber.Ctx, dev bool, svc *emaillogin.Service, in emaillogin.LinkInput) error {
+	p := svc.Policy()
+	if p.SameDevice {
+		value, err := MagicLinkBinding(c, dev)
+		if err != nil {
+			return err
+		}
+		in.Device = value
+	}
+	if err := svc.SendLink(c.UserContext(), in); err != nil {
+		return err
+	}
+	if in.Device != "" {
+		SetMagicLinkCookie(c, dev, in.Device, p.LinkTTL)
+	}
+	return nil
+}
 
 // MagicLinkCookie returns the name of the cookie that binds a magic link
 // to the browser that asked for it (the tenant's email.same_device): with
