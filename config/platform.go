@@ -71,7 +71,17 @@ type Platform struct {
 	// PprofListen, if set, serves Go's net/http/pprof profiles on this
 	// address (keep it on loopback); empty disables it.
 	PprofListen string `koanf:"pprof_listen"`
+	// MetricsListen serves GET /metrics (Prometheus) on this address,
+	// apart from the public listener; "off" disables it. In dev mode the
+	// main listener serves /metrics too.
+	MetricsListen string `koanf:"metrics_listen"`
+	// MetricsMaxTenants is how many tenants get a metrics label of their
+	// own; the rest are folded into "other".
+	MetricsMaxTenants int `koanf:"metrics_max_tenants"`
 }
+
+// MetricsOff is the metrics_listen that serves no metrics listener.
+const MetricsOff = "off"
 
 // Defaults returns the platform settings used when nothing is configured.
 func Defaults() Platform {
@@ -84,6 +94,8 @@ func Defaults() Platform {
 		LogFormat:             "text",
 		ShutdownTimeout:       15 * time.Second,
 		TenantRefreshInterval: 10 * time.Second,
+		MetricsListen:         "127.0.0.1:9464",
+		MetricsMaxTenants:     100,
 	}
 }
 
@@ -229,6 +241,14 @@ func (p Platform) validate() []Problem {
 			add("pprof_listen", "%q must be host:port, e.g. 127.0.0.1:6060", p.PprofListen)
 		}
 	}
+	if p.MetricsListen != MetricsOff {
+		if _, port, err := net.SplitHostPort(p.MetricsListen); err != nil || port == "" {
+			add("metrics_listen", "%q must be host:port, e.g. 127.0.0.1:9464, or off", p.MetricsListen)
+		}
+	}
+	if p.MetricsMaxTenants < 1 || p.MetricsMaxTenants > 100000 {
+		add("metrics_max_tenants", "must be between 1 and 100000, got %d", p.MetricsMaxTenants)
+	}
 	if p.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be a positive duration, got %s", p.ShutdownTimeout)
 	}
@@ -329,5 +349,6 @@ func (p Platform) LogValue() slog.Value {
 		slog.Duration("shutdown_timeout", p.ShutdownTimeout),
 		slog.Duration("tenant_refresh_interval", p.TenantRefreshInterval),
 		slog.String("pprof_listen", p.PprofListen),
+		slog.String("metrics_listen", p.MetricsListen),
 	)
 }

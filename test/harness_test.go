@@ -193,11 +193,13 @@ func serverEnv(dataDir string, extra map[string]string) []string {
 		}
 	}
 	set := map[string]string{
-		"PORTCULLIS_DEV_MODE":    "true",
-		"PORTCULLIS_DATA_DIR":    dataDir,
-		"PORTCULLIS_LOG_FORMAT":  "json",
-		"PORTCULLIS_LISTEN":      "127.0.0.1:0",
-		"PORTCULLIS_TENANTS_DIR": shippedTenants,
+		"PORTCULLIS_DEV_MODE":   "true",
+		"PORTCULLIS_DATA_DIR":   dataDir,
+		"PORTCULLIS_LOG_FORMAT": "json",
+		"PORTCULLIS_LISTEN":     "127.0.0.1:0",
+		// Parallel servers cannot share the default 127.0.0.1:9464.
+		"PORTCULLIS_METRICS_LISTEN": "127.0.0.1:0",
+		"PORTCULLIS_TENANTS_DIR":    shippedTenants,
 	}
 	maps.Copy(set, storeEnv(dataDir))
 	// REDIS_URL is deliberately not passed on: Redis keys are namespaced by

@@ -55,6 +55,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/server"
 	v1 "github.com/portcullis/portcullis/adapters/http/v1"
 	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/adapters/metrics"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/tenancy"
@@ -225,7 +226,11 @@ func serve(path string, stderr io.Writer) int {
 		return 1
 	}
 	registry := NewRegistry(dir, func(ctx context.Context, t tenant.Tenant) (*web.TenantServices, func(), error) {
-		return initTenant(ctx, p, t)
+		rt, cleanup, err := initTenant(ctx, p, t)
+		if err == nil {
+			p.Metrics.TenantBuilt()
+		}
+		return rt, cleanup, err
 	}, log, cfg.ShutdownTimeout)
 	defer registry.Close()
 
@@ -237,7 +242,9 @@ func serve(path string, stderr io.Writer) int {
 			{Name: "mongodb", Ping: p.Mongo.Ping},
 			{Name: "redis", Ping: func(ctx context.Context) error { return p.Redis.Ping(ctx).Err() }},
 		},
-		Outbox: p.Outbox,
+		Outbox:  p.Outbox,
+		Observe: p.Metrics.Request,
+		Metrics: devMetrics(cfg, p.Metrics),
 		Surfaces: []func(fiber.Router){
 			func(r fiber.Router) { v1.Register(r, v1.Options{Dev: cfg.DevMode}) },
 			func(r fiber.Router) { admin.Register(r, admin.Options{Dev: cfg.DevMode}) },
@@ -263,6 +270,10 @@ func serve(path string, stderr io.Writer) int {
 
 	if cfg.PprofListen != "" {
 		go servePprof(cfg.PprofListen, log)
+	}
+	if cfg.MetricsListen != config.MetricsOff {
+		stopMetrics := serveMetrics(cfg.MetricsListen, p.Metrics, log)
+		defer stopMetrics()
 	}
 
 	serveErr := make(chan error, 1)
@@ -332,6 +343,33 @@ func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, 
 			reg.Prune()
 		}
 	}
+}
+
+// devMetrics is what the main listener serves at /metrics: the metrics in
+// dev mode, nothing otherwise.
+func devMetrics(cfg config.Platform, m *metrics.Metrics) http.Handler {
+	if !cfg.DevMode {
+		return nil
+	}
+	return m.Handler()
+}
+
+// serveMetrics serves GET /metrics on addr, apart from the public
+// listener, and returns its stop. A listener that cannot start is logged
+// and the server goes on without it: metrics are not worth refusing
+// sign-ins over.
+func serveMetrics(addr string, m *metrics.Metrics, log *slog.Logger) func() {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		log.Error("metrics listener did not start; no metrics are served", "metrics_listen", addr, "error", err)
+		return func() {}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", m.Handler())
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	log.Info("metrics listening", "url", "http://"+ln.Addr().String()+"/metrics")
+	return func() { _ = srv.Close() }
 }
 
 func printDevBanner(w io.Writer, addr *net.TCPAddr, dir *tenancy.Directory) {

@@ -23,6 +23,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/embedded"
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/mailtmpl"
+	"github.com/portcullis/portcullis/adapters/metrics"
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/adapters/outbox"
 	"github.com/portcullis/portcullis/adapters/redis"
@@ -93,6 +94,8 @@ type Platform struct {
 	// spent on password hashing for the whole process.
 	Hasher *argon2.Hasher
 	Common *commonpass.List
+	// Metrics are the process's Prometheus collectors.
+	Metrics *metrics.Metrics
 
 	// Process-wide caches in front of the stores and token verification.
 	UserCache    *cache.Users
@@ -151,6 +154,7 @@ var platformSet = wire.NewSet(
 	provideAuditWriter,
 	mongo.NewFirstSignInStore,
 	storefrontPlatformSet,
+	provideMetrics,
 )
 
 // The tenant graph: one provider set per package of the core, and one set
@@ -158,7 +162,7 @@ var platformSet = wire.NewSet(
 // a bind beside the provider of its concrete type, and those are the
 // platform's fields). The use cases know only their ports.
 var (
-	throttleSet = wire.NewSet(provideLimiter, wire.Bind(new(throttle.Limiter), new(*redis.Limiter)))
+	throttleSet = wire.NewSet(provideLimiter, provideObservedLimiter, wire.Bind(new(throttle.Limiter), new(*metrics.Limiter)))
 	sessionSet  = wire.NewSet(wire.Struct(new(session.Deps), "*"), session.New, session.NewIssuer,
 		provideAccessTokens, wire.Bind(new(session.AccessTokens), new(*cache.AccessTokens)))
 	loginSet = wire.NewSet(wire.Struct(new(login.Deps), "*"), login.New)
@@ -179,12 +183,12 @@ var (
 	linkSet    = wire.NewSet(provideLoginLinks, provideTokenLogin)
 	seed002Set = wire.NewSet(provideAdminLogin)
 	seed003Set = wire.NewSet(provideSeed003)
-	auditSet   = wire.NewSet(provideAuditRecorder, wire.Bind(new(audit.Recorder), new(*audit.TenantRecorder)), provideAuditService)
+	auditSet   = wire.NewSet(provideAuditRecorder, provideObservedAudit, wire.Bind(new(audit.Recorder), new(*metrics.AuditObserver)), provideAuditService)
 
 	platformBinds = wire.NewSet(
 		wire.FieldsOf(new(*Platform), "Logger", "Keys", "Sealer", "MasterKey", "Clock", "Random", "Outbox", "DevBaseURL", "Redis",
 			"UserCache", "SessionCache", "TokenCache", "RefreshTokens", "Revocations", "OTPStore", "RevocationSync", "Hasher", "Common",
-			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter", "FirstSignIns", "Carts", "CartRetrier"),
+			"TOTPs", "BackupCodes", "AuditLog", "AuditWriter", "FirstSignIns", "Carts", "CartRetrier", "Metrics"),
 		wire.Bind(new(mfa.TOTPs), new(*mongo.TOTPStore)),
 		wire.Bind(new(mfa.BackupCodes), new(*mongo.BackupCodeStore)),
 		wire.Bind(new(mfa.Sealer), new(*aesgcm.Sealer)),
@@ -370,6 +374,26 @@ func provideAccessTokens(t tenant.Tenant, ring *keyring.Ring, clock platform.Clo
 }
 
 func provideLimiter(t tenant.Tenant, c redis.Client) *redis.Limiter { return redis.NewLimiter(c, t.ID) }
+
+// provideObservedLimiter is the tenant's limiter, its denials counted.
+func provideObservedLimiter(t tenant.Tenant, m *metrics.Metrics, l *redis.Limiter) *metrics.Limiter {
+	return m.ObserveLimiter(t.ID, l)
+}
+
+// provideObservedAudit is the tenant's audit recorder, its sign-ins
+// counted.
+func provideObservedAudit(t tenant.Tenant, m *metrics.Metrics, r *audit.TenantRecorder) *metrics.AuditObserver {
+	return m.ObserveAudit(t.ID, r)
+}
+
+// provideMetrics returns the process's metrics, watching the hashing pool
+// and the audit writer.
+func provideMetrics(cfg config.Platform, h *argon2.Hasher, w *audit.Writer) *metrics.Metrics {
+	m := metrics.New(metrics.Options{MaxTenants: cfg.MetricsMaxTenants})
+	m.WatchHasher(h)
+	m.WatchAuditWriter(w)
+	return m
+}
 
 func providePlaces(t tenant.Tenant, c redis.Client) *redis.Places { return redis.NewPlaces(c, t.ID) }
 

@@ -63,12 +63,13 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	sync := provideRevocationSync(sessionStore, revocations, clock)
 	hasher := provideHasher()
 	list := commonpass.Default()
+	auditStore := mongo.NewAuditStore(db)
+	writer, cleanup4 := provideAuditWriter(auditStore, log)
+	metrics := provideMetrics(cfg, hasher, writer)
 	userStore := mongo.NewUserStore(db)
 	users := provideUserCache(userStore)
 	sessions := provideSessionCache(sessionStore, clock)
 	tokens := provideTokenCache()
-	auditStore := mongo.NewAuditStore(db)
-	writer, cleanup4 := provideAuditWriter(auditStore, log)
 	firstSignInStore := mongo.NewFirstSignInStore(db)
 	storefrontStore := mongo.NewStorefrontStore(db)
 	retrier, cleanup5 := provideStorefrontRetrier(log)
@@ -92,6 +93,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 		RevocationSync: sync,
 		Hasher:         hasher,
 		Common:         list,
+		Metrics:        metrics,
 		UserCache:      users,
 		SessionCache:   sessions,
 		TokenCache:     tokens,
@@ -124,8 +126,10 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	tokens := p.TokenCache
 	accessTokens := provideAccessTokens(t, ring, clock, tokens)
 	sync := p.RevocationSync
+	metrics := p.Metrics
 	writer := p.AuditWriter
 	tenantRecorder := provideAuditRecorder(t, writer, clock)
+	auditObserver := provideObservedAudit(t, metrics, tenantRecorder)
 	deps := session.Deps{
 		Users:       users,
 		Sessions:    sessions,
@@ -133,13 +137,14 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Revocations: revocations,
 		Tokens:      accessTokens,
 		Sync:        sync,
-		Audit:       tenantRecorder,
+		Audit:       auditObserver,
 		Clock:       clock,
 		Random:      random,
 	}
 	service := session.New(t, deps)
 	v := p.Redis
 	limiter := provideLimiter(t, v)
+	metricsLimiter := provideObservedLimiter(t, metrics, limiter)
 	hasher := p.Hasher
 	list := p.Common
 	outbox := p.Outbox
@@ -166,7 +171,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	}
 	otpStore := p.OTPStore
 	engine := provideOTPEngine(t, key, otpStore, clock, random)
-	verificationService := provideVerification(t, mail, users, engine, limiter, courier, clock)
+	verificationService := provideVerification(t, mail, users, engine, metricsLimiter, courier, clock)
 	issuer := session.NewIssuer(service)
 	deviceKey, err := provideDeviceKey(t, masterKey)
 	if err != nil {
@@ -188,16 +193,16 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		cleanup()
 		return nil, nil, err
 	}
-	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, limiter, tenantRecorder, clock)
+	profileService := provideProfile(t, users, hasher, list, service, verificationService, courier, metricsLimiter, auditObserver, clock)
 	mfaDeps := mfa.Deps{
 		TOTPs:   totpStore,
 		Backup:  backupCodeStore,
 		Sealer:  sealer,
 		Key:     mfaKey,
-		Limiter: limiter,
+		Limiter: metricsLimiter,
 		Reauth:  profileService,
 		Mail:    courier,
-		Audit:   tenantRecorder,
+		Audit:   auditObserver,
 		Clock:   clock,
 		Random:  random,
 	}
@@ -232,8 +237,8 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Mail:         courier,
 		Factors:      mfaService,
 		Challenges:   engine,
-		Limiter:      limiter,
-		Audit:        tenantRecorder,
+		Limiter:      metricsLimiter,
+		Audit:        auditObserver,
 		Captcha:      captchaService,
 		FirstSignIns: firstSignInStore,
 		Clock:        clock,
@@ -243,14 +248,14 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 	pipeline := login.New(t, loginDeps)
 	passwordDeps := password.Deps{
 		Users:    users,
-		Limiter:  limiter,
+		Limiter:  metricsLimiter,
 		Hasher:   hasher,
 		Common:   list,
 		Mail:     courier,
 		Verifier: verificationService,
 		Login:    pipeline,
 		Devices:  deviceService,
-		Audit:    tenantRecorder,
+		Audit:    auditObserver,
 		Clock:    clock,
 		Random:   random,
 	}
@@ -260,22 +265,22 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		cleanup()
 		return nil, nil, err
 	}
-	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
+	smsloginService, cleanup2 := provideSMSLogin(t, users, engine, smsSender, metricsLimiter, pipeline, auditObserver, clock)
 	setuplinkKey, err := provideSetupLinkKey(t, masterKey)
 	if err != nil {
 		cleanup2()
 		cleanup()
 		return nil, nil, err
 	}
-	recoveryService := provideRecovery(t, mail, users, engine, limiter, hasher, list, courier, service, tenantRecorder, clock, setuplinkKey, captchaService)
-	emailloginService := provideEmailLogin(t, mail, users, engine, limiter, courier, pipeline, tenantRecorder, clock)
-	loginlinkService := provideLoginLinks(t, users, engine, pipeline, tenantRecorder)
+	recoveryService := provideRecovery(t, mail, users, engine, metricsLimiter, hasher, list, courier, service, auditObserver, clock, setuplinkKey, captchaService)
+	emailloginService := provideEmailLogin(t, mail, users, engine, metricsLimiter, courier, pipeline, auditObserver, clock)
+	loginlinkService := provideLoginLinks(t, users, engine, pipeline, auditObserver)
 	auditStore := p.AuditLog
 	auditService := provideAuditService(t, auditStore, clock)
-	adminService := provideAdmin(t, users, service, mfaService, recoveryService, loginlinkService, auditService, tenantRecorder, clock, random)
-	tokenloginService := provideTokenLogin(t, service, limiter, pipeline, tenantRecorder)
-	adminloginService := provideAdminLogin(t, users, passwordService, engine, courier, limiter, service, tenantRecorder, clock)
-	seed003, cleanup3 := provideSeed003(t, users, engine, smsSender, limiter, pipeline, tenantRecorder, clock)
+	adminService := provideAdmin(t, users, service, mfaService, recoveryService, loginlinkService, auditService, auditObserver, clock, random)
+	tokenloginService := provideTokenLogin(t, service, metricsLimiter, pipeline, auditObserver)
+	adminloginService := provideAdminLogin(t, users, passwordService, engine, courier, metricsLimiter, service, auditObserver, clock)
+	seed003, cleanup3 := provideSeed003(t, users, engine, smsSender, metricsLimiter, pipeline, auditObserver, clock)
 	tenantServices := &web.TenantServices{
 		Tenant:       t,
 		Keys:         ring,

@@ -14,6 +14,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	xargon2 "golang.org/x/crypto/argon2"
@@ -70,6 +71,10 @@ type Options struct {
 type Hasher struct {
 	slots        chan struct{}
 	queueTimeout time.Duration
+	// The pool's counters, for Stats.
+	waiting, waits, busy atomic.Int64
+	waited               atomic.Int64 // nanoseconds
+	computed             atomic.Int64
 	// key computes argon2id; tests replace it to observe the pool.
 	key func(password, salt []byte, time, memory uint32, threads uint8, keyLen uint32) []byte
 }
@@ -131,6 +136,7 @@ func (h *Hasher) compute(ctx context.Context, password string, salt []byte, p te
 		return nil, err
 	}
 	defer func() { <-h.slots }()
+	h.computed.Add(1)
 	return h.key([]byte(password), salt, p.Iterations, p.MemoryKiB, p.Parallelism, keyLen), nil
 }
 
@@ -145,16 +151,41 @@ func (h *Hasher) acquire(ctx context.Context) error {
 		return nil
 	default:
 	}
+	start := time.Now()
+	h.waiting.Add(1)
+	defer func() {
+		h.waiting.Add(-1)
+		h.waits.Add(1)
+		h.waited.Add(int64(time.Since(start)))
+	}()
 	timer := time.NewTimer(h.queueTimeout)
 	defer timer.Stop()
 	select {
 	case h.slots <- struct{}{}:
 		return nil
 	case <-timer.C:
+		h.busy.Add(1)
 		return password.ErrBusy.WithRetryAfter(1).Wrap(fmt.Errorf("argon2: no hashing slot free within %s", h.queueTimeout))
 	case <-ctx.Done():
 		return fmt.Errorf("argon2: waiting for a hashing slot: %w", ctx.Err())
 	}
+}
+
+// Stats are the pool's figures: its size, the hashes computing and waiting
+// now, and totals since the start.
+type Stats struct {
+	Slots, InUse, Waiting int
+	// Computed counts the hashes computed; Waits the calls that found no
+	// free slot and waited (WaitSeconds in all); Busy those that gave up
+	// after the queue timeout (password.ErrBusy).
+	Computed, Waits, Busy int64
+	WaitSeconds           float64
+}
+
+// Stats returns the pool's figures.
+func (h *Hasher) Stats() Stats {
+	return Stats{Slots: cap(h.slots), InUse: len(h.slots), Waiting: int(h.waiting.Load()), Computed: h.computed.Load(),
+		Waits: h.waits.Load(), Busy: h.busy.Load(), WaitSeconds: time.Duration(h.waited.Load()).Seconds()}
 }
 
 func checkParams(p tenant.HashParams) error {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
 	"regexp"
 	"runtime/debug"
@@ -21,6 +22,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/outbox"
@@ -56,6 +58,13 @@ type Options struct {
 	// Surfaces add the API surfaces (canonical API, compatibility
 	// profiles) to the tenant-scoped router.
 	Surfaces []func(fiber.Router)
+	// Observe, when set, is told of every answered request: the route
+	// template that matched ("" for none), the method, the status sent and
+	// how long it took.
+	Observe func(route, method string, status int, took time.Duration)
+	// Metrics, when set, is served at GET /metrics on this listener (dev
+	// mode: in production metrics have a listener of their own).
+	Metrics http.Handler
 }
 
 // Server is the HTTP server.
@@ -66,6 +75,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []*trackingListener
+	// endpoints are the routes that are not middleware, "METHOD path".
+	endpoints map[string]bool
 }
 
 // Request header names.
@@ -96,6 +107,9 @@ func New(opts Options) *Server {
 	s.app.Use(s.requestContext, s.accessLog, s.recoverPanic)
 	s.app.Get("/healthz", s.healthz)
 	s.app.Get("/readyz", s.readyz)
+	if opts.Metrics != nil {
+		s.app.Get("/metrics", adaptor.HTTPHandler(opts.Metrics))
+	}
 
 	tenant := s.app.Group("", s.resolveTenant)
 	// Each surface checks requests itself (web.CheckRequest), so that its
@@ -110,6 +124,10 @@ func New(opts Options) *Server {
 		tenant.Delete("/dev/outbox", s.devOutboxClear)
 	}
 	tenant.Use(func(*fiber.Ctx) error { return errs.ErrNotFound })
+	s.endpoints = map[string]bool{}
+	for _, r := range s.app.GetRoutes(true) {
+		s.endpoints[r.Method+" "+r.Path] = true
+	}
 	return s
 }
 
@@ -223,6 +241,9 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		}
 	}
 	status := c.Response().StatusCode()
+	if s.opts.Observe != nil {
+		s.opts.Observe(s.routeOf(c), c.Method(), status, time.Since(start))
+	}
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:
@@ -245,6 +266,17 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	s.opts.Logger.LogAttrs(ctx, level, "request", attrs...)
 	return nil
+}
+
+// routeOf is the template of the route that answered c, never the raw
+// path: "" when no endpoint matched (the last route was middleware, such as
+// the tenant resolution or the not-found catch-all).
+func (s *Server) routeOf(c *fiber.Ctx) string {
+	r := c.Route()
+	if r == nil || !s.endpoints[r.Method+" "+r.Path] {
+		return ""
+	}
+	return r.Path
 }
 
 // recoverPanic turns a panic into a logged internal error.
