@@ -65,6 +65,8 @@ func TestMetrics(t *testing.T) {
 	wantSample(t, text, `portcullis_http_request_duration_seconds_count{method="POST",route="/auth/v1/login",status="401"}`, 1)
 	wantSample(t, text, `portcullis_http_request_duration_seconds_count{method="DELETE",route="/auth/v1/sessions/:id",status="401"}`, 1)
 	wantSample(t, text, `portcullis_http_request_duration_seconds_count{method="GET",route="unmatched",status="404"}`, 1)
+	// The registration's verification mail went to the dev outbox.
+	wantSample(t, text, `portcullis_messages_sent_total{channel="mail",outcome="sent",tenant="local"}`, 1)
 	if strings.Contains(text, "some-session-id") || strings.Contains(text, "/no/such/route") {
 		t.Error("a raw path is a label value")
 	}

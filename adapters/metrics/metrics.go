@@ -49,6 +49,7 @@ type Metrics struct {
 	logins         *prometheus.CounterVec
 	loginFailures  *prometheus.CounterVec
 	limiterDenials *prometheus.CounterVec
+	messages       *prometheus.CounterVec
 	tenantsBuilt   prometheus.Counter
 }
 
@@ -75,11 +76,15 @@ func New(o Options) *Metrics {
 		Name: "portcullis_limiter_denials_total",
 		Help: "Attempts refused by a rate limit, by tenant.",
 	}, []string{"tenant"})
+	m.messages = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "portcullis_messages_sent_total",
+		Help: "Messages (sign-in codes, links, notices) handed to the tenant's provider, by tenant, channel (sms, mail) and outcome (sent, failed: the provider refused or was unreachable).",
+	}, []string{"tenant", "channel", "outcome"})
 	m.tenantsBuilt = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "portcullis_tenant_containers_built_total",
 		Help: "Tenant service containers built: at first use and after each configuration change.",
 	})
-	m.reg.MustRegister(m.requests, m.logins, m.loginFailures, m.limiterDenials, m.tenantsBuilt,
+	m.reg.MustRegister(m.requests, m.logins, m.loginFailures, m.limiterDenials, m.messages, m.tenantsBuilt,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -123,6 +128,16 @@ func (m *Metrics) TenantBuilt() { m.tenantsBuilt.Inc() }
 // LimiterDenied counts an attempt a rate limit of tenant refused.
 func (m *Metrics) LimiterDenied(tenant string) {
 	m.limiterDenials.WithLabelValues(m.Tenant(tenant)).Inc()
+}
+
+// Message counts a message of tenant on channel handed to its provider;
+// err is the provider's answer.
+func (m *Metrics) Message(tenant, channel string, err error) {
+	outcome := "sent"
+	if err != nil {
+		outcome = "failed"
+	}
+	m.messages.WithLabelValues(m.Tenant(tenant), channel, outcome).Inc()
 }
 
 // Login outcomes.

@@ -8,7 +8,9 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/crypto/argon2"
 	"github.com/portcullis/portcullis/application/audit"
+	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/application/throttle"
+	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -111,4 +113,46 @@ func (m *Metrics) WatchAuditWriter(w *audit.Writer) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portcullis_audit_events_queued", Help: "Audit events waiting to be written."},
 			stat(func(s audit.Stats) float64 { return float64(s.Queued) })),
 	)
+}
+
+// SMS is a tenant's SMS sender whose sends are counted.
+type SMS struct {
+	m      *Metrics
+	tenant string
+	next   notify.SMSSender
+}
+
+var _ notify.SMSSender = (*SMS)(nil)
+
+// ObserveSMS returns next counting its sends.
+func (m *Metrics) ObserveSMS(tenantID string, next notify.SMSSender) *SMS {
+	return &SMS{m: m, tenant: tenantID, next: next}
+}
+
+// SendSMS sends msg with next and counts the outcome.
+func (s *SMS) SendSMS(ctx context.Context, msg message.SMS) error {
+	err := s.next.SendSMS(ctx, msg)
+	s.m.Message(s.tenant, "sms", err)
+	return err
+}
+
+// Mail is a tenant's mail sender whose sends are counted.
+type Mail struct {
+	m      *Metrics
+	tenant string
+	next   notify.Mailer
+}
+
+var _ notify.Mailer = (*Mail)(nil)
+
+// ObserveMail returns next counting its sends.
+func (m *Metrics) ObserveMail(tenantID string, next notify.Mailer) *Mail {
+	return &Mail{m: m, tenant: tenantID, next: next}
+}
+
+// SendMail sends msg with next and counts the outcome.
+func (s *Mail) SendMail(ctx context.Context, msg message.Mail) error {
+	err := s.next.SendMail(ctx, msg)
+	s.m.Message(s.tenant, "mail", err)
+	return err
 }

@@ -412,9 +412,19 @@ func provideMail(t tenant.Tenant, box *outbox.Outbox, dev DevBaseURL) (tenant.Ma
 	return config.EffectiveMail(t, box != nil, string(dev))
 }
 
-// provideMailer returns the tenant's mail sender: its SMTP server when it
+// provideMailer returns the tenant's mail sender (mailProvider), its sends
+// counted.
+func provideMailer(t tenant.Tenant, m tenant.Mail, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger, mx *metrics.Metrics) (notify.Mailer, error) {
+	s, err := mailProvider(t, m, box, sealer, log)
+	if err != nil {
+		return nil, err
+	}
+	return mx.ObserveMail(t.ID, s), nil
+}
+
+// mailProvider returns the tenant's mail sender: its SMTP server when it
 // has one; else the dev outbox in dev mode, or one that refuses.
-func provideMailer(t tenant.Tenant, m tenant.Mail, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger) (notify.Mailer, error) {
+func mailProvider(t tenant.Tenant, m tenant.Mail, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger) (notify.Mailer, error) {
 	if !m.SMTP.Configured() {
 		if box != nil {
 			return box.Mailer(t.ID), nil
@@ -452,10 +462,20 @@ func provideOTPEngine(t tenant.Tenant, key otp.Key, store otp.Store, clock platf
 	return otp.New(t.ID, key, store, clock, random)
 }
 
-// provideSMSSender returns the tenant's SMS sender: its provider when it
-// has one; else the dev outbox in dev mode, or one that refuses. Outside
-// dev mode a tenant with sms_otp and no provider does not build.
-func provideSMSSender(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger) (notify.SMSSender, error) {
+// provideSMSSender returns the tenant's SMS sender (smsProvider), its
+// sends counted.
+func provideSMSSender(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger, m *metrics.Metrics) (notify.SMSSender, error) {
+	s, err := smsProvider(t, box, sealer, log)
+	if err != nil {
+		return nil, err
+	}
+	return m.ObserveSMS(t.ID, s), nil
+}
+
+// smsProvider returns the tenant's SMS sender: its provider when it has
+// one; else the dev outbox in dev mode, or one that refuses. Outside dev
+// mode a tenant with sms_otp and no provider does not build.
+func smsProvider(t tenant.Tenant, box *outbox.Outbox, sealer *aesgcm.Sealer, log *slog.Logger) (notify.SMSSender, error) {
 	if err := config.CheckSMSProvider(t, box != nil); err != nil {
 		return nil, err
 	}

@@ -13,7 +13,7 @@ import (
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
-// provideMail and provideMailer together: which sender a tenant gets, and
+// provideMail and mailProvider together: which sender a tenant gets, and
 // which tenants do not build.
 func TestMailerChoice(t *testing.T) {
 	t.Setenv("SHOP_SMTP_PASSWORD", "pw")
@@ -60,7 +60,7 @@ func TestMailerChoice(t *testing.T) {
 			m, err := provideMail(tc.t, b, dev)
 			var mailer any
 			if err == nil {
-				mailer, err = provideMailer(tc.t, m, b, sealer, slog.New(slog.DiscardHandler))
+				mailer, err = mailProvider(tc.t, m, b, sealer, slog.New(slog.DiscardHandler))
 			}
 			if tc.wantErr != "" {
 				var ve *tenant.ValidationError

@@ -158,7 +158,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		return nil, nil, err
 	}
 	logger := p.Logger
-	mailer, err := provideMailer(t, mail, outbox, sealer, logger)
+	mailer, err := provideMailer(t, mail, outbox, sealer, logger, metrics)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -260,7 +260,7 @@ func initTenant(ctx context.Context, p *Platform, t tenant.Tenant) (*web.TenantS
 		Random:   random,
 	}
 	passwordService := password.New(t, passwordDeps)
-	smsSender, err := provideSMSSender(t, outbox, sealer, logger)
+	smsSender, err := provideSMSSender(t, outbox, sealer, logger, metrics)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
