@@ -74,7 +74,7 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("hash pool computed %v (present %t), want at least the registration and two logins", v, ok)
 	}
 	for _, name := range []string{"portcullis_hash_pool_queue_depth", "portcullis_hash_pool_slots", "portcullis_hash_pool_wait_seconds_total",
-		"portcullis_audit_events_dropped_total", "portcullis_audit_events_queued", "portcullis_tenant_containers_built_total", "go_goroutines", "process_resident_memory_bytes"} {
+		"portcullis_audit_events_dropped_total", `portcullis_cache_hits_total{cache="users"}`, `portcullis_cache_misses_total{cache="sessions"}`, "portcullis_audit_events_queued", "portcullis_tenant_containers_built_total", "go_goroutines", "process_resident_memory_bytes"} {
 		if _, ok := sample(text, name); !ok {
 			t.Errorf("no %s", name)
 		}

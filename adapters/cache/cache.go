@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/expirable"
@@ -45,6 +46,7 @@ func key(tenantID, id string) string { return tenantID + "\x00" + id }
 // login gets is always read fresh from the store: a password hash is never
 // served from a cache.
 type Users struct {
+	Counts
 	inner   account.Users
 	byID    *expirable.LRU[string, identity.User]
 	emailID *expirable.LRU[string, string] // tenant/email key → user id
@@ -110,7 +112,9 @@ func (c *Users) Create(ctx context.Context, u identity.User) error { return c.in
 // ByID returns the cached user or reads it through.
 func (c *Users) ByID(ctx context.Context, tenantID, id string) (identity.User, error) {
 	k := key(tenantID, id)
-	if u, ok := c.byID.Get(k); ok {
+	u, ok := c.byID.Get(k)
+	c.count(ok)
+	if ok {
 		return u, nil
 	}
 	u, err := c.inner.ByID(ctx, tenantID, id)
@@ -200,6 +204,7 @@ func (c *Users) List(ctx context.Context, tenantID string, f account.UserFilter,
 // Sessions caches session.Sessions lookups by secret hash (the per-request
 // path of app tokens and cookies).
 type Sessions struct {
+	Counts
 	inner    session.Sessions
 	clock    platform.Clock
 	bySecret *expirable.LRU[string, identity.Session]
@@ -244,7 +249,10 @@ func (c *Sessions) ListLive(ctx context.Context, tenantID, userID string, now ti
 // its idle expiry since it was cached.
 func (c *Sessions) BySecret(ctx context.Context, tenantID, hash string) (identity.Session, error) {
 	k := key(tenantID, hash)
-	if s, ok := c.bySecret.Get(k); ok && s.Live(c.clock.Now()) {
+	s, ok := c.bySecret.Get(k)
+	ok = ok && s.Live(c.clock.Now())
+	c.count(ok)
+	if ok {
 		return s, nil
 	}
 	// A secret seen before is read again by its session's id: a lookup by
@@ -328,7 +336,25 @@ func (c *Sessions) RevokedSince(ctx context.Context, since, now time.Time) ([]se
 // Tokens is the process-wide store of verified access tokens, shared by the
 // tenants' AccessTokens decorators.
 type Tokens struct {
+	Counts
 	lru *expirable.LRU[string, session.AccessClaims]
+}
+
+// Counts are a cache's lookups answered from it (hits) and read through
+// (misses), for its hit ratio.
+type Counts struct{ hits, misses atomic.Int64 }
+
+// Hits and Misses return the counts so far.
+func (c *Counts) Hits() int64   { return c.hits.Load() }
+func (c *Counts) Misses() int64 { return c.misses.Load() }
+
+// count records a lookup's outcome.
+func (c *Counts) count(hit bool) {
+	if hit {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
 }
 
 // NewTokens returns a store of size verified tokens kept at most ttl.
@@ -365,10 +391,12 @@ func (c *AccessTokens) Verify(ctx context.Context, token string) (session.Access
 	k := key(c.tenantID, token)
 	if claims, ok := c.store.lru.Get(k); ok {
 		if c.clock.Now().Before(claims.ExpiresAt) {
+			c.store.count(true)
 			return claims, nil
 		}
 		c.store.lru.Remove(k)
 	}
+	c.store.count(false)
 	claims, err := c.inner.Verify(ctx, token)
 	if err == nil && c.clock.Now().Before(claims.ExpiresAt) {
 		c.store.lru.Add(k, claims)

@@ -156,3 +156,21 @@ func (s *Mail) SendMail(ctx context.Context, msg message.Mail) error {
 	s.m.Message(s.tenant, "mail", err)
 	return err
 }
+
+// HitCounter is a cache's lookups: answered from it, and read through.
+type HitCounter interface {
+	Hits() int64
+	Misses() int64
+}
+
+// WatchCache exposes a cache's hits and misses (its hit ratio is
+// hits / (hits + misses)) under the label cache=name.
+func (m *Metrics) WatchCache(name string, c HitCounter) {
+	labels := prometheus.Labels{"cache": name}
+	m.reg.MustRegister(
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portcullis_cache_hits_total", Help: "Cache lookups answered from the cache.", ConstLabels: labels},
+			func() float64 { return float64(c.Hits()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portcullis_cache_misses_total", Help: "Cache lookups read through to the store.", ConstLabels: labels},
+			func() float64 { return float64(c.Misses()) }),
+	)
+}

@@ -386,12 +386,15 @@ func provideObservedAudit(t tenant.Tenant, m *metrics.Metrics, r *audit.TenantRe
 	return m.ObserveAudit(t.ID, r)
 }
 
-// provideMetrics returns the process's metrics, watching the hashing pool
-// and the audit writer.
-func provideMetrics(cfg config.Platform, h *argon2.Hasher, w *audit.Writer) *metrics.Metrics {
+// provideMetrics returns the process's metrics, watching the hashing
+// pool, the audit writer and the caches.
+func provideMetrics(cfg config.Platform, h *argon2.Hasher, w *audit.Writer, users *cache.Users, sessions *cache.Sessions, tokens *cache.Tokens) *metrics.Metrics {
 	m := metrics.New(metrics.Options{MaxTenants: cfg.MetricsMaxTenants})
 	m.WatchHasher(h)
 	m.WatchAuditWriter(w)
+	m.WatchCache("users", users)
+	m.WatchCache("sessions", sessions)
+	m.WatchCache("access_tokens", tokens)
 	return m
 }
 
