@@ -132,6 +132,7 @@ type tokensSpec struct {
 	AccessTTL   time.Duration `mapstructure:"access_ttl"`
 	RefreshTTL  time.Duration `mapstructure:"refresh_ttl"`
 	AppTokenTTL time.Duration `mapstructure:"app_token_ttl"`
+	KeyRotation time.Duration `mapstructure:"key_rotation"`
 }
 
 type sessionsSpec struct {
@@ -174,7 +175,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 		ID: t.ID, DisplayName: t.DisplayName, Domains: slices.Clone(t.Domains), LoginMethods: methods,
 		PasswordPolicy: passwordPolicySpec{MinLength: t.Password.MinLength, MaxLength: t.Password.MaxLength, RejectCommon: t.Password.RejectCommon,
 			Hash: hashSpec{MemoryKiB: t.Password.Hash.MemoryKiB, Iterations: t.Password.Hash.Iterations, Parallelism: t.Password.Hash.Parallelism}},
-		Tokens:    tokensSpec{AccessTTL: t.Tokens.Access, RefreshTTL: t.Tokens.Refresh, AppTokenTTL: t.Tokens.App},
+		Tokens:    tokensSpec{AccessTTL: t.Tokens.Access, RefreshTTL: t.Tokens.Refresh, AppTokenTTL: t.Tokens.App, KeyRotation: t.Tokens.KeyRotation},
 		Sessions:  sessionsSpec{IdleTimeout: t.Sessions.IdleTimeout, AbsoluteTimeout: t.Sessions.AbsoluteTimeout},
 		Redirects: redirectsSpec{Allow: slices.Clone(t.Redirects.Allow), Default: t.Redirects.Default},
 		Throttling: throttlingSpec{LoginPerAccount: limit(t.Throttling.LoginPerAccount), LoginPerIP: limit(t.Throttling.LoginPerIP),
@@ -214,7 +215,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 		ID: s.ID, DisplayName: s.DisplayName, Domains: s.Domains, LoginMethods: methods,
 		Password: tenant.PasswordPolicy{MinLength: s.PasswordPolicy.MinLength, MaxLength: s.PasswordPolicy.MaxLength, RejectCommon: s.PasswordPolicy.RejectCommon,
 			Hash: tenant.HashParams{MemoryKiB: s.PasswordPolicy.Hash.MemoryKiB, Iterations: s.PasswordPolicy.Hash.Iterations, Parallelism: s.PasswordPolicy.Hash.Parallelism}},
-		Tokens:    tenant.TokenTTLs{Access: s.Tokens.AccessTTL, Refresh: s.Tokens.RefreshTTL, App: s.Tokens.AppTokenTTL},
+		Tokens:    tenant.TokenTTLs{Access: s.Tokens.AccessTTL, Refresh: s.Tokens.RefreshTTL, App: s.Tokens.AppTokenTTL, KeyRotation: s.Tokens.KeyRotation},
 		Sessions:  tenant.SessionPolicy{IdleTimeout: s.Sessions.IdleTimeout, AbsoluteTimeout: s.Sessions.AbsoluteTimeout},
 		Redirects: tenant.RedirectPolicy{Allow: s.Redirects.Allow, Default: s.Redirects.Default},
 		Throttling: tenant.Throttling{LoginPerAccount: limit(s.Throttling.LoginPerAccount), LoginPerIP: limit(s.Throttling.LoginPerIP),
@@ -322,7 +323,8 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 			"min_length": s.PasswordPolicy.MinLength, "max_length": s.PasswordPolicy.MaxLength, "reject_common": s.PasswordPolicy.RejectCommon,
 			"hash": map[string]any{"memory_kib": int64(s.PasswordPolicy.Hash.MemoryKiB), "iterations": int64(s.PasswordPolicy.Hash.Iterations), "parallelism": int64(s.PasswordPolicy.Hash.Parallelism)},
 		},
-		"tokens":    map[string]any{"access_ttl": s.Tokens.AccessTTL.String(), "refresh_ttl": s.Tokens.RefreshTTL.String(), "app_token_ttl": s.Tokens.AppTokenTTL.String()},
+		"tokens": map[string]any{"access_ttl": s.Tokens.AccessTTL.String(), "refresh_ttl": s.Tokens.RefreshTTL.String(), "app_token_ttl": s.Tokens.AppTokenTTL.String(),
+			"key_rotation": s.Tokens.KeyRotation.String()},
 		"sessions":  map[string]any{"idle_timeout": s.Sessions.IdleTimeout.String(), "absolute_timeout": s.Sessions.AbsoluteTimeout.String()},
 		"redirects": map[string]any{"allow": orEmpty(s.Redirects.Allow), "default": s.Redirects.Default},
 		"throttling": map[string]any{"login_per_account": limit(s.Throttling.LoginPerAccount), "login_per_ip": limit(s.Throttling.LoginPerIP),

@@ -35,16 +35,17 @@ type keyDocument struct {
 	Public        []byte    `bson:"public"`
 	SealedPrivate []byte    `bson:"sealed_private"`
 	CreatedAt     time.Time `bson:"created_at"`
+	ActivatesAt   time.Time `bson:"activates_at,omitempty"`
 }
 
 func keyToDocument(k keyring.SealedKey) keyDocument {
 	return keyDocument{ID: k.TenantID + "/" + strconv.Itoa(k.Generation), TenantID: k.TenantID, KeyID: k.ID, Generation: k.Generation,
-		Algorithm: k.Algorithm, Public: k.Public, SealedPrivate: k.SealedPrivate, CreatedAt: k.CreatedAt.UTC()}
+		Algorithm: k.Algorithm, Public: k.Public, SealedPrivate: k.SealedPrivate, CreatedAt: k.CreatedAt.UTC(), ActivatesAt: k.ActivatesAt.UTC()}
 }
 
 func keyToDomain(d keyDocument) keyring.SealedKey {
 	return keyring.SealedKey{TenantID: d.TenantID, ID: d.KeyID, Generation: d.Generation, Algorithm: d.Algorithm,
-		Public: d.Public, SealedPrivate: d.SealedPrivate, CreatedAt: d.CreatedAt.UTC()}
+		Public: d.Public, SealedPrivate: d.SealedPrivate, CreatedAt: d.CreatedAt.UTC(), ActivatesAt: d.ActivatesAt.UTC()}
 }
 
 // List returns the tenant's keys in generation order.

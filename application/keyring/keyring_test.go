@@ -54,7 +54,7 @@ func TestFirstUseCreatesOneKeyThatSurvivesReload(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := keyringtest.NewMemoryStore()
-	r := keyring.New("shop", store, fakeSealer{42}, now, rand.Reader)
+	r := keyring.New("shop", store, fakeSealer{42}, now, rand.Reader, keyring.Policy{})
 	k, err := r.Current(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -66,7 +66,7 @@ func TestFirstUseCreatesOneKeyThatSurvivesReload(t *testing.T) {
 	if len(sealed) != 1 || bytes.Contains(sealed[0].SealedPrivate, k.Private.Seed()) {
 		t.Fatal("exactly one key must be stored, and its private half sealed")
 	}
-	again, err := keyring.New("shop", store, fakeSealer{42}, now, rand.Reader).Current(ctx)
+	again, err := keyring.New("shop", store, fakeSealer{42}, now, rand.Reader, keyring.Policy{}).Current(ctx)
 	if err != nil || again.ID != k.ID || !again.Private.Equal(k.Private) {
 		t.Fatalf("a new ring over the same store must load the same key: %v", err)
 	}
@@ -85,7 +85,7 @@ func TestConcurrentRingsAgreeOnOneFirstKey(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			<-start
-			k, err := keyring.New("race", store, fakeSealer{1}, now, rand.Reader).Current(ctx)
+			k, err := keyring.New("race", store, fakeSealer{1}, now, rand.Reader, keyring.Policy{}).Current(ctx)
 			if err != nil {
 				t.Error(err)
 				return
@@ -109,10 +109,10 @@ func TestWrongMasterKeyIsReportedNotReplaced(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := keyringtest.NewMemoryStore()
-	if _, err := keyring.New("shop", store, fakeSealer{1}, now, rand.Reader).Current(ctx); err != nil {
+	if _, err := keyring.New("shop", store, fakeSealer{1}, now, rand.Reader, keyring.Policy{}).Current(ctx); err != nil {
 		t.Fatal(err)
 	}
-	_, err := keyring.New("shop", store, fakeSealer{2}, now, rand.Reader).Current(ctx)
+	_, err := keyring.New("shop", store, fakeSealer{2}, now, rand.Reader, keyring.Policy{}).Current(ctx)
 	if err == nil || !strings.Contains(err.Error(), "wrong master key") {
 		t.Fatalf("want a clear error, got %v", err)
 	}
@@ -125,7 +125,7 @@ func TestSealedKeyMovedToAnotherTenantDoesNotOpen(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	store := keyringtest.NewMemoryStore()
-	if _, err := keyring.New("a", store, fakeSealer{1}, now, rand.Reader).Current(ctx); err != nil {
+	if _, err := keyring.New("a", store, fakeSealer{1}, now, rand.Reader, keyring.Policy{}).Current(ctx); err != nil {
 		t.Fatal(err)
 	}
 	sealed, _ := store.List(ctx, "a")
@@ -134,7 +134,7 @@ func TestSealedKeyMovedToAnotherTenantDoesNotOpen(t *testing.T) {
 	if err := store.Insert(ctx, moved); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keyring.New("b", store, fakeSealer{1}, now, rand.Reader).Current(ctx); err == nil {
+	if _, err := keyring.New("b", store, fakeSealer{1}, now, rand.Reader, keyring.Policy{}).Current(ctx); err == nil {
 		t.Fatal("a key copied from tenant a must not open as tenant b's")
 	}
 }
@@ -142,7 +142,7 @@ func TestSealedKeyMovedToAnotherTenantDoesNotOpen(t *testing.T) {
 func TestLookupAndKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	r := keyring.New("shop", keyringtest.NewMemoryStore(), fakeSealer{3}, now, rand.Reader)
+	r := keyring.New("shop", keyringtest.NewMemoryStore(), fakeSealer{3}, now, rand.Reader, keyring.Policy{})
 	keys, err := r.Keys(ctx)
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("Keys = %v, %v", keys, err)

@@ -72,8 +72,11 @@ func run(args []string, stderr io.Writer) int {
 	if len(args) > 0 && len(args[0]) > 0 && args[0][0] != '-' {
 		cmd, args = args[0], args[1:]
 	}
-	if cmd == "admin" {
+	switch cmd {
+	case "admin":
 		return adminCommand(args, os.Stdin, os.Stdout, stderr)
+	case "keys":
+		return keysCommand(args, os.Stdout, stderr)
 	}
 	fs := flag.NewFlagSet("portcullis "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -101,7 +104,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	}
-	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, seal-captcha-secret, seal-cart-webhook-secret, admin)\n", cmd)
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, seal-captcha-secret, seal-cart-webhook-secret, admin, keys)\n", cmd)
 	return 2
 }
 

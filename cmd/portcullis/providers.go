@@ -344,7 +344,7 @@ func provideDevBaseURL(cfg config.Platform) DevBaseURL {
 }
 
 func provideKeyring(t tenant.Tenant, store keyring.Store, sealer keyring.Sealer, clock platform.Clock, random platform.Random) *keyring.Ring {
-	return keyring.New(t.ID, store, sealer, clock, random)
+	return keyring.New(t.ID, store, sealer, clock, random, keyring.Policy{TokenLifetime: t.Tokens.Access, Rotation: t.Tokens.KeyRotation})
 }
 
 // provideRevocationSync reads the store's log directly, never through the

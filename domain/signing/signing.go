@@ -20,12 +20,16 @@ type Key struct {
 	Public     ed25519.PublicKey
 	Private    ed25519.PrivateKey
 	CreatedAt  time.Time
+	// ActivatesAt is when the key begins to sign (it is published
+	// before): its creation, unless a rotation set it ahead.
+	ActivatesAt time.Time
 }
 
 // NewKey builds a key from its private half, deriving the public key and kid.
 func NewKey(tenantID string, generation int, private ed25519.PrivateKey, created time.Time) Key {
 	pub := private.Public().(ed25519.PublicKey)
-	return Key{ID: Thumbprint(pub), TenantID: tenantID, Generation: generation, Public: pub, Private: private, CreatedAt: created.UTC()}
+	return Key{ID: Thumbprint(pub), TenantID: tenantID, Generation: generation, Public: pub, Private: private, CreatedAt: created.UTC(),
+		ActivatesAt: created.UTC()}
 }
 
 // Thumbprint returns the RFC 7638 JWK thumbprint of an Ed25519 public key:

@@ -52,7 +52,15 @@ type TokenTTLs struct {
 	Refresh time.Duration
 	// App is the lifetime of an app token; zero means it lives until revoked.
 	App time.Duration
+	// KeyRotation is how often the signing key is replaced by a new one
+	// (tokens.key_rotation); zero: only by portcullis keys rotate.
+	KeyRotation time.Duration
 }
+
+// MinKeyRotation is the shortest tokens.key_rotation: a new key is
+// published for keyring.PublishLead before it signs, and the old one stays
+// until the tokens it signed have expired.
+const MinKeyRotation = time.Hour
 
 // SessionPolicy bounds how long a session lives.
 type SessionPolicy struct {
@@ -490,6 +498,9 @@ func (t Tenant) Validate() error {
 		add("tokens.access_ttl", "must be at most 24h (access tokens cannot be recalled from caches), got %s", t.Tokens.Access)
 	}
 	positive("tokens.refresh_ttl", t.Tokens.Refresh)
+	if t.Tokens.KeyRotation != 0 && t.Tokens.KeyRotation < MinKeyRotation {
+		add("tokens.key_rotation", "must be 0s (off) or at least %s, got %s", MinKeyRotation, t.Tokens.KeyRotation)
+	}
 	if t.Tokens.Refresh > 0 && t.Tokens.Refresh < t.Tokens.Access {
 		add("tokens.refresh_ttl", "must not be shorter than access_ttl (%s), got %s", t.Tokens.Access, t.Tokens.Refresh)
 	}

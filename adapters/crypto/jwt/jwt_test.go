@@ -64,8 +64,8 @@ func newWorld(t testing.TB) world {
 	ctx := context.Background()
 	store := keyringtest.NewMemoryStore() // one store, as in production; rings are per tenant
 	var w world
-	w.shopRing = keyring.New("shop", store, fakeSealer{}, fixedClock{now}, rand.Reader)
-	w.otherRing = keyring.New("other", store, fakeSealer{}, fixedClock{now}, rand.Reader)
+	w.shopRing = keyring.New("shop", store, fakeSealer{}, fixedClock{now}, rand.Reader, keyring.Policy{})
+	w.otherRing = keyring.New("other", store, fakeSealer{}, fixedClock{now}, rand.Reader, keyring.Policy{})
 	var err error
 	if w.shopKey, err = w.shopRing.Current(ctx); err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ func (s *syncBuffer) String() string {
 func runtimeFor(id string) *web.TenantServices {
 	t := tenant.Default()
 	t.ID = id
-	return &web.TenantServices{Tenant: t, Keys: keyring.New(id, keyringtest.NewMemoryStore(), nopSealer{}, wallClock{}, rand.Reader)}
+	return &web.TenantServices{Tenant: t, Keys: keyring.New(id, keyringtest.NewMemoryStore(), nopSealer{}, wallClock{}, rand.Reader, keyring.Policy{})}
 }
 
 func newServer(t *testing.T, opts server.Options) (*server.Server, *syncBuffer) {
