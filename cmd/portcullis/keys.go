@@ -22,10 +22,10 @@ rotate stores a new signing key for the tenant. It is published in the
 tenant's JWKS at once and signs new tokens ` + keyring.PublishLead.String() + ` later (keyring.PublishLead:
 longer than the JWKS cache lifetime, so that every verifier knows it first);
 the old key is still published and accepted until the tokens it signed have
-expired (tokens.access_ttl and two minutes), then retired. With -now the new
-key signs at once: for a key that must go now, at the cost of tokens failing
-with verifiers that cached the JWKS. Running servers pick the new key up
-within 30s. tokens.key_rotation rotates on a period instead.`
+expired (tokens.access_ttl plus 90s), then retired. With -now the new key
+signs at once: for up to 5 minutes, its tokens fail with verifiers that
+cached the JWKS before it. Running servers pick the new key up within 30s.
+tokens.key_rotation rotates on a period instead.`
 
 // keysCommand runs portcullis keys.
 func keysCommand(args []string, out, stderr io.Writer) int {
