@@ -78,6 +78,11 @@ type Platform struct {
 	// MetricsMaxTenants is how many tenants get a metrics label of their
 	// own; the rest are folded into "other".
 	MetricsMaxTenants int `koanf:"metrics_max_tenants"`
+	// OTLPEndpoint, when set, exports traces over OTLP/HTTP to this
+	// collector (such as http://127.0.0.1:4318); empty: tracing is off.
+	OTLPEndpoint string `koanf:"otlp_endpoint"`
+	// TraceSampleRatio is the share of new traces recorded, 0 to 1.
+	TraceSampleRatio float64 `koanf:"trace_sample_ratio"`
 }
 
 // MetricsOff is the metrics_listen that serves no metrics listener.
@@ -96,6 +101,7 @@ func Defaults() Platform {
 		TenantRefreshInterval: 10 * time.Second,
 		MetricsListen:         "127.0.0.1:9464",
 		MetricsMaxTenants:     100,
+		TraceSampleRatio:      1,
 	}
 }
 
@@ -249,6 +255,14 @@ func (p Platform) validate() []Problem {
 	if p.MetricsMaxTenants < 1 || p.MetricsMaxTenants > 100000 {
 		add("metrics_max_tenants", "must be between 1 and 100000, got %d", p.MetricsMaxTenants)
 	}
+	if p.OTLPEndpoint != "" {
+		if u, err := url.Parse(p.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			add("otlp_endpoint", "%q must be an http(s) URL such as http://127.0.0.1:4318", p.OTLPEndpoint)
+		}
+	}
+	if p.TraceSampleRatio < 0 || p.TraceSampleRatio > 1 {
+		add("trace_sample_ratio", "must be between 0 and 1, got %g", p.TraceSampleRatio)
+	}
 	if p.ShutdownTimeout <= 0 {
 		add("shutdown_timeout", "must be a positive duration, got %s", p.ShutdownTimeout)
 	}
@@ -350,5 +364,6 @@ func (p Platform) LogValue() slog.Value {
 		slog.Duration("tenant_refresh_interval", p.TenantRefreshInterval),
 		slog.String("pprof_listen", p.PprofListen),
 		slog.String("metrics_listen", p.MetricsListen),
+		slog.String("otlp_endpoint", p.OTLPEndpoint),
 	)
 }

@@ -49,6 +49,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/adapters/credential"
+	"github.com/portcullis/portcullis/adapters/tracing"
 	port "github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -172,7 +173,9 @@ var misconfiguredCodes = []string{"missing-input-secret", "invalid-input-secret"
 // verify sends the token and reads the answer into a Result, applying the
 // checks every provider shares (success, host name); extra adds
 // provider-specific fields to the form.
-func (s siteverify) verify(ctx context.Context, t port.Token, extra url.Values) (answer, port.Result, error) {
+func (s siteverify) verify(ctx context.Context, t port.Token, extra url.Values) (_ answer, _ port.Result, err error) {
+	ctx, span := tracing.Start(ctx, "captcha siteverify")
+	defer func() { tracing.End(span, err) }()
 	if strings.TrimSpace(t.Response) == "" {
 		return answer{}, port.Result{}, port.ErrCaptchaRequired
 	}

@@ -21,6 +21,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/portcullis/portcullis/adapters/tracing"
 )
 
 // DB is a connected database.
@@ -39,7 +41,8 @@ func Connect(ctx context.Context, uri, database string, log *slog.Logger) (*DB, 
 	opts := options.Client().ApplyURI(uri).
 		SetAppName("portcullis").
 		SetServerSelectionTimeout(10 * time.Second).
-		SetConnectTimeout(5 * time.Second)
+		SetConnectTimeout(5 * time.Second).
+		SetMonitor(tracing.MongoMonitor())
 	client, err := mongo.Connect(opts)
 	if err != nil {
 		return nil, nil, fmt.Errorf("mongodb: connect: %w", err)

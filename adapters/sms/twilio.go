@@ -17,6 +17,9 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/portcullis/portcullis/adapters/tracing"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/message"
@@ -170,7 +173,9 @@ var misconfigured = map[int]bool{
 // backoff until the send succeeds, the context ends or MaxElapsed passes.
 // An invalid destination is an Invalid error on field "phone"; anything
 // else that fails is Unavailable with a Retry-After.
-func (t *Twilio) SendSMS(ctx context.Context, m message.SMS) error {
+func (t *Twilio) SendSMS(ctx context.Context, m message.SMS) (err error) {
+	ctx, span := tracing.Start(ctx, "sms send", attribute.String("provider", "twilio"))
+	defer func() { tracing.End(span, err) }()
 	form := url.Values{"To": {m.To}, "Body": {m.Text}}
 	if t.opts.MessagingServiceSID != "" {
 		form.Set("MessagingServiceSid", t.opts.MessagingServiceSID)

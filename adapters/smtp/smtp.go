@@ -34,6 +34,7 @@ import (
 	gomail "github.com/wneessen/go-mail"
 
 	"github.com/portcullis/portcullis/adapters/credential"
+	"github.com/portcullis/portcullis/adapters/tracing"
 	"github.com/portcullis/portcullis/application/notify"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/message"
@@ -255,7 +256,9 @@ func (e *DeliveryError) Unwrap() error {
 // injection (a line break or other control character, or a recipient
 // that is not one address), or a mail without a text body, is an
 // errs.Invalid error naming the field, before any connection is made.
-func (m *Mailer) SendMail(ctx context.Context, mm message.Mail) error {
+func (m *Mailer) SendMail(ctx context.Context, mm message.Mail) (err error) {
+	ctx, span := tracing.Start(ctx, "smtp send")
+	defer func() { tracing.End(span, err) }()
 	msg, rcpt, err := m.build(mm)
 	if err != nil {
 		return err

@@ -57,6 +57,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/metrics"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/adapters/tracing"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
@@ -215,6 +216,22 @@ func serve(path string, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+
+	stopTracing, err := tracing.Setup(ctx, tracing.Options{Endpoint: cfg.OTLPEndpoint, SampleRatio: cfg.TraceSampleRatio, Version: version()})
+	if err != nil {
+		log.Error("start-up failed", "error", err)
+		return 1
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stopTracing(ctx); err != nil {
+			log.Warn("traces not all exported at shutdown", "error", err)
+		}
+	}()
+	if cfg.OTLPEndpoint != "" {
+		log.Info("tracing on", "otlp_endpoint", cfg.OTLPEndpoint, "sample_ratio", cfg.TraceSampleRatio)
+	}
 
 	p, cleanup, err := initPlatform(ctx, cfg, log)
 	if err != nil {

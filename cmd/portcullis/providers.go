@@ -29,6 +29,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/adapters/sms"
 	"github.com/portcullis/portcullis/adapters/smtp"
+	"github.com/portcullis/portcullis/adapters/tracing"
 	"github.com/portcullis/portcullis/application/account"
 	"github.com/portcullis/portcullis/application/admin"
 	"github.com/portcullis/portcullis/application/adminlogin"
@@ -267,6 +268,7 @@ func provideRedis(ctx context.Context, cfg config.Platform, log *slog.Logger) (r
 		stopEmbedded()
 		return nil, nil, err
 	}
+	c.AddHook(tracing.RedisHook{})
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := redis.Ping(pingCtx, c); err != nil {

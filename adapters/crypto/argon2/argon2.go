@@ -19,6 +19,7 @@ import (
 
 	xargon2 "golang.org/x/crypto/argon2"
 
+	"github.com/portcullis/portcullis/adapters/tracing"
 	"github.com/portcullis/portcullis/application/password"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -131,7 +132,9 @@ func (h *Hasher) Verify(ctx context.Context, password, encoded string, p tenant.
 }
 
 // compute runs argon2id in a slot of the pool.
-func (h *Hasher) compute(ctx context.Context, password string, salt []byte, p tenant.HashParams, keyLen uint32) ([]byte, error) {
+func (h *Hasher) compute(ctx context.Context, password string, salt []byte, p tenant.HashParams, keyLen uint32) (_ []byte, err error) {
+	_, span := tracing.Start(ctx, "password hash")
+	defer func() { tracing.End(span, err) }()
 	if err := h.acquire(ctx); err != nil {
 		return nil, err
 	}

@@ -23,9 +23,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/outbox"
+	"github.com/portcullis/portcullis/adapters/tracing"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/signing"
@@ -233,6 +238,10 @@ func newRequestID() string {
 // (web.HidePath).
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
+	// The request's span: a child of the caller's traceparent, if any.
+	ctx := otel.GetTextMapPropagator().Extract(c.UserContext(), propagation.HeaderCarrier(requestHeaders(c)))
+	ctx, span := tracing.Start(ctx, "HTTP "+c.Method(), attribute.String("http.request.method", c.Method()))
+	c.SetUserContext(ctx)
 	err := c.Next()
 	if err != nil {
 		// Render now so that the logged status is the one sent.
@@ -241,9 +250,22 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 		}
 	}
 	status := c.Response().StatusCode()
+	route := s.routeOf(c)
 	if s.opts.Observe != nil {
-		s.opts.Observe(s.routeOf(c), c.Method(), status, time.Since(start))
+		s.opts.Observe(route, c.Method(), status, time.Since(start))
 	}
+	if route != "" {
+		span.SetName(c.Method() + " " + route)
+		span.SetAttributes(attribute.String("http.route", route))
+	}
+	span.SetAttributes(attribute.Int("http.response.status_code", status))
+	if rt := web.Tenant(c.UserContext()); rt != nil {
+		span.SetAttributes(attribute.String("portcullis.tenant", rt.Tenant.ID))
+	}
+	if status >= 500 {
+		span.SetStatus(codes.Error, http.StatusText(status))
+	}
+	span.End()
 	level := slog.LevelInfo
 	switch {
 	case status >= 500:
@@ -251,7 +273,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	case c.Path() == "/healthz" || c.Path() == "/readyz":
 		level = slog.LevelDebug
 	}
-	ctx := c.UserContext()
+	ctx = c.UserContext()
 	attrs := []slog.Attr{
 		slog.String("method", c.Method()),
 		slog.String("path", web.LogPath(c)),
@@ -263,6 +285,9 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	}
 	if rt := web.Tenant(ctx); rt != nil {
 		attrs = append(attrs, slog.String("tenant", rt.Tenant.ID))
+	}
+	if id := tracing.TraceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
 	}
 	s.opts.Logger.LogAttrs(ctx, level, "request", attrs...)
 	return nil
@@ -277,6 +302,19 @@ func (s *Server) routeOf(c *fiber.Ctx) string {
 		return ""
 	}
 	return r.Path
+}
+
+// requestHeaders are the request's headers as net/http keeps them, for the
+// trace propagator.
+func requestHeaders(c *fiber.Ctx) http.Header {
+	h := http.Header{}
+	if v := c.Get("traceparent"); v != "" {
+		h.Set("traceparent", v)
+		if st := c.Get("tracestate"); st != "" {
+			h.Set("tracestate", st)
+		}
+	}
+	return h
 }
 
 // recoverPanic turns a panic into a logged internal error.
