@@ -7,7 +7,7 @@ PKGS      := ./...
 CORE      := ./domain/... ./application/...
 FORBIDDEN := github.com/gofiber|github.com/valyala|go.mongodb.org|github.com/redis|github.com/google/wire|github.com/alicebob|github.com/FerretDB|/adapters/|/cmd/|/config
 
-.PHONY: run build test test-race test-integration screenshots generate check-generate lint bench
+.PHONY: run build test test-race test-integration test-redis-cluster screenshots generate check-generate lint bench
 
 ## run: start the server on its embedded defaults (dev mode, data in ./var)
 run:
@@ -24,6 +24,13 @@ test:
 ## test-race: the core and the adapters under the race detector (needs cgo)
 test-race:
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./domain/... ./application/... ./adapters/...
+
+## test-redis-cluster: the Redis adapters' tests (every Lua script and
+## pipeline) against the Redis Cluster REDIS_CLUSTER_URL names
+## (redis+cluster://host:port,host:port,...)
+test-redis-cluster:
+	@test -n "$$REDIS_CLUSTER_URL" || { echo "test-redis-cluster: set REDIS_CLUSTER_URL"; exit 2; }
+	REDIS_URL="$$REDIS_CLUSTER_URL" $(GO) test -count=1 ./adapters/redis/...
 
 ## test-integration: adapter and end-to-end tests against real servers;
 ## needs REDIS_URL and MONGODB_URI (or FERRETDB_POSTGRESQL_URL)

@@ -3,9 +3,12 @@ package redis_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/throttle"
@@ -33,14 +36,36 @@ var tenantSeq atomic.Int64
 func freshTenant(t *testing.T, c redis.Client) string {
 	t.Helper()
 	id := fmt.Sprintf("test-%d-%d", time.Now().UnixNano(), tenantSeq.Add(1))
-	t.Cleanup(func() {
-		ctx := context.Background()
-		keys, err := c.Keys(ctx, redis.Key(id, "*")).Result()
-		if err == nil && len(keys) > 0 {
-			_ = c.Del(ctx, keys...).Err()
-		}
-	})
+	t.Cleanup(func() { deleteKeys(c, redis.Key(id, "*")) })
 	return id
+}
+
+// keysOf lists the keys matching pattern, on every master of a Cluster.
+func keysOf(c redis.Client, pattern string) []string {
+	ctx := context.Background()
+	if cc, ok := c.(*goredis.ClusterClient); ok {
+		var mu sync.Mutex
+		var all []string
+		_ = cc.ForEachMaster(ctx, func(ctx context.Context, node *goredis.Client) error {
+			keys, err := node.Keys(ctx, pattern).Result()
+			mu.Lock()
+			all = append(all, keys...)
+			mu.Unlock()
+			return err
+		})
+		return all
+	}
+	keys, _ := c.Keys(ctx, pattern).Result()
+	return keys
+}
+
+// deleteKeys deletes the keys matching pattern and the keys named, one at
+// a time (on a Cluster they lie in many slots).
+func deleteKeys(c redis.Client, pattern string, more ...string) {
+	ctx := context.Background()
+	for _, k := range append(keysOf(c, pattern), more...) {
+		_ = c.Del(ctx, k).Err()
+	}
 }
 
 // TestLimiterContract runs the Limiter contract suite on the Redis limiter:
@@ -72,7 +97,7 @@ func TestLimiterKeysInTenantNamespace(t *testing.T) {
 	if n := c.Exists(ctx, redis.Key(id, "rl", "login:alice")).Val(); n != 1 {
 		t.Fatalf("no key %s", redis.Key(id, "rl", "login:alice"))
 	}
-	if keys := c.Keys(ctx, "rate:*"+id+"*").Val(); len(keys) != 0 {
+	if keys := keysOf(c, "rate:*"+id+"*"); len(keys) != 0 {
 		t.Fatalf("keys outside the namespace: %v", keys)
 	}
 }

@@ -20,7 +20,15 @@ const minRevocationTTL = time.Second
 
 // Revocations is the session.Revocations set (each call bounded by the
 // context's platform.StoreTimeout): one key per revoked session,
-// Key(tenant, "revoked", sessionID), that expires with its TTL.
+// revokedKey(tenant, sessionID), that expires with its TTL.
+//
+// On a Redis Cluster every revocation and the completeness marker share
+// one hash slot (the tag {revocations}), so they live on one node: a node
+// that comes back empty takes the marker with the revocations it held, and
+// the loss is seen and the set refilled. Spread over nodes, a node lost
+// alone would take revocations while the marker, elsewhere, said the set
+// was whole. The set holds only the revoked sessions still alive, so one
+// node holds it easily.
 //
 // Every authenticated request asks it, so checks are pipelined: concurrent
 // Revoked calls are sent to Redis together, one round trip for all the
@@ -49,9 +57,12 @@ type revocationAnswer struct {
 // persistence takes it with the revocations, which is how a lost set is
 // told from an empty one.
 var (
-	completeKey = Key("_", "revocations", "complete")
-	fillingKey  = Key("_", "revocations", "filling")
+	completeKey = Key("_", "{revocations}", "complete")
+	fillingKey  = Key("_", "{revocations}", "filling")
 )
+
+// revokedKey is the key of a revoked session, in the set's hash slot.
+func revokedKey(tenantID, sessionID string) string { return Key(tenantID, "{revocations}", sessionID) }
 
 // markComplete sets the marker only if the fill that Complete began is
 // still there: a flush during the fill takes the filling key too, and the
@@ -195,7 +206,7 @@ func (r *Revocations) Revoke(ctx context.Context, tenantID, sessionID string, tt
 	defer cancel()
 	ttl = max(ttl, minRevocationTTL)
 	ms := (ttl + time.Millisecond - 1) / time.Millisecond
-	if err := revoke.Run(ctx, r.c, []string{Key(tenantID, "revoked", sessionID)}, int64(ms)).Err(); err != nil {
+	if err := revoke.Run(ctx, r.c, []string{revokedKey(tenantID, sessionID)}, int64(ms)).Err(); err != nil {
 		return fmt.Errorf("revocations: revoke: %w", err)
 	}
 	return nil
@@ -210,7 +221,7 @@ func (r *Revocations) Revoked(ctx context.Context, tenantID, sessionID string) (
 		return false, false, fmt.Errorf("revocations: check: %w", err)
 	}
 	deadline, _ := ctx.Deadline() // BoundStore set one
-	q := revocationQuery{key: Key(tenantID, "revoked", sessionID), deadline: deadline, reply: make(chan revocationAnswer, 1)}
+	q := revocationQuery{key: revokedKey(tenantID, sessionID), deadline: deadline, reply: make(chan revocationAnswer, 1)}
 	select {
 	case r.queries <- q:
 	case <-ctx.Done():

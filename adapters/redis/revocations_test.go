@@ -21,12 +21,7 @@ func TestRevocationsContract(t *testing.T) {
 		t.Cleanup(stop)
 		id := freshTenant(t, c)
 		lose := func() {
-			ctx := context.Background()
-			keys, _ := c.Keys(ctx, redis.Key(id, "*")).Result()
-			keys = append(keys, redis.Key("_", "revocations", "complete"), redis.Key("_", "revocations", "filling"))
-			if err := c.Del(ctx, keys...).Err(); err != nil {
-				t.Fatal(err)
-			}
+			deleteKeys(c, redis.Key(id, "*"), redis.Key("_", "{revocations}", "complete"), redis.Key("_", "{revocations}", "filling"))
 		}
 		return r, id, lose
 	})
@@ -42,7 +37,7 @@ func TestRevocationsAreStoredUnderTheTenantKey(t *testing.T) {
 	if err := r.Revoke(ctx, id, "s1", time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if n := c.Exists(ctx, redis.Key(id, "revoked", "s1")).Val(); n != 1 {
-		t.Fatal("not stored under Key(tenant, \"revoked\", session)")
+	if n := c.Exists(ctx, redis.Key(id, "{revocations}", "s1")).Val(); n != 1 {
+		t.Fatal("not stored under Key(tenant, \"{revocations}\", session)")
 	}
 }
