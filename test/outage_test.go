@@ -28,6 +28,8 @@ const (
 type behindProxies struct {
 	srv          *server
 	store, redis *faultProxy
+	// redisURL is the embedded Redis itself, not its proxy.
+	redisURL string
 }
 
 // startBehindProxies starts the stores, their proxies and a server with one
@@ -35,6 +37,14 @@ type behindProxies struct {
 // uses the embedded stores, even when MONGODB_URI is set: a proxy stands in
 // front of one address, not a replica set.
 func startBehindProxies(t *testing.T) *behindProxies {
+	t.Helper()
+	return startBehindProxiesWith(t, tenantSpec{ID: "local", Domains: []string{"localhost"}})
+}
+
+// startBehindProxiesWith is startBehindProxies with the tenant spec, and
+// keeps the embedded Redis's own URL (b.redisURL) for a test that empties
+// it.
+func startBehindProxiesWith(t *testing.T, spec tenantSpec) *behindProxies {
 	t.Helper()
 	mongoURI, stopMongo, err := embedded.StartFerretDB(context.Background(), embedded.FerretDBOptions{Dir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -47,7 +57,7 @@ func startBehindProxies(t *testing.T) *behindProxies {
 	}
 	t.Cleanup(stopRedis)
 
-	b := &behindProxies{}
+	b := &behindProxies{redisURL: redisURL}
 	var proxied [2]string
 	for i, raw := range []string{mongoURI, redisURL} {
 		u, err := url.Parse(raw)
@@ -63,7 +73,7 @@ func startBehindProxies(t *testing.T) *behindProxies {
 			b.redis = p
 		}
 	}
-	tenants := writeTenants(t, map[string]string{"local.yaml": tenantSpec{ID: "local", Domains: []string{"localhost"}}.yaml()})
+	tenants := writeTenants(t, map[string]string{spec.ID + ".yaml": spec.yaml()})
 	b.srv = start(t, options{Env: map[string]string{
 		"PORTCULLIS_MONGODB_URI":      proxied[0],
 		"PORTCULLIS_MONGODB_DATABASE": "outage",
