@@ -702,6 +702,7 @@ func TestSMSAttackProviderHangingIsBoundedAndWithdrawn(t *testing.T) {
 	s := startSMS(t, nil, smsTenant("5m", fake.URL))
 	phone, background := trPhone(41), trPhone(43)
 	registerPhones(t, s, "localhost", []string{phone, background})
+	baseline := goroutines(t, s)
 
 	begun := time.Now()
 	if r := smsSendAt(t, s, "localhost", background); r.Status != http.StatusAccepted {
@@ -777,6 +778,29 @@ func TestSMSAttackProviderHangingIsBoundedAndWithdrawn(t *testing.T) {
 		t.Fatalf("no new SMS to %s reached the provider", background)
 	}
 	wantSignedIn(t, s, "localhost", smsVerifyAt(t, s, "localhost", background, code))
+
+	// Nothing the hanging provider held is left behind: the goroutines go
+	// back to what they were, and the failures are counted.
+	deadline = time.Now().Add(10 * time.Second)
+	for n := goroutines(t, s); n > baseline+10; n = goroutines(t, s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%.0f goroutines 10s after the provider came back, against %.0f before it hung", n, baseline)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if v, _ := sample(scrape(t, s), `portcullis_messages_sent_total{channel="sms",outcome="failed",tenant="local"}`); v < 1 {
+		t.Errorf("the provider's failures are not counted: %v", v)
+	}
+}
+
+// goroutines is the server's go_goroutines.
+func goroutines(t *testing.T, s *server) float64 {
+	t.Helper()
+	v, ok := sample(scrape(t, s), "go_goroutines")
+	if !ok {
+		t.Fatal("no go_goroutines in the metrics")
+	}
+	return v
 }
 
 // TestSMSAttackProviderRefusesTheNumber: the provider answers 21211 (not a
