@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -10,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -83,7 +85,30 @@ type Platform struct {
 	OTLPEndpoint string `koanf:"otlp_endpoint"`
 	// TraceSampleRatio is the share of new traces recorded, 0 to 1.
 	TraceSampleRatio float64 `koanf:"trace_sample_ratio"`
+	// PlatformAPIKeys are platform API keys given in the configuration
+	// (besides those `portcullis platform key create` stores).
+	PlatformAPIKeys []PlatformAPIKey `koanf:"platform_api_keys"`
+	// TenantDeleteGrace is how long a tenant deleted through the platform
+	// API stays restorable before its data is deleted.
+	TenantDeleteGrace time.Duration `koanf:"tenant_delete_grace"`
 }
+
+// PlatformAPIKey is a platform API key of the configuration: its id, the
+// SHA-256 of its secret (hex) and its scopes.
+type PlatformAPIKey struct {
+	ID     string   `koanf:"id"`
+	SHA256 string   `koanf:"sha256"`
+	Scopes []string `koanf:"scopes"`
+}
+
+// The scopes of platform API keys.
+const (
+	ScopeTenantsRead  = "tenants:read"
+	ScopeTenantsWrite = "tenants:write"
+)
+
+// PlatformKeyID is the form of a platform API key's id.
+var PlatformKeyID = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,31}$`)
 
 // MetricsOff is the metrics_listen that serves no metrics listener.
 const MetricsOff = "off"
@@ -102,6 +127,7 @@ func Defaults() Platform {
 		MetricsListen:         "127.0.0.1:9464",
 		MetricsMaxTenants:     100,
 		TraceSampleRatio:      1,
+		TenantDeleteGrace:     7 * 24 * time.Hour,
 	}
 }
 
@@ -259,6 +285,26 @@ func (p Platform) validate() []Problem {
 		if u, err := url.Parse(p.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("otlp_endpoint", "%q must be an http(s) URL such as http://127.0.0.1:4318", p.OTLPEndpoint)
 		}
+	}
+	for i, k := range p.PlatformAPIKeys {
+		f := fmt.Sprintf("platform_api_keys[%d]", i)
+		if !PlatformKeyID.MatchString(k.ID) {
+			add(f+".id", "%q must be 1 to 32 lowercase letters, digits and dashes", k.ID)
+		}
+		if b, err := hex.DecodeString(k.SHA256); err != nil || len(b) != 32 {
+			add(f+".sha256", "must be the SHA-256 of the key's secret, 64 hex digits")
+		}
+		if len(k.Scopes) == 0 {
+			add(f+".scopes", "must name at least one of %s, %s", ScopeTenantsRead, ScopeTenantsWrite)
+		}
+		for _, sc := range k.Scopes {
+			if sc != ScopeTenantsRead && sc != ScopeTenantsWrite {
+				add(f+".scopes", "%q is not a scope (%s, %s)", sc, ScopeTenantsRead, ScopeTenantsWrite)
+			}
+		}
+	}
+	if p.TenantDeleteGrace < 0 {
+		add("tenant_delete_grace", "must not be negative, got %s", p.TenantDeleteGrace)
 	}
 	if p.TraceSampleRatio < 0 || p.TraceSampleRatio > 1 {
 		add("trace_sample_ratio", "must be between 0 and 1, got %g", p.TraceSampleRatio)

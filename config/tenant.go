@@ -28,6 +28,7 @@ import (
 type tenantSpec struct {
 	ID             string             `mapstructure:"id"`
 	DisplayName    string             `mapstructure:"display_name"`
+	Disabled       bool               `mapstructure:"disabled"`
 	Domains        []string           `mapstructure:"domains"`
 	LoginMethods   []string           `mapstructure:"login_methods"`
 	PasswordPolicy passwordPolicySpec `mapstructure:"password_policy"`
@@ -172,7 +173,7 @@ func specFromTenant(t tenant.Tenant) tenantSpec {
 	}
 	limit := func(l tenant.Limit) limitSpec { return limitSpec{Limit: l.Count, Window: l.Window} }
 	return tenantSpec{
-		ID: t.ID, DisplayName: t.DisplayName, Domains: slices.Clone(t.Domains), LoginMethods: methods,
+		ID: t.ID, DisplayName: t.DisplayName, Disabled: t.Disabled, Domains: slices.Clone(t.Domains), LoginMethods: methods,
 		PasswordPolicy: passwordPolicySpec{MinLength: t.Password.MinLength, MaxLength: t.Password.MaxLength, RejectCommon: t.Password.RejectCommon,
 			Hash: hashSpec{MemoryKiB: t.Password.Hash.MemoryKiB, Iterations: t.Password.Hash.Iterations, Parallelism: t.Password.Hash.Parallelism}},
 		Tokens:    tokensSpec{AccessTTL: t.Tokens.Access, RefreshTTL: t.Tokens.Refresh, AppTokenTTL: t.Tokens.App, KeyRotation: t.Tokens.KeyRotation},
@@ -212,7 +213,7 @@ func (s tenantSpec) tenant() tenant.Tenant {
 	}
 	limit := func(l limitSpec) tenant.Limit { return tenant.Limit{Count: l.Limit, Window: l.Window} }
 	return tenant.Tenant{
-		ID: s.ID, DisplayName: s.DisplayName, Domains: s.Domains, LoginMethods: methods,
+		ID: s.ID, DisplayName: s.DisplayName, Disabled: s.Disabled, Domains: s.Domains, LoginMethods: methods,
 		Password: tenant.PasswordPolicy{MinLength: s.PasswordPolicy.MinLength, MaxLength: s.PasswordPolicy.MaxLength, RejectCommon: s.PasswordPolicy.RejectCommon,
 			Hash: tenant.HashParams{MemoryKiB: s.PasswordPolicy.Hash.MemoryKiB, Iterations: s.PasswordPolicy.Hash.Iterations, Parallelism: s.PasswordPolicy.Hash.Parallelism}},
 		Tokens:    tenant.TokenTTLs{Access: s.Tokens.AccessTTL, Refresh: s.Tokens.RefreshTTL, App: s.Tokens.AppTokenTTL, KeyRotation: s.Tokens.KeyRotation},
@@ -318,7 +319,7 @@ func EncodeTenant(t tenant.Tenant) map[string]any {
 	s := specFromTenant(t)
 	limit := func(l limitSpec) map[string]any { return map[string]any{"limit": l.Limit, "window": l.Window.String()} }
 	return map[string]any{
-		"id": s.ID, "display_name": s.DisplayName, "domains": orEmpty(s.Domains), "login_methods": orEmpty(s.LoginMethods),
+		"id": s.ID, "display_name": s.DisplayName, "disabled": s.Disabled, "domains": orEmpty(s.Domains), "login_methods": orEmpty(s.LoginMethods),
 		"password_policy": map[string]any{
 			"min_length": s.PasswordPolicy.MinLength, "max_length": s.PasswordPolicy.MaxLength, "reject_common": s.PasswordPolicy.RejectCommon,
 			"hash": map[string]any{"memory_kib": int64(s.PasswordPolicy.Hash.MemoryKiB), "iterations": int64(s.PasswordPolicy.Hash.Iterations), "parallelism": int64(s.PasswordPolicy.Hash.Parallelism)},

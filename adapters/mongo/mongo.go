@@ -139,10 +139,26 @@ var Collections = []string{
 	"audit_events",
 	"storefronts",
 	"first_signins",
+	"platform_keys",
 }
 
 // globalCollections hold platform data keyed by _id, not tenant data.
-var globalCollections = map[string]bool{"tenants": true}
+var globalCollections = map[string]bool{"tenants": true, "platform_keys": true}
+
+// PurgeTenant deletes every document of the tenant from every tenant
+// collection (not its configuration in tenants): what a deleted tenant
+// leaves once its grace period is over.
+func (d *DB) PurgeTenant(ctx context.Context, id string) error {
+	for _, name := range Collections {
+		if globalCollections[name] {
+			continue
+		}
+		if _, err := d.db.Collection(name).DeleteMany(ctx, bson.D{{Key: "tenant_id", Value: id}}); err != nil {
+			return storeErr("purge "+name+" of "+id, err)
+		}
+	}
+	return nil
+}
 
 // CheckIndexes enforces the tenancy rule: every unique index of a
 // tenant-scoped collection begins with tenant_id.

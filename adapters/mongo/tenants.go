@@ -35,9 +35,69 @@ func NewTenantStore(db *DB) *TenantStore {
 
 // Fields of a tenant document that are bookkeeping, not configuration.
 const (
-	fieldVersion   = "version"
-	fieldUpdatedAt = "updated_at"
+	fieldVersion     = "version"
+	fieldUpdatedAt   = "updated_at"
+	fieldDeleteAfter = "delete_after" // when a deleted tenant's data goes
 )
+
+var _ tenancy.Deletions = (*TenantStore)(nil)
+
+// Mark records when the tenant's data goes; zero clears the mark.
+func (s *TenantStore) Mark(ctx context.Context, id string, at time.Time) error {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	update := bson.D{{Key: "$set", Value: bson.D{{Key: fieldDeleteAfter, Value: at.UTC()}}}}
+	if at.IsZero() {
+		update = bson.D{{Key: "$unset", Value: bson.D{{Key: fieldDeleteAfter, Value: ""}}}}
+	}
+	res, err := s.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, update)
+	if err != nil {
+		return storeErr(fmt.Sprintf("tenants: mark %q", id), err)
+	}
+	if res.MatchedCount == 0 {
+		return errs.ErrTenantNotFound
+	}
+	return nil
+}
+
+// When returns when the tenant's data goes, zero when it is not deleted.
+func (s *TenantStore) When(ctx context.Context, id string) (time.Time, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	var d struct {
+		DeleteAfter time.Time `bson:"delete_after"`
+	}
+	err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: fieldDeleteAfter, Value: 1}})).Decode(&d)
+	switch {
+	case errors.Is(err, mongo.ErrNoDocuments):
+		return time.Time{}, errs.ErrTenantNotFound
+	case err != nil:
+		return time.Time{}, storeErr(fmt.Sprintf("tenants: find %q", id), err)
+	}
+	return d.DeleteAfter.UTC(), nil
+}
+
+// Due lists the tenants whose deletion time has come.
+func (s *TenantStore) Due(ctx context.Context, now time.Time) ([]string, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	cur, err := s.coll.Find(ctx, bson.D{{Key: fieldDeleteAfter, Value: bson.D{{Key: "$lte", Value: now.UTC()}}}},
+		options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, storeErr("tenants: find due", err)
+	}
+	var docs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeErr("tenants: read due", err)
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	return ids, nil
+}
 
 // Get returns one tenant.
 func (s *TenantStore) Get(ctx context.Context, id string) (tenant.Tenant, error) {
@@ -131,6 +191,7 @@ func tenantToDomain(raw bson.Raw) (tenant.Tenant, error) {
 	delete(m, "_id")
 	delete(m, fieldVersion)
 	delete(m, fieldUpdatedAt)
+	delete(m, fieldDeleteAfter)
 	m["id"] = id
 	t, err := config.DecodeTenant(m, "store")
 	if err != nil {

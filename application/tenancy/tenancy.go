@@ -136,10 +136,22 @@ func CheckConflicts(ts []tenant.Tenant) error {
 	return errors.Join(problems...)
 }
 
+// ErrTenantDisabled answers a request for a disabled tenant.
+var ErrTenantDisabled = errs.E(errs.Forbidden, "tenant_disabled", "This tenant is disabled.")
+
 // Resolve finds the tenant for a request: the Host header against tenant
 // domains, else the X-Tenant-ID header, else the default tenant. It answers
-// errs.ErrTenantNotFound when none matches.
+// errs.ErrTenantNotFound when none matches, and ErrTenantDisabled for a
+// disabled tenant.
 func (d *Directory) Resolve(host, headerID string) (tenant.Tenant, error) {
+	t, err := d.resolve(host, headerID)
+	if err == nil && t.Disabled {
+		return tenant.Tenant{}, ErrTenantDisabled
+	}
+	return t, err
+}
+
+func (d *Directory) resolve(host, headerID string) (tenant.Tenant, error) {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
 	if id, ok := d.byDomain[tenant.DomainKey(host)]; ok {
@@ -165,6 +177,18 @@ func (d *Directory) Lookup(id string) (tenant.Tenant, bool) {
 	defer d.mu.RUnlock()
 	t, ok := d.byID[id]
 	return t, ok
+}
+
+// All returns every tenant of the directory, by id.
+func (d *Directory) All() []tenant.Tenant {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	out := make([]tenant.Tenant, 0, len(d.byID))
+	for _, t := range d.byID {
+		out = append(out, t)
+	}
+	slices.SortFunc(out, func(a, b tenant.Tenant) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }
 
 // Len returns how many tenants the directory holds.

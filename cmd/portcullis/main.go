@@ -28,6 +28,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,6 +49,7 @@ import (
 	"github.com/portcullis/portcullis/adapters/crypto/aesgcm"
 	"github.com/portcullis/portcullis/adapters/http/admin"
 	"github.com/portcullis/portcullis/adapters/http/pages"
+	"github.com/portcullis/portcullis/adapters/http/platformapi"
 	"github.com/portcullis/portcullis/adapters/http/seed000"
 	"github.com/portcullis/portcullis/adapters/http/seed001"
 	"github.com/portcullis/portcullis/adapters/http/seed002"
@@ -78,6 +80,8 @@ func run(args []string, stderr io.Writer) int {
 		return adminCommand(args, os.Stdin, os.Stdout, stderr)
 	case "keys":
 		return keysCommand(args, os.Stdout, stderr)
+	case "platform":
+		return platformCommand(args, os.Stdout, stderr)
 	}
 	fs := flag.NewFlagSet("portcullis "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -105,7 +109,7 @@ func run(args []string, stderr io.Writer) int {
 		fs.Usage()
 		return 0
 	}
-	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, seal-captcha-secret, seal-cart-webhook-secret, admin, keys)\n", cmd)
+	fmt.Fprintf(stderr, "portcullis: unknown command %q (serve, check-config, version, seal-sms-token, seal-smtp-password, seal-captcha-secret, seal-cart-webhook-secret, admin, keys, platform)\n", cmd)
 	return 2
 }
 
@@ -254,6 +258,7 @@ func serve(path string, stderr io.Writer) int {
 	}, log, cfg.ShutdownTimeout)
 	defer registry.Close()
 
+	tenantAdmin := tenancy.NewAdmin(dir, p.Tenants, p.Tenants, p.Mongo, p.Clock, cfg.TenantDeleteGrace)
 	srv := server.New(server.Options{
 		Logger:         log,
 		Resolver:       registry,
@@ -264,6 +269,9 @@ func serve(path string, stderr io.Writer) int {
 		},
 		Outbox:  p.Outbox,
 		Observe: p.Metrics.Request,
+		Platform: []func(fiber.Router){func(r fiber.Router) {
+			platformapi.Register(r, platformapi.Options{Admin: tenantAdmin, Keys: platformKeys(cfg, p.Mongo)})
+		}},
 		Metrics: devMetrics(cfg, p.Metrics),
 		Surfaces: []func(fiber.Router){
 			func(r fiber.Router) { v1.Register(r, v1.Options{Dev: cfg.DevMode}) },
@@ -303,6 +311,7 @@ func serve(path string, stderr io.Writer) int {
 	defer stopBG()
 	go refreshTenants(bg, dir, registry, cfg.TenantRefreshInterval, log)
 	go p.Mongo.RunSweeper(bg, mongo.Indexes, time.Minute)
+	go sweepTenants(bg, tenantAdmin, cfg.TenantRefreshInterval, log)
 	go p.RevocationSync.Run(bg)
 
 	select {
@@ -361,6 +370,43 @@ func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, 
 				continue
 			}
 			reg.Prune()
+		}
+	}
+}
+
+// platformKeys finds a platform API key: among the configuration's, then
+// among those `portcullis platform key create` stored.
+func platformKeys(cfg config.Platform, db *mongo.DB) platformapi.Keys {
+	store := mongo.NewPlatformKeyStore(db)
+	return func(ctx context.Context, id string) (platformapi.Key, bool, error) {
+		for _, k := range cfg.PlatformAPIKeys {
+			if k.ID == id {
+				sum, _ := hex.DecodeString(k.SHA256) // validated with the configuration
+				return platformapi.Key{SHA256: sum, Scopes: k.Scopes}, true, nil
+			}
+		}
+		k, ok, err := store.Get(ctx, id)
+		return platformapi.Key{SHA256: k.SHA256, Scopes: k.Scopes}, ok, err
+	}
+}
+
+// sweepTenants deletes, every interval, the tenants whose deletion grace
+// has passed, with their data.
+func sweepTenants(ctx context.Context, admin *tenancy.Admin, interval time.Duration, log *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		ids, err := admin.Sweep(ctx)
+		for _, id := range ids {
+			log.Info("tenant deleted with its data: its grace period is over", "tenant", id)
+		}
+		if err != nil {
+			log.Error("tenant deletion", "error", err)
 		}
 	}
 }

@@ -333,6 +333,9 @@ type Tenant struct {
 	Storefront Storefront
 	// Pages are the hosted sign-in pages under /auth/ (pages).
 	Pages Pages
+	// Disabled stops the tenant serving anything (disabled): its requests
+	// answer 403 tenant_disabled; its data is kept.
+	Disabled bool
 	// Version changes whenever the configuration changes; the registry
 	// rebuilds a tenant's services when it does.
 	Version string

@@ -70,6 +70,8 @@ type Options struct {
 	// Metrics, when set, is served at GET /metrics on this listener (dev
 	// mode: in production metrics have a listener of their own).
 	Metrics http.Handler
+	// Platform add routes outside any tenant (the platform API).
+	Platform []func(fiber.Router)
 }
 
 // Server is the HTTP server.
@@ -114,6 +116,9 @@ func New(opts Options) *Server {
 	s.app.Get("/readyz", s.readyz)
 	if opts.Metrics != nil {
 		s.app.Get("/metrics", adaptor.HTTPHandler(opts.Metrics))
+	}
+	for _, add := range opts.Platform {
+		add(s.app)
 	}
 
 	tenant := s.app.Group("", s.resolveTenant)

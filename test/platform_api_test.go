@@ -1,0 +1,150 @@
+package e2e_test
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// platformKeyCLI runs `portcullis platform key create` on the data dir and
+// returns the key it prints.
+func platformKeyCLI(t *testing.T, dataDir string, args ...string) (int, string, string) {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"platform", "key", "create"}, args...)...)
+	cmd.Env = append(os.Environ(), "PORTCULLIS_DATA_DIR="+dataDir, "PORTCULLIS_TENANTS_DIR="+shippedTenants, "PORTCULLIS_DEV_MODE=true")
+	for k, v := range storeEnv(dataDir) {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var o, e strings.Builder
+	cmd.Stdout, cmd.Stderr = &o, &e
+	return exitCode(t, args, cmd.Run()), strings.TrimSpace(o.String()), e.String()
+}
+
+func TestPlatformAPI(t *testing.T) {
+	t.Parallel()
+	dataDir := t.TempDir()
+	if code, _, errOut := platformKeyCLI(t, dataDir, "-id", "Bad_ID"); code != 1 || !strings.Contains(errOut, "-id") {
+		t.Fatalf("key create with a bad id: %d %s", code, errOut)
+	}
+	code, writer, errOut := platformKeyCLI(t, dataDir, "-id", "ops")
+	if code != 0 || !strings.HasPrefix(writer, "pk.ops.") {
+		t.Fatalf("key create: %d %q %s", code, writer, errOut)
+	}
+	if code, _, errOut := platformKeyCLI(t, dataDir, "-id", "ops"); code != 1 || !strings.Contains(errOut, "exists") {
+		t.Fatalf("a second key with the id: %d %s", code, errOut)
+	}
+	// A read-only key from the configuration file: only its secret's digest.
+	const readerSecret = "reader-secret-0123456789"
+	sum := sha256.Sum256([]byte(readerSecret))
+	cfgFile := filepath.Join(t.TempDir(), "portcullis.yaml")
+	if err := os.WriteFile(cfgFile, []byte("platform_api_keys:\n  - {id: reader, sha256: "+hex.EncodeToString(sum[:])+", scopes: [tenants:read]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := start(t, options{DataDir: dataDir, Env: map[string]string{"PORTCULLIS_CONFIG": cfgFile, "PORTCULLIS_TENANT_DELETE_GRACE": "1h",
+		"PORTCULLIS_TENANT_REFRESH_INTERVAL": "1s"}})
+	reader := "pk.reader." + readerSecret
+	api := func(method, path, key string, body any) reply {
+		t.Helper()
+		opts := []reqOption{}
+		if key != "" {
+			opts = append(opts, withBearer(key))
+		}
+		if body != nil {
+			opts = append(opts, withJSON(body))
+		}
+		return s.do(t, method, "/platform/v1"+path, opts...)
+	}
+
+	t.Run("keys and scopes", func(t *testing.T) {
+		wantProblem(t, api(http.MethodGet, "/tenants", "", nil), http.StatusUnauthorized, "platform_key_required")
+		wantProblem(t, api(http.MethodGet, "/tenants", "pk.ops.wrong", nil), http.StatusUnauthorized, "platform_key_invalid")
+		wantProblem(t, api(http.MethodGet, "/tenants", "pk.nobody.x", nil), http.StatusUnauthorized, "platform_key_invalid")
+		if r := api(http.MethodGet, "/tenants", reader, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"id":"demo"`) {
+			t.Fatalf("list with the read key: %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, api(http.MethodPost, "/tenants", reader, map[string]any{"id": "x"}), http.StatusForbidden, "forbidden")
+	})
+
+	acme := map[string]any{"id": "acme", "display_name": "Acme", "domains": []string{"acme.localhost"}, "login_methods": []string{"password"}}
+	user := newAccount("platform")
+	t.Run("create, and it serves at once", func(t *testing.T) {
+		r := api(http.MethodPost, "/tenants", writer, acme)
+		if r.Status != http.StatusCreated || r.Header.Get("Location") != "/platform/v1/tenants/acme" || !strings.Contains(string(r.Body), `"source":"store"`) {
+			t.Fatalf("create: %d %s", r.Status, r.Body)
+		}
+		register(t, s, "acme.localhost", user)
+		login(t, s, "acme.localhost", user, "")
+		wantProblem(t, api(http.MethodPost, "/tenants", writer, acme), http.StatusConflict, "tenant_exists")
+		wantProblem(t, api(http.MethodPost, "/tenants", writer, map[string]any{"id": "thief", "domains": []string{"localhost"}}), http.StatusBadRequest, "invalid_request")
+		r = api(http.MethodPost, "/tenants", writer, map[string]any{"id": "weak", "password_policy": map[string]any{"min_length": 2}, "colour": "red"})
+		wantProblem(t, r, http.StatusBadRequest, "invalid_request")
+		if !strings.Contains(string(r.Body), "colour") && !strings.Contains(string(r.Body), "password_policy.min_length") {
+			t.Errorf("the refusal names no field: %s", r.Body)
+		}
+	})
+	t.Run("update; a file's tenant is the file's", func(t *testing.T) {
+		acme["display_name"] = "Acme Corp"
+		r := api(http.MethodPut, "/tenants/acme", writer, acme)
+		if r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"display_name":"Acme Corp"`) {
+			t.Fatalf("update: %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, api(http.MethodPut, "/tenants/demo", writer, map[string]any{"domains": []string{"localhost"}}), http.StatusConflict, "tenant_managed_by_file")
+		wantProblem(t, api(http.MethodPut, "/tenants/acme", writer, map[string]any{"id": "other"}), http.StatusBadRequest, "invalid_request")
+	})
+	t.Run("disable and enable", func(t *testing.T) {
+		if r := api(http.MethodPost, "/tenants/acme/disable", writer, nil); r.Status != http.StatusOK {
+			t.Fatalf("disable: %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, tryLogin(t, s, "acme.localhost", user.Email, user.Password), http.StatusForbidden, "tenant_disabled")
+		if r := api(http.MethodPost, "/tenants/acme/enable", writer, nil); r.Status != http.StatusOK {
+			t.Fatalf("enable: %d %s", r.Status, r.Body)
+		}
+		login(t, s, "acme.localhost", user, "")
+	})
+	t.Run("delete, restore", func(t *testing.T) {
+		r := api(http.MethodDelete, "/tenants/acme", writer, nil)
+		if r.Status != http.StatusAccepted || !strings.Contains(string(r.Body), `"delete_after":"`) {
+			t.Fatalf("delete: %d %s", r.Status, r.Body)
+		}
+		wantProblem(t, tryLogin(t, s, "acme.localhost", user.Email, user.Password), http.StatusForbidden, "tenant_disabled")
+		wantProblem(t, api(http.MethodPost, "/tenants/acme/enable", writer, nil), http.StatusConflict, "tenant_deleted")
+		if r := api(http.MethodPost, "/tenants/acme/restore", writer, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"delete_after":null`) {
+			t.Fatalf("restore: %d %s", r.Status, r.Body)
+		}
+		if r := api(http.MethodPost, "/tenants/acme/enable", writer, nil); r.Status != http.StatusOK {
+			t.Fatalf("enable after restore: %d %s", r.Status, r.Body)
+		}
+		login(t, s, "acme.localhost", user, "")
+	})
+	s.stop(t, syscall.SIGTERM)
+
+	// Without grace, a deleted tenant goes with its data at the next sweep.
+	s = start(t, options{DataDir: dataDir, Env: map[string]string{"PORTCULLIS_TENANT_DELETE_GRACE": "0s", "PORTCULLIS_TENANT_REFRESH_INTERVAL": "1s"}})
+	if r := api(http.MethodDelete, "/tenants/acme", writer, nil); r.Status != http.StatusAccepted {
+		t.Fatalf("delete without grace: %d %s", r.Status, r.Body)
+	}
+	s.waitLog(t, "the sweep's deletion of acme", func(e logEntry) bool { return e.Msg() == "tenant deleted with its data: its grace period is over" && e.Str("tenant") == "acme" })
+	wantProblem(t, api(http.MethodGet, "/tenants/acme", writer, nil), http.StatusNotFound, "tenant_not_found")
+	// Created again, the tenant has nobody: the old account is gone.
+	if r := api(http.MethodPost, "/tenants", writer, acme); r.Status != http.StatusCreated {
+		t.Fatalf("create again: %d %s", r.Status, r.Body)
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		r := tryLogin(t, s, "acme.localhost", user.Email, user.Password)
+		if r.Status == http.StatusUnauthorized {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted tenant's account still signs in: %d %s", r.Status, r.Body)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
