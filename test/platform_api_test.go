@@ -130,7 +130,9 @@ func TestPlatformAPI(t *testing.T) {
 	if r := api(http.MethodDelete, "/tenants/acme", writer, nil); r.Status != http.StatusAccepted {
 		t.Fatalf("delete without grace: %d %s", r.Status, r.Body)
 	}
-	s.waitLog(t, "the sweep's deletion of acme", func(e logEntry) bool { return e.Msg() == "tenant deleted with its data: its grace period is over" && e.Str("tenant") == "acme" })
+	s.waitLog(t, "the sweep's deletion of acme", func(e logEntry) bool {
+		return e.Msg() == "tenant deleted with its data: its grace period is over" && e.Str("tenant") == "acme"
+	})
 	wantProblem(t, api(http.MethodGet, "/tenants/acme", writer, nil), http.StatusNotFound, "tenant_not_found")
 	// Created again, the tenant has nobody: the old account is gone.
 	if r := api(http.MethodPost, "/tenants", writer, acme); r.Status != http.StatusCreated {
