@@ -7,7 +7,7 @@ PKGS      := ./...
 CORE      := ./domain/... ./application/...
 FORBIDDEN := github.com/gofiber|github.com/valyala|go.mongodb.org|github.com/redis|github.com/google/wire|github.com/alicebob|github.com/FerretDB|/adapters/|/cmd/|/config
 
-.PHONY: run build test test-race test-integration test-redis-cluster screenshots generate check-generate lint bench
+.PHONY: run build test test-race test-integration test-redis-cluster screenshots soak generate check-generate lint bench
 
 ## run: start the server on its embedded defaults (dev mode, data in ./var)
 run:
@@ -60,6 +60,14 @@ lint:
 	@bad=$$($(GO) list -deps -test -f '{{if not .Standard}}{{.ImportPath}}{{end}}' $(CORE) | grep -v '^github.com/portcullis/portcullis/\(domain\|application\)' | grep -E '$(FORBIDDEN)' || true); \
 		if [ -n "$$bad" ]; then echo "domain/ and application/ must not depend on:"; echo "$$bad"; exit 1; fi
 	@echo "lint: ok"
+
+## soak: a built server under mixed traffic over every login method for
+## 10 minutes (SOAK_FLAGS adds flags, e.g. -duration 2m): errors, p99 and
+## RSS by interval, and their drift; figures in bin/soak.json
+soak:
+	$(GO) build -o $(BIN) ./cmd/portcullis
+	$(GO) build -o bin/portcullis-soak ./cmd/portcullis-soak
+	./bin/portcullis-soak -server $(BIN) -json bin/soak.json $(SOAK_FLAGS)
 
 ## bench: the load harness (cmd/portcullis-load) against a freshly built server:
 ## a table on stdout, the figures in bin/bench.json (about 3 minutes, and 1½ or
