@@ -155,3 +155,50 @@ func TestPlatformAPI(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// A change through the platform API on one instance reaches another, on
+// the same stores, within tenant_refresh_interval and without a restart.
+func TestPlatformChangeReachesEveryInstance(t *testing.T) {
+	t.Parallel()
+	mongoURI, redisURL := sharedStores(t)
+	const secret = "every-instance-secret-0123"
+	sum := sha256.Sum256([]byte(secret))
+	cfgFile := filepath.Join(t.TempDir(), "portcullis.yaml")
+	if err := os.WriteFile(cfgFile, []byte("platform_api_keys:\n  - {id: ops, sha256: "+hex.EncodeToString(sum[:])+", scopes: [tenants:read, tenants:write]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"PORTCULLIS_MONGODB_URI": mongoURI, "PORTCULLIS_MONGODB_DATABASE": "multi_platform", "PORTCULLIS_REDIS_URL": redisURL,
+		"PORTCULLIS_MASTER_KEY": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", "PORTCULLIS_CONFIG": cfgFile,
+		"PORTCULLIS_TENANT_REFRESH_INTERVAL": "1s",
+	}
+	a := start(t, options{Env: env})
+	b := start(t, options{Env: env})
+	key := withBearer("pk.ops." + secret)
+	r := a.do(t, http.MethodPost, "/platform/v1/tenants", key, withJSON(map[string]any{"id": "shared", "domains": []string{"shared.localhost"}}))
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create on A: %d %s", r.Status, r.Body)
+	}
+	within := func(what string, want int, f func() reply) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			r := f()
+			if r.Status == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d %s after 5s, want %d", what, r.Status, r.Body, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	u := newAccount("every-instance")
+	within("the new tenant on B", http.StatusAccepted, func() reply {
+		return b.do(t, http.MethodPost, "/auth/v1/register", withHost("shared.localhost"), withJSON(registerBody(u)))
+	})
+	if r := a.do(t, http.MethodPost, "/platform/v1/tenants/shared/disable", key); r.Status != http.StatusOK {
+		t.Fatalf("disable on A: %d %s", r.Status, r.Body)
+	}
+	within("the disabled tenant on B", http.StatusForbidden, func() reply { return tryLogin(t, b, "shared.localhost", u.Email, u.Password) })
+}
