@@ -472,12 +472,29 @@ func (r *report) fill(samples []sample, rss []int64, begin time.Time, interval t
 	for i := range per {
 		r.Intervals[i].P99MS = p99(per[i])
 	}
-	first, last := r.Intervals[0], r.Intervals[len(r.Intervals)-1]
-	if first.P99MS > 0 {
-		r.P99Drift = last.P99MS / first.P99MS
+	// Drift compares the start and the end of the run: the median of the
+	// first three intervals and of the last three (the first and the last
+	// in a shorter run), so that one garbage collection does not decide it.
+	k := 1
+	if len(r.Intervals) >= 6 {
+		k = 3
 	}
-	if first.RSSMiB > 0 {
-		r.RSSGrowth = (last.RSSMiB - first.RSSMiB) / first.RSSMiB
+	median := func(ivs []intervalFigures, f func(intervalFigures) float64) float64 {
+		v := make([]float64, len(ivs))
+		for i, iv := range ivs {
+			v[i] = f(iv)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	p99Of := func(iv intervalFigures) float64 { return iv.P99MS }
+	rssOf := func(iv intervalFigures) float64 { return iv.RSSMiB }
+	head, tail := r.Intervals[:k], r.Intervals[len(r.Intervals)-k:]
+	if m := median(head, p99Of); m > 0 {
+		r.P99Drift = median(tail, p99Of) / m
+	}
+	if m := median(head, rssOf); m > 0 {
+		r.RSSGrowth = (median(tail, rssOf) - m) / m
 	}
 	r.Pass = r.Errors == 0 && r.RSSGrowth < 0.10 && r.Operations > 0
 }
@@ -517,7 +534,8 @@ func (r *report) write(w io.Writer) {
 	if !r.Pass {
 		verdict = "miss"
 	}
-	fmt.Fprintf(w, "total: %d operations, %d errors; p99 drift %.2f× (last interval ÷ first); RSS growth %+.1f%% (target < 10%%): %s\n",
+	fmt.Fprintf(w, "total: %d operations, %d errors; p99 drift %.2f× and RSS growth %+.1f%% (target < 10%%), the end against the start\n"+
+		"       (medians of the last and the first three intervals): %s\n",
 		r.Operations, r.Errors, r.P99Drift, 100*r.RSSGrowth, verdict)
 	for k, n := range r.ErrorKinds {
 		fmt.Fprintf(w, "errors: %d × %s\n", n, k)

@@ -50,3 +50,24 @@ func TestFill(t *testing.T) {
 		t.Error("11% RSS growth passes")
 	}
 }
+
+// With six intervals or more, drift compares the medians of the first and
+// the last three: one interval's peak (a garbage collection not yet run)
+// does not decide it.
+func TestDriftUsesMedians(t *testing.T) {
+	begin := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	var samples []sample
+	for i := range 6 {
+		samples = append(samples, sample{at: begin.Add(time.Duration(i)*time.Second + time.Millisecond), took: time.Duration(10*(i+1)) * time.Millisecond})
+	}
+	rss := []int64{100 << 20, 150 << 20, 102 << 20, 104 << 20, 160 << 20, 105 << 20}
+	var r report
+	r.fill(samples, rss, begin, time.Second)
+	// medians: RSS 102 → 105 (+2.9%); p99 20 → 50 ms.
+	if r.RSSGrowth < 0.029 || r.RSSGrowth > 0.030 || !r.Pass {
+		t.Errorf("RSS growth %v, pass %t; want the medians' +2.9%% and a pass", r.RSSGrowth, r.Pass)
+	}
+	if r.P99Drift != 2.5 {
+		t.Errorf("p99 drift %v, want 50/20", r.P99Drift)
+	}
+}
