@@ -30,6 +30,8 @@ type DB struct {
 	client *mongo.Client
 	db     *mongo.Database
 	log    *slog.Logger
+	// ferret is whether the server is FerretDB (see setUnlessPresent).
+	ferret bool
 	// ttlIndexes is whether the server supports TTL indexes; without them
 	// the sweep alone removes expired documents.
 	ttlIndexes bool
@@ -58,7 +60,48 @@ func Connect(ctx context.Context, uri, database string, log *slog.Logger) (*DB, 
 		disconnect()
 		return nil, nil, fmt.Errorf("mongodb: ping %s: %w", redact(uri), err)
 	}
-	return &DB{client: client, db: client.Database(database), log: log, ttlIndexes: true}, disconnect, nil
+	var info bson.M
+	_ = client.Database("admin").RunCommand(pingCtx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
+	_, ferret := info["ferretdbVersion"]
+	return &DB{client: client, db: client.Database(database), log: log, ttlIndexes: true, ferret: ferret}, disconnect, nil
+}
+
+// setUnlessPresent sets field to value on the document _id unless the
+// document has field already, decoding the document as it was before into
+// before; ok is false when there is no such document or it has the field.
+// On MongoDB it is one conditional findAndModify. On FerretDB it is a read
+// by _id and a write by _id: FerretDB answers only a lone _id filter from
+// an index (any other filter decodes the whole collection, which made a
+// session revocation or a refresh slower with every session stored), and
+// its conditional writes are a read and a write anyway, not atomic. So
+// callers decide races by an insert claim, never by this.
+func (d *DB) setUnlessPresent(ctx context.Context, coll *mongo.Collection, id, field string, value any, before any) (bool, error) {
+	set := bson.D{{Key: "$set", Value: bson.D{{Key: field, Value: value}}}}
+	if !d.ferret {
+		err := coll.FindOneAndUpdate(ctx, bson.D{{Key: "_id", Value: id}, {Key: field, Value: bson.D{{Key: "$exists", Value: false}}}}, set,
+			options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(before)
+		if errors.Is(err, mongo.ErrNoDocuments) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+	raw, err := coll.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Raw()
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := raw.LookupErr(field); err == nil {
+		return false, nil
+	}
+	if err := bson.Unmarshal(raw, before); err != nil {
+		return false, err
+	}
+	if _, err := coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}}, set); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // Ping checks that the primary answers.

@@ -7,7 +7,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/session"
@@ -28,13 +27,14 @@ import (
 type RefreshTokenStore struct {
 	coll *mongo.Collection
 	uses *mongo.Collection
+	db   *DB
 }
 
 var _ session.RefreshTokens = (*RefreshTokenStore)(nil)
 
 // NewRefreshTokenStore returns the refresh token store of db.
 func NewRefreshTokenStore(db *DB) *RefreshTokenStore {
-	return &RefreshTokenStore{coll: db.Collection("refresh_tokens"), uses: db.Collection("refresh_token_uses")}
+	return &RefreshTokenStore{db: db, coll: db.Collection("refresh_tokens"), uses: db.Collection("refresh_token_uses")}
 }
 
 type refreshDocument struct {
@@ -83,13 +83,9 @@ func (s *RefreshTokenStore) Use(ctx context.Context, tenantID, hash string, at t
 	defer cancel()
 	id := refreshID(tenantID, hash)
 	var before refreshDocument
-	err := s.coll.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: id}, {Key: "used_at", Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: at.UTC()}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.Before),
-	).Decode(&before)
+	set, err := s.db.setUnlessPresent(ctx, s.coll, id, "used_at", at.UTC(), &before)
 	switch {
-	case errors.Is(err, mongo.ErrNoDocuments):
+	case err == nil && !set:
 		// Used already, or unknown.
 		t, err := s.stored(ctx, tenantID, id)
 		if err == nil && t.UsedAt.IsZero() {

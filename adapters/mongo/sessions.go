@@ -39,6 +39,7 @@ import (
 // lost. Whichever write to the document comes last, a check that sees the
 // claim follows it, so a revocation always ends up stored.
 type SessionStore struct {
+	db          *DB
 	coll        *mongo.Collection
 	revocations *mongo.Collection
 }
@@ -47,7 +48,7 @@ var _ session.Sessions = (*SessionStore)(nil)
 
 // NewSessionStore returns the session store of db.
 func NewSessionStore(db *DB) *SessionStore {
-	return &SessionStore{coll: db.Collection("sessions"), revocations: db.Collection("session_revocations")}
+	return &SessionStore{db: db, coll: db.Collection("sessions"), revocations: db.Collection("session_revocations")}
 }
 
 // noSecretPrefix begins the secret_hash placeholder of secret-less sessions.
@@ -206,15 +207,12 @@ func (s *SessionStore) Revoke(ctx context.Context, tenantID, id string, at, unti
 	defer cancel()
 	at = at.UTC()
 	var d sessionDocument
-	err := s.coll.FindOneAndUpdate(ctx,
-		bson.D{{Key: "_id", Value: docID(tenantID, id)}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: at}}}},
-	).Decode(&d)
-	if errors.Is(err, mongo.ErrNoDocuments) {
-		return false, nil
-	}
+	set, err := s.db.setUnlessPresent(ctx, s.coll, docID(tenantID, id), "revoked_at", at, &d)
 	if err != nil {
 		return false, storeErr("sessions: revoke "+id, err)
+	}
+	if !set {
+		return false, nil
 	}
 	won, err := claim(ctx, s.revocations, tenantID+":"+id, tenantID, at, until)
 	if err != nil || !won {
@@ -242,10 +240,8 @@ func (s *SessionStore) restoreRevocation(ctx context.Context, tenantID, id strin
 
 // reassertRevocation sets revoked_at to at unless the session has it.
 func (s *SessionStore) reassertRevocation(ctx context.Context, tenantID, id string, at time.Time) error {
-	_, err := s.coll.UpdateOne(ctx,
-		bson.D{{Key: "_id", Value: docID(tenantID, id)}, {Key: "revoked_at", Value: bson.D{{Key: "$exists", Value: false}}}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "revoked_at", Value: at.UTC()}}}})
-	if err != nil {
+	var d sessionDocument
+	if _, err := s.db.setUnlessPresent(ctx, s.coll, docID(tenantID, id), "revoked_at", at.UTC(), &d); err != nil {
 		return storeErr("sessions: restore revocation of "+id, err)
 	}
 	return nil
