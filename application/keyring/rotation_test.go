@@ -9,26 +9,12 @@ import (
 
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/keyring/keyringtest"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/domain/signing"
 )
 
-// movingClock is a clock the test moves.
-type movingClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *movingClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *movingClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
+// setClock moves c to t.
+func setClock(c *platformtest.Clock, t time.Time) { c.Advance(t.Sub(c.Now())) }
 
 func kids(keys []signing.Key) []string {
 	out := make([]string, len(keys))
@@ -63,7 +49,7 @@ func TestRotationPublishesThenSignsThenRetires(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	clock := &movingClock{t: t0}
+	clock := platformtest.NewClock(t0)
 	store := keyringtest.NewMemoryStore()
 	policy := keyring.Policy{TokenLifetime: 15 * time.Minute}
 	a := keyring.New("shop", store, fakeSealer{7}, clock, rand.Reader, policy)
@@ -87,12 +73,12 @@ func TestRotationPublishesThenSignsThenRetires(t *testing.T) {
 		t.Fatal("the new key signs before its activation")
 	}
 	// The other instance learns of it within Refresh, before it signs.
-	clock.Set(t0.Add(keyring.Refresh))
+	setClock(clock, t0.Add(keyring.Refresh))
 	if got := mustKeys(t, b); len(got) != 2 {
 		t.Fatalf("the other instance publishes %v after Refresh, want both keys", got)
 	}
 
-	clock.Set(t0.Add(keyring.PublishLead))
+	setClock(clock, t0.Add(keyring.PublishLead))
 	for name, r := range map[string]*keyring.Ring{"a": a, "b": b} {
 		if got := mustCurrent(t, r); got.ID != k2.ID {
 			t.Fatalf("instance %s signs with %s at the activation, want the new key", name, got.ID)
@@ -103,11 +89,11 @@ func TestRotationPublishesThenSignsThenRetires(t *testing.T) {
 	}
 
 	retire := t0.Add(keyring.PublishLead + policy.TokenLifetime + keyring.Refresh + time.Minute)
-	clock.Set(retire.Add(-time.Second))
+	setClock(clock, retire.Add(-time.Second))
 	if got := mustKeys(t, a); len(got) != 2 {
 		t.Fatalf("the old key left before its tokens expired: %v", got)
 	}
-	clock.Set(retire)
+	setClock(clock, retire)
 	if got := mustKeys(t, a); len(got) != 1 || got[0] != k2.ID {
 		t.Fatalf("JWKS %v once the old key's tokens have expired, want the new key alone", got)
 	}
@@ -121,13 +107,13 @@ func TestRacingRotationsStoreOneKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	clock := &movingClock{t: t0}
+	clock := platformtest.NewClock(t0)
 	store := keyringtest.NewMemoryStore()
 	policy := keyring.Policy{TokenLifetime: time.Minute, Rotation: time.Hour}
 	if _, err := keyring.New("shop", store, fakeSealer{7}, clock, rand.Reader, policy).Current(ctx); err != nil {
 		t.Fatal(err)
 	}
-	clock.Set(t0.Add(time.Hour))
+	setClock(clock, t0.Add(time.Hour))
 	const n = 10
 	got := make([]signing.Key, n)
 	errs := make([]error, n)
@@ -159,22 +145,22 @@ func TestRacingRotationsStoreOneKey(t *testing.T) {
 func TestAutomaticRotation(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
-	clock := &movingClock{t: t0}
+	clock := platformtest.NewClock(t0)
 	r := keyring.New("shop", keyringtest.NewMemoryStore(), fakeSealer{7}, clock, rand.Reader,
 		keyring.Policy{TokenLifetime: 15 * time.Minute, Rotation: 24 * time.Hour})
 	k1 := mustCurrent(t, r)
-	clock.Set(t0.Add(24*time.Hour - time.Second))
+	setClock(clock, t0.Add(24*time.Hour-time.Second))
 	if mustCurrent(t, r); len(mustKeys(t, r)) != 1 {
 		t.Fatal("rotated before the period")
 	}
-	clock.Set(t0.Add(24 * time.Hour))
+	setClock(clock, t0.Add(24*time.Hour))
 	if got := mustCurrent(t, r); got.ID != k1.ID {
 		t.Fatal("the successor signs at once")
 	}
 	if got := mustKeys(t, r); len(got) != 2 {
 		t.Fatalf("JWKS %v at the period's end, want the successor published", got)
 	}
-	clock.Set(t0.Add(24*time.Hour + keyring.PublishLead))
+	setClock(clock, t0.Add(24*time.Hour+keyring.PublishLead))
 	if got := mustCurrent(t, r); got.ID == k1.ID || got.Generation != 2 {
 		t.Fatalf("still signing with generation %d after the lead", got.Generation)
 	}
@@ -187,7 +173,7 @@ func TestAutomaticRotation(t *testing.T) {
 func TestRotateAddsAKeyEachTime(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	r := keyring.New("shop", keyringtest.NewMemoryStore(), fakeSealer{7}, &movingClock{t: time.Now()}, rand.Reader, keyring.Policy{TokenLifetime: time.Hour})
+	r := keyring.New("shop", keyringtest.NewMemoryStore(), fakeSealer{7}, platformtest.NewClock(time.Now()), rand.Reader, keyring.Policy{TokenLifetime: time.Hour})
 	mustCurrent(t, r)
 	for want := 2; want <= 3; want++ {
 		k, err := r.Rotate(ctx, 0)

@@ -94,22 +94,13 @@ func adminCommand(args []string, in *os.File, out, stderr io.Writer) int {
 			return fail("-role %q is not a role (user, staff, admin)", r)
 		}
 	}
-	cfg, err := config.Load(*configPath, os.Environ())
-	if err != nil {
-		return fail("%v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, closeDB, err := provideMongo(ctx, cfg, log)
-	if err != nil {
-		return fail("open the store: %v", err)
-	}
-	defer closeDB()
-	t, err := findTenant(ctx, cfg, mongo.NewTenantStore(db), *tenantID)
+	cfg, db, t, closeDB, err := openTenant(ctx, *configPath, *tenantID)
 	if err != nil {
 		return fail("%v", err)
 	}
+	defer closeDB()
 	users := mongo.NewUserStore(db)
 	switch sub {
 	case "create":
@@ -133,6 +124,24 @@ func adminCommand(args []string, in *os.File, out, stderr io.Writer) int {
 		fmt.Fprintf(out, "%s (id %s) now has the role %s in tenant %s; %d session(s) ended\n", u.Email, u.ID, u.Role, t.ID, ended)
 	}
 	return 0
+}
+
+// openTenant is what a command on one tenant starts with: the platform
+// configuration at configPath, the store it names (the embedded one of a
+// stopped server, or mongodb_uri), and the tenant id, from the files or
+// the store. closeDB closes the store.
+func openTenant(ctx context.Context, configPath, id string) (cfg config.Platform, db *mongo.DB, t tenant.Tenant, closeDB func(), err error) {
+	if cfg, err = config.Load(configPath, os.Environ()); err != nil {
+		return cfg, nil, t, nil, err
+	}
+	if db, closeDB, err = provideMongo(ctx, cfg, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
+		return cfg, nil, t, nil, fmt.Errorf("open the store: %w", err)
+	}
+	if t, err = findTenant(ctx, cfg, mongo.NewTenantStore(db), id); err != nil {
+		closeDB()
+		return cfg, nil, t, nil, err
+	}
+	return cfg, db, t, closeDB, nil
 }
 
 // findTenant is the tenant id of the tenant files, else of the store.

@@ -48,23 +48,14 @@ func keysCommand(args []string, out, stderr io.Writer) int {
 	if *tenantID == "" {
 		return fail("-tenant is required")
 	}
-	cfg, err := config.Load(*configPath, os.Environ())
-	if err != nil {
-		return fail("%v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	db, closeDB, err := provideMongo(ctx, cfg, log)
-	if err != nil {
-		return fail("open the store: %v", err)
-	}
-	defer closeDB()
-	t, err := findTenant(ctx, cfg, mongo.NewTenantStore(db), *tenantID)
+	cfg, db, t, closeDB, err := openTenant(ctx, *configPath, *tenantID)
 	if err != nil {
 		return fail("%v", err)
 	}
-	mk, err := provideMasterKey(cfg, log)
+	defer closeDB()
+	mk, err := provideMasterKey(cfg, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		return fail("%v", err)
 	}

@@ -355,21 +355,28 @@ func servePprof(addr string, log *slog.Logger) {
 // one request's work and may take longer than a tenant's store timeout.
 const tenantListTimeout = 30 * time.Second
 
-func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
+func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, interval time.Duration, log *slog.Logger) {
+	every(ctx, interval, func() {
+		if err := dir.Refresh(platform.WithStoreTimeout(ctx, tenantListTimeout)); err != nil {
+			if ctx.Err() == nil {
+				log.Error("tenant refresh failed; keeping the previous tenants", "error", err)
+			}
+			return
+		}
+		reg.Prune()
+	})
+}
+
+// every runs f every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, f func()) {
+	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := dir.Refresh(platform.WithStoreTimeout(ctx, tenantListTimeout)); err != nil {
-				if ctx.Err() == nil {
-					log.Error("tenant refresh failed; keeping the previous tenants", "error", err)
-				}
-				continue
-			}
-			reg.Prune()
+			f()
 		}
 	}
 }
@@ -393,22 +400,15 @@ func platformKeys(cfg config.Platform, db *mongo.DB) platformapi.Keys {
 // sweepTenants deletes, every interval, the tenants whose deletion grace
 // has passed, with their data.
 func sweepTenants(ctx context.Context, admin *tenancy.Admin, interval time.Duration, log *slog.Logger) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
+	every(ctx, interval, func() {
 		ids, err := admin.Sweep(ctx)
 		for _, id := range ids {
 			log.Info("tenant deleted with its data: its grace period is over", "tenant", id)
 		}
-		if err != nil {
+		if err != nil && ctx.Err() == nil {
 			log.Error("tenant deletion", "error", err)
 		}
-	}
+	})
 }
 
 // devMetrics is what the main listener serves at /metrics: the metrics in
