@@ -198,11 +198,18 @@ type mtPass struct {
 	OK     int
 	Sorted []time.Duration
 	Errors errorCounts
+	// ServerCPU is the server's CPU time in the pass; ServerKnown is
+	// false when it could not be read.
+	ServerCPU   time.Duration
+	ServerKnown bool
 }
 
 // firstPass sends one request with each of targets, conc at once, and
-// returns what it measured.
-func firstPass(ctx context.Context, hc *fasthttp.HostClient, targets []mtTarget, conc int, timeout time.Duration) mtPass {
+// returns what it measured, with the CPU time of the process serverPid
+// (none if 0).
+func firstPass(ctx context.Context, hc *fasthttp.HostClient, targets []mtTarget, conc int, timeout time.Duration, serverPid int) mtPass {
+	srv := runner{ServerPid: serverPid}
+	cpu0, err0 := srv.serverCPU()
 	var next atomic.Int64
 	lat := make([][]time.Duration, conc)
 	errs := make([]errorCounts, conc)
@@ -244,6 +251,9 @@ func firstPass(ctx context.Context, hc *fasthttp.HostClient, targets []mtTarget,
 	}
 	wg.Wait()
 	p := mtPass{Wall: time.Since(start), Sorted: latencies(lat), Errors: errorCounts{}}
+	if cpu1, err1 := srv.serverCPU(); err0 == nil && err1 == nil {
+		p.ServerCPU, p.ServerKnown = cpu1-cpu0, true
+	}
 	for w := range conc {
 		p.OK += oks[w]
 		p.Errors.merge(errs[w])
@@ -253,9 +263,14 @@ func firstPass(ctx context.Context, hc *fasthttp.HostClient, targets []mtTarget,
 
 // figures reports the pass.
 func (p mtPass) figures() *PassFigures {
-	return &PassFigures{Requests: len(p.Sorted), OK: p.OK, Seconds: round(p.Wall.Seconds(), 3),
+	f := &PassFigures{Requests: len(p.Sorted), OK: p.OK, Seconds: round(p.Wall.Seconds(), 3),
 		P50MS: round(ms(percentile(p.Sorted, 50)), 3), P99MS: round(ms(percentile(p.Sorted, 99)), 3),
 		MaxMS: round(ms(percentile(p.Sorted, 100)), 3), Errors: map[string]int(p.Errors), ErrorsTotal: p.Errors.Total()}
+	if p.ServerKnown && len(p.Sorted) > 0 {
+		f.ServerCPUSeconds = ptr(round(p.ServerCPU.Seconds(), 3))
+		f.ServerCPUPerRequestMS = ptr(round(ms(p.ServerCPU)/float64(len(p.Sorted)), 3))
+	}
+	return f
 }
 
 // mtRun is one run of the alternating /me slices.
@@ -633,15 +648,15 @@ func (p multitenantPhase) run(ctx context.Context) (mtOutcome, error) {
 	}
 	passHC := newClient(srv.Addr, o.Concurrency, o.Timeout)
 	for _, k := range []mtKind{mtSingle, mtMulti} {
-		pass := firstPass(ctx, passHC, targets[k], o.Concurrency, o.Timeout)
+		pass := firstPass(ctx, passHC, targets[k], o.Concurrency, o.Timeout, fig.Pid)
 		f := pass.figures()
 		if k == mtSingle {
 			fig.FirstPassSingle = f
 		} else {
 			fig.FirstPassMulti = f
 		}
-		p.progress("multitenant: first pass, %s: %d requests, one with each token, in %.2fs (p50 %s, p99 %s, errors %d)",
-			k, f.Requests, f.Seconds, fmtDur(fromMS(f.P50MS)), fmtDur(fromMS(f.P99MS)), f.ErrorsTotal)
+		p.progress("multitenant: first pass, %s: %d requests, one with each token, in %.2fs (p50 %s, p99 %s, errors %d, server CPU %ss)",
+			k, f.Requests, f.Seconds, fmtDur(fromMS(f.P50MS)), fmtDur(fromMS(f.P99MS)), f.ErrorsTotal, fmtSeconds(f.ServerCPUSeconds))
 	}
 	passHC.CloseIdleConnections()
 	if err := ctx.Err(); err != nil {

@@ -330,7 +330,7 @@ func TestReportMultitenant(t *testing.T) {
 	m := testMTFigures()
 	m.FirstPassSingle = &PassFigures{Requests: 1000, OK: 1000, Seconds: 0.5, P50MS: 20, P99MS: 40, MaxMS: 45, Errors: map[string]int{}}
 	m.FirstPassMulti = &PassFigures{Requests: 1000, OK: 998, Seconds: 60, P50MS: 3000, P99MS: 9000, MaxMS: 10000,
-		Errors: map[string]int{classTimeout: 2}, ErrorsTotal: 2}
+		Errors: map[string]int{classTimeout: 2}, ErrorsTotal: 2, ServerCPUSeconds: ptr(80.0), ServerCPUPerRequestMS: ptr(80.0)}
 	m.compare(single, &multi)
 	rep := testReport()
 	rep.Phases = append(rep.Phases, single, multi)
@@ -349,7 +349,7 @@ func TestReportMultitenant(t *testing.T) {
 		"first:  single-tenant me, one request with each of its 1000 tokens",
 		"64 at once: 0.50s, p50 20.0ms, p99 40.0ms, max 45.0ms, 0 errors",
 		"first:  multitenant me, one request with each of its 1000 tokens",
-		"64 at once: 60.00s, p50 3.00s, p99 9.00s, max 10.00s, 2 errors: transport:timeout 2",
+		"64 at once: 60.00s, p50 3.00s, p99 9.00s, max 10.00s, server CPU 80.0ms per request, 2 errors: transport:timeout 2",
 		"rss:    multitenant server: 208.0 MiB after start-up, 400.0 MiB after the setup (1000 tenants built), 350.5 MiB at the end",
 		"(peak 420.0 MiB); target <512 MiB after start-up and at the end: pass",
 		"p99:    multitenant me (1000 tenants) 5.00ms ÷ single-tenant me 4.00ms = 1.25× (target ≤1.5×): pass",
@@ -511,7 +511,7 @@ func TestFirstPassSendsEachTokenOnce(t *testing.T) {
 	hc := newClient(addr, 4, 5*time.Second)
 	defer hc.CloseIdleConnections()
 
-	p := firstPass(t.Context(), hc, ts[mtMulti], 4, 5*time.Second)
+	p := firstPass(t.Context(), hc, ts[mtMulti], 4, 5*time.Second, 0)
 	if len(p.Sorted) != 25 || p.OK != 25 || p.Errors.Total() != 0 || p.Wall <= 0 {
 		t.Errorf("pass: %d requests, %d ok, errors %v, wall %s; want 25, 25, none", len(p.Sorted), p.OK, p.Errors, p.Wall)
 	}
@@ -522,8 +522,12 @@ func TestFirstPassSendsEachTokenOnce(t *testing.T) {
 		}
 	}
 	f.mu.Unlock()
-	q := firstPass(t.Context(), hc, bad, 8, 5*time.Second)
-	if fig := q.figures(); fig.Requests != 4 || fig.OK != 3 || fig.ErrorsTotal != 1 || fig.Errors["401"] != 1 {
+	if p.ServerKnown || p.figures().ServerCPUSeconds != nil {
+		t.Errorf("server CPU known without a server process")
+	}
+	_, noProc := os.Stat("/proc/self/stat")
+	q := firstPass(t.Context(), hc, bad, 8, 5*time.Second, os.Getpid()) // this process stands in for the server
+	if fig := q.figures(); fig.Requests != 4 || fig.OK != 3 || fig.ErrorsTotal != 1 || fig.Errors["401"] != 1 || (noProc == nil) != (fig.ServerCPUSeconds != nil) {
 		t.Errorf("pass with a wrong token: %+v", fig)
 	}
 }

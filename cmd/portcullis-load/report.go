@@ -437,6 +437,10 @@ type PassFigures struct {
 	MaxMS       float64        `json:"max_ms"`
 	Errors      map[string]int `json:"errors"`
 	ErrorsTotal int            `json:"errors_total"`
+	// ServerCPUSeconds is the server's CPU time in the pass, and
+	// ServerCPUPerRequestMS that over its requests; null when unknown.
+	ServerCPUSeconds      *float64 `json:"server_cpu_seconds"`
+	ServerCPUPerRequestMS *float64 `json:"server_cpu_ms_per_request"`
 }
 
 // compare sets the ratio of multi's RPS to single's and of their p99s,
@@ -502,9 +506,13 @@ func (m *MultitenantFigures) writeTable(w io.Writer, phases []PhaseFigures) {
 		if fp.p.ErrorsTotal > 0 {
 			errs = ": " + errorCounts(fp.p.Errors).String()
 		}
+		cpu := ""
+		if fp.p.ServerCPUPerRequestMS != nil {
+			cpu = fmt.Sprintf(", server CPU %s per request", fmtDur(fromMS(*fp.p.ServerCPUPerRequestMS)))
+		}
 		fmt.Fprintf(w, "first:  %s me, one request with each of its %d tokens (their first verification, the users' first reads\n"+
-			"        since the setup), %d at once: %.2fs, p50 %s, p99 %s, max %s, %d errors%s\n",
-			fp.label, fp.p.Requests, min(m.Concurrency, fp.p.Requests), fp.p.Seconds, fmtDur(fromMS(fp.p.P50MS)), fmtDur(fromMS(fp.p.P99MS)), fmtDur(fromMS(fp.p.MaxMS)), fp.p.ErrorsTotal, errs)
+			"        since the setup), %d at once: %.2fs, p50 %s, p99 %s, max %s%s, %d errors%s\n",
+			fp.label, fp.p.Requests, min(m.Concurrency, fp.p.Requests), fp.p.Seconds, fmtDur(fromMS(fp.p.P50MS)), fmtDur(fromMS(fp.p.P99MS)), fmtDur(fromMS(fp.p.MaxMS)), cpu, fp.p.ErrorsTotal, errs)
 	}
 	rssOK := "unknown"
 	if m.RSSStartMiB != nil && m.RSSEndMiB != nil {
