@@ -504,14 +504,14 @@ func (m *MultitenantFigures) writeTable(w io.Writer, phases []PhaseFigures) {
 		}
 		errs := ""
 		if fp.p.ErrorsTotal > 0 {
-			errs = ": " + errorCounts(fp.p.Errors).String()
+			errs = " (" + errorCounts(fp.p.Errors).String() + ")"
 		}
 		cpu := ""
 		if fp.p.ServerCPUPerRequestMS != nil {
 			cpu = fmt.Sprintf(", server CPU %s per request", fmtDur(fromMS(*fp.p.ServerCPUPerRequestMS)))
 		}
 		fmt.Fprintf(w, "first:  %s me, one request with each of its %d tokens (their first verification, the users' first reads\n"+
-			"        since the setup), %d at once: %.2fs, p50 %s, p99 %s, max %s%s, %d errors%s\n",
+			"        since the setup), %d at once: %.2fs, p50 %s, p99 %s, max %s%s, errors %d%s\n",
 			fp.label, fp.p.Requests, min(m.Concurrency, fp.p.Requests), fp.p.Seconds, fmtDur(fromMS(fp.p.P50MS)), fmtDur(fromMS(fp.p.P99MS)), fmtDur(fromMS(fp.p.MaxMS)), cpu, fp.p.ErrorsTotal, errs)
 	}
 	rssOK := "unknown"
