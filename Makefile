@@ -70,9 +70,10 @@ soak:
 	./bin/portcullis-soak -server $(BIN) -json bin/soak.json $(SOAK_FLAGS)
 
 ## bench: the load harness (cmd/portcullis-load) against a freshly built server:
-## a table on stdout, the figures in bin/bench.json (about 3 minutes, and 1½ or
-## more for the storefront phase); BENCH_FLAGS adds flags (e.g. -duration 5s,
-## -phases storefront). The micro-benchmarks of the
+## a table on stdout, the figures in bin/bench.json (about 3 minutes, 1½ or
+## more for the storefront phase and 5 or more for the multitenant phase, on 2
+## cores); BENCH_FLAGS adds flags (e.g. -duration 5s, -phases storefront).
+## The micro-benchmarks of the
 ## go test suites are not part of it: go test -run '^$' -bench . ./...
 bench:
 	$(GO) build -o $(BIN) ./cmd/portcullis

@@ -15,7 +15,10 @@
 //   - the server's peak resident memory in a storm of concurrent logins;
 //   - on a storefront tenant, password logins without and with a local
 //     cart to merge, alternated in short slices, and what the merge adds
-//     to the server CPU per login (storefront.go).
+//     to the server CPU per login (storefront.go);
+//   - on a server of its own with 10,000 tenant files, its start-up time
+//     and memory, and GET /auth/v1/me spread over 1,000 tenants against
+//     the same on one tenant, alternated in short slices (multitenant.go).
 //
 // -phases selects the groups of phases to run. The command prints a table
 // and writes the same figures to a JSON file. See -h.
@@ -75,19 +78,28 @@ type options struct {
 	SFSettle       time.Duration
 	SFWindow       time.Duration
 	SFCycle        int
+	// The multi-tenant phase: the tenant files of its server, the active
+	// tenants, each slice's settling time and recorded window, and the
+	// setup's concurrency.
+	MTTenants          int
+	MTActive           int
+	MTSettle           time.Duration
+	MTWindow           time.Duration
+	MTSetupConcurrency int
 }
 
 // The groups of phases -phases selects from, in the order they run.
 const (
-	groupCeiling    = "ceiling"
-	groupMe         = "me"
-	groupLogin      = "login"
-	groupSMS        = "sms"
-	groupStorm      = "storm"
-	groupStorefront = "storefront"
+	groupCeiling     = "ceiling"
+	groupMe          = "me"
+	groupLogin       = "login"
+	groupSMS         = "sms"
+	groupStorm       = "storm"
+	groupStorefront  = "storefront"
+	groupMultitenant = "multitenant"
 )
 
-var allGroups = []string{groupCeiling, groupMe, groupLogin, groupSMS, groupStorm, groupStorefront}
+var allGroups = []string{groupCeiling, groupMe, groupLogin, groupSMS, groupStorm, groupStorefront, groupMultitenant}
 
 // phaseSet is the groups of phases a run makes.
 type phaseSet map[string]bool
@@ -129,6 +141,18 @@ func (s phaseSet) list() []string {
 // needUsers reports whether a phase of s uses the users of the setup.
 func (s phaseSet) needUsers() bool {
 	return s[groupCeiling] || s[groupMe] || s[groupLogin] || s[groupStorm]
+}
+
+// needServer reports whether a phase of s loads the server of mode A
+// (or the server of mode B): every group but multitenant, which starts a
+// server of its own.
+func (s phaseSet) needServer() bool {
+	for g := range s {
+		if g != groupMultitenant {
+			return true
+		}
+	}
+	return false
 }
 
 // needHash reports whether a phase of s needs the hash measurements: the
@@ -177,8 +201,13 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.SFWindow, "storefront-window", 2*time.Second, "storefront phase: the recorded window of each slice; the slices of each kind add up to about 4/3 of -duration")
 	fs.DurationVar(&o.SFSettle, "storefront-settle", time.Second, "storefront phase: once every worker has switched to a slice's kind (its login of the other kind answered, its full\ncarts emptied), this long before the slice's window opens (the first slice's: at least -warmup)")
 	fs.IntVar(&o.SFCycle, "storefront-cycle", 5, fmt.Sprintf("storefront phase: cart logins of a user between two resets of its cart and wishlist (1 to %d): its k-th merges %d lines\ninto a cart of (k−1)×%d", tenant.DefaultStorefront().MaxLines/sfCartLines, sfCartLines, sfCartLines))
+	fs.IntVar(&o.MTTenants, "mt-tenants", 10_000, "multitenant phase (mode A): tenant files of its own server, mt-00001 on mt-00001.localhost, …, each with the\nbench tenant's settings")
+	fs.IntVar(&o.MTActive, "mt-active", 1000, "multitenant phase: tenants among -mt-tenants (spread evenly) with an account each that the multi-tenant /me\nspreads its requests over; the single-tenant /me rotates over as many accounts of the first of them")
+	fs.DurationVar(&o.MTWindow, "mt-window", time.Second, "multitenant phase: the recorded window of each slice; the slices of each kind add up to about -duration")
+	fs.DurationVar(&o.MTSettle, "mt-settle", 250*time.Millisecond, "multitenant phase: once every worker has switched to a slice's kind, this long before its window opens")
+	fs.IntVar(&o.MTSetupConcurrency, "mt-setup-concurrency", 32, "multitenant phase: accounts registered and logged in at once in its setup")
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
-	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase and each window of the storefront phase (DIR/<phase>.<slice>.cpu.pprof) are profiled in mode A in any\ncase (without -profile into a temporary directory), to split their server CPU")
+	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase and each window of the storefront phase (DIR/<phase>.<slice>.cpu.pprof) are profiled in mode A in any\ncase (without -profile into a temporary directory), to split their server CPU. The multitenant phase's own server gets CPU profiles\nof the first -duration of its setup and of its slices, a goroutine dump from half-way through the slices and heap profiles\nafter the setup and at the end (DIR/multitenant_*)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: portcullis-load [flags]
 
@@ -206,7 +235,10 @@ storm of -storm concurrent logins while the server's VmRSS is sampled every
 10 ms, and the storefront phase: on the tenant -storefront-host, logins
 without a cart and logins with a 20-line local cart and 10 wishlist items
 at -storefront-concurrency, alternated in slices, and the difference of their server
-CPU per login, the merge's cost. Exit status: 0 when the run completed
+CPU per login, the merge's cost; and the multitenant phase (mode A): a server
+of its own with -mt-tenants tenant files, its start-up time and memory, and
+GET /auth/v1/me spread over -mt-active tenants against the same on one
+tenant, alternated in slices. Exit status: 0 when the run completed
 (missed targets included), 1 when it failed, 2 for bad flags.
 
 Flags:
@@ -242,6 +274,10 @@ Flags:
 		return o, errors.New("-storefront-window must be positive, -storefront-settle not negative")
 	case o.SFCycle < 1 || o.SFCycle*sfCartLines > sfd.MaxLines || o.SFCycle*sfWishlistItems > sfd.MaxWishlist:
 		return o, fmt.Errorf("-storefront-cycle must be between 1 and %d: the carts must stay within max_lines %d", sfd.MaxLines/sfCartLines, sfd.MaxLines)
+	case o.MTTenants < 1 || o.MTActive < 1 || o.MTActive > o.MTTenants:
+		return o, fmt.Errorf("-mt-active must be between 1 and -mt-tenants (%d), and -mt-tenants at least 1", o.MTTenants)
+	case o.MTWindow <= 0 || o.MTSettle < 0 || o.MTSetupConcurrency < 1:
+		return o, errors.New("-mt-window must be positive, -mt-settle not negative, -mt-setup-concurrency at least 1")
 	}
 	if o.URL != "" && o.ProfileDir != "" {
 		return o, errors.New("-profile needs mode A: set pprof_listen on the server of mode B and profile it with go tool pprof")
@@ -327,7 +363,11 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 	var prof, splitProf *profiler
 	addr := ""
 	runSMS := o.Phases[groupSMS] && o.SMSRate > 0
-	if o.URL == "" {
+	switch {
+	case o.URL == "" && !o.Phases.needServer():
+		// Only the multitenant phase, which starts a server of its own.
+		rep.Server = ServerInfo{Mode: "spawned", Binary: o.Server, LogLevel: o.LogLevel}
+	case o.URL == "":
 		settings := serverSettings{Binary: o.Server, Host: o.TenantHost, Hash: o.Hash, LogLevel: o.LogLevel}
 		if o.Phases[groupStorefront] {
 			settings.StorefrontHost = o.StorefrontHost
@@ -361,7 +401,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		defer cleanup()
 		srv, addr = c, c.Addr
 		rep.Server = ServerInfo{Mode: "spawned", URL: c.URL, TenantHost: o.TenantHost, Binary: o.Server, Pid: c.Pid(), LogLevel: o.LogLevel}
-	} else {
+	default:
 		addr, _ = loopbackAddr(o.URL)
 		rep.Server = ServerInfo{Mode: "url", URL: o.URL, TenantHost: o.TenantHost, Pid: o.ServerPid}
 	}
@@ -371,10 +411,12 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		return fmt.Errorf("%s: %w", what, err)
 	}
-	if err := waitReady(ctx, addr, time.Minute); err != nil {
-		return nil, failed("server not ready", err)
+	if o.Phases.needServer() {
+		if err := waitReady(ctx, addr, time.Minute); err != nil {
+			return nil, failed("server not ready", err)
+		}
+		progress("server ready at %s (pid %d)", addr, rep.Server.Pid)
 	}
-	progress("server ready at %s (pid %d)", addr, rep.Server.Pid)
 
 	// Setup.
 	setupClient := client{hc: newClient(addr, 2*cores, o.Timeout), host: o.TenantHost, timeout: o.Timeout}
@@ -639,6 +681,33 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		rep.Storefront = fig
 		if fig.MergeCPUMS != nil {
 			progress("storefront: the merge adds %s server CPU per login (target ≤%s): %s", fmtSignedMS(*fig.MergeCPUMS), targetMergeCPU, fig.Verdict)
+		}
+	}
+	// 9. Many tenants, on a server of their own (mode A): it runs last,
+	// and its server stops before the run ends.
+	if o.Phases[groupMultitenant] {
+		if err := alive(); err != nil {
+			return nil, err
+		}
+		if o.URL != "" {
+			why := "mode B: the phase starts a server of its own with -mt-tenants tenant files, which needs mode A (-server)"
+			progress("multitenant: skipped (%s)", why)
+			rep.Multitenant = &MultitenantFigures{Skipped: why}
+		} else {
+			mt := multitenantPhase{o: o, progress: progress, profileDir: o.ProfileDir}
+			out, err := mt.run(ctx)
+			if err != nil {
+				return nil, err
+			}
+			record(phaseMTSingle, "single-tenant me", o.Concurrency, out.Single)
+			multi := record(phaseMTMulti, fmt.Sprintf("multitenant me (%d tenants)", o.MTActive), o.Concurrency, out.Multi)
+			fig := out.Figures
+			fig.compare(rep.Phases[len(rep.Phases)-2], multi)
+			rep.Multitenant = fig
+			if fig.P99Ratio != nil {
+				progress("multitenant: p99 %.2f× the single tenant's (target ≤%.1f×), RSS %s MiB after start-up and %s at the end (target <%d MiB): %s",
+					*fig.P99Ratio, fig.TargetP99Ratio, fmtMiB(fig.RSSStartMiB), fmtMiB(fig.RSSEndMiB), fig.TargetRSSMiB, fig.Verdict)
+			}
 		}
 	}
 	if err := alive(); err != nil {

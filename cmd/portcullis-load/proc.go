@@ -69,25 +69,39 @@ func procRSS(pid int) (uint64, error) {
 	return parseVmRSS(string(b))
 }
 
+// procPeakRSS returns pid's peak resident set size so far (VmHWM) in
+// bytes.
+func procPeakRSS(pid int) (uint64, error) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0, err
+	}
+	return parseStatusKB(string(b), "VmHWM")
+}
+
 // parseVmRSS reads the VmRSS line ("VmRSS:	  123456 kB") of the contents of
 // /proc/<pid>/status.
-func parseVmRSS(status string) (uint64, error) {
+func parseVmRSS(status string) (uint64, error) { return parseStatusKB(status, "VmRSS") }
+
+// parseStatusKB reads the line of field (such as "VmRSS", "VmHWM") of the
+// contents of /proc/<pid>/status, a size in kB, and returns it in bytes.
+func parseStatusKB(status, field string) (uint64, error) {
 	for line := range strings.Lines(status) {
-		rest, ok := strings.CutPrefix(line, "VmRSS:")
+		rest, ok := strings.CutPrefix(line, field+":")
 		if !ok {
 			continue
 		}
 		f := strings.Fields(rest)
 		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("/proc status: odd VmRSS line %q", strings.TrimSpace(line))
+			return 0, fmt.Errorf("/proc status: odd %s line %q", field, strings.TrimSpace(line))
 		}
 		kb, err := strconv.ParseUint(f[0], 10, 64)
 		if err != nil {
-			return 0, fmt.Errorf("/proc status: VmRSS: %w", err)
+			return 0, fmt.Errorf("/proc status: %s: %w", field, err)
 		}
 		return kb << 10, nil
 	}
-	return 0, errors.New("/proc status: no VmRSS line")
+	return 0, fmt.Errorf("/proc status: no %s line", field)
 }
 
 // selfCPU returns the CPU time (user + system) this process has used.
@@ -109,6 +123,11 @@ type child struct {
 	Addr   string // 127.0.0.1:PORT
 	tail   *tailBuffer
 	exited chan struct{} // closed when the process has exited and its stderr is drained
+	// Started is when the process was executed, ListeningAt when its
+	// "listening" line was read, and Listening what that line said.
+	Started     time.Time
+	ListeningAt time.Time
+	Listening   listening
 }
 
 // startChild starts path with args, env and working directory dir, and
@@ -124,17 +143,19 @@ func startChild(ctx context.Context, name, path string, args, env []string, dir 
 	if err != nil {
 		return nil, err
 	}
+	c.Started = time.Now()
 	if err := c.cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s: %w", name, err)
 	}
-	found := make(chan string, 1)
+	found := make(chan listening, 1)
 	go func() {
 		r := bufio.NewReaderSize(stderr, 64<<10)
 		for {
 			line, err := r.ReadString('\n')
 			_, _ = c.tail.Write([]byte(line))
-			if u := listeningURL(line); u != "" {
-				found <- u
+			if l, ok := parseListening(line); ok {
+				c.ListeningAt = time.Now()
+				found <- l
 				break
 			}
 			if err != nil {
@@ -150,8 +171,9 @@ func startChild(ctx context.Context, name, path string, args, env []string, dir 
 	timer := time.NewTimer(startTimeout)
 	defer timer.Stop()
 	select {
-	case u := <-found:
-		if err := c.setURL(u); err != nil {
+	case l := <-found:
+		c.Listening = l
+		if err := c.setURL(l.URL); err != nil {
 			c.stop()
 			return nil, err
 		}
@@ -176,20 +198,42 @@ func (c *child) setURL(raw string) error {
 	return nil
 }
 
-// listeningURL returns the url field of a JSON log line whose msg is
-// "listening", else "".
-func listeningURL(line string) string {
+// listening is what a "listening" log line says.
+type listening struct {
+	URL string
+	// Tenants is the number of tenants the server loaded, and Startup its
+	// own start-up time (from the start of its serve command to the line);
+	// 0 when the line does not give them (the bare server's).
+	Tenants int
+	Startup time.Duration
+}
+
+// parseListening reads a JSON log line whose msg is "listening" and that
+// has a url. The server's slog JSON handler writes a duration as integer
+// nanoseconds; a string such as "1.5s" is read too.
+func parseListening(line string) (listening, bool) {
 	if !strings.HasPrefix(line, "{") {
-		return ""
+		return listening{}, false
 	}
 	var e struct {
-		Msg string `json:"msg"`
-		URL string `json:"url"`
+		Msg     string          `json:"msg"`
+		URL     string          `json:"url"`
+		Tenants int             `json:"tenants"`
+		Startup json.RawMessage `json:"startup"`
 	}
-	if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "listening" {
-		return ""
+	if json.Unmarshal([]byte(line), &e) != nil || e.Msg != "listening" || e.URL == "" {
+		return listening{}, false
 	}
-	return e.URL
+	l := listening{URL: e.URL, Tenants: e.Tenants}
+	var ns int64
+	var str string
+	switch {
+	case json.Unmarshal(e.Startup, &ns) == nil:
+		l.Startup = time.Duration(ns)
+	case json.Unmarshal(e.Startup, &str) == nil:
+		l.Startup, _ = time.ParseDuration(str)
+	}
+	return l, true
 }
 
 // loopbackAddr returns host:port of an http:// URL on 127.0.0.1 (or

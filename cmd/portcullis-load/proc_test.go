@@ -41,6 +41,9 @@ func TestProcCPUOfThisProcess(t *testing.T) {
 	if err != nil || rss == 0 {
 		t.Errorf("procRSS(self) = %d, %v; want a positive size", rss, err)
 	}
+	if peak, err := procPeakRSS(os.Getpid()); err != nil || peak == 0 {
+		t.Errorf("procPeakRSS(self) = %d, %v; want a positive size", peak, err)
+	}
 }
 
 func TestParseVmRSS(t *testing.T) {
@@ -58,21 +61,34 @@ func TestParseVmRSS(t *testing.T) {
 			t.Errorf("parseVmRSS(%q) accepted", bad)
 		}
 	}
+	hwm, err := parseStatusKB(status+"VmHWM:\t  200000 kB\n", "VmHWM")
+	if err != nil || hwm != uint64(200000)<<10 {
+		t.Errorf("parseStatusKB(VmHWM) = %d, %v; want %d", hwm, err, uint64(200000)<<10)
+	}
+	if _, err := parseStatusKB(status, "VmHWM"); err == nil || !strings.Contains(err.Error(), "no VmHWM line") {
+		t.Errorf("parseStatusKB without the line: %v", err)
+	}
 }
 
-func TestListeningURL(t *testing.T) {
+func TestParseListening(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		line, want string
+		line string
+		want listening
+		ok   bool
 	}{
-		{`{"time":"x","level":"INFO","msg":"listening","url":"http://127.0.0.1:4321","tenants":1}` + "\n", "http://127.0.0.1:4321"},
-		{`{"level":"INFO","msg":"request","url":"http://127.0.0.1:1"}`, ""},
-		{`Portcullis dev mode: listening on http://127.0.0.1:1`, ""},
-		{`{"msg":"listening"`, ""},
+		{`{"time":"x","level":"INFO","msg":"listening","url":"http://127.0.0.1:4321","tenants":10000,"startup":2345000000}` + "\n",
+			listening{URL: "http://127.0.0.1:4321", Tenants: 10000, Startup: 2345 * time.Millisecond}, true},
+		{`{"msg":"listening","url":"http://127.0.0.1:4321","startup":"1.5s"}`, listening{URL: "http://127.0.0.1:4321", Startup: 1500 * time.Millisecond}, true},
+		{`{"msg":"listening","url":"http://127.0.0.1:1"}`, listening{URL: "http://127.0.0.1:1"}, true}, // the bare server's
+		{`{"level":"INFO","msg":"request","url":"http://127.0.0.1:1"}`, listening{}, false},
+		{`Portcullis dev mode: listening on http://127.0.0.1:1`, listening{}, false},
+		{`{"msg":"listening"`, listening{}, false},
+		{`{"msg":"listening"}`, listening{}, false},
 	}
 	for _, tt := range tests {
-		if got := listeningURL(tt.line); got != tt.want {
-			t.Errorf("listeningURL(%q) = %q, want %q", tt.line, got, tt.want)
+		if got, ok := parseListening(tt.line); got != tt.want || ok != tt.ok {
+			t.Errorf("parseListening(%q) = %+v, %t; want %+v, %t", tt.line, got, ok, tt.want, tt.ok)
 		}
 	}
 }

@@ -67,6 +67,15 @@ func (p *profiler) start(ctx context.Context, phase string, d time.Duration) fun
 	}
 }
 
+// heap writes the server's heap profile as <name>.heap.pprof (nothing
+// without a profiler).
+func (p *profiler) heap(ctx context.Context, name string) error {
+	if p == nil {
+		return nil
+	}
+	return p.fetch(ctx, "/debug/pprof/heap", name+".heap.pprof", 30*time.Second)
+}
+
 func (p *profiler) fetch(ctx context.Context, path, file string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

@@ -38,7 +38,7 @@ const (
 
 // reportSchema names the JSON file's shape; change it when the shape
 // changes, so that comparisons across runs know what they read.
-const reportSchema = "portcullis-load/5"
+const reportSchema = "portcullis-load/6"
 
 // Report is the JSON file: every figure of the table and the facts of the
 // machine and run that produced them.
@@ -55,6 +55,11 @@ type Report struct {
 	// (phases storefront_login and storefront_login_cart); absent when the
 	// phase did not run.
 	Storefront *StorefrontFigures `json:"storefront,omitempty"`
+	// Multitenant describes the multi-tenant phase's server and compares
+	// its two kinds of /me (phases single_tenant_me and multitenant_me);
+	// absent when the phase was not asked for, and only "skipped" when it
+	// could not run.
+	Multitenant *MultitenantFigures `json:"multitenant,omitempty"`
 	// TotalSeconds is the wall time of the whole run, start-up included.
 	TotalSeconds float64 `json:"total_seconds"`
 }
@@ -175,7 +180,8 @@ type PhaseFigures struct {
 	ErrorsTotal int            `json:"errors_total"`
 	// Ratio is RPS over RatioTo's figure ("ceiling": the bare ceiling's
 	// RPS; "hash_limit": the hash-bound limit, the measured rate of as
-	// many hashes at once as cores); null when there is none.
+	// many hashes at once as cores; "single_tenant": the multi-tenant
+	// phase's single-tenant /me's RPS); null when there is none.
 	Ratio   *float64 `json:"ratio"`
 	RatioTo string   `json:"ratio_to,omitempty"`
 	Target  string   `json:"target,omitempty"`
@@ -340,6 +346,201 @@ type MergeSplitFigures struct {
 	RedisStandInMS float64 `json:"redis_stand_in_ms"`
 	GCRuntimeMS    float64 `json:"gc_runtime_ms"`
 	PortcullisMS   float64 `json:"portcullis_ms"`
+}
+
+// MultitenantFigures describe the multi-tenant phase: its server of Tenants
+// tenant files, that server's start-up and memory, and the comparison of
+// GET /auth/v1/me spread over ActiveTenants tenants (phase multitenant_me)
+// with the same spread over one tenant's as many users (single_tenant_me),
+// taken over the slices' recorded windows only.
+type MultitenantFigures struct {
+	// Skipped says why the phase did not run (mode B); the other figures
+	// are then absent.
+	Skipped string `json:"skipped,omitempty"`
+	// Tenants tenant files, FirstTenant to LastTenant, FilesMiB in all,
+	// written in WriteSeconds; ActiveTenants of them are spread over by
+	// the multi kind, SingleTenant (the first active one) alone by the
+	// single kind.
+	Tenants       int     `json:"tenants,omitempty"`
+	ActiveTenants int     `json:"active_tenants,omitempty"`
+	FirstTenant   string  `json:"first_tenant,omitempty"`
+	LastTenant    string  `json:"last_tenant,omitempty"`
+	SingleTenant  string  `json:"single_tenant,omitempty"`
+	FilesMiB      float64 `json:"files_mib,omitempty"`
+	WriteSeconds  float64 `json:"write_files_seconds,omitempty"`
+	// Pid is the phase's own server. StartupSeconds is the time from its
+	// exec to the "listening" line read; ServerStartupSeconds and
+	// ServerTenants are what that line says (its start-up from the start
+	// of the serve command, the tenants loaded).
+	Pid                  int     `json:"pid,omitempty"`
+	StartupSeconds       float64 `json:"startup_seconds,omitempty"`
+	ServerStartupSeconds float64 `json:"server_startup_seconds,omitempty"`
+	ServerTenants        int     `json:"server_tenants,omitempty"`
+	// The server's VmRSS once ready after start-up, after the setup, and
+	// at the end of the slices, and its peak (VmHWM) then; null when
+	// unreadable.
+	RSSStartMiB *float64 `json:"rss_after_startup_mib,omitempty"`
+	RSSSetupMiB *float64 `json:"rss_after_setup_mib,omitempty"`
+	RSSEndMiB   *float64 `json:"rss_at_end_mib,omitempty"`
+	PeakRSSMiB  *float64 `json:"peak_rss_mib,omitempty"`
+	// Accounts were registered and logged in for a bearer token each (one
+	// in each active tenant, the rest in the single tenant), SetupConcurrency
+	// at once, in SetupSeconds; this built each active tenant's services.
+	Accounts         int     `json:"accounts,omitempty"`
+	SetupConcurrency int     `json:"setup_concurrency,omitempty"`
+	SetupSeconds     float64 `json:"setup_seconds,omitempty"`
+	// SetupServerCPUSeconds is the server's CPU time in the setup: two
+	// password hashes per account and the builds of the active tenants'
+	// services.
+	SetupServerCPUSeconds *float64 `json:"setup_server_cpu_seconds,omitempty"`
+	// FirstPassSingle and FirstPassMulti are the passes of one request
+	// with each token of the kind, before the warm-up and the slices: each
+	// token's first verification (which may read its tenant's signing keys
+	// from the store) and each user's first read since the setup.
+	FirstPassSingle *PassFigures `json:"first_pass_single,omitempty"`
+	FirstPassMulti  *PassFigures `json:"first_pass_multi,omitempty"`
+	// Concurrency workers ran SlicesPerKind slices of each kind in Order,
+	// each a switch (every worker's request of the other kind answered), a
+	// settling time of SettleSeconds and a recorded window of
+	// WindowSeconds; the gap from a switch to its window lasted
+	// MeanGapSeconds on average, MaxGapSeconds at most.
+	Concurrency    int     `json:"concurrency,omitempty"`
+	SlicesPerKind  int     `json:"slices_per_kind,omitempty"`
+	Order          string  `json:"order,omitempty"`
+	SettleSeconds  float64 `json:"settle_seconds,omitempty"`
+	WindowSeconds  float64 `json:"window_seconds,omitempty"`
+	MeanGapSeconds float64 `json:"mean_gap_seconds,omitempty"`
+	MaxGapSeconds  float64 `json:"max_gap_seconds,omitempty"`
+	// Spill counts requests of the other kind answered in a window;
+	// UnrecordedErrors the failed requests answered outside the windows,
+	// by class.
+	Spill            int            `json:"spill"`
+	UnrecordedErrors map[string]int `json:"unrecorded_errors,omitempty"`
+	// P99Ratio is p99(multitenant_me) ÷ p99(single_tenant_me), against
+	// TargetP99Ratio; the RSS after start-up and at the end must be below
+	// TargetRSSMiB. Verdict and Misses are the multitenant_me phase's.
+	P99Ratio       *float64 `json:"p99_ratio,omitempty"`
+	TargetP99Ratio float64  `json:"target_p99_ratio,omitempty"`
+	TargetRSSMiB   int      `json:"target_rss_mib,omitempty"`
+	Verdict        string   `json:"verdict,omitempty"`
+	Misses         []string `json:"misses,omitempty"`
+}
+
+// PassFigures describe a pass of one request with each of a kind's
+// tokens.
+type PassFigures struct {
+	Requests    int            `json:"requests"`
+	OK          int            `json:"ok"`
+	Seconds     float64        `json:"seconds"`
+	P50MS       float64        `json:"p50_ms"`
+	P99MS       float64        `json:"p99_ms"`
+	MaxMS       float64        `json:"max_ms"`
+	Errors      map[string]int `json:"errors"`
+	ErrorsTotal int            `json:"errors_total"`
+	// ServerCPUSeconds is the server's CPU time in the pass, and
+	// ServerCPUPerRequestMS that over its requests; null when unknown.
+	ServerCPUSeconds      *float64 `json:"server_cpu_seconds"`
+	ServerCPUPerRequestMS *float64 `json:"server_cpu_ms_per_request"`
+}
+
+// compare sets the ratio of multi's RPS to single's and of their p99s,
+// and judges multi: p99 within TargetP99Ratio × single's, the server's
+// RSS after start-up and at the end below TargetRSSMiB, and no failed
+// request, in the windows, out of them or in the first passes.
+func (m *MultitenantFigures) compare(single PhaseFigures, multi *PhaseFigures) {
+	multi.setRatio("single_tenant", single.RPS)
+	var p99OK, rssOK *bool
+	if single.P99MS > 0 && multi.Requests > 0 {
+		m.P99Ratio = ptr(round(multi.P99MS/single.P99MS, 3))
+		p99OK = is(*m.P99Ratio <= m.TargetP99Ratio)
+	}
+	if m.RSSStartMiB != nil && m.RSSEndMiB != nil {
+		rssOK = is(max(*m.RSSStartMiB, *m.RSSEndMiB) < float64(m.TargetRSSMiB))
+	}
+	failed := errorCounts(single.Errors).Total() + errorCounts(multi.Errors).Total() + errorCounts(m.UnrecordedErrors).Total()
+	for _, p := range []*PassFigures{m.FirstPassSingle, m.FirstPassMulti} {
+		if p != nil {
+			failed += p.ErrorsTotal
+		}
+	}
+	multi.judge(fmt.Sprintf("p99 ≤%.1f× single, RSS <%d MiB", m.TargetP99Ratio, m.TargetRSSMiB),
+		check{"p99", p99OK},
+		check{"rss", rssOK},
+		check{"errors", is(failed == 0)})
+	m.Verdict, m.Misses = multi.Verdict, multi.Misses
+}
+
+// writeTable prints the multi-tenant phase's server, setup, slices, RSS
+// and p99 comparison beneath the table.
+func (m *MultitenantFigures) writeTable(w io.Writer, phases []PhaseFigures) {
+	if m.Skipped != "" {
+		fmt.Fprintf(w, "multitenant: skipped: %s\n", m.Skipped)
+		return
+	}
+	var single, multi *PhaseFigures
+	for i := range phases {
+		switch phases[i].Name {
+		case phaseMTSingle:
+			single = &phases[i]
+		case phaseMTMulti:
+			multi = &phases[i]
+		}
+	}
+	fmt.Fprintf(w, "multitenant: %d tenant files (%s … %s, %.1f MiB, written in %.1fs), the bench tenant's settings, in a server of\n"+
+		"        their own (pid %d): start-up %.2fs from exec to \"listening\" (the server's own figure %.2fs, %d tenants loaded)\n",
+		m.Tenants, m.FirstTenant, m.LastTenant, m.FilesMiB, m.WriteSeconds, m.Pid, m.StartupSeconds, m.ServerStartupSeconds, m.ServerTenants)
+	fmt.Fprintf(w, "setup:  %d accounts (one in each of %d active tenants, %d more in %s) registered and logged in for a bearer\n"+
+		"        token, %d at once, in %.1fs (server CPU %ss: two password hashes per account, and the active tenants' builds)\n",
+		m.Accounts, m.ActiveTenants, m.Accounts-m.ActiveTenants, m.SingleTenant, m.SetupConcurrency, m.SetupSeconds, fmtSeconds(m.SetupServerCPUSeconds))
+	fmt.Fprintf(w, "slices: /me at concurrency %d, %d+%d slices in the order %s, each a switch, %.2fs of settling and a %.1fs window\n"+
+		"        (gap from the switch to the window: mean %.2fs, at most %.2fs); the rows' figures are of the windows only\n",
+		m.Concurrency, m.SlicesPerKind, m.SlicesPerKind, m.Order, m.SettleSeconds, m.WindowSeconds, m.MeanGapSeconds, m.MaxGapSeconds)
+	for _, fp := range []struct {
+		label string
+		p     *PassFigures
+	}{{"single-tenant", m.FirstPassSingle}, {"multitenant", m.FirstPassMulti}} {
+		if fp.p == nil {
+			continue
+		}
+		errs := ""
+		if fp.p.ErrorsTotal > 0 {
+			errs = " (" + errorCounts(fp.p.Errors).String() + ")"
+		}
+		cpu := ""
+		if fp.p.ServerCPUPerRequestMS != nil {
+			cpu = fmt.Sprintf(", server CPU %s per request", fmtDur(fromMS(*fp.p.ServerCPUPerRequestMS)))
+		}
+		fmt.Fprintf(w, "first:  %s me, one request with each of its %d tokens (their first verification, the users' first reads\n"+
+			"        since the setup), %d at once: %.2fs, p50 %s, p99 %s, max %s%s, errors %d%s\n",
+			fp.label, fp.p.Requests, min(m.Concurrency, fp.p.Requests), fp.p.Seconds, fmtDur(fromMS(fp.p.P50MS)), fmtDur(fromMS(fp.p.P99MS)), fmtDur(fromMS(fp.p.MaxMS)), cpu, fp.p.ErrorsTotal, errs)
+	}
+	rssOK := "unknown"
+	if m.RSSStartMiB != nil && m.RSSEndMiB != nil {
+		rssOK = "pass"
+		if max(*m.RSSStartMiB, *m.RSSEndMiB) >= float64(m.TargetRSSMiB) {
+			rssOK = "miss"
+		}
+	}
+	fmt.Fprintf(w, "rss:    multitenant server: %s MiB after start-up, %s MiB after the setup (%d tenants built), %s MiB at the end\n"+
+		"        (peak %s MiB); target <%d MiB after start-up and at the end: %s\n",
+		fmtMiB(m.RSSStartMiB), fmtMiB(m.RSSSetupMiB), m.ActiveTenants, fmtMiB(m.RSSEndMiB), fmtMiB(m.PeakRSSMiB), m.TargetRSSMiB, rssOK)
+	if m.P99Ratio != nil && single != nil && multi != nil {
+		p99OK := "pass"
+		if *m.P99Ratio > m.TargetP99Ratio {
+			p99OK = "miss"
+		}
+		fmt.Fprintf(w, "p99:    %s %s ÷ %s %s = %.2f× (target ≤%.1f×): %s\n",
+			multi.Label, fmtDur(fromMS(multi.P99MS)), single.Label, fmtDur(fromMS(single.P99MS)), *m.P99Ratio, m.TargetP99Ratio, p99OK)
+	} else {
+		fmt.Fprintln(w, "p99:    multitenant: no p99 ratio (a kind had no request in its windows)")
+	}
+	if m.Spill > 0 {
+		fmt.Fprintf(w, "note:   multitenant: %d requests of the other kind were answered inside a window, which the switch before each\n"+
+			"        window should prevent: the figures are mixed\n", m.Spill)
+	}
+	if len(m.UnrecordedErrors) > 0 {
+		fmt.Fprintf(w, "errors: multitenant requests answered outside the windows: %s\n", errorCounts(m.UnrecordedErrors))
+	}
 }
 
 // sfCase says what a cart login of a phase with cycle cart logins between
@@ -648,6 +849,9 @@ func (r *Report) writeTable(w io.Writer) {
 	if sf := r.Storefront; sf != nil {
 		sf.writeTable(w, r.Phases)
 	}
+	if m := r.Multitenant; m != nil {
+		m.writeTable(w, r.Phases)
+	}
 	var perReq []string
 	for _, p := range r.Phases {
 		if p.ServerCPUPerRequestUS != nil && !isLogin(p.Name) {
@@ -679,7 +883,7 @@ func (r *Report) writeTable(w io.Writer) {
 	if len(profiled) > 0 {
 		fmt.Fprintf(w, "note:   the server ran with its CPU profiler on during %s; its overhead is small and counts in those phases' figures\n", strings.Join(profiled, ", "))
 	}
-	if r.Server.Pid == 0 {
+	if r.Server.Mode == "url" && r.Server.Pid == 0 {
 		fmt.Fprintln(w, "note:   no server process id (-server-pid): no server CPU or memory figures")
 	}
 	fmt.Fprintln(w, "note:   gen CPU and srv CPU are shares of all cores; the generator and the server (for the ceiling, the bare")
@@ -821,7 +1025,7 @@ func fmtRatio(p PhaseFigures) string {
 	if p.Name == phaseCeiling {
 		return "(ref)"
 	}
-	of := map[string]string{"ceiling": "ceiling", "hash_limit": "limit"}[p.RatioTo]
+	of := map[string]string{"ceiling": "ceiling", "hash_limit": "limit", "single_tenant": "single"}[p.RatioTo]
 	return fmt.Sprintf("%.1f%% %s", *p.Ratio*100, of)
 }
 

@@ -132,6 +132,19 @@ func setUp(ctx context.Context, c client, users []*user, concurrency int) error 
 }
 
 func setUpOne(ctx context.Context, c client, u *user) error {
+	if err := register(ctx, c, u); err != nil {
+		return err
+	}
+	for _, kind := range []string{"bearer", "app", "cookie"} {
+		if err := logIn(ctx, c, u, kind); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// register registers u at c's tenant.
+func register(ctx context.Context, c client, u *user) error {
 	a, err := c.doRetrying(ctx, "POST", pathRegister, mustJSON(map[string]string{
 		"email": u.Email, "password": u.Password, "first_name": "Load", "last_name": "Harness",
 	}))
@@ -139,33 +152,37 @@ func setUpOne(ctx context.Context, c client, u *user) error {
 		return err
 	}
 	if a.Status != fasthttp.StatusAccepted {
-		return fmt.Errorf("register %s: status %d, want 202: %s", u.Email, a.Status, a.Body)
+		return fmt.Errorf("register %s at %s: status %d, want 202: %s", u.Email, c.host, a.Status, a.Body)
 	}
-	for _, kind := range []string{"bearer", "app", "cookie"} {
-		a, err := c.doRetrying(ctx, "POST", pathLogin, mustJSON(map[string]string{"email": u.Email, "password": u.Password, "session": kind}))
-		if err != nil {
-			return err
-		}
-		if a.Status != fasthttp.StatusOK {
-			return fmt.Errorf("login %s (session %q): status %d, want 200: %s", u.Email, kind, a.Status, a.Body)
-		}
-		var out struct {
-			AccessToken string `json:"access_token"`
-			AppToken    string `json:"app_token"`
-		}
-		if err := json.Unmarshal(a.Body, &out); err != nil {
-			return fmt.Errorf("login %s (session %q): %w: %s", u.Email, kind, err, a.Body)
-		}
-		switch {
-		case kind == "bearer" && out.AccessToken != "":
-			u.Bearer = "Bearer " + out.AccessToken
-		case kind == "app" && out.AppToken != "":
-			u.AppToken = "Token " + out.AppToken
-		case kind == "cookie" && a.Cookie != "":
-			u.Cookie = sessionCookie + "=" + a.Cookie
-		default:
-			return fmt.Errorf("login %s (session %q): the answer lacks the credential: %s", u.Email, kind, a.Body)
-		}
+	return nil
+}
+
+// logIn logs u in at c's tenant for the credential of session kind
+// ("bearer", "app" or "cookie") and keeps it in u.
+func logIn(ctx context.Context, c client, u *user, kind string) error {
+	a, err := c.doRetrying(ctx, "POST", pathLogin, mustJSON(map[string]string{"email": u.Email, "password": u.Password, "session": kind}))
+	if err != nil {
+		return err
+	}
+	if a.Status != fasthttp.StatusOK {
+		return fmt.Errorf("login %s (session %q): status %d, want 200: %s", u.Email, kind, a.Status, a.Body)
+	}
+	var out struct {
+		AccessToken string `json:"access_token"`
+		AppToken    string `json:"app_token"`
+	}
+	if err := json.Unmarshal(a.Body, &out); err != nil {
+		return fmt.Errorf("login %s (session %q): %w: %s", u.Email, kind, err, a.Body)
+	}
+	switch {
+	case kind == "bearer" && out.AccessToken != "":
+		u.Bearer = "Bearer " + out.AccessToken
+	case kind == "app" && out.AppToken != "":
+		u.AppToken = "Token " + out.AppToken
+	case kind == "cookie" && a.Cookie != "":
+		u.Cookie = sessionCookie + "=" + a.Cookie
+	default:
+		return fmt.Errorf("login %s (session %q): the answer lacks the credential: %s", u.Email, kind, a.Body)
 	}
 	return nil
 }

@@ -547,7 +547,7 @@ func TestReportStorefront(t *testing.T) {
 	if err := json.Unmarshal(b.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if doc.Schema != "portcullis-load/5" {
+	if doc.Schema != "portcullis-load/6" {
 		t.Errorf("schema %q", doc.Schema)
 	}
 	names := []string{}

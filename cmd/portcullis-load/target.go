@@ -73,6 +73,16 @@ func tenantYAML(t tenant.Tenant) ([]byte, error) {
 	return b, nil
 }
 
+// writeTenantFile writes t as dir/<id>.yaml, checked by the server's own
+// parser.
+func writeTenantFile(dir string, t tenant.Tenant) error {
+	body, err := tenantYAML(t)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, t.ID+".yaml"), body, 0o600)
+}
+
 // serverSettings configure the server process of mode A.
 type serverSettings struct {
 	Binary   string
@@ -84,11 +94,16 @@ type serverSettings struct {
 	// StorefrontHost, if set, is the domain of the storefront tenant
 	// (shopTenant) the server gets beside the bench tenant.
 	StorefrontHost string
+	// TenantFiles, if set, writes the tenant files into the tenants
+	// directory instead of the bench tenant's (and the storefront
+	// tenant's); Host and StorefrontHost are then unused.
+	TenantFiles func(dir string) error
 }
 
 // startServer starts the server binary on its embedded defaults in dev mode,
 // with a fresh data directory and a tenants directory holding only the bench
-// tenant (and the storefront tenant when s asks for it), listening on a free
+// tenant (and the storefront tenant when s asks for it), or the files
+// s.TenantFiles writes, listening on a free
 // port of 127.0.0.1. The returned cleanup stops it and removes the
 // directories.
 func startServer(ctx context.Context, s serverSettings) (*child, func(), error) {
@@ -111,19 +126,23 @@ func startServer(ctx context.Context, s serverSettings) (*child, func(), error) 
 			return nil, nil, err
 		}
 	}
-	tenants := []tenant.Tenant{benchTenant(s.Host, s.Hash)}
-	if s.StorefrontHost != "" {
-		tenants = append(tenants, shopTenant(s.StorefrontHost, s.Hash))
+	if s.TenantFiles == nil {
+		s.TenantFiles = func(dir string) error {
+			tenants := []tenant.Tenant{benchTenant(s.Host, s.Hash)}
+			if s.StorefrontHost != "" {
+				tenants = append(tenants, shopTenant(s.StorefrontHost, s.Hash))
+			}
+			for _, t := range tenants {
+				if err := writeTenantFile(dir, t); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
 	}
-	for _, t := range tenants {
-		body, err := tenantYAML(t)
-		if err == nil {
-			err = os.WriteFile(filepath.Join(tenantsDir, t.ID+".yaml"), body, 0o600)
-		}
-		if err != nil {
-			removeRoot()
-			return nil, nil, err
-		}
+	if err := s.TenantFiles(tenantsDir); err != nil {
+		removeRoot()
+		return nil, nil, err
 	}
 	env := childEnv(map[string]string{
 		"PORTCULLIS_DEV_MODE":    "true",
