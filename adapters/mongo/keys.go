@@ -2,6 +2,7 @@ package mongo
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"time"
 
@@ -18,13 +19,16 @@ import (
 // document id is tenant/generation, so two servers racing to create a
 // tenant's first key collide on the primary key and exactly one wins.
 type KeyStore struct {
-	coll *mongo.Collection
+	coll   *mongo.Collection
+	ferret bool
 }
 
 var _ keyring.Store = (*KeyStore)(nil)
 
 // NewKeyStore returns the key store of db.
-func NewKeyStore(db *DB) *KeyStore { return &KeyStore{coll: db.Collection("signing_keys")} }
+func NewKeyStore(db *DB) *KeyStore {
+	return &KeyStore{coll: db.Collection("signing_keys"), ferret: db.ferret}
+}
 
 type keyDocument struct {
 	ID            string    `bson:"_id"`
@@ -48,10 +52,28 @@ func keyToDomain(d keyDocument) keyring.SealedKey {
 		Public: d.Public, SealedPrivate: d.SealedPrivate, CreatedAt: d.CreatedAt.UTC(), ActivatesAt: d.ActivatesAt.UTC()}
 }
 
-// List returns the tenant's keys in generation order.
+// List returns the tenant's keys in generation order. On FerretDB, which
+// answers any filter but a lone _id by decoding the whole collection (every
+// tenant's keys, read again by every ring every 30 s), it reads the keys
+// by _id, generation 1, 2, … until one is missing: generations are
+// contiguous (a key is inserted only after the one before it).
 func (s *KeyStore) List(ctx context.Context, tenantID string) ([]keyring.SealedKey, error) {
 	ctx, cancel := platform.BoundStore(ctx)
 	defer cancel()
+	if s.ferret {
+		var out []keyring.SealedKey
+		for gen := 1; ; gen++ {
+			var d keyDocument
+			err := s.coll.FindOne(ctx, bson.D{{Key: "_id", Value: tenantID + "/" + strconv.Itoa(gen)}}).Decode(&d)
+			if errors.Is(err, mongo.ErrNoDocuments) {
+				return out, nil
+			}
+			if err != nil {
+				return nil, storeErr("signing_keys: find", err)
+			}
+			out = append(out, keyToDomain(d))
+		}
+	}
 	cur, err := s.coll.Find(ctx, bson.D{{Key: "tenant_id", Value: tenantID}}, options.Find().SetSort(bson.D{{Key: "generation", Value: 1}}))
 	if err != nil {
 		return nil, storeErr("signing_keys: find", err)

@@ -150,6 +150,9 @@ func startServer(ctx context.Context, s serverSettings) (*child, func(), error) 
 		"PORTCULLIS_TENANTS_DIR": tenantsDir,
 		"PORTCULLIS_LISTEN":      "127.0.0.1:0",
 		"PORTCULLIS_LOG_FORMAT":  "json",
+		// Its servers (the multi-tenant phase runs a second) cannot share
+		// the default metrics address.
+		"PORTCULLIS_METRICS_LISTEN": "127.0.0.1:0",
 		// "listening" is logged at info; so is every request's access-log
 		// line, which the server writes as it would in production and this
 		// command reads and discards.
