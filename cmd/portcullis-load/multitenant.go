@@ -319,42 +319,26 @@ func (r *mtRun) run(ctx context.Context) ([]mtWindow, []mtRecord) {
 // coordinate waits out the warm-up, then switches the slices and reads
 // the server's and this process's CPU time at each window's ends.
 func (r *mtRun) coordinate(ctx context.Context) []mtWindow {
-	read := func() (time.Time, time.Duration, time.Duration, bool) {
-		gen := selfCPU()
-		if r.serverPid <= 0 {
-			return time.Now(), 0, gen, false
-		}
-		srv, err := procCPU(r.serverPid)
-		return time.Now(), srv, gen, err == nil
-	}
-	sleep := func(d time.Duration) bool {
-		select {
-		case <-time.After(d):
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	var out []mtWindow
-	if !sleep(r.warmup) {
+	if !sleepCtx(ctx, r.warmup) {
 		return out
 	}
 	for k := range r.slices {
 		switchAt := time.Now()
 		r.slice.Store(int64(k))
 		for r.switched[k].Load() < int64(r.conc) {
-			if !sleep(time.Millisecond) {
+			if !sleepCtx(ctx, time.Millisecond) {
 				return out
 			}
 		}
-		if !sleep(r.settle) {
+		if !sleepCtx(ctx, r.settle) {
 			return out
 		}
-		t0, srv0, gen0, ok0 := read()
-		if !sleep(time.Until(t0.Add(r.window))) {
+		t0, srv0, gen0, ok0 := readCPU(r.serverPid)
+		if !sleepCtx(ctx, time.Until(t0.Add(r.window))) {
 			return out
 		}
-		t1, srv1, gen1, ok1 := read()
+		t1, srv1, gen1, ok1 := readCPU(r.serverPid)
 		out = append(out, mtWindow{Kind: mtKindOf(k), Switch: switchAt, From: t0, End: t1,
 			ServerCPU: srv1 - srv0, GenCPU: gen1 - gen0, ServerKnown: ok0 && ok1})
 	}

@@ -370,29 +370,13 @@ func (r *sfRun) run(ctx context.Context) sfResult {
 // time, then reads the server's and this process's CPU time at the
 // window's ends (and profiles the window when asked to).
 func (r *sfRun) coordinate(ctx context.Context) ([]sfWindow, error) {
-	read := func() (time.Time, time.Duration, time.Duration, bool) {
-		gen := selfCPU()
-		if r.serverPid <= 0 {
-			return time.Now(), 0, gen, false
-		}
-		srv, err := procCPU(r.serverPid)
-		return time.Now(), srv, gen, err == nil
-	}
-	sleep := func(d time.Duration) bool {
-		select {
-		case <-time.After(d):
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
 	var out []sfWindow
 	var profErr error
 	for k := range r.slices {
 		switchAt := time.Now()
 		r.slice.Store(int64(k))
 		for r.switched[k].Load() < int64(len(r.users)) {
-			if !sleep(5 * time.Millisecond) {
+			if !sleepCtx(ctx, 5*time.Millisecond) {
 				return out, profErr
 			}
 		}
@@ -400,15 +384,15 @@ func (r *sfRun) coordinate(ctx context.Context) ([]sfWindow, error) {
 		if k == 0 {
 			settle = max(settle, r.warmup)
 		}
-		if !sleep(settle) {
+		if !sleepCtx(ctx, settle) {
 			return out, profErr
 		}
-		t0, srv0, gen0, ok0 := read()
+		t0, srv0, gen0, ok0 := readCPU(r.serverPid)
 		profiled := r.prof.start(ctx, fmt.Sprintf("%s.%02d", sfPhaseName(sfKindOf(k)), k), r.window)
-		if !sleep(time.Until(t0.Add(r.window))) {
+		if !sleepCtx(ctx, time.Until(t0.Add(r.window))) {
 			return out, profErr
 		}
-		t1, srv1, gen1, ok1 := read()
+		t1, srv1, gen1, ok1 := readCPU(r.serverPid)
 		out = append(out, sfWindow{Kind: sfKindOf(k), Switch: switchAt, From: t0, End: t1,
 			ServerCPU: srv1 - srv0, GenCPU: gen1 - gen0, ServerKnown: ok0 && ok1})
 		// The profile lasts the window rounded to whole seconds: the next
@@ -871,4 +855,25 @@ func roundAll(v []float64, digits int) []float64 {
 		out[i] = round(x, digits)
 	}
 	return out
+}
+
+// readCPU reads the time, the server's CPU time (ok false when there is no
+// server pid or it cannot be read) and this process's, at a window's end.
+func readCPU(serverPid int) (at time.Time, srv, gen time.Duration, ok bool) {
+	gen = selfCPU()
+	if serverPid <= 0 {
+		return time.Now(), 0, gen, false
+	}
+	srv, err := procCPU(serverPid)
+	return time.Now(), srv, gen, err == nil
+}
+
+// sleepCtx waits d, and reports false when ctx ends first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-time.After(d):
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
