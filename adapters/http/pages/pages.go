@@ -33,7 +33,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"maps"
-	"net/url"
 	"path"
 	"slices"
 	"strings"
@@ -411,9 +410,4 @@ func afterSignIn(v *view) string {
 }
 
 // withNext returns p with the view's next as its query.
-func withNext(p string, v *view) string {
-	if v.Next == "" {
-		return p
-	}
-	return p + "?next=" + url.QueryEscape(v.Next)
-}
+func withNext(p string, v *view) string { return p + v.NextQuery() }
