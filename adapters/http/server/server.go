@@ -82,8 +82,8 @@ type Server struct {
 
 	mu        sync.Mutex
 	listeners []*trackingListener
-	// endpoints are the routes that are not middleware, "METHOD path".
-	endpoints map[string]bool
+	// endpoints are the routes that are not middleware.
+	endpoints map[routeKey]bool
 }
 
 // Request header names.
@@ -134,9 +134,9 @@ func New(opts Options) *Server {
 		tenant.Delete("/dev/outbox", s.devOutboxClear)
 	}
 	tenant.Use(func(*fiber.Ctx) error { return errs.ErrNotFound })
-	s.endpoints = map[string]bool{}
+	s.endpoints = map[routeKey]bool{}
 	for _, r := range s.app.GetRoutes(true) {
-		s.endpoints[r.Method+" "+r.Path] = true
+		s.endpoints[routeKey{r.Method, r.Path}] = true
 	}
 	return s
 }
@@ -298,12 +298,15 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	return nil
 }
 
+// routeKey names a route: a key of no allocation per request.
+type routeKey struct{ method, path string }
+
 // routeOf is the template of the route that answered c, never the raw
 // path: "" when no endpoint matched (the last route was middleware, such as
 // the tenant resolution or the not-found catch-all).
 func (s *Server) routeOf(c *fiber.Ctx) string {
 	r := c.Route()
-	if r == nil || !s.endpoints[r.Method+" "+r.Path] {
+	if r == nil || !s.endpoints[routeKey{r.Method, r.Path}] {
 		return ""
 	}
 	return r.Path
