@@ -260,34 +260,36 @@ func (s *StorefrontStore) claim(ctx context.Context, d sfDocument) (bool, error)
 // write runs the compare-and-swap loop: next computes, from the newest
 // version, the cart and wishlist to store, or reports that they are the
 // same (then nothing is written). It returns the version stored after it.
-func (s *StorefrontStore) write(ctx context.Context, tenantID, userID string, probe bool, next func(cur sfDocument) (storefront.Cart, storefront.Wishlist)) (sfDocument, error) {
+// The first read does not probe past the head's version (the insert of
+// the next one is the probe); probed says whether cur was checked newest.
+func (s *StorefrontStore) write(ctx context.Context, tenantID, userID string, next func(cur sfDocument) (storefront.Cart, storefront.Wishlist)) (sfDocument, error) {
 	b := make([]byte, 12)
 	if _, err := rand.Read(b); err != nil {
 		return sfDocument{}, fmt.Errorf("storefronts: nonce: %w", err)
 	}
 	nonce := hex.EncodeToString(b)
-	cur, err := s.newest(ctx, tenantID, userID, 0, probe)
+	cur, err := s.newest(ctx, tenantID, userID, 0, false)
 	if err != nil {
 		return sfDocument{}, err
 	}
-	read := time.Now()
+	probed, read := false, time.Now()
 	for attempt := 1; ; attempt++ {
 		if time.Since(read) > sfMaxReadAge {
 			if cur, err = s.newest(ctx, tenantID, userID, cur.N, false); err != nil {
 				return sfDocument{}, err
 			}
-			read = time.Now()
+			probed, read = false, time.Now()
 		}
 		c, w := next(cur)
 		if slices.Equal(c.Lines, cur.cart().Lines) && slices.Equal(w, cur.wishlist()) {
-			if probe {
+			if probed {
 				return cur, nil // cur was the newest when read
 			}
 			// A version read without probing may be stale: look once more.
 			if cur, err = s.newest(ctx, tenantID, userID, cur.N, true); err != nil {
 				return sfDocument{}, err
 			}
-			probe, read = true, time.Now()
+			probed, read = true, time.Now()
 			continue
 		}
 		d := sfDocument{ID: versionID(tenantID, userID, cur.N+1), TenantID: tenantID, UserID: userID, Kind: sfVersion,
@@ -312,7 +314,7 @@ func (s *StorefrontStore) write(ctx context.Context, tenantID, userID string, pr
 		if cur, err = s.newest(ctx, tenantID, userID, d.N, true); err != nil {
 			return sfDocument{}, err
 		}
-		read = time.Now()
+		probed, read = true, time.Now()
 	}
 }
 
@@ -378,7 +380,7 @@ func digest(c storefront.Cart, w storefront.Wishlist) string {
 // one, unless it changes nothing.
 func (s *StorefrontStore) Merge(ctx context.Context, tenantID, userID string, c storefront.Cart, w storefront.Wishlist, limits storefront.Limits) (storefront.Cart, storefront.Wishlist, error) {
 	limits = limits.WithDefaults()
-	d, err := s.write(ctx, tenantID, userID, false, func(cur sfDocument) (storefront.Cart, storefront.Wishlist) {
+	d, err := s.write(ctx, tenantID, userID, func(cur sfDocument) (storefront.Cart, storefront.Wishlist) {
 		mc, _ := storefront.MergeCart(cur.cart(), c, limits)
 		mw, _ := storefront.MergeWishlist(cur.wishlist(), w, limits)
 		return mc, mw
@@ -391,7 +393,7 @@ func (s *StorefrontStore) Merge(ctx context.Context, tenantID, userID string, c 
 
 // ReplaceCart writes the next version with cart and the wishlist as it is.
 func (s *StorefrontStore) ReplaceCart(ctx context.Context, tenantID, userID string, c storefront.Cart) error {
-	_, err := s.write(ctx, tenantID, userID, false, func(cur sfDocument) (storefront.Cart, storefront.Wishlist) {
+	_, err := s.write(ctx, tenantID, userID, func(cur sfDocument) (storefront.Cart, storefront.Wishlist) {
 		return storefront.Cart{Lines: slices.Clone(c.Lines)}, cur.wishlist()
 	})
 	return err
@@ -399,7 +401,7 @@ func (s *StorefrontStore) ReplaceCart(ctx context.Context, tenantID, userID stri
 
 // ReplaceWishlist writes the next version with the cart as it is and w.
 func (s *StorefrontStore) ReplaceWishlist(ctx context.Context, tenantID, userID string, w storefront.Wishlist) error {
-	_, err := s.write(ctx, tenantID, userID, false, func(cur sfDocument) (storefront.Cart, storefront.Wishlist) {
+	_, err := s.write(ctx, tenantID, userID, func(cur sfDocument) (storefront.Cart, storefront.Wishlist) {
 		return cur.cart(), slices.Clone(w)
 	})
 	return err
