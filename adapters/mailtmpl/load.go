@@ -1,6 +1,8 @@
 package mailtmpl
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	htmltemplate "html/template"
@@ -12,6 +14,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"text/template/parse"
 	"time"
@@ -47,32 +50,78 @@ func New(opts Options) (*Templates, error) {
 	if err != nil {
 		return nil, err
 	}
-	t := &Templates{tenant: name, brand: brand, kinds: map[message.MailKind]*kindSet{}, verificationCode: opts.VerificationCode}
-	funcs := safeFuncs()
-	htmlFuncs := htmltemplate.FuncMap{"button": t.button}
-	for k, f := range funcs {
-		htmlFuncs[k] = f
+	t := &Templates{tenant: name, brand: brand, verificationCode: opts.VerificationCode,
+		colours: strings.NewReplacer(primarySentinel, brand.PrimaryColor, labelSentinel, labelColour(brand.PrimaryColor))}
+	set := src.shared
+	if len(src.overrides) > 0 {
+		if set, err = src.parseAll(); err != nil {
+			return nil, err
+		}
 	}
-	if t.layout, err = src.parse(layoutFile, layoutFields, htmlFuncs); err != nil {
+	t.layout, t.kinds = set.layout, set.kinds
+	// Every tenant is dry-run, on the shared defaults too: its name and
+	// options are part of what is rendered (a long name can overflow the
+	// subject's limit).
+	for _, kind := range message.MailKinds() {
+		if err := t.dryRun(set.kinds[kind]); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// set is a parsed and checked layout with the templates of every kind. It
+// holds nothing of a tenant's (the button's colours are filled in after
+// rendering, see button), so one set of the built-in files serves every
+// tenant without overrides, and a tenant's overrides are parsed beside
+// the shared built-in parts.
+type set struct {
+	layout part
+	kinds  map[message.MailKind]*kindSet
+}
+
+// defaultParts parses every built-in file once per process: thousands of
+// tenants share them (about 200 KB of parse trees each otherwise).
+var defaultParts = sync.OnceValues(func() (map[string]part, error) {
+	src := &sources{}
+	parts := map[string]part{}
+	for name := range known() {
+		p, err := src.parseFile(name)
+		if err != nil {
+			return nil, err
+		}
+		parts[name] = p
+	}
+	return parts, nil
+})
+
+// defaultSet is the set of the built-in files alone.
+var defaultSet = sync.OnceValues(func() (*set, error) {
+	return (&sources{}).parseAll()
+})
+
+// parseAll returns the set of s: its overrides, parsed now, and the
+// shared built-in parts for the rest.
+func (s *sources) parseAll() (*set, error) {
+	out := &set{kinds: map[message.MailKind]*kindSet{}}
+	var err error
+	if out.layout, err = s.parse(layoutFile); err != nil {
 		return nil, err
 	}
 	for _, kind := range message.MailKinds() {
 		ks := &kindSet{kind: kind}
-		if ks.subject, err = src.parse(string(kind)+".subject.txt", kindFields, funcs); err != nil {
+		if ks.subject, err = s.parse(string(kind) + ".subject.txt"); err != nil {
 			return nil, err
 		}
-		if ks.text, err = src.parse(string(kind)+".txt", kindFields, funcs); err != nil {
+		if ks.text, err = s.parse(string(kind) + ".txt"); err != nil {
 			return nil, err
 		}
-		if ks.html, err = src.parse(string(kind)+".html", kindFields, htmlFuncs); err != nil {
+		if ks.html, err = s.parse(string(kind) + ".html"); err != nil {
 			return nil, err
 		}
-		if err := t.dryRun(ks); err != nil {
-			return nil, err
-		}
-		t.kinds[kind] = ks
+		out.kinds[kind] = ks
 	}
-	return t, nil
+	return out, nil
 }
 
 // fileError is a problem with one template file.
@@ -116,6 +165,8 @@ func checkBrand(b Brand) (Brand, error) {
 type sources struct {
 	dir       string
 	overrides map[string]bool
+	// shared is the set of the built-in files (newSources fills it in).
+	shared *set
 }
 
 // known are the names of every template file.
@@ -130,7 +181,11 @@ func known() map[string]bool {
 }
 
 func newSources(dir string) (*sources, error) {
-	s := &sources{dir: dir, overrides: map[string]bool{}}
+	shared, err := defaultSet()
+	if err != nil {
+		return nil, fmt.Errorf("mailtmpl: the built-in templates: %w", err)
+	}
+	s := &sources{dir: dir, overrides: map[string]bool{}, shared: shared}
 	if dir == "" {
 		return s, nil
 	}
@@ -192,9 +247,27 @@ func (s *sources) read(name string) (text, origin string, err error) {
 	return string(b), origin, nil
 }
 
-// parse reads and parses the named file (text/template for .txt,
-// html/template for .html) and checks its shape and the fields it uses.
-func (s *sources) parse(name string, fields map[string]bool, funcs map[string]any) (part, error) {
+// parse returns the named part: the override's, parsed now, or the
+// shared built-in one.
+func (s *sources) parse(name string) (part, error) {
+	if !s.overrides[name] {
+		parts, err := defaultParts()
+		if err != nil {
+			return part{}, err
+		}
+		return parts[name], nil
+	}
+	return s.parseFile(name)
+}
+
+// parseFile reads and parses the named file (text/template for .txt,
+// html/template for .html) and checks its shape and the fields it uses:
+// those of the layout for the layout, else those of a kind.
+func (s *sources) parseFile(name string) (part, error) {
+	fields := kindFields
+	if name == layoutFile {
+		fields = layoutFields
+	}
 	text, origin, err := s.read(name)
 	if err != nil {
 		return part{}, err
@@ -203,7 +276,7 @@ func (s *sources) parse(name string, fields map[string]bool, funcs map[string]an
 	var tree *parse.Tree
 	var count int
 	if strings.HasSuffix(name, ".html") {
-		t, err := htmltemplate.New(name).Funcs(funcs).Parse(text)
+		t, err := htmltemplate.New(name).Funcs(htmlFuncs).Parse(text)
 		if err != nil {
 			return part{}, &fileError{origin: origin, err: err}
 		}
@@ -213,7 +286,7 @@ func (s *sources) parse(name string, fields map[string]bool, funcs map[string]an
 			// An editor's final newline is not part of the subject.
 			text = strings.TrimRight(text, "\r\n")
 		}
-		t, err := texttemplate.New(name).Funcs(funcs).Parse(text)
+		t, err := texttemplate.New(name).Funcs(textFuncs).Parse(text)
 		if err != nil {
 			return part{}, &fileError{origin: origin, err: err}
 		}
@@ -357,14 +430,41 @@ var buttonHTML = htmltemplate.Must(htmltemplate.New("button").Parse(
 		`<p style="font-size:13px">If the button does not work, copy this link into your browser:<br>` +
 		`<a href="{{.Link}}" style="color:{{.Color}};word-break:break-all">{{.Link}}</a></p>`))
 
-// button renders buttonHTML in the tenant's primary colour; nothing for an
-// empty link.
-func (t *Templates) button(link, text string) (htmltemplate.HTML, error) {
+// The functions of the templates: the same for every tenant, so that
+// parsed templates can be shared.
+var (
+	textFuncs = safeFuncs()
+	htmlFuncs = func() htmltemplate.FuncMap {
+		fs := htmltemplate.FuncMap{"button": button}
+		for k, f := range textFuncs {
+			fs[k] = f
+		}
+		return fs
+	}()
+)
+
+// The button's colours while rendering: random names, new in every
+// process, that no template or data can know. Templates.render replaces
+// them with the tenant's primary colour and the label colour on it. They
+// are CSS identifiers, which html/template passes unchanged into a style
+// attribute.
+var primarySentinel, labelSentinel = func() (string, string) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err) // crypto/rand does not fail on supported platforms
+	}
+	x := hex.EncodeToString(b)
+	return "pcbrand" + x + "primary", "pcbrand" + x + "label"
+}()
+
+// button renders buttonHTML in the sentinel colours, which rendering
+// replaces with the tenant's; nothing for an empty link.
+func button(link, text string) (htmltemplate.HTML, error) {
 	if link == "" {
 		return "", nil
 	}
 	w := &cappedWriter{max: MaxOutput}
-	err := buttonHTML.Execute(w, struct{ Link, Text, Color, Label string }{link, text, t.brand.PrimaryColor, labelColour(t.brand.PrimaryColor)})
+	err := buttonHTML.Execute(w, struct{ Link, Text, Color, Label string }{link, text, primarySentinel, labelSentinel})
 	if err != nil {
 		return "", err
 	}

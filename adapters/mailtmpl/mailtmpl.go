@@ -5,8 +5,10 @@
 // under templates/); a tenant's override directory may replace any of
 // those files, one at a time.
 //
-// Everything is parsed and dry-run rendered once, in New, so that a broken
+// Everything is parsed and dry-run rendered in New, so that a broken
 // template stops the tenant at startup instead of failing a user's mail.
+// The built-in files are parsed once per process and shared by every
+// tenant; a tenant's override files are parsed for it alone.
 // The package logs nothing: a mail carries codes and sign-in links.
 package mailtmpl
 
@@ -98,6 +100,9 @@ type Templates struct {
 	layout part
 	// verificationCode: see Options.VerificationCode.
 	verificationCode bool
+	// colours puts the tenant's colours in place of the button's
+	// sentinels (see button).
+	colours *strings.Replacer
 }
 
 var _ notify.Composer = (*Templates)(nil)
@@ -239,7 +244,8 @@ func (t *Templates) render(k *kindSet, v view) (message.Mail, part, error) {
 	if err != nil {
 		return message.Mail{}, t.layout, err
 	}
-	return message.Mail{Subject: subject, Text: text, HTML: html}, part{}, nil
+	// The colours are no longer than their sentinels: the cap still holds.
+	return message.Mail{Subject: subject, Text: text, HTML: t.colours.Replace(html)}, part{}, nil
 }
 
 func execute(p part, v view, limit int) (string, error) {
