@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	mrand "math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
@@ -84,18 +85,20 @@ func (c client) do(method, path string, body []byte, headers ...string) (answer,
 }
 
 // doRetrying is do that waits out "503 + Retry-After" (the hash pool is
-// full) up to five times.
+// full) up to 20 times, each wait Retry-After plus up to a second of
+// jitter, so that the setup's clients do not all come back at once (on a
+// machine busy with other work five waits in step were not always enough).
 func (c client) doRetrying(ctx context.Context, method, path string, body []byte, headers ...string) (answer, error) {
 	for attempt := 0; ; attempt++ {
 		a, err := c.do(method, path, body, headers...)
-		if err != nil || a.Status != fasthttp.StatusServiceUnavailable || a.RetryAfter == "" || attempt == 4 {
+		if err != nil || a.Status != fasthttp.StatusServiceUnavailable || a.RetryAfter == "" || attempt == 19 {
 			return a, err
 		}
 		secs, _ := strconv.Atoi(a.RetryAfter)
 		select {
 		case <-ctx.Done():
 			return a, ctx.Err()
-		case <-time.After(time.Duration(max(secs, 1)) * time.Second):
+		case <-time.After(time.Duration(max(secs, 1))*time.Second + time.Duration(mrand.Int64N(int64(time.Second)))):
 		}
 	}
 }
