@@ -63,10 +63,12 @@ lint:
 
 ## soak: a built server under mixed traffic over every login method for
 ## 10 minutes (SOAK_FLAGS adds flags, e.g. -duration 2m): errors, p99 and
-## RSS by interval, and their drift; figures in bin/soak.json
+## RSS by interval, and their drift; figures in bin/soak.json. The stores
+## run in a portcullis-devdb process beside the server (its RSS its own).
 soak:
 	$(GO) build -o $(BIN) ./cmd/portcullis
 	$(GO) build -o bin/portcullis-soak ./cmd/portcullis-soak
+	$(GO) build -o bin/portcullis-devdb ./cmd/portcullis-devdb
 	./bin/portcullis-soak -server $(BIN) -json bin/soak.json $(SOAK_FLAGS)
 
 ## bench: the load harness (cmd/portcullis-load) against a freshly built server:
@@ -78,4 +80,5 @@ soak:
 bench:
 	$(GO) build -o $(BIN) ./cmd/portcullis
 	$(GO) build -o bin/portcullis-load ./cmd/portcullis-load
+	$(GO) build -o bin/portcullis-devdb ./cmd/portcullis-devdb
 	./bin/portcullis-load -server $(BIN) -json bin/bench.json $(BENCH_FLAGS)

@@ -97,8 +97,13 @@ func sqliteURL(dir string) string {
 // clock; a ticker drives that clock from the wall clock so that keys expire
 // in real time.
 func StartRedis() (string, func(), error) {
+	return StartRedisAt("127.0.0.1:0")
+}
+
+// StartRedisAt is StartRedis on the TCP address addr.
+func StartRedisAt(addr string) (string, func(), error) {
 	m := miniredis.NewMiniRedis()
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+	if err := m.StartAddr(addr); err != nil {
 		return "", nil, fmt.Errorf("embedded redis: %w", err)
 	}
 	stopClock := DriveClock(m, 50*time.Millisecond)

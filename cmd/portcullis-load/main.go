@@ -86,6 +86,9 @@ type options struct {
 	MTSettle           time.Duration
 	MTWindow           time.Duration
 	MTSetupConcurrency int
+	// MTDevDB is the portcullis-devdb binary serving the multitenant
+	// server's stores; empty: the stores inside the server.
+	MTDevDB string
 }
 
 // The groups of phases -phases selects from, in the order they run.
@@ -206,6 +209,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.DurationVar(&o.MTWindow, "mt-window", time.Second, "multitenant phase: the recorded window of each slice; the slices of each kind add up to about -duration")
 	fs.DurationVar(&o.MTSettle, "mt-settle", 250*time.Millisecond, "multitenant phase: once every worker has switched to a slice's kind, this long before its window opens")
 	fs.IntVar(&o.MTSetupConcurrency, "mt-setup-concurrency", 32, "multitenant phase: accounts registered and logged in at once in its setup")
+	fs.StringVar(&o.MTDevDB, "mt-devdb", "bin/portcullis-devdb", "multitenant phase: the portcullis-devdb binary that serves its server's stores beside it, so that the RSS\nmeasured is the server's own; empty: the embedded stores inside the server's process (counted in its RSS)")
 	fs.StringVar(&o.JSON, "json", "bin/bench.json", "file to write the figures to as JSON (\"\": none)")
 	fs.StringVar(&o.ProfileDir, "profile", "", "mode A: start the server with pprof_listen and write, for each /me, login and SMS-login phase, a CPU profile of it\n(DIR/<phase>.cpu.pprof, for go tool pprof) and a goroutine dump from half-way through (DIR/<phase>.goroutines.txt).\nThe SMS-login phase and each window of the storefront phase (DIR/<phase>.<slice>.cpu.pprof) are profiled in mode A in any\ncase (without -profile into a temporary directory), to split their server CPU. The multitenant phase's own server gets CPU profiles\nof the first -duration of its setup and of its slices, a goroutine dump from half-way through the slices and heap profiles\nafter the setup and at the end (DIR/multitenant_*)")
 	fs.Usage = func() {

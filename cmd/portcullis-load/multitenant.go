@@ -15,6 +15,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/portcullis/portcullis/cmd/internal/devdb"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -525,6 +526,21 @@ func (p multitenantPhase) run(ctx context.Context) (mtOutcome, error) {
 			p.progress("multitenant: profile of %s: %v", what, err)
 		}
 	}
+	fig.Stores = "inside the server's process"
+	var stores *devdb.Process
+	if o.MTDevDB != "" {
+		dir, err := os.MkdirTemp("", "portcullis-load-devdb-")
+		if err != nil {
+			return mtOutcome{}, err
+		}
+		defer os.RemoveAll(dir)
+		if stores, err = devdb.Start(o.MTDevDB, dir); err != nil {
+			return mtOutcome{}, fmt.Errorf("multitenant: %w; or pass -mt-devdb '' for the stores inside the server", err)
+		}
+		defer stores.Stop()
+		fig.Stores = "a portcullis-devdb process beside the server"
+		settings.Env = []string{"PORTCULLIS_MONGODB_URI=" + stores.MongoURI, "PORTCULLIS_MONGODB_DATABASE=load", "PORTCULLIS_REDIS_URL=" + stores.RedisURL}
+	}
 	srv, cleanup, err := startServer(ctx, settings)
 	if err != nil {
 		return mtOutcome{}, err
@@ -658,6 +674,11 @@ func (p multitenantPhase) run(ctx context.Context) (mtOutcome, error) {
 	fig.RSSEndMiB = rss()
 	if b, err := procPeakRSS(fig.Pid); err == nil {
 		fig.PeakRSSMiB = ptr(round(float64(b)/(1<<20), 1))
+	}
+	if stores != nil {
+		if b, err := stores.RSS(); err == nil {
+			fig.StoresRSSMiB = ptr(round(float64(b)/(1<<20), 1))
+		}
 	}
 	profErr("the heap at the end", prof.heap(ctx, "multitenant_end"))
 	t := tallyMT(windows, records)

@@ -98,6 +98,9 @@ type serverSettings struct {
 	// directory instead of the bench tenant's (and the storefront
 	// tenant's); Host and StorefrontHost are then unused.
 	TenantFiles func(dir string) error
+	// Env, if set, is added to the server's environment (e.g. the stores'
+	// addresses).
+	Env []string
 }
 
 // startServer starts the server binary on its embedded defaults in dev mode,
@@ -161,6 +164,7 @@ func startServer(ctx context.Context, s serverSettings) (*child, func(), error) 
 	if s.PprofListen != "" {
 		env = append(env, "PORTCULLIS_PPROF_LISTEN="+s.PprofListen)
 	}
+	env = append(env, s.Env...)
 	// The working directory is empty, so that no relative default finds
 	// the repository's files.
 	c, err := startChild(ctx, "server", bin, []string{"serve"}, env, workDir)

@@ -6,10 +6,13 @@
 // the first interval to the last (targets: no unexpected error, RSS growth
 // under 10%).
 //
-// The server runs in dev mode on its embedded stores with a tenant of its
-// own whose limits are far above the load, so that every error is one.
-// Codes and links are read from the dev outbox. `make soak` runs it for 10
-// minutes.
+// The server runs in dev mode with a tenant of its own whose limits are
+// far above the load, so that every error is one. Its stores, the embedded
+// ones, run in a portcullis-devdb process beside it (-devdb), so that the
+// RSS measured is the server's own, as beside a real MongoDB and Redis (an
+// in-memory Redis and the store's caches inside the server would grow with
+// the data the soak writes). Codes and links are read from the dev outbox.
+// `make soak` runs it for 10 minutes.
 package main
 
 import (
@@ -31,6 +34,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/portcullis/portcullis/cmd/internal/devdb"
 )
 
 func main() {
@@ -44,6 +49,7 @@ type options struct {
 	Intervals   int
 	Concurrency int
 	JSON        string
+	DevDB       string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -55,6 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Intervals, "intervals", 10, "how many intervals the run is reported in (p99 and RSS each)")
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "concurrent users, each going through the login methods in turn")
 	fs.StringVar(&o.JSON, "json", "", "also write the figures to this file")
+	fs.StringVar(&o.DevDB, "devdb", "bin/portcullis-devdb", "the portcullis-devdb binary that serves the server's stores beside it;\nempty: the embedded stores inside the server's process (whose RSS then counts them)")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -108,6 +115,8 @@ type server struct {
 	cmd  *exec.Cmd
 	base string
 	host string
+	// stores serves its stores; nil when they are inside it.
+	stores *devdb.Process
 }
 
 func startServer(o options, dir string) (*server, error) {
@@ -122,11 +131,26 @@ func startServer(o options, dir string) (*server, error) {
 	cmd.Env = append(os.Environ(), "PORTCULLIS_DEV_MODE=true", "PORTCULLIS_DATA_DIR="+filepath.Join(dir, "var"),
 		"PORTCULLIS_TENANTS_DIR="+tenants, "PORTCULLIS_LISTEN=127.0.0.1:0", "PORTCULLIS_METRICS_LISTEN=off",
 		"PORTCULLIS_LOG_FORMAT=json", "PORTCULLIS_LOG_LEVEL=warn")
+	var stores *devdb.Process
+	if o.DevDB != "" {
+		var err error
+		if stores, err = devdb.Start(o.DevDB, dir); err != nil {
+			return nil, fmt.Errorf("%w; or pass -devdb '' for the stores inside the server", err)
+		}
+		cmd.Env = append(cmd.Env, "PORTCULLIS_MONGODB_URI="+stores.MongoURI, "PORTCULLIS_MONGODB_DATABASE=soak", "PORTCULLIS_REDIS_URL="+stores.RedisURL)
+	}
+	stopStores := func() {
+		if stores != nil {
+			stores.Stop()
+		}
+	}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
+		stopStores()
 		return nil, err
 	}
 	if err := cmd.Start(); err != nil {
+		stopStores()
 		return nil, err
 	}
 	urls := make(chan string, 1)
@@ -146,9 +170,10 @@ func startServer(o options, dir string) (*server, error) {
 	select {
 	case u := <-urls:
 		port := u[strings.LastIndex(u, ":")+1:]
-		return &server{cmd: cmd, base: "http://127.0.0.1:" + port, host: "soak.localhost"}, nil
+		return &server{cmd: cmd, base: "http://127.0.0.1:" + port, host: "soak.localhost", stores: stores}, nil
 	case <-time.After(60 * time.Second):
 		_ = cmd.Process.Kill()
+		stopStores()
 		return nil, errors.New("the server did not start within 60s")
 	}
 }
@@ -353,7 +378,13 @@ func soak(o options, stderr io.Writer) (*report, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer func() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() }()
+	defer func() {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		if s.stores != nil {
+			s.stores.Stop()
+		}
+	}()
 	c := &client{s: s, http: &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 
 	users := make([]*user, o.Concurrency)
@@ -404,7 +435,10 @@ func soak(o options, stderr io.Writer) (*report, error) {
 		}()
 	}
 	interval := o.Duration / time.Duration(o.Intervals)
-	rep := &report{Duration: o.Duration.String(), Concurrency: o.Concurrency, Users: len(users)}
+	rep := &report{Duration: o.Duration.String(), Concurrency: o.Concurrency, Users: len(users), Stores: "inside the server's process"}
+	if s.stores != nil {
+		rep.Stores = "a portcullis-devdb process beside the server"
+	}
 	var rssBytes []int64
 	for i := range o.Intervals {
 		time.Sleep(time.Until(begin.Add(time.Duration(i+1) * interval)))
@@ -414,6 +448,11 @@ func soak(o options, stderr io.Writer) (*report, error) {
 		}
 		rssBytes = append(rssBytes, rss)
 		fmt.Fprintf(stderr, "soak: interval %d/%d done, RSS %.1f MiB\n", i+1, o.Intervals, float64(rss)/(1<<20))
+	}
+	if s.stores != nil {
+		if b, err := s.stores.RSS(); err == nil {
+			rep.StoresRSSMiB = float64(b) / (1 << 20)
+		}
 	}
 	stop.Store(true)
 	wg.Wait()
@@ -434,16 +473,19 @@ type intervalFigures struct {
 
 // report is the soak's outcome.
 type report struct {
-	Duration    string            `json:"duration"`
-	Concurrency int               `json:"concurrency"`
-	Users       int               `json:"users"`
-	Intervals   []intervalFigures `json:"intervals"`
-	Operations  int               `json:"operations"`
-	Errors      int               `json:"errors"`
-	ErrorKinds  map[string]int    `json:"error_kinds,omitempty"`
-	P99Drift    float64           `json:"p99_drift"`
-	RSSGrowth   float64           `json:"rss_growth"`
-	Pass        bool              `json:"pass"`
+	Duration    string `json:"duration"`
+	Concurrency int    `json:"concurrency"`
+	Users       int    `json:"users"`
+	Stores      string `json:"stores"`
+	// StoresRSSMiB is the devdb process's RSS at the end (not judged).
+	StoresRSSMiB float64           `json:"stores_rss_mib,omitempty"`
+	Intervals    []intervalFigures `json:"intervals"`
+	Operations   int               `json:"operations"`
+	Errors       int               `json:"errors"`
+	ErrorKinds   map[string]int    `json:"error_kinds,omitempty"`
+	P99Drift     float64           `json:"p99_drift"`
+	RSSGrowth    float64           `json:"rss_growth"`
+	Pass         bool              `json:"pass"`
 }
 
 // fill computes the figures: each operation in the interval it began in.
@@ -525,7 +567,11 @@ func p99(ds []time.Duration) float64 {
 
 func (r *report) write(w io.Writer) {
 	fmt.Fprintf(w, "soak: %s at concurrency %d (%d users, each signing in by password, SMS code, e-mail code and magic link in turn,\n"+
-		"      then /me, a refresh and a logout)\n", r.Duration, r.Concurrency, r.Users)
+		"      then /me, a refresh and a logout); the stores %s", r.Duration, r.Concurrency, r.Users, r.Stores)
+	if r.StoresRSSMiB > 0 {
+		fmt.Fprintf(w, " (its RSS at the end %.1f MiB, not judged)", r.StoresRSSMiB)
+	}
+	fmt.Fprintln(w)
 	fmt.Fprintln(w, "interval  operations  errors   p99 ms  RSS MiB")
 	for _, iv := range r.Intervals {
 		fmt.Fprintf(w, "%8d  %10d  %6d  %7.1f  %7.1f\n", iv.Index, iv.Operations, iv.Errors, iv.P99MS, iv.RSSMiB)
