@@ -426,9 +426,11 @@ func (d *TenantDir) Tenants(context.Context) ([]tenant.Tenant, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	var (
-		out      []tenant.Tenant
+		// One allocation: with 10,000 tenants of about 1.6 KB each, growing
+		// by appends would make some 30 MB of garbage every refresh.
+		out      = make([]tenant.Tenant, 0, len(entries))
 		problems []error
-		seen     = map[string]bool{}
+		seen     = make(map[string]bool, len(entries))
 	)
 	for _, e := range entries {
 		name := e.Name()
