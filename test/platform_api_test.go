@@ -1,16 +1,22 @@
 package e2e_test
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/portcullis/portcullis/adapters/redis"
 )
 
 // platformKeyCLI runs `portcullis platform key create` on the data dir and
@@ -136,7 +142,7 @@ func TestPlatformAPI(t *testing.T) {
 		t.Fatalf("delete without grace: %d %s", r.Status, r.Body)
 	}
 	s.waitLog(t, "the sweep's deletion of acme", func(e logEntry) bool {
-		return e.Msg() == "tenant deleted with its data: its grace period is over" && e.Str("tenant") == "acme"
+		return e.Msg() == "platform: tenant.purged" && e.Str("tenant") == "acme"
 	})
 	wantProblem(t, api(http.MethodGet, "/tenants/acme", writer, nil), http.StatusNotFound, "tenant_not_found")
 	// Created again, the tenant has nobody: the old account is gone.
@@ -201,4 +207,189 @@ func TestPlatformChangeReachesEveryInstance(t *testing.T) {
 		t.Fatalf("disable on A: %d %s", r.Status, r.Body)
 	}
 	within("the disabled tenant on B", http.StatusForbidden, func() reply { return tryLogin(t, b, "shared.localhost", u.Email, u.Password) })
+}
+
+// redisKeys lists the keys of a tenant in the Redis at url.
+func redisKeys(t *testing.T, url, tenantID string) []string {
+	t.Helper()
+	c, err := redis.NewClient(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	keys, err := c.Keys(context.Background(), redis.TenantPattern(tenantID)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// platformEvent is an event of GET /platform/v1/audit.
+type platformEvent struct {
+	ID        string   `json:"id"`
+	Type      string   `json:"type"`
+	TenantID  string   `json:"tenant_id"`
+	ActorType string   `json:"actor_type"`
+	ActorID   string   `json:"actor_id"`
+	Changes   []string `json:"changes"`
+	RequestID string   `json:"request_id"`
+}
+
+// TestPlatformDeletionPurgesRedisAndIsAudited: a tenant deleted through
+// the platform API loses, at the sweep, its Redis keys too — its counters
+// and its revocations — while a tenant whose id begins with its own keeps
+// every key, and a revoked token of that tenant stays refused. Every
+// change (create, update with the sections it changed, disable, enable,
+// delete) and the purge are in the platform's audit stream, with
+// the key's id and never its secret, read at GET /platform/v1/audit; they
+// are stored under the platform's own tenant id, never a tenant's, so no
+// tenant's admins see them.
+func TestPlatformDeletionPurgesRedisAndIsAudited(t *testing.T) {
+	t.Parallel()
+	mongoURI, redisURL := sharedStores(t)
+	const secret = "purge-audit-secret-0123456789"
+	sum := sha256.Sum256([]byte(secret))
+	cfgFile := filepath.Join(t.TempDir(), "portcullis.yaml")
+	if err := os.WriteFile(cfgFile, []byte("platform_api_keys:\n  - {id: ops, sha256: "+hex.EncodeToString(sum[:])+", scopes: [tenants:read, tenants:write]}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	database := fmt.Sprintf("platform_purge_%d", time.Now().UnixNano())
+	s := start(t, options{Env: map[string]string{
+		"PORTCULLIS_MONGODB_URI": mongoURI, "PORTCULLIS_MONGODB_DATABASE": database, "PORTCULLIS_REDIS_URL": redisURL,
+		"PORTCULLIS_CONFIG": cfgFile, "PORTCULLIS_TENANT_DELETE_GRACE": "0s", "PORTCULLIS_TENANT_REFRESH_INTERVAL": "1s",
+	}})
+	key := withBearer("pk.ops." + secret)
+	api := func(method, path string, body any) reply {
+		t.Helper()
+		opts := []reqOption{key}
+		if body != nil {
+			opts = append(opts, withJSON(body))
+		}
+		return s.do(t, method, "/platform/v1"+path, opts...)
+	}
+
+	// Two tenants, one's id the other's prefix; on each an account that
+	// signed in and out (limiter counters, a revocation in Redis).
+	tokens := map[string]string{}
+	for _, id := range []string{"acme", "acme2"} {
+		if r := api(http.MethodPost, "/tenants", map[string]any{"id": id, "domains": []string{id + ".localhost"}}); r.Status != http.StatusCreated {
+			t.Fatalf("create %s: %d %s", id, r.Status, r.Body)
+		}
+		u := newAccount("purge-" + id)
+		register(t, s, id+".localhost", u)
+		ans := login(t, s, id+".localhost", u, "")
+		if r := s.do(t, http.MethodPost, "/auth/v1/logout", withHost(id+".localhost"), withBearer(ans.AccessToken)); r.Status != http.StatusNoContent {
+			t.Fatalf("logout on %s: %d %s", id, r.Status, r.Body)
+		}
+		tokens[id] = ans.AccessToken
+	}
+	before := map[string][]string{"acme": redisKeys(t, redisURL, "acme"), "acme2": redisKeys(t, redisURL, "acme2")}
+	for id, keys := range before {
+		if !slices.ContainsFunc(keys, func(k string) bool { return strings.Contains(k, ":{revocations}:") }) {
+			t.Fatalf("%s has no revocation in Redis to purge or keep: %v", id, keys)
+		}
+	}
+
+	if r := api(http.MethodPut, "/tenants/acme", map[string]any{"display_name": "Acme Corp", "domains": []string{"acme.localhost"}}); r.Status != http.StatusOK {
+		t.Fatalf("update: %d %s", r.Status, r.Body)
+	}
+	for _, step := range []string{"disable", "enable"} {
+		if r := api(http.MethodPost, "/tenants/acme/"+step, nil); r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", step, r.Status, r.Body)
+		}
+	}
+	if r := api(http.MethodDelete, "/tenants/acme", nil); r.Status != http.StatusAccepted {
+		t.Fatalf("delete: %d %s", r.Status, r.Body)
+	}
+	s.waitLog(t, "the sweep's purge of acme", func(e logEntry) bool {
+		return e.Msg() == "platform: tenant.purged" && e.Str("tenant") == "acme"
+	})
+
+	if left := redisKeys(t, redisURL, "acme"); len(left) != 0 {
+		t.Errorf("acme's Redis keys after its purge: %v", left)
+	}
+	if after := redisKeys(t, redisURL, "acme2"); !slices.Equal(after, before["acme2"]) {
+		t.Errorf("acme2's Redis keys changed with acme's purge:\nbefore %v\nafter  %v", before["acme2"], after)
+	}
+	wantProblem(t, me(t, s, "acme2.localhost", withBearer(tokens["acme2"])), http.StatusUnauthorized, "invalid_token")
+
+	// The platform's audit stream, newest first (the writer stores events
+	// a moment after they happen).
+	want := []string{"tenant.purged", "tenant.delete_requested", "tenant.enabled", "tenant.disabled", "tenant.updated", "tenant.created"}
+	var page struct {
+		Events []platformEvent `json:"events"`
+		Next   *string         `json:"next_cursor"`
+	}
+	var r reply
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		r = api(http.MethodGet, "/audit?tenant_id=acme", nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("audit: %d %s", r.Status, r.Body)
+		}
+		if err := json.Unmarshal(r.Body, &page); err != nil {
+			t.Fatalf("audit answer %s: %v", r.Body, err)
+		}
+		if len(page.Events) >= len(want) || time.Now().After(deadline) {
+			break
+		}
+	}
+	var got []string
+	for _, e := range page.Events {
+		got = append(got, e.Type)
+		wantActor, wantActorID := "platform_key", "ops"
+		if e.Type == "tenant.purged" {
+			wantActor, wantActorID = "system", ""
+		}
+		if e.TenantID != "acme" || e.ActorType != wantActor || e.ActorID != wantActorID || (wantActorID != "" && e.RequestID == "") {
+			t.Errorf("event %+v: want about acme, by %s %q, with its request", e, wantActor, wantActorID)
+		}
+	}
+	if !slices.Equal(got, want) || page.Next != nil {
+		t.Fatalf("acme's platform events %v (next %v), want %v", got, page.Next, want)
+	}
+	if up := page.Events[4]; !slices.Equal(up.Changes, []string{"display_name"}) {
+		t.Errorf("the update's changes: %v, want [display_name]", up.Changes)
+	}
+	// Paging, a filter by type, and bad input.
+	r = api(http.MethodGet, "/audit?tenant_id=acme&limit=4", nil)
+	if err := json.Unmarshal(r.Body, &page); err != nil || len(page.Events) != 4 || page.Next == nil {
+		t.Fatalf("a first page of 4: %d %s", r.Status, r.Body)
+	}
+	r = api(http.MethodGet, "/audit?tenant_id=acme&limit=4&cursor="+*page.Next, nil)
+	if err := json.Unmarshal(r.Body, &page); err != nil || len(page.Events) != 2 || page.Events[1].Type != "tenant.created" || page.Next != nil {
+		t.Fatalf("the second page: %d %s", r.Status, r.Body)
+	}
+	r = api(http.MethodGet, "/audit?type=tenant.created", nil)
+	if err := json.Unmarshal(r.Body, &page); err != nil || len(page.Events) != 2 {
+		t.Fatalf("the created tenants: %d %s", r.Status, r.Body)
+	}
+	for q, field := range map[string]string{"limit=many": "limit", "type=login.succeeded": "type", "since=yesterday": "since", "cursor=x": "cursor", "limit=1000": "limit"} {
+		r := api(http.MethodGet, "/audit?"+q, nil)
+		wantProblem(t, r, http.StatusBadRequest, "invalid_request")
+		if !strings.Contains(string(r.Body), `"field":"`+field+`"`) {
+			t.Errorf("?%s: the refusal does not name %s: %s", q, field, r.Body)
+		}
+	}
+	wantProblem(t, s.do(t, http.MethodGet, "/platform/v1/audit"), http.StatusUnauthorized, "platform_key_required")
+
+	// Stored under the platform's own tenant id; nothing holds the secret.
+	var platformDocs int
+	for _, d := range auditDocuments(t, mongoURI, database) {
+		if typ, _ := d["type"].(string); strings.HasPrefix(typ, "tenant.") {
+			platformDocs++
+			if d["tenant_id"] != "_platform" {
+				t.Errorf("a platform event in tenant %v's stream: %v", d["tenant_id"], d)
+			}
+		}
+		if strings.Contains(fmt.Sprint(d), secret) {
+			t.Errorf("an audit event holds the key's secret: %v", d)
+		}
+	}
+	if platformDocs != 7 {
+		t.Errorf("%d platform events stored, want 7 (2 created, updated, disabled, enabled, delete requested, purged)", platformDocs)
+	}
+	if strings.Contains(s.logs.text(), secret) {
+		t.Error("the server logged the key's secret")
+	}
 }

@@ -41,6 +41,11 @@
 // (storefront.Service.MergeOrRetry) with backoff. Any other status (a 3xx
 // — redirects are not followed —, 4xx) or an answer that is not the JSON
 // above is an internal error, not retried.
+//
+// Tracing. Each call is a client span "cartwebhook <op>" with the HTTP
+// method, the service's host and port (never its URL, whose query may
+// hold a token) and the answer's status, marked failed with the call's
+// error. Like the other providers' calls it carries no traceparent.
 package cartwebhook
 
 import (
@@ -59,7 +64,10 @@ import (
 	"strings"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+
 	"github.com/portcullis/portcullis/adapters/credential"
+	"github.com/portcullis/portcullis/adapters/tracing"
 	app "github.com/portcullis/portcullis/application/storefront"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/storefront"
@@ -171,6 +179,8 @@ type Options struct {
 // Store is a storefront's own cart service, reached through its webhook.
 type Store struct {
 	url     string
+	host    string // and port: where the calls go, for spans and errors
+	port    int
 	secret  credential.Secret
 	timeout time.Duration
 	client  *http.Client
@@ -195,7 +205,11 @@ func New(o Options) (*Store, error) {
 	if o.Client != nil {
 		client.Transport = o.Client.Transport
 	}
-	return &Store{url: o.URL, secret: o.Secret, timeout: o.Timeout, client: client, now: time.Now}, nil
+	port, _ := strconv.Atoi(u.Port())
+	if port == 0 {
+		port = map[string]int{"http": 80, "https": 443}[u.Scheme]
+	}
+	return &Store{url: o.URL, host: u.Hostname(), port: port, secret: o.Secret, timeout: o.Timeout, client: client, now: time.Now}, nil
 }
 
 // String describes the store without its secret.
@@ -258,7 +272,10 @@ func digest(c storefront.Cart, w storefront.Wishlist) string {
 
 // call sends one operation within the timeout and decodes the answer
 // when it wants one.
-func (s *Store) call(ctx context.Context, req Request, answer bool) (Response, error) {
+func (s *Store) call(ctx context.Context, req Request, answer bool) (_ Response, err error) {
+	ctx, span := tracing.StartClient(ctx, "cartwebhook "+req.Op, attribute.String("http.request.method", http.MethodPost),
+		attribute.String("server.address", s.host), attribute.Int("server.port", s.port))
+	defer func() { tracing.End(span, err) }()
 	body, err := json.Marshal(req)
 	if err != nil {
 		return Response{}, fmt.Errorf("cartwebhook: %s: encode: %w", req.Op, err)
@@ -275,9 +292,14 @@ func (s *Store) call(ctx context.Context, req Request, answer bool) (Response, e
 	hreq.Header.Set(SignatureHeader, Sign([]byte(s.secret.Reveal()), s.now(), body))
 	resp, err := s.client.Do(hreq)
 	if err != nil {
-		return Response{}, errs.ErrUnavailable.Wrap(fmt.Errorf("cartwebhook: %s: %w", req.Op, err))
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its message holds the whole URL, query and all
+		}
+		return Response{}, errs.ErrUnavailable.Wrap(fmt.Errorf("cartwebhook: %s: POST to %s: %w", req.Op, s.host, err))
 	}
 	defer resp.Body.Close()
+	span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxResponseBytes+1))
 	if err != nil {
 		return Response{}, errs.ErrUnavailable.Wrap(fmt.Errorf("cartwebhook: %s: read the answer: %w", req.Op, err))

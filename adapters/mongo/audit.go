@@ -15,7 +15,10 @@ import (
 )
 
 // AuditStore keeps the tenants' audit events in the audit_events
-// collection, one flat document per event with tenant_id/event id as _id.
+// collection, one flat document per event with tenant_id/event id as _id;
+// the platform's own events are there too, under the tenant id
+// audit.PlatformTenant, which no tenant has (so a tenant's purge, by
+// tenant_id, leaves them).
 // An event id begins with the event's time in padded Unix nanoseconds
 // (audit.NewID), so the _id order is the tenant's time order: a page is a
 // range of _id below the cursor, sorted by _id alone; a time range is a
@@ -47,6 +50,7 @@ type auditDocument struct {
 	Type      string    `bson:"type"`
 	At        time.Time `bson:"at"`
 	ActorID   string    `bson:"actor_id,omitempty"`
+	ActorType string    `bson:"actor_type,omitempty"`
 	TargetID  string    `bson:"target_id,omitempty"`
 	SessionID string    `bson:"session_id,omitempty"`
 	Method    string    `bson:"method,omitempty"`
@@ -54,6 +58,7 @@ type auditDocument struct {
 	Reason    string    `bson:"reason,omitempty"`
 	OldRole   string    `bson:"old_role,omitempty"`
 	NewRole   string    `bson:"new_role,omitempty"`
+	Changes   []string  `bson:"changes,omitempty"`
 	IP        string    `bson:"ip,omitempty"`
 	UserAgent string    `bson:"user_agent,omitempty"`
 	RequestID string    `bson:"request_id,omitempty"`
@@ -62,8 +67,8 @@ type auditDocument struct {
 
 func auditToDocument(e audit.Event) auditDocument {
 	d := auditDocument{ID: docID(e.TenantID, e.ID), TenantID: e.TenantID, Type: string(e.Type), At: e.Time.UTC(),
-		ActorID: e.ActorID, TargetID: e.TargetID, SessionID: e.SessionID, Method: e.Method, AMR: e.AMR, Reason: e.Reason,
-		OldRole: e.OldRole, NewRole: e.NewRole, UserAgent: e.UserAgent, RequestID: e.RequestID, ExpiresAt: e.ExpiresAt.UTC()}
+		ActorID: e.ActorID, ActorType: e.ActorType, TargetID: e.TargetID, SessionID: e.SessionID, Method: e.Method, AMR: e.AMR, Reason: e.Reason,
+		OldRole: e.OldRole, NewRole: e.NewRole, Changes: e.Changes, UserAgent: e.UserAgent, RequestID: e.RequestID, ExpiresAt: e.ExpiresAt.UTC()}
 	if e.IP.IsValid() {
 		d.IP = e.IP.String()
 	}
@@ -73,8 +78,8 @@ func auditToDocument(e audit.Event) auditDocument {
 func auditToDomain(d auditDocument) audit.Event {
 	ip, _ := netip.ParseAddr(d.IP) // "" (none) and anything unreadable: no address
 	return audit.Event{ID: domainID(d.TenantID, d.ID), TenantID: d.TenantID, Type: audit.Type(d.Type), Time: d.At.UTC(),
-		ActorID: d.ActorID, TargetID: d.TargetID, SessionID: d.SessionID, Method: d.Method, AMR: d.AMR, Reason: d.Reason,
-		OldRole: d.OldRole, NewRole: d.NewRole, IP: ip, UserAgent: d.UserAgent, RequestID: d.RequestID, ExpiresAt: d.ExpiresAt.UTC()}
+		ActorID: d.ActorID, ActorType: d.ActorType, TargetID: d.TargetID, SessionID: d.SessionID, Method: d.Method, AMR: d.AMR, Reason: d.Reason,
+		OldRole: d.OldRole, NewRole: d.NewRole, Changes: d.Changes, IP: ip, UserAgent: d.UserAgent, RequestID: d.RequestID, ExpiresAt: d.ExpiresAt.UTC()}
 }
 
 // Append stores the events whose _id is new; a malformed one fails the
@@ -151,6 +156,9 @@ func (s *AuditStore) Query(ctx context.Context, tenantID string, f audit.Filter,
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "actor_id", Value: f.UserID}}, bson.D{{Key: "target_id", Value: f.UserID}},
 		}})
+	}
+	if f.TargetID != "" {
+		filter = append(filter, bson.E{Key: "target_id", Value: f.TargetID})
 	}
 	ctx, cancel := platform.BoundStore(ctx)
 	defer cancel()

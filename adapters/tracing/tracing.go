@@ -1,8 +1,10 @@
 // Package tracing is Portcullis' OpenTelemetry tracing: an OTLP/HTTP
 // exporter (off unless an endpoint is configured), and spans for what a
 // request waits on — MongoDB commands, Redis commands, password hashing
-// and the providers (SMS, mail) — as children of the request's span, which
-// the HTTP server starts (W3C traceparent honoured).
+// and the providers (SMS, mail, CAPTCHA, a storefront's cart webhook) — as
+// children of the request's span, which the HTTP server starts (W3C
+// traceparent honoured). No outbound call carries a traceparent: the
+// providers are other parties' services.
 //
 // With tracing off the global tracer provider is OpenTelemetry's no-op:
 // Start costs next to nothing and the trace ids are zero.
@@ -73,6 +75,12 @@ func Setup(ctx context.Context, o Options) (func(context.Context) error, error) 
 // Start starts a span named name, a child of ctx's.
 func Start(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	return otel.Tracer(Name).Start(ctx, name, trace.WithAttributes(attrs...))
+}
+
+// StartClient starts a client span named name, a child of ctx's: the
+// span of a call to another service, whose attributes say where it went.
+func StartClient(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return otel.Tracer(Name).Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 }
 
 // End ends span, marking it failed when err is not nil.

@@ -15,6 +15,12 @@
 // agent from the context) before handing it to the Writer. Admins read the
 // log through Service.Query, with filters and cursor pagination.
 //
+// The platform has a stream of its own, under the tenant id
+// PlatformTenant: what the platform API did to tenants (PlatformTypes),
+// recorded by NewPlatformRecorder and read by operators through
+// NewPlatformService. No tenant's admin reads it, and a tenant's purge
+// leaves it.
+//
 // An event never holds a secret: no password, token, code or link, in any
 // field. What it holds is an account's id, a method and reason code, a
 // session id, and where the request came from.
@@ -105,6 +111,46 @@ const (
 	ActivationFailed Type = "activation.failed"
 )
 
+// The platform's event types: what the platform API did to a tenant. They
+// are recorded in the platform's own stream (PlatformTenant), never in a
+// tenant's: the tenant's admins do not see them, and a tenant's purge does
+// not take them. ActorType is ActorPlatformKey and ActorID the key's id
+// (never its secret), TargetID the tenant's id.
+const (
+	// TenantCreated: a tenant was created.
+	TenantCreated Type = "tenant.created"
+	// TenantUpdated: a tenant's configuration was replaced (Changes: the
+	// top-level sections that changed, as the tenant file names them).
+	TenantUpdated Type = "tenant.updated"
+	// TenantDisabled and TenantEnabled: a tenant was switched off or on.
+	TenantDisabled Type = "tenant.disabled"
+	TenantEnabled  Type = "tenant.enabled"
+	// TenantDeleteRequested: a tenant was deleted; it is off, and its data
+	// goes once the grace period is over.
+	TenantDeleteRequested Type = "tenant.delete_requested"
+	// TenantRestored: a deletion was cancelled within the grace period.
+	TenantRestored Type = "tenant.restored"
+	// TenantPurged: the sweep deleted a tenant with its data (ActorType
+	// ActorSystem, no ActorID).
+	TenantPurged Type = "tenant.purged"
+)
+
+// PlatformTenant is the tenant id of the platform's own stream of events
+// (PlatformTypes). Tenant ids are slugs of [a-z0-9-], so no tenant has it.
+const PlatformTenant = "_platform"
+
+// PlatformRetention is how long the platform's events are kept.
+const PlatformRetention = 400 * 24 * time.Hour
+
+// The kinds of actor an ActorType names; empty is an account of the
+// tenant.
+const (
+	// ActorPlatformKey: a platform API key, ActorID its id.
+	ActorPlatformKey = "platform_key"
+	// ActorSystem: the server itself (a sweep), no ActorID.
+	ActorSystem = "system"
+)
+
 // The actions an AdminAction event names in its Reason.
 const (
 	// AdminUserCreated: an admin created the account (NewRole its role).
@@ -127,8 +173,16 @@ var Types = []Type{
 	ActivationPending, ActivationCodeSent, ActivationConfirmed, ActivationFailed,
 }
 
-// Known reports whether t is one of Types.
+// PlatformTypes lists every type of the platform's stream.
+var PlatformTypes = []Type{
+	TenantCreated, TenantUpdated, TenantDisabled, TenantEnabled, TenantDeleteRequested, TenantRestored, TenantPurged,
+}
+
+// Known reports whether t is one of Types: a type of a tenant's stream.
 func (t Type) Known() bool { return slices.Contains(Types, t) }
+
+// Platform reports whether t is one of PlatformTypes.
+func (t Type) Platform() bool { return slices.Contains(PlatformTypes, t) }
 
 // Event is one thing that happened to a tenant's account. The use cases
 // set what they know (Type, ActorID, TargetID, SessionID, Method, AMR,
@@ -143,10 +197,15 @@ type Event struct {
 	Type     Type
 	// ActorID is the account that acted (the user themselves, or an
 	// admin); empty when nobody signed in acted (a failed sign-in, a
-	// password reset by mailed link).
+	// password reset by mailed link). In the platform's stream it is the
+	// platform API key's id.
 	ActorID string
+	// ActorType says what ActorID is: empty for an account of the tenant,
+	// else ActorPlatformKey or ActorSystem.
+	ActorType string
 	// TargetID is the account the event is about; empty when no account
-	// is known (a sign-in for an address or number without one).
+	// is known (a sign-in for an address or number without one). In the
+	// platform's stream it is the tenant's id.
 	TargetID string
 	// SessionID is the session started, ended or used.
 	SessionID string
@@ -164,6 +223,9 @@ type Event struct {
 	// RoleChanged event; NewRole is also the role of an account an admin
 	// created.
 	OldRole, NewRole string
+	// Changes names what changed: the top-level sections of a tenant's
+	// configuration a TenantUpdated replaced.
+	Changes []string
 	// IP, UserAgent and RequestID say where the request came from.
 	IP        netip.Addr
 	UserAgent string
@@ -179,6 +241,7 @@ const (
 	maxUserAgent = 256
 	maxField     = 128
 	maxAMR       = 8
+	maxChanges   = 32
 )
 
 // Check reports what makes e unfit to be stored: a Log refuses such an
@@ -191,11 +254,13 @@ func (e Event) Check() error {
 	case e.ID[:timeDigits] != timeKey(e.Time):
 		problems = append(problems, "id is not of the event's time")
 	}
-	if e.TenantID == "" {
+	switch {
+	case e.TenantID == "":
 		problems = append(problems, "tenant_id is required")
-	}
-	if !e.Type.Known() {
-		problems = append(problems, fmt.Sprintf("type %q is unknown", e.Type))
+	case e.TenantID == PlatformTenant && !e.Type.Platform():
+		problems = append(problems, fmt.Sprintf("type %q is not of the platform's stream", e.Type))
+	case e.TenantID != PlatformTenant && !e.Type.Known():
+		problems = append(problems, fmt.Sprintf("type %q is unknown to a tenant's stream", e.Type))
 	}
 	if e.ExpiresAt.IsZero() {
 		problems = append(problems, "expires_at is required")
@@ -210,6 +275,7 @@ func (e Event) Check() error {
 // refuse anything else) and within its bound.
 func (e Event) bounded() Event {
 	e.ActorID, e.TargetID, e.SessionID = clip(e.ActorID, maxField), clip(e.TargetID, maxField), clip(e.SessionID, maxField)
+	e.ActorType = clip(e.ActorType, maxField)
 	e.Method, e.Reason, e.RequestID = clip(e.Method, maxField), clip(e.Reason, maxField), clip(e.RequestID, maxField)
 	e.OldRole, e.NewRole = clip(e.OldRole, maxField), clip(e.NewRole, maxField)
 	e.IP = e.IP.Unmap()
@@ -220,6 +286,13 @@ func (e Event) bounded() Event {
 	e.AMR = slices.Clone(e.AMR)
 	for i, a := range e.AMR {
 		e.AMR[i] = clip(a, maxField)
+	}
+	if len(e.Changes) > maxChanges {
+		e.Changes = e.Changes[:maxChanges]
+	}
+	e.Changes = slices.Clone(e.Changes)
+	for i, c := range e.Changes {
+		e.Changes[i] = clip(c, maxField)
 	}
 	return e
 }
@@ -288,6 +361,9 @@ type Filter struct {
 	Types []Type
 	// UserID keeps events whose actor or target is this account.
 	UserID string
+	// TargetID keeps events whose target is this: in the platform's
+	// stream, a tenant's id.
+	TargetID string
 	// Since keeps events at or after it, Until events before it; zero
 	// means unbounded.
 	Since, Until time.Time

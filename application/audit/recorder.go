@@ -24,6 +24,12 @@ func NewTenantRecorder(tenantID string, retention time.Duration, w *Writer, cloc
 	return &TenantRecorder{tenantID: tenantID, retention: retention, w: w, clock: clock}
 }
 
+// NewPlatformRecorder returns the recorder of the platform's own stream
+// (PlatformTenant), whose events are kept for PlatformRetention.
+func NewPlatformRecorder(w *Writer, clock platform.Clock) *TenantRecorder {
+	return NewTenantRecorder(PlatformTenant, PlatformRetention, w, clock)
+}
+
 // Record stamps e with the tenant, the time, a new id and the expiry the
 // tenant's retention gives it, and with the request id, client address and
 // user agent ctx carries where e has none; cuts its fields to their

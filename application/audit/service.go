@@ -14,33 +14,43 @@ const (
 	MaxLimit     = 200
 )
 
-// Service is one tenant's audit log as admins read it.
+// Service is one stream of the audit log as it is read: a tenant's, by
+// its admins, or the platform's, by operators.
 type Service struct {
 	tenantID string
+	types    func(Type) bool // the types of the stream
 	log      Log
 	clock    platform.Clock
 }
 
 // NewService returns the audit log of tenant tenantID.
 func NewService(tenantID string, l Log, clock platform.Clock) *Service {
-	return &Service{tenantID: tenantID, log: l, clock: clock}
+	return &Service{tenantID: tenantID, types: Type.Known, log: l, clock: clock}
 }
 
-// Query returns a page of the tenant's events that match f, newest first:
+// NewPlatformService returns the platform's own stream (PlatformTenant).
+func NewPlatformService(l Log, clock platform.Clock) *Service {
+	return &Service{tenantID: PlatformTenant, types: Type.Platform, log: l, clock: clock}
+}
+
+// Query returns a page of the stream's events that match f, newest first:
 // the first page for an empty cursor, else the page after the one whose
 // Next the cursor is. A limit of 0 means DefaultLimit. Bad input is an
-// errs.Invalid error naming its field: "type" (an unknown type),
-// "user_id", "until" (not after since), "limit" (not 0 to MaxLimit) and
-// "cursor" (not a cursor this log gave).
+// errs.Invalid error naming its field: "type" (not a type of the stream),
+// "user_id", "target_id", "until" (not after since), "limit" (not 0 to
+// MaxLimit) and "cursor" (not a cursor this log gave).
 func (s *Service) Query(ctx context.Context, f Filter, cursor string, limit int) (Page, error) {
 	var fields []errs.FieldError
 	for _, t := range f.Types {
-		if !t.Known() {
+		if !s.types(t) {
 			fields = append(fields, errs.FieldError{Field: "type", Reason: fmt.Sprintf("%q is not an event type", t)})
 		}
 	}
 	if len(f.UserID) > maxField {
 		fields = append(fields, errs.FieldError{Field: "user_id", Reason: fmt.Sprintf("must be at most %d characters", maxField)})
+	}
+	if len(f.TargetID) > maxField {
+		fields = append(fields, errs.FieldError{Field: "target_id", Reason: fmt.Sprintf("must be at most %d characters", maxField)})
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Until.After(f.Since) {
 		fields = append(fields, errs.FieldError{Field: "until", Reason: "must be after since"})

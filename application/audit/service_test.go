@@ -103,6 +103,8 @@ func TestQueryRefusesBadInputNamingTheField(t *testing.T) {
 		{"empty range", audit.Filter{Since: t0, Until: t0}, "", 10, []string{"until"}},
 		{"not a cursor", audit.Filter{}, "shop/123", 10, []string{"cursor"}},
 		{"user id too long", audit.Filter{UserID: long}, "", 10, []string{"user_id"}},
+		{"target id too long", audit.Filter{TargetID: long}, "", 10, []string{"target_id"}},
+		{"a type of the platform's stream", audit.Filter{Types: []audit.Type{audit.TenantCreated}}, "", 10, []string{"type"}},
 		{"everything", audit.Filter{Types: []audit.Type{"x"}, Since: t0, Until: t0}, "x", 1000, []string{"type", "until", "limit", "cursor"}},
 	}
 	for _, c := range cases {
@@ -117,5 +119,61 @@ func TestQueryRefusesBadInputNamingTheField(t *testing.T) {
 		if errs.KindOf(err) != errs.Invalid || !slices.Equal(fields, c.fields) {
 			t.Errorf("%s: %v (fields %v), want invalid on %v", c.name, err, fields, c.fields)
 		}
+	}
+}
+
+// TestThePlatformsStreamIsItsOwn: the platform's recorder writes to
+// PlatformTenant, kept for PlatformRetention, with no field cut but a
+// bounded list of changes; its service reads that stream only, filters by
+// the tenant an event is about, and takes the platform's types only — and
+// a tenant's service refuses them.
+func TestThePlatformsStreamIsItsOwn(t *testing.T) {
+	t.Parallel()
+	store := audittest.NewMemoryLog()
+	clock := platformtest.NewClock(t0)
+	w := audit.NewWriter(store, audit.WriterOptions{})
+	rec := audit.NewPlatformRecorder(w, clock)
+	many := make([]string, 40)
+	for i := range many {
+		many[i] = fmt.Sprintf("section_%d", i)
+	}
+	rec.Record(request(), audit.Event{Type: audit.TenantCreated, ActorType: audit.ActorPlatformKey, ActorID: "ops", TargetID: "acme"})
+	clock.Advance(time.Second)
+	rec.Record(request(), audit.Event{Type: audit.TenantUpdated, ActorType: audit.ActorPlatformKey, ActorID: "ops", TargetID: "acme", Changes: many})
+	clock.Advance(time.Second)
+	rec.Record(context.Background(), audit.Event{Type: audit.TenantPurged, ActorType: audit.ActorSystem, TargetID: "acme2"})
+	rec.Record(context.Background(), audit.Event{Type: audit.Logout, TargetID: "u1"}) // not of this stream: dropped
+	if err := closeWithin(t, w, 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if s := w.Stats(); s.Written != 3 || s.Dropped != 1 {
+		t.Fatalf("writer stats %+v, want 3 written and the tenant's type dropped", s)
+	}
+	svc := audit.NewPlatformService(store, platformtest.NewClock(t0.Add(time.Hour)))
+	p, err := svc.Query(context.Background(), audit.Filter{TargetID: "acme"}, "", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Events) != 2 || p.Events[0].Type != audit.TenantUpdated || p.Events[1].Type != audit.TenantCreated {
+		t.Fatalf("acme's platform events: %+v", p.Events)
+	}
+	up := p.Events[0]
+	if up.TenantID != audit.PlatformTenant || up.ActorID != "ops" || up.ActorType != audit.ActorPlatformKey || up.RequestID != "req-7" ||
+		!up.ExpiresAt.Equal(up.Time.Add(audit.PlatformRetention)) || len(up.Changes) != 32 || up.Changes[0] != "section_0" {
+		t.Fatalf("the update event as stored: %+v", up)
+	}
+	if p, err := svc.Query(context.Background(), audit.Filter{Types: []audit.Type{audit.TenantPurged}}, "", 0); err != nil ||
+		len(p.Events) != 1 || p.Events[0].TargetID != "acme2" || p.Events[0].ActorType != audit.ActorSystem {
+		t.Fatalf("the purge: %+v, %v", p.Events, err)
+	}
+	if _, err := svc.Query(context.Background(), audit.Filter{Types: []audit.Type{audit.Logout}}, "", 0); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("a tenant's type in the platform's stream: %v", err)
+	}
+	tenantSvc := audit.NewService("acme", store, platformtest.NewClock(t0.Add(time.Hour)))
+	if _, err := tenantSvc.Query(context.Background(), audit.Filter{Types: []audit.Type{audit.TenantCreated}}, "", 0); errs.KindOf(err) != errs.Invalid {
+		t.Fatalf("a platform type in a tenant's stream: %v", err)
+	}
+	if p, err := tenantSvc.Query(context.Background(), audit.Filter{}, "", 0); err != nil || len(p.Events) != 0 {
+		t.Fatalf("acme's own stream holds %d events (%v), want none of the platform's", len(p.Events), err)
 	}
 }

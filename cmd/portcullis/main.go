@@ -59,7 +59,9 @@ import (
 	"github.com/portcullis/portcullis/adapters/http/web"
 	"github.com/portcullis/portcullis/adapters/metrics"
 	"github.com/portcullis/portcullis/adapters/mongo"
+	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/adapters/tracing"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/platform"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
@@ -258,7 +260,15 @@ func serve(path string, stderr io.Writer) int {
 	}, log, cfg.ShutdownTimeout)
 	defer registry.Close()
 
-	tenantAdmin := tenancy.NewAdmin(dir, p.Tenants, p.Tenants, p.Mongo, p.Clock, cfg.TenantDeleteGrace)
+	tenantAdmin := tenancy.NewAdmin(dir, tenancy.AdminOptions{
+		Store: p.Tenants, Deletions: p.Tenants,
+		// The durable store first: a purge that fails in Redis is run
+		// again, whole, at the next sweep.
+		Purgers:  []tenancy.Purger{p.Mongo, redis.NewPurger(p.Redis)},
+		Audit:    audit.NewPlatformRecorder(p.AuditWriter, p.Clock),
+		Sections: config.EncodeTenant,
+		Logger:   log, Clock: p.Clock, Grace: cfg.TenantDeleteGrace,
+	})
 	srv := server.New(server.Options{
 		Logger:         log,
 		Resolver:       registry,
@@ -270,7 +280,8 @@ func serve(path string, stderr io.Writer) int {
 		Outbox:  p.Outbox,
 		Observe: p.Metrics.Request,
 		Platform: []func(fiber.Router){func(r fiber.Router) {
-			platformapi.Register(r, platformapi.Options{Admin: tenantAdmin, Keys: platformKeys(cfg, p.Mongo)})
+			platformapi.Register(r, platformapi.Options{Admin: tenantAdmin, Keys: platformKeys(cfg, p.Mongo),
+				Audit: audit.NewPlatformService(p.AuditLog, p.Clock)})
 		}},
 		Metrics: devMetrics(cfg, p.Metrics),
 		Surfaces: []func(fiber.Router){
@@ -398,13 +409,11 @@ func platformKeys(cfg config.Platform, db *mongo.DB) platformapi.Keys {
 }
 
 // sweepTenants deletes, every interval, the tenants whose deletion grace
-// has passed, with their data.
+// has passed, with their data (each deletion is logged, and audited, by
+// the Admin).
 func sweepTenants(ctx context.Context, admin *tenancy.Admin, interval time.Duration, log *slog.Logger) {
 	every(ctx, interval, func() {
-		ids, err := admin.Sweep(ctx)
-		for _, id := range ids {
-			log.Info("tenant deleted with its data: its grace period is over", "tenant", id)
-		}
+		_, err := admin.Sweep(ctx)
 		if err != nil && ctx.Err() == nil {
 			log.Error("tenant deletion", "error", err)
 		}

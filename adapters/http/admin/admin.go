@@ -10,9 +10,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/url"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -164,25 +162,12 @@ func userJSON(u identity.User) fiber.Map {
 		"created_at": web.TimeOrNil(u.CreatedAt), "updated_at": web.TimeOrNil(u.UpdatedAt), "last_login_at": web.TimeOrNil(u.LastLoginAt)}
 }
 
-// limitParam reads the limit query parameter: 0 when absent.
-func limitParam(c *fiber.Ctx) (int, error) {
-	raw := c.Query("limit")
-	if raw == "" {
-		return 0, nil
-	}
-	n, err := strconv.Atoi(raw)
-	if err != nil {
-		return 0, errs.InvalidFields(errs.FieldError{Field: "limit", Reason: "must be a whole number"})
-	}
-	return n, nil
-}
-
 func (h handlers) listUsers(c *fiber.Ctx) error {
 	actor, rt, err := h.actor(c)
 	if err != nil {
 		return err
 	}
-	limit, err := limitParam(c)
+	limit, err := web.LimitParam(c)
 	if err != nil {
 		return err
 	}
@@ -307,48 +292,17 @@ func (h handlers) loginLink(c *fiber.Ctx) error {
 		"expires_at": web.TimeOrNil(l.ExpiresAt)})
 }
 
-// timeParam reads an RFC 3339 time query parameter: zero when absent.
-func timeParam(c *fiber.Ctx, name string) (time.Time, *errs.FieldError) {
-	raw := c.Query(name)
-	if raw == "" {
-		return time.Time{}, nil
-	}
-	t, err := time.Parse(time.RFC3339Nano, raw)
-	if err != nil {
-		return time.Time{}, &errs.FieldError{Field: name, Reason: "must be an RFC 3339 time such as 2025-01-02T15:04:05Z"}
-	}
-	return t, nil
-}
-
 func (h handlers) auditLog(c *fiber.Ctx) error {
 	actor, rt, err := h.actor(c)
 	if err != nil {
 		return err
 	}
-	f := audit.Filter{UserID: c.Query("user_id")}
-	for _, v := range c.Context().QueryArgs().PeekMulti("type") {
-		for _, t := range strings.Split(string(v), ",") {
-			if t = strings.TrimSpace(t); t != "" {
-				f.Types = append(f.Types, audit.Type(t))
-			}
-		}
-	}
-	var fields []errs.FieldError
-	var bad *errs.FieldError
-	if f.Since, bad = timeParam(c, "since"); bad != nil {
-		fields = append(fields, *bad)
-	}
-	if f.Until, bad = timeParam(c, "until"); bad != nil {
-		fields = append(fields, *bad)
-	}
-	limit, err := limitParam(c)
+	f, cursor, limit, err := web.AuditQuery(c)
 	if err != nil {
-		fields = append(fields, errs.As(err).Fields...)
+		return err
 	}
-	if len(fields) > 0 {
-		return errs.InvalidFields(fields...)
-	}
-	page, err := rt.Admin.AuditLog(c.UserContext(), actor, f, c.Query("cursor"), limit)
+	f.UserID = c.Query("user_id")
+	page, err := rt.Admin.AuditLog(c.UserContext(), actor, f, cursor, limit)
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,11 @@
 // Package platformapi is the platform's API for the tenant lifecycle under
 // /platform/v1: list, create, read, update, disable, enable, delete (with
-// a grace period) and restore tenants kept in the store. It is
-// authenticated by platform API keys — "Authorization: Bearer
-// pk.<id>.<secret>" — each with scopes (tenants:read, tenants:write), kept
-// as the SHA-256 of their secret only. It is served on the main listener,
-// outside any tenant.
+// a grace period) and restore tenants kept in the store, and read the
+// platform's audit stream of those changes. It is authenticated by
+// platform API keys — "Authorization: Bearer pk.<id>.<secret>" — each
+// with scopes (tenants:read, tenants:write), kept as the SHA-256 of their
+// secret only; a change is recorded with the key's id as its actor. It is
+// served on the main listener, outside any tenant.
 package platformapi
 
 import (
@@ -20,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"github.com/portcullis/portcullis/adapters/http/web"
+	"github.com/portcullis/portcullis/application/audit"
 	"github.com/portcullis/portcullis/application/tenancy"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/errs"
@@ -42,6 +44,8 @@ type Keys func(ctx context.Context, id string) (k Key, ok bool, err error)
 type Options struct {
 	Admin *tenancy.Admin
 	Keys  Keys
+	// Audit is the platform's audit stream (audit.NewPlatformService).
+	Audit *audit.Service
 }
 
 // Errors of the API's authentication.
@@ -51,7 +55,10 @@ var (
 	ErrKeyInvalid = errs.E(errs.Unauthenticated, "platform_key_invalid", "The platform API key is not valid.")
 )
 
-const localScopes = "platformapi.scopes"
+const (
+	localScopes = "platformapi.scopes"
+	localKeyID  = "platformapi.key_id"
+)
 
 // Register adds the API to r, the application's root router.
 func Register(r fiber.Router, o Options) {
@@ -66,6 +73,9 @@ func Register(r fiber.Router, o Options) {
 	g.Post("/tenants/:id/disable", write, h.setDisabled(true))
 	g.Post("/tenants/:id/enable", write, h.setDisabled(false))
 	g.Post("/tenants/:id/restore", write, h.restore)
+	if o.Audit != nil {
+		g.Get("/audit", read, h.auditLog)
+	}
 	g.Use(func(*fiber.Ctx) error { return errs.ErrNotFound })
 }
 
@@ -97,8 +107,19 @@ func (h handlers) authenticate(c *fiber.Ctx) error {
 		return ErrKeyInvalid
 	}
 	c.Locals(localScopes, k.Scopes)
+	c.Locals(localKeyID, tenancy.Actor(strings.Clone(parts[1]))) // Fiber reuses the header's bytes
 	return c.Next()
 }
+
+// actor is the key that authenticated the request.
+func actor(c *fiber.Ctx) tenancy.Actor {
+	a, _ := c.Locals(localKeyID).(tenancy.Actor)
+	return a
+}
+
+// pathID is the path's tenant id, a copy that outlives the request (it
+// may wait in an audit event).
+func pathID(c *fiber.Ctx) string { return strings.Clone(c.Params("id")) }
 
 // need refuses a key without scope.
 func need(scope string) fiber.Handler {
@@ -188,7 +209,7 @@ func (h handlers) create(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	e, err := h.o.Admin.Create(c.UserContext(), t)
+	e, err := h.o.Admin.Create(c.UserContext(), actor(c), t)
 	if err != nil {
 		return validation(err)
 	}
@@ -197,11 +218,11 @@ func (h handlers) create(c *fiber.Ctx) error {
 }
 
 func (h handlers) update(c *fiber.Ctx) error {
-	t, err := decode(c, c.Params("id"))
+	t, err := decode(c, pathID(c))
 	if err != nil {
 		return err
 	}
-	e, err := h.o.Admin.Update(c.UserContext(), t)
+	e, err := h.o.Admin.Update(c.UserContext(), actor(c), t)
 	if err != nil {
 		return validation(err)
 	}
@@ -210,7 +231,7 @@ func (h handlers) update(c *fiber.Ctx) error {
 
 func (h handlers) setDisabled(disabled bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
-		e, err := h.o.Admin.SetDisabled(c.UserContext(), c.Params("id"), disabled)
+		e, err := h.o.Admin.SetDisabled(c.UserContext(), actor(c), pathID(c), disabled)
 		if err != nil {
 			return err
 		}
@@ -219,7 +240,7 @@ func (h handlers) setDisabled(disabled bool) fiber.Handler {
 }
 
 func (h handlers) delete(c *fiber.Ctx) error {
-	e, err := h.o.Admin.Delete(c.UserContext(), c.Params("id"))
+	e, err := h.o.Admin.Delete(c.UserContext(), actor(c), pathID(c))
 	if err != nil {
 		return err
 	}
@@ -227,9 +248,51 @@ func (h handlers) delete(c *fiber.Ctx) error {
 }
 
 func (h handlers) restore(c *fiber.Ctx) error {
-	e, err := h.o.Admin.Restore(c.UserContext(), c.Params("id"))
+	e, err := h.o.Admin.Restore(c.UserContext(), actor(c), pathID(c))
 	if err != nil {
 		return err
 	}
 	return c.JSON(entryJSON(e))
+}
+
+// auditLog lists the platform's audit stream, newest first: the filters of
+// the admin API's audit listing (type, since, until, limit, cursor), and
+// tenant_id for the events about one tenant.
+func (h handlers) auditLog(c *fiber.Ctx) error {
+	f, cursor, limit, err := web.AuditQuery(c)
+	if err != nil {
+		return err
+	}
+	f.TargetID = c.Query("tenant_id")
+	page, err := h.o.Audit.Query(c.UserContext(), f, cursor, limit)
+	if err != nil {
+		return err
+	}
+	events := make([]fiber.Map, len(page.Events))
+	for i, e := range page.Events {
+		events[i] = eventJSON(e)
+	}
+	out := fiber.Map{"events": events, "next_cursor": nil}
+	if page.Next != "" {
+		out["next_cursor"] = page.Next
+	}
+	return c.JSON(out)
+}
+
+// eventJSON is a platform audit event as the API shows it.
+func eventJSON(e audit.Event) fiber.Map {
+	m := fiber.Map{"id": e.ID, "type": string(e.Type), "at": web.TimeOrNil(e.Time), "expires_at": web.TimeOrNil(e.ExpiresAt),
+		"tenant_id": e.TargetID, "actor_type": e.ActorType}
+	for k, v := range map[string]string{"actor_id": e.ActorID, "user_agent": e.UserAgent, "request_id": e.RequestID} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	if e.Changes != nil || e.Type == audit.TenantUpdated {
+		m["changes"] = append([]string{}, e.Changes...)
+	}
+	if e.IP.IsValid() {
+		m["ip"] = e.IP.String()
+	}
+	return m
 }

@@ -49,9 +49,9 @@ func target(id string) func(*audit.Event) { return func(e *audit.Event) { e.Targ
 // an empty AMR like none.
 func same(a, b audit.Event) bool {
 	ms := platformtest.MS
-	return a.ID == b.ID && a.TenantID == b.TenantID && ms(a.Time).Equal(ms(b.Time)) && a.Type == b.Type && a.ActorID == b.ActorID &&
+	return a.ID == b.ID && a.TenantID == b.TenantID && ms(a.Time).Equal(ms(b.Time)) && a.Type == b.Type && a.ActorID == b.ActorID && a.ActorType == b.ActorType &&
 		a.TargetID == b.TargetID && a.SessionID == b.SessionID && a.Method == b.Method && slices.Equal(a.AMR, b.AMR) &&
-		a.Reason == b.Reason && a.OldRole == b.OldRole && a.NewRole == b.NewRole && a.IP == b.IP && a.UserAgent == b.UserAgent && a.RequestID == b.RequestID &&
+		a.Reason == b.Reason && a.OldRole == b.OldRole && a.NewRole == b.NewRole && slices.Equal(a.Changes, b.Changes) && a.IP == b.IP && a.UserAgent == b.UserAgent && a.RequestID == b.RequestID &&
 		ms(a.ExpiresAt).Equal(ms(b.ExpiresAt))
 }
 
@@ -130,6 +130,34 @@ func RunLogContract(t *testing.T, newLog func(t *testing.T) Harness) {
 		}
 	})
 
+	t.Run("a platform event comes back as it was appended, in the platform's stream only", func(t *testing.T) {
+		t.Parallel()
+		h := newLog(t)
+		updated := event(audit.PlatformTenant, audit.TenantUpdated, time.Minute, func(e *audit.Event) {
+			e.ActorType, e.ActorID, e.TargetID, e.Changes = audit.ActorPlatformKey, "ops", "a", []string{"display_name", "mail"}
+			e.IP, e.RequestID = netip.MustParseAddr("192.0.2.1"), "req-2"
+		})
+		purged := event(audit.PlatformTenant, audit.TenantPurged, 2*time.Minute, func(e *audit.Event) { e.ActorType, e.TargetID = audit.ActorSystem, "a" })
+		appendAll(t, h.Log, updated, purged, event("a", audit.Logout, 3*time.Minute))
+		p, err := h.Log.Query(ctx, audit.PlatformTenant, audit.Filter{}, "", 10, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Events) != 2 || !same(p.Events[0], purged) || !same(p.Events[1], updated) {
+			t.Fatalf("the platform's stream = %+v\nwant [%+v %+v]", p.Events, purged, updated)
+		}
+		if got := walk(t, h.Log, "a", audit.Filter{}, 10, now); len(got) != 1 || got[0].Type != audit.Logout {
+			t.Fatalf("tenant a's stream holds platform events: %+v", got)
+		}
+		// A platform type in a tenant's stream, or a tenant's in the
+		// platform's, is refused.
+		for _, bad := range []audit.Event{event("a", audit.TenantCreated, 4*time.Minute), event(audit.PlatformTenant, audit.Logout, 4*time.Minute)} {
+			if err := h.Log.Append(ctx, bad); err == nil {
+				t.Errorf("%s in %s's stream was stored", bad.Type, bad.TenantID)
+			}
+		}
+	})
+
 	t.Run("pages are newest first and end", func(t *testing.T) {
 		t.Parallel()
 		h := newLog(t)
@@ -200,6 +228,9 @@ func RunLogContract(t *testing.T, newLog func(t *testing.T) Harness) {
 			{"actor or target", audit.Filter{UserID: "ann"}, pick(0, 1, 4, 5)},
 			{"actor only", audit.Filter{UserID: "bob"}, pick(3, 4)},
 			{"unknown user", audit.Filter{UserID: "eve"}, nil},
+			{"target only", audit.Filter{TargetID: "ann"}, pick(0, 1, 4, 5)},
+			{"target, not actor", audit.Filter{TargetID: "bob"}, pick(3)},
+			{"user and target", audit.Filter{UserID: "bob", TargetID: "ann"}, pick(4)},
 			{"since is inclusive", audit.Filter{Since: es[3].Time}, pick(3, 4, 5)},
 			{"until is exclusive", audit.Filter{Until: es[3].Time}, pick(0, 1, 2)},
 			{"a range", audit.Filter{Since: es[1].Time, Until: es[4].Time}, pick(1, 2, 3)},

@@ -49,7 +49,7 @@ func (m *MemoryLog) Append(_ context.Context, events ...audit.Event) error {
 			continue
 		}
 		e.Time, e.ExpiresAt = platformtest.MS(e.Time), platformtest.MS(e.ExpiresAt)
-		e.AMR = slices.Clone(e.AMR)
+		e.AMR, e.Changes = slices.Clone(e.AMR), slices.Clone(e.Changes)
 		tenant[e.ID] = e
 	}
 	return nil
@@ -68,7 +68,7 @@ func (m *MemoryLog) Query(_ context.Context, tenantID string, f audit.Filter, cu
 	var out []audit.Event
 	for _, e := range m.events[tenantID] {
 		if Matches(e, f, cursor, now) {
-			e.AMR = slices.Clone(e.AMR)
+			e.AMR, e.Changes = slices.Clone(e.AMR), slices.Clone(e.Changes)
 			out = append(out, e)
 		}
 	}
@@ -98,6 +98,8 @@ func Matches(e audit.Event, f audit.Filter, cursor string, now time.Time) bool {
 	case len(f.Types) > 0 && !slices.Contains(f.Types, e.Type):
 		return false
 	case f.UserID != "" && e.ActorID != f.UserID && e.TargetID != f.UserID:
+		return false
+	case f.TargetID != "" && e.TargetID != f.TargetID:
 		return false
 	}
 	return true

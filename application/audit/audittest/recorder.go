@@ -27,7 +27,7 @@ func NewRecorder() *Recorder { return &Recorder{} }
 func (r *Recorder) Record(_ context.Context, e audit.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	e.AMR = slices.Clone(e.AMR)
+	e.AMR, e.Changes = slices.Clone(e.AMR), slices.Clone(e.Changes)
 	r.events = append(r.events, e)
 }
 
