@@ -132,6 +132,15 @@ func TestTracing(t *testing.T) {
 			t.Errorf("no %s span in the trace: %v", kind, names)
 		}
 	}
+	// The request is a server span, the stores' commands client spans
+	// (calls to other services), the hash an internal one.
+	wantKind := map[string]tracepb.Span_SpanKind{"POST": tracepb.Span_SPAN_KIND_SERVER, "mongodb": tracepb.Span_SPAN_KIND_CLIENT,
+		"redis": tracepb.Span_SPAN_KIND_CLIENT, "password": tracepb.Span_SPAN_KIND_INTERNAL}
+	for _, sp := range spans {
+		if want, ok := wantKind[strings.SplitN(sp.Name, " ", 2)[0]]; ok && sp.Kind != want {
+			t.Errorf("span %q is of kind %s, want %s", sp.Name, sp.Kind, want)
+		}
+	}
 	for _, sp := range spans {
 		if sp != root && hexID(sp.ParentSpanId) == "" {
 			t.Errorf("span %q has no parent", sp.Name)

@@ -174,7 +174,7 @@ var misconfiguredCodes = []string{"missing-input-secret", "invalid-input-secret"
 // checks every provider shares (success, host name); extra adds
 // provider-specific fields to the form.
 func (s siteverify) verify(ctx context.Context, t port.Token, extra url.Values) (_ answer, _ port.Result, err error) {
-	ctx, span := tracing.Start(ctx, "captcha siteverify")
+	ctx, span := tracing.StartClient(ctx, "captcha siteverify")
 	defer func() { tracing.End(span, err) }()
 	if strings.TrimSpace(t.Response) == "" {
 		return answer{}, port.Result{}, port.ErrCaptchaRequired

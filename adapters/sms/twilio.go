@@ -174,7 +174,7 @@ var misconfigured = map[int]bool{
 // An invalid destination is an Invalid error on field "phone"; anything
 // else that fails is Unavailable with a Retry-After.
 func (t *Twilio) SendSMS(ctx context.Context, m message.SMS) (err error) {
-	ctx, span := tracing.Start(ctx, "sms send", attribute.String("provider", "twilio"))
+	ctx, span := tracing.StartClient(ctx, "sms send", attribute.String("provider", "twilio"))
 	defer func() { tracing.End(span, err) }()
 	form := url.Values{"To": {m.To}, "Body": {m.Text}}
 	if t.opts.MessagingServiceSID != "" {

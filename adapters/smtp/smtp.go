@@ -257,7 +257,7 @@ func (e *DeliveryError) Unwrap() error {
 // that is not one address), or a mail without a text body, is an
 // errs.Invalid error naming the field, before any connection is made.
 func (m *Mailer) SendMail(ctx context.Context, mm message.Mail) (err error) {
-	ctx, span := tracing.Start(ctx, "smtp send")
+	ctx, span := tracing.StartClient(ctx, "smtp send")
 	defer func() { tracing.End(span, err) }()
 	msg, rcpt, err := m.build(mm)
 	if err != nil {

@@ -28,7 +28,7 @@ func MongoMonitor() *event.CommandMonitor {
 			if !trace.SpanContextFromContext(ctx).IsValid() {
 				return // no request's trace: not worth a root span each
 			}
-			_, s := Start(ctx, "mongodb "+e.CommandName, attribute.String("db.system", "mongodb"),
+			_, s := StartClient(ctx, "mongodb "+e.CommandName, attribute.String("db.system", "mongodb"),
 				attribute.String("db.operation.name", e.CommandName), attribute.String("db.namespace", e.DatabaseName))
 			spans.Store(e.RequestID, s)
 		},
@@ -54,7 +54,7 @@ func (RedisHook) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			return next(ctx, cmd)
 		}
-		ctx, s := Start(ctx, "redis "+cmd.Name(), attribute.String("db.system", "redis"), attribute.String("db.operation.name", cmd.Name()))
+		ctx, s := StartClient(ctx, "redis "+cmd.Name(), attribute.String("db.system", "redis"), attribute.String("db.operation.name", cmd.Name()))
 		err := next(ctx, cmd)
 		End(s, redisErr(err))
 		return err
@@ -67,7 +67,7 @@ func (RedisHook) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.P
 		if !trace.SpanContextFromContext(ctx).IsValid() {
 			return next(ctx, cmds)
 		}
-		ctx, s := Start(ctx, "redis pipeline", attribute.String("db.system", "redis"), attribute.Int("db.operation.batch.size", len(cmds)))
+		ctx, s := StartClient(ctx, "redis pipeline", attribute.String("db.system", "redis"), attribute.Int("db.operation.batch.size", len(cmds)))
 		err := next(ctx, cmds)
 		End(s, redisErr(err))
 		return err

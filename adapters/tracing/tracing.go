@@ -83,6 +83,12 @@ func StartClient(ctx context.Context, name string, attrs ...attribute.KeyValue) 
 	return otel.Tracer(Name).Start(ctx, name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
 }
 
+// StartServer starts a server span named name, a child of ctx's (the
+// caller's traceparent, if any): the span of a request this server answers.
+func StartServer(ctx context.Context, name string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	return otel.Tracer(Name).Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+}
+
 // End ends span, marking it failed when err is not nil.
 func End(span trace.Span, err error) {
 	if err != nil {

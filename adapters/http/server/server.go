@@ -245,7 +245,7 @@ func (s *Server) accessLog(c *fiber.Ctx) error {
 	start := time.Now()
 	// The request's span: a child of the caller's traceparent, if any.
 	ctx := otel.GetTextMapPropagator().Extract(c.UserContext(), propagation.HeaderCarrier(requestHeaders(c)))
-	ctx, span := tracing.Start(ctx, "HTTP "+c.Method(), attribute.String("http.request.method", c.Method()))
+	ctx, span := tracing.StartServer(ctx, "HTTP "+c.Method(), attribute.String("http.request.method", c.Method()))
 	c.SetUserContext(ctx)
 	err := c.Next()
 	if err != nil {
