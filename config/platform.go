@@ -80,6 +80,10 @@ type Platform struct {
 	// MetricsMaxTenants is how many tenants get a metrics label of their
 	// own; the rest are folded into "other".
 	MetricsMaxTenants int `koanf:"metrics_max_tenants"`
+	// CacheEntries bounds each of the process's caches shared by all
+	// tenants (users, sessions, verified access tokens), least recently
+	// used first out.
+	CacheEntries int `koanf:"cache_entries"`
 	// OTLPEndpoint, when set, exports traces over OTLP/HTTP to this
 	// collector (such as http://127.0.0.1:4318); empty: tracing is off.
 	OTLPEndpoint string `koanf:"otlp_endpoint"`
@@ -126,6 +130,7 @@ func Defaults() Platform {
 		TenantRefreshInterval: 10 * time.Second,
 		MetricsListen:         "127.0.0.1:9464",
 		MetricsMaxTenants:     100,
+		CacheEntries:          50_000,
 		TraceSampleRatio:      1,
 		TenantDeleteGrace:     7 * 24 * time.Hour,
 	}
@@ -281,6 +286,9 @@ func (p Platform) validate() []Problem {
 	if p.MetricsMaxTenants < 1 || p.MetricsMaxTenants > 100000 {
 		add("metrics_max_tenants", "must be between 1 and 100000, got %d", p.MetricsMaxTenants)
 	}
+	if p.CacheEntries < 1 || p.CacheEntries > 10_000_000 {
+		add("cache_entries", "must be between 1 and 10000000, got %d", p.CacheEntries)
+	}
 	if p.OTLPEndpoint != "" {
 		if u, err := url.Parse(p.OTLPEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			add("otlp_endpoint", "%q must be an http(s) URL such as http://127.0.0.1:4318", p.OTLPEndpoint)
@@ -410,6 +418,7 @@ func (p Platform) LogValue() slog.Value {
 		slog.Duration("tenant_refresh_interval", p.TenantRefreshInterval),
 		slog.String("pprof_listen", p.PprofListen),
 		slog.String("metrics_listen", p.MetricsListen),
+		slog.Int("cache_entries", p.CacheEntries),
 		slog.String("otlp_endpoint", p.OTLPEndpoint),
 	)
 }

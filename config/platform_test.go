@@ -82,6 +82,7 @@ func TestBadPlatformConfigNamesEveryFieldAndProblem(t *testing.T) {
 		{"bad default tenant", "dev_mode: true\ndefault_tenant: Not Valid\n", nil, []string{`default_tenant: "Not Valid" is not a valid tenant id`}},
 		{"empty data dir", "dev_mode: true\ndata_dir: \"\"\n", nil, []string{"data_dir: is required"}},
 		{"refresh too fast", "dev_mode: true\ntenant_refresh_interval: 10ms\n", nil, []string{"tenant_refresh_interval: must be at least 1s, got 10ms"}},
+		{"no cache", "dev_mode: true\ncache_entries: 0\n", nil, []string{"cache_entries: must be between 1 and 10000000, got 0"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -25,13 +25,10 @@ import (
 	"github.com/portcullis/portcullis/domain/identity"
 )
 
-// Defaults: sizes bound memory (a user or session is a few hundred bytes, a
-// token key about 600); TTLs bound how long another instance's write can go
-// unseen here.
+// Defaults: TTLs bound how long another instance's write can go unseen
+// here. Sizes, which bound memory (a user or session is a few hundred
+// bytes, a token key about 600), are the platform's cache_entries.
 const (
-	DefaultUsers     = 50_000
-	DefaultSessions  = 50_000
-	DefaultTokens    = 50_000
 	DefaultUserTTL   = 5 * time.Second
 	DefaultRecordTTL = 10 * time.Second
 	DefaultTokenTTL  = 5 * time.Minute

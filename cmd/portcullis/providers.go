@@ -357,16 +357,16 @@ func provideRevocationSync(sessions *mongo.SessionStore, set *redis.Revocations,
 
 func provideHasher() *argon2.Hasher { return argon2.New(argon2.Options{}) }
 
-func provideUserCache(users *mongo.UserStore) *cache.Users {
-	return cache.NewUsers(users, cache.DefaultUsers, cache.DefaultUserTTL)
+func provideUserCache(cfg config.Platform, users *mongo.UserStore) *cache.Users {
+	return cache.NewUsers(users, cfg.CacheEntries, cache.DefaultUserTTL)
 }
 
-func provideSessionCache(sessions *mongo.SessionStore, clock platform.Clock) *cache.Sessions {
-	return cache.NewSessions(sessions, clock, cache.DefaultSessions, cache.DefaultRecordTTL)
+func provideSessionCache(cfg config.Platform, sessions *mongo.SessionStore, clock platform.Clock) *cache.Sessions {
+	return cache.NewSessions(sessions, clock, cfg.CacheEntries, cache.DefaultRecordTTL)
 }
 
-func provideTokenCache() *cache.Tokens {
-	return cache.NewTokens(cache.DefaultTokens, cache.DefaultTokenTTL)
+func provideTokenCache(cfg config.Platform) *cache.Tokens {
+	return cache.NewTokens(cfg.CacheEntries, cache.DefaultTokenTTL)
 }
 
 // provideAccessTokens returns the tenant's issuer, its verifications cached
