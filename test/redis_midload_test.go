@@ -297,8 +297,10 @@ func redisMidLoad(t *testing.T, b *behindProxies, mode proxyMode, phones *atomic
 	}
 	tally := map[tallyKey]int{}
 	var registered, refused []account
+	longest := map[midLoadPhase]time.Duration{}
 	for _, a := range answers {
 		p := phaseOf(a)
+		longest[p] = max(longest[p], a.took)
 		what := fmt.Sprintf("%s (%s, begun %s after the cut, took %s)", a.kind, p, a.begun.Sub(cut).Round(time.Millisecond), a.took.Round(time.Millisecond))
 		if a.err != nil {
 			t.Errorf("%s: no answer: %v", what, a.err)
@@ -334,8 +336,9 @@ func redisMidLoad(t *testing.T, b *behindProxies, mode proxyMode, phones *atomic
 		lines = append(lines, fmt.Sprintf("  %-17s %-7s %d %-11s %5d", k.kind, k.phase, k.status, k.code, n))
 	}
 	slices.Sort(lines)
-	t.Logf("Redis %s mid-load: %d requests (cut %s after the load began, away %s):\n%s", mode, len(answers),
-		midLoadBefore, restoring.Sub(away).Round(time.Millisecond), strings.Join(lines, "\n"))
+	t.Logf("Redis %s mid-load: %d requests (cut %s after the load began, away %s; the longest answer began and ended in the outage %s, overlapping a switch %s):\n%s",
+		mode, len(answers), midLoadBefore, restoring.Sub(away).Round(time.Millisecond), longest[phaseOutage].Round(time.Millisecond),
+		longest[phaseBetween].Round(time.Millisecond), strings.Join(lines, "\n"))
 	// The load must have met the outage, or it proved nothing.
 	for k := range requests {
 		n := 0

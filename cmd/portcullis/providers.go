@@ -269,6 +269,9 @@ func provideRedis(ctx context.Context, cfg config.Platform, log *slog.Logger) (r
 		return nil, nil, err
 	}
 	c.AddHook(tracing.RedisHook{})
+	// After the tracing hook, so that a command refused at once is a
+	// span too.
+	c.AddHook(redis.NewBreaker(0, 0, log))
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := redis.Ping(pingCtx, c); err != nil {
