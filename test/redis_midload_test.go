@@ -363,6 +363,17 @@ func redisMidLoad(t *testing.T, b *behindProxies, mode proxyMode, phones *atomic
 	// Recovery, without a restart.
 	eventuallyStatus(t, "login after Redis is back", http.StatusOK, func() reply { return tryLogin(t, s, host, owner.Email, owner.Password) })
 	eventuallyStatus(t, "/readyz after Redis is back", http.StatusOK, func() reply { return s.get(t, "/readyz") })
+	// The circuit breaker opened in the outage, failed commands at once,
+	// and is closed again.
+	m := scrape(t, s)
+	for _, series := range []string{"portcullis_redis_breaker_opened_total", "portcullis_redis_breaker_refused_total"} {
+		if v, ok := sample(m, series); !ok || v < 1 {
+			t.Errorf("%s = %v (present %t) after the outage, want at least 1", series, v, ok)
+		}
+	}
+	if v, ok := sample(m, "portcullis_redis_breaker_open"); !ok || v != 0 {
+		t.Errorf("portcullis_redis_breaker_open = %v (present %t) with Redis back, want 0", v, ok)
+	}
 	// Revoked stays revoked, also once the revocation set is refilled
 	// (every 2 s); live stays live.
 	dead := append(slices.Clone(revoked), toRevoke...)

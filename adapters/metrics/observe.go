@@ -165,6 +165,31 @@ type HitCounter interface {
 
 // WatchCache exposes a cache's hits and misses (its hit ratio is
 // hits / (hits + misses)) under the label cache=name.
+// Breaker is the state of a circuit breaker (redis.Breaker).
+type Breaker interface {
+	Open() bool
+	Opened() uint64
+	Refused() uint64
+}
+
+// WatchRedisBreaker exposes the Redis circuit breaker: whether it is
+// open, how often it opened, how many commands it failed at once.
+func (m *Metrics) WatchRedisBreaker(b Breaker) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portcullis_redis_breaker_open", Help: "1 while Redis commands fail at once after failing for want of Redis (the breaker is open or probing), else 0."},
+			func() float64 {
+				if b.Open() {
+					return 1
+				}
+				return 0
+			}),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portcullis_redis_breaker_opened_total", Help: "Times the Redis circuit breaker opened."},
+			func() float64 { return float64(b.Opened()) }),
+		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "portcullis_redis_breaker_refused_total", Help: "Redis commands and pipelines failed at once by the open breaker."},
+			func() float64 { return float64(b.Refused()) }),
+	)
+}
+
 func (m *Metrics) WatchCache(name string, c HitCounter) {
 	labels := prometheus.Labels{"cache": name}
 	m.reg.MustRegister(

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	goredis "github.com/redis/go-redis/v9"
@@ -35,6 +36,9 @@ const (
 // for concurrent use.
 type Breaker struct {
 	cb *gobreaker.CircuitBreaker[struct{}]
+	// opened counts the openings from closed, refused the commands
+	// failed at once.
+	opened, refused atomic.Uint64
 }
 
 var _ goredis.Hook = (*Breaker)(nil)
@@ -49,7 +53,8 @@ func NewBreaker(failures int, cooldown time.Duration, log *slog.Logger) *Breaker
 	if cooldown <= 0 {
 		cooldown = DefaultBreakerCooldown
 	}
-	return &Breaker{cb: gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
+	b := &Breaker{}
+	b.cb = gobreaker.NewCircuitBreaker[struct{}](gobreaker.Settings{
 		Name:        "redis",
 		MaxRequests: 1,
 		Timeout:     cooldown,
@@ -61,14 +66,26 @@ func NewBreaker(failures int, cooldown time.Duration, log *slog.Logger) *Breaker
 			switch to {
 			case gobreaker.StateOpen:
 				if from == gobreaker.StateClosed {
+					b.opened.Add(1)
 					log.Warn("redis unreachable: commands fail at once, with a probe every cooldown", "cooldown", cooldown)
 				}
 			case gobreaker.StateClosed:
 				log.Info("redis reachable again")
 			}
 		},
-	})}
+	})
+	return b
 }
+
+// Open says whether commands fail at once now (open, or half-open with
+// its probe under way).
+func (b *Breaker) Open() bool { return b.cb.State() != gobreaker.StateClosed }
+
+// Opened is how many times the breaker has opened from closed.
+func (b *Breaker) Opened() uint64 { return b.opened.Load() }
+
+// Refused is how many commands and pipelines it has failed at once.
+func (b *Breaker) Refused() uint64 { return b.refused.Load() }
 
 // unreachable says whether err is a failure for want of Redis: not a
 // reply of the server (a missing key, a script's or a command's error),
@@ -100,6 +117,7 @@ func (b *Breaker) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 		ctx = context.WithValue(ctx, inside{}, true)
 		_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, next(ctx, cmd) })
 		if rejected(err) {
+			b.refused.Add(1)
 			cmd.SetErr(ErrUnreachable)
 			return ErrUnreachable
 		}
@@ -117,6 +135,7 @@ func (b *Breaker) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.
 		ctx = context.WithValue(ctx, inside{}, true)
 		_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, next(ctx, cmds) })
 		if rejected(err) {
+			b.refused.Add(1)
 			for _, c := range cmds {
 				c.SetErr(ErrUnreachable)
 			}

@@ -50,7 +50,8 @@ func TestBreakerFailsFastWhileRedisIsAwayAndProbesItBack(t *testing.T) {
 	t.Cleanup(func() { _ = c.Close() })
 	var logs syncBuffer
 	const cooldown = 2 * time.Second
-	c.AddHook(redis.NewBreaker(2, cooldown, slog.New(slog.NewTextHandler(&logs, nil))))
+	b := redis.NewBreaker(2, cooldown, slog.New(slog.NewTextHandler(&logs, nil)))
+	c.AddHook(b)
 	ctx := context.Background()
 	if err := c.Set(ctx, "k", "v", 0).Err(); err != nil {
 		t.Fatal(err)
@@ -81,6 +82,9 @@ func TestBreakerFailsFastWhileRedisIsAwayAndProbesItBack(t *testing.T) {
 	if n := m.CommandCount(); n != before {
 		t.Errorf("Redis got %d commands while the breaker was open, want none", n-before)
 	}
+	if !b.Open() || b.Opened() != 1 || b.Refused() != 2 {
+		t.Errorf("open %t, opened %d, refused %d; want true, 1, 2 (a command and a pipeline)", b.Open(), b.Opened(), b.Refused())
+	}
 	if !strings.Contains(logs.String(), "redis unreachable") {
 		t.Errorf("the opening is not logged: %s", logs.String())
 	}
@@ -95,6 +99,9 @@ func TestBreakerFailsFastWhileRedisIsAwayAndProbesItBack(t *testing.T) {
 			t.Fatalf("GET after the cooldown, Redis back: %q, %v", v, err)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if b.Open() || b.Opened() != 1 {
+		t.Errorf("after the probe: open %t, opened %d; want false, 1", b.Open(), b.Opened())
 	}
 	if !strings.Contains(logs.String(), "redis reachable again") {
 		t.Errorf("the closing is not logged: %s", logs.String())

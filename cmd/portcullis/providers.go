@@ -130,6 +130,7 @@ var platformSet = wire.NewSet(
 	wire.Struct(new(Platform), "*"),
 	provideMongo,
 	provideRedis,
+	provideRedisBreaker,
 	provideClock,
 	provideRandom,
 	provideMasterKey,
@@ -252,7 +253,11 @@ func provideMongo(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 }
 
 // provideRedis connects to the configured Redis, or starts the embedded one.
-func provideRedis(ctx context.Context, cfg config.Platform, log *slog.Logger) (redis.Client, func(), error) {
+// provideRedisBreaker is the process's circuit breaker on Redis, with its
+// defaults.
+func provideRedisBreaker(log *slog.Logger) *redis.Breaker { return redis.NewBreaker(0, 0, log) }
+
+func provideRedis(ctx context.Context, cfg config.Platform, log *slog.Logger, breaker *redis.Breaker) (redis.Client, func(), error) {
 	url := cfg.RedisURL
 	stopEmbedded := func() {}
 	if url == "" {
@@ -271,7 +276,7 @@ func provideRedis(ctx context.Context, cfg config.Platform, log *slog.Logger) (r
 	c.AddHook(tracing.RedisHook{})
 	// After the tracing hook, so that a command refused at once is a
 	// span too.
-	c.AddHook(redis.NewBreaker(0, 0, log))
+	c.AddHook(breaker)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := redis.Ping(pingCtx, c); err != nil {
@@ -393,9 +398,10 @@ func provideObservedAudit(t tenant.Tenant, m *metrics.Metrics, r *audit.TenantRe
 
 // provideMetrics returns the process's metrics, watching the hashing
 // pool, the audit writer and the caches.
-func provideMetrics(cfg config.Platform, h *argon2.Hasher, w *audit.Writer, users *cache.Users, sessions *cache.Sessions, tokens *cache.Tokens) *metrics.Metrics {
+func provideMetrics(cfg config.Platform, h *argon2.Hasher, w *audit.Writer, users *cache.Users, sessions *cache.Sessions, tokens *cache.Tokens, breaker *redis.Breaker) *metrics.Metrics {
 	m := metrics.New(metrics.Options{MaxTenants: cfg.MetricsMaxTenants})
 	m.WatchHasher(h)
+	m.WatchRedisBreaker(breaker)
 	m.WatchAuditWriter(w)
 	m.WatchCache("users", users)
 	m.WatchCache("sessions", sessions)

@@ -31,7 +31,8 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	if err != nil {
 		return nil, nil, err
 	}
-	v, cleanup2, err := provideRedis(ctx, cfg, log)
+	breaker := provideRedisBreaker(log)
+	v, cleanup2, err := provideRedis(ctx, cfg, log, breaker)
 	if err != nil {
 		cleanup()
 		return nil, nil, err
@@ -69,7 +70,7 @@ func initPlatform(ctx context.Context, cfg config.Platform, log *slog.Logger) (*
 	users := provideUserCache(cfg, userStore)
 	sessions := provideSessionCache(cfg, sessionStore, clock)
 	tokens := provideTokenCache(cfg)
-	metrics := provideMetrics(cfg, hasher, writer, users, sessions, tokens)
+	metrics := provideMetrics(cfg, hasher, writer, users, sessions, tokens, breaker)
 	firstSignInStore := mongo.NewFirstSignInStore(db)
 	storefrontStore := mongo.NewStorefrontStore(db)
 	retrier, cleanup5 := provideStorefrontRetrier(log)
