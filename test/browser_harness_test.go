@@ -466,12 +466,28 @@ func check(ctx context.Context, selector, fn string, args ...any) error {
 }
 
 // waitDocument waits for the document to be complete, then collects its
-// violations.
+// violations. A poll whose JavaScript context a navigation replaced under
+// it (the page of a redirect after a form's post is still committing) is
+// polled again in the new one, until ctx ends.
 func (b *browser) waitDocument(ctx context.Context) error {
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.readyState === 'complete'`, chromedp.WithPollingTimeout(0))); err != nil {
-		return fmt.Errorf("waiting for the document to complete: %w", err)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.readyState === 'complete'`, chromedp.WithPollingTimeout(0)))
+		if err == nil {
+			break
+		}
+		if !contextReplaced(err) || ctx.Err() != nil {
+			return fmt.Errorf("waiting for the document to complete: %w", err)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	return b.collect(ctx)
+}
+
+// contextReplaced says whether err is the DevTools protocol's answer for
+// a JavaScript context that a navigation destroyed while it was used.
+func contextReplaced(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "Cannot find context with specified id") || strings.Contains(msg, "Execution context was destroyed")
 }
 
 // open loads url and waits for the document to complete; it returns the
