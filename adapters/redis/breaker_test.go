@@ -1,12 +1,10 @@
 package redis_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,25 +13,8 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 )
-
-// syncBuffer is a log destination safe for the breaker's callbacks.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestBreakerFailsFastWhileRedisIsAwayAndProbesItBack: two commands
 // failing for want of Redis open the breaker; then commands and pipelines
@@ -48,7 +29,7 @@ func TestBreakerFailsFastWhileRedisIsAwayAndProbesItBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = c.Close() })
-	var logs syncBuffer
+	var logs platformtest.LogBuffer
 	const cooldown = 2 * time.Second
 	b := redis.NewBreaker(2, cooldown, slog.New(slog.NewTextHandler(&logs, nil)))
 	c.AddHook(b)

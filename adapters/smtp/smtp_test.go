@@ -20,6 +20,7 @@ import (
 
 	"github.com/portcullis/portcullis/adapters/credential"
 	"github.com/portcullis/portcullis/adapters/smtp"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -209,7 +210,7 @@ func TestAuthPlain(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		t.Parallel()
 		srv := startServer(t, serverOptions{TLS: ca.Server, Users: map[string]string{"shop": password}})
-		var logs lockedBuffer
+		var logs platformtest.LogBuffer
 		o := withAuth(srv.port, "wrong-"+password)
 		o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 		m := newMailer(t, o)
@@ -236,7 +237,7 @@ func TestTemporaryFailureThenSuccessDeliversOnce(t *testing.T) {
 		}
 		return nil
 	}})
-	var logs lockedBuffer
+	var logs platformtest.LogBuffer
 	o := options(srv.port, tenant.SMTPNoTLS)
 	o.Logger = slog.New(slog.NewJSONHandler(&logs, nil))
 	m := newMailer(t, o)
@@ -376,7 +377,7 @@ func TestPasswordNeverPrints(t *testing.T) {
 	o := options(2525, tenant.SMTPStartTLS)
 	o.Username, o.Password = "shop", credential.New(password)
 	m := newMailer(t, o)
-	var out lockedBuffer
+	var out platformtest.LogBuffer
 	fmt.Fprintf(&out, "%v %+v %#v %s\n", o, o, o, m)
 	fmt.Fprintf(&out, "%v %+v %#v\n", m, m, *m)
 	slog.New(slog.NewJSONHandler(&out, nil)).Info("x", "options", o, "mailer", m)

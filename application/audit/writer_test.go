@@ -1,13 +1,11 @@
 package audit_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -55,25 +53,8 @@ func (f *failingLog) Append(ctx context.Context, es ...audit.Event) error {
 	return f.MemoryLog.Append(ctx, es...)
 }
 
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func newLogger() (*slog.Logger, *logBuffer) {
-	buf := &logBuffer{}
+func newLogger() (*slog.Logger, *platformtest.LogBuffer) {
+	buf := &platformtest.LogBuffer{}
 	return slog.New(slog.NewTextHandler(buf, nil)), buf
 }
 

@@ -1,7 +1,6 @@
 package captcha_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"maps"
 	"net/netip"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -36,25 +34,8 @@ type fixture struct {
 	calls    atomic.Int64
 	lastTok  atomic.Value // captcha.Token
 	verify   func(captcha.Token) (captcha.Result, error)
-	logs     *lockedBuffer
+	logs     *platformtest.LogBuffer
 	failures *captchatest.MemoryFailures
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func config(edit func(*tenant.Captcha)) tenant.Tenant {
@@ -78,7 +59,7 @@ func newFixture(t *testing.T, tn tenant.Tenant) *fixture {
 	if err := tn.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{clock: platformtest.NewClock(platformtest.T0), logs: &lockedBuffer{},
+	f := &fixture{clock: platformtest.NewClock(platformtest.T0), logs: &platformtest.LogBuffer{},
 		verify: func(captcha.Token) (captcha.Result, error) { return captcha.Result{Hostname: "shop.example"}, nil }}
 	f.failures = captchatest.NewMemoryFailures(f.clock)
 	var v captcha.Verifier = captchatest.VerifierFunc(func(_ context.Context, tok captcha.Token) (captcha.Result, error) {

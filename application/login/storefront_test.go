@@ -1,7 +1,6 @@
 package login_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
@@ -15,6 +14,7 @@ import (
 	"github.com/portcullis/portcullis/application/captcha"
 	"github.com/portcullis/portcullis/application/login"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 	shop "github.com/portcullis/portcullis/application/storefront"
 	"github.com/portcullis/portcullis/application/storefront/storefronttest"
 	"github.com/portcullis/portcullis/domain/errs"
@@ -31,12 +31,12 @@ type shopFixture struct {
 	svc   *shop.Service
 	retry *shop.Retrier
 	log   *slog.Logger
-	logs  *syncBuffer
+	logs  *platformtest.LogBuffer
 }
 
 func newShopFixture(t *testing.T, tn tenant.Tenant) *shopFixture {
 	t.Helper()
-	f := &shopFixture{store: &failingStore{MemoryStore: storefronttest.NewMemoryStore()}, logs: &syncBuffer{}}
+	f := &shopFixture{store: &failingStore{MemoryStore: storefronttest.NewMemoryStore()}, logs: &platformtest.LogBuffer{}}
 	f.log = slog.New(slog.NewTextHandler(f.logs, nil))
 	f.retry = shop.NewRetrier(shop.RetryPolicy{First: time.Millisecond, Max: 4 * time.Millisecond}, f.log)
 	t.Cleanup(func() { _ = f.retry.Close(context.Background()) })
@@ -83,23 +83,6 @@ func (s *failingStore) Merge(ctx context.Context, tenantID, userID string, c sto
 	}
 	s.merges.Add(1)
 	return s.MemoryStore.Merge(ctx, tenantID, userID, c, w, l)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }
 
 func storefrontOn(tn *tenant.Tenant) { tn.Storefront.Enabled = true }

@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,6 +24,7 @@ import (
 	"github.com/portcullis/portcullis/application/keyring"
 	"github.com/portcullis/portcullis/application/keyring/keyringtest"
 	"github.com/portcullis/portcullis/application/platform"
+	"github.com/portcullis/portcullis/application/platform/platformtest"
 	"github.com/portcullis/portcullis/domain/errs"
 	"github.com/portcullis/portcullis/domain/message"
 	"github.com/portcullis/portcullis/domain/tenant"
@@ -58,32 +57,15 @@ func (f *fakeResolver) Resolve(_ context.Context, host, id string) (*web.TenantS
 	return nil, errs.ErrTenantNotFound
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func runtimeFor(id string) *web.TenantServices {
 	t := tenant.Default()
 	t.ID = id
 	return &web.TenantServices{Tenant: t, Keys: keyring.New(id, keyringtest.NewMemoryStore(), nopSealer{}, wallClock{}, rand.Reader, keyring.Policy{})}
 }
 
-func newServer(t *testing.T, opts server.Options) (*server.Server, *syncBuffer) {
+func newServer(t *testing.T, opts server.Options) (*server.Server, *platformtest.LogBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &platformtest.LogBuffer{}
 	opts.Logger = slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	if opts.Resolver == nil {
 		opts.Resolver = &fakeResolver{tenants: map[string]*web.TenantServices{"shop.example": runtimeFor("shop"), "other.example": runtimeFor("other")}}

@@ -1,9 +1,10 @@
 // Package platformtest provides what the use cases' and ports' tests share:
-// a settable clock, times rounded as a store keeps them, and goroutines
-// released together.
+// a settable clock, times rounded as a store keeps them, goroutines
+// released together, and a log buffer safe for concurrent writes.
 package platformtest
 
 import (
+	"bytes"
 	"sync"
 	"time"
 )
@@ -62,3 +63,24 @@ var T0 = time.Date(2026, 1, 2, 3, 4, 5, 6_000_000, time.UTC)
 
 // At is T0 + d.
 func At(d time.Duration) time.Time { return T0.Add(d) }
+
+// LogBuffer is a log destination (an io.Writer for slog's handlers) that
+// the goroutines a test starts may write to while the test reads it.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String is everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
