@@ -55,7 +55,7 @@ func adminCommand(args []string, in *os.File, out, stderr io.Writer) int {
 	sub := args[0]
 	fs := flag.NewFlagSet("portcullis admin "+sub, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
+	configPath := configFlag(fs)
 	tenantID := fs.String("tenant", "", "the tenant of the account")
 	email := fs.String("email", "", "the account's e-mail address")
 	role := fs.String("role", "", "the role: user, staff or admin (create: admin by default)")

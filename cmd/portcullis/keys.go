@@ -6,12 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/portcullis/portcullis/adapters/mongo"
 	"github.com/portcullis/portcullis/application/keyring"
-	"github.com/portcullis/portcullis/config"
 )
 
 // keysUsage is the help of the keys commands.
@@ -35,7 +33,7 @@ func keysCommand(args []string, out, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("portcullis keys rotate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
+	configPath := configFlag(fs)
 	tenantID := fs.String("tenant", "", "the tenant whose signing key to rotate")
 	now := fs.Bool("now", false, "the new key signs at once instead of after "+keyring.PublishLead.String())
 	if err := fs.Parse(args[1:]); err != nil {

@@ -87,7 +87,7 @@ func run(args []string, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("portcullis "+cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
+	configPath := configFlag(fs)
 	var tenantID *string
 	seal, isSeal := sealCommands[cmd]
 	if isSeal {
@@ -376,6 +376,13 @@ func refreshTenants(ctx context.Context, dir *tenancy.Directory, reg *Registry, 
 		}
 		reg.Prune()
 	})
+}
+
+// configFlag defines the -config flag every command of the binary takes:
+// the platform configuration file, by default the one the environment
+// names.
+func configFlag(fs *flag.FlagSet) *string {
+	return fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
 }
 
 // every runs f every interval until ctx ends.

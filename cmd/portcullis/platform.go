@@ -36,7 +36,7 @@ func platformCommand(args []string, out, stderr io.Writer) int {
 	}
 	fs := flag.NewFlagSet("portcullis platform key create", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	configPath := fs.String("config", os.Getenv(config.EnvConfigFile), "platform configuration file (YAML); env "+config.EnvConfigFile)
+	configPath := configFlag(fs)
 	id := fs.String("id", "", "the key's id: 1 to 32 lowercase letters, digits and dashes")
 	scopes := fs.String("scopes", config.ScopeTenantsRead+","+config.ScopeTenantsWrite, "the key's scopes, comma-separated")
 	if err := fs.Parse(args[2:]); err != nil {
