@@ -80,9 +80,9 @@ func (k mtKind) String() string {
 }
 
 // mtKindOf is the kind of slice k: single, multi, multi, single, single,
-// … (ABBA).
+// … (abbaB).
 func mtKindOf(k int) mtKind {
-	if (k+1)/2%2 == 1 {
+	if abbaB(k) {
 		return mtMulti
 	}
 	return mtSingle

@@ -66,11 +66,15 @@ func (k sfKind) String() string {
 	return "plain"
 }
 
-// sfKindOf is the kind of slice k: plain, cart, cart, plain, plain, cart,
-// cart, plain, … (ABBA), so that a drift over the phase (the store
-// growing, the machine's load changing) weighs on both kinds alike.
+// abbaB says whether slice k of a phase that alternates two kinds in the
+// order A, B, B, A, A, B, B, A, … is of kind B: a drift over the phase
+// (the store growing, the machine's load changing) then weighs on both
+// kinds alike.
+func abbaB(k int) bool { return (k+1)/2%2 == 1 }
+
+// sfKindOf is the kind of slice k: plain, cart, cart, plain, … (abbaB).
 func sfKindOf(k int) sfKind {
-	if (k+1)/2%2 == 1 {
+	if abbaB(k) {
 		return sfCart
 	}
 	return sfPlain
