@@ -52,11 +52,9 @@ func New(opts Options) (*Templates, error) {
 	}
 	t := &Templates{tenant: name, brand: brand, verificationCode: opts.VerificationCode,
 		colours: strings.NewReplacer(primarySentinel, brand.PrimaryColor, labelSentinel, labelColour(brand.PrimaryColor))}
-	set := src.shared
-	if len(src.overrides) > 0 {
-		if set, err = src.parseAll(); err != nil {
-			return nil, err
-		}
+	set, err := src.parseAll()
+	if err != nil {
+		return nil, err
 	}
 	t.layout, t.kinds = set.layout, set.kinds
 	// Every tenant is dry-run, on the shared defaults too: its name and
@@ -97,12 +95,21 @@ var defaultParts = sync.OnceValues(func() (map[string]part, error) {
 
 // defaultSet is the set of the built-in files alone.
 var defaultSet = sync.OnceValues(func() (*set, error) {
-	return (&sources{}).parseAll()
+	return (&sources{}).buildSet()
 })
 
-// parseAll returns the set of s: its overrides, parsed now, and the
-// shared built-in parts for the rest.
+// parseAll returns the set of s: without overrides the shared set of the
+// built-in files; else its overrides, parsed now, and the shared built-in
+// parts for the rest.
 func (s *sources) parseAll() (*set, error) {
+	if len(s.overrides) == 0 {
+		return defaultSet()
+	}
+	return s.buildSet()
+}
+
+// buildSet builds the set of s's parts (see parse).
+func (s *sources) buildSet() (*set, error) {
 	out := &set{kinds: map[message.MailKind]*kindSet{}}
 	var err error
 	if out.layout, err = s.parse(layoutFile); err != nil {
@@ -165,8 +172,6 @@ func checkBrand(b Brand) (Brand, error) {
 type sources struct {
 	dir       string
 	overrides map[string]bool
-	// shared is the set of the built-in files (newSources fills it in).
-	shared *set
 }
 
 // known are the names of every template file.
@@ -181,11 +186,7 @@ func known() map[string]bool {
 }
 
 func newSources(dir string) (*sources, error) {
-	shared, err := defaultSet()
-	if err != nil {
-		return nil, fmt.Errorf("mailtmpl: the built-in templates: %w", err)
-	}
-	s := &sources{dir: dir, overrides: map[string]bool{}, shared: shared}
+	s := &sources{dir: dir, overrides: map[string]bool{}}
 	if dir == "" {
 		return s, nil
 	}
