@@ -126,6 +126,21 @@ func TestPlatformAPI(t *testing.T) {
 		}
 		wantProblem(t, tryLogin(t, s, "acme.localhost", user.Email, user.Password), http.StatusForbidden, "tenant_disabled")
 		wantProblem(t, api(http.MethodPost, "/tenants/acme/enable", writer, nil), http.StatusConflict, "tenant_deleted")
+		// The listing names when each tenant goes: acme's time, no other's.
+		var list struct {
+			Tenants []struct {
+				ID          string  `json:"id"`
+				DeleteAfter *string `json:"delete_after"`
+			} `json:"tenants"`
+		}
+		if r := api(http.MethodGet, "/tenants", writer, nil); r.Status != http.StatusOK || json.Unmarshal(r.Body, &list) != nil || len(list.Tenants) < 2 {
+			t.Fatalf("list: %d %s", r.Status, r.Body)
+		}
+		for _, lt := range list.Tenants {
+			if (lt.DeleteAfter != nil) != (lt.ID == "acme") {
+				t.Errorf("list: %s delete_after %v", lt.ID, lt.DeleteAfter)
+			}
+		}
 		if r := api(http.MethodPost, "/tenants/acme/restore", writer, nil); r.Status != http.StatusOK || !strings.Contains(string(r.Body), `"delete_after":null`) {
 			t.Fatalf("restore: %d %s", r.Status, r.Body)
 		}

@@ -77,6 +77,29 @@ func (s *TenantStore) When(ctx context.Context, id string) (time.Time, error) {
 	return d.DeleteAfter.UTC(), nil
 }
 
+// Marked returns when each tenant marked for deletion goes.
+func (s *TenantStore) Marked(ctx context.Context) (map[string]time.Time, error) {
+	ctx, cancel := platform.BoundStore(ctx)
+	defer cancel()
+	cur, err := s.coll.Find(ctx, bson.D{{Key: fieldDeleteAfter, Value: bson.D{{Key: "$exists", Value: true}}}},
+		options.Find().SetProjection(bson.D{{Key: fieldDeleteAfter, Value: 1}}))
+	if err != nil {
+		return nil, storeErr("tenants: find marked", err)
+	}
+	var docs []struct {
+		ID          string    `bson:"_id"`
+		DeleteAfter time.Time `bson:"delete_after"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, storeErr("tenants: read marked", err)
+	}
+	out := make(map[string]time.Time, len(docs))
+	for _, d := range docs {
+		out[d.ID] = d.DeleteAfter.UTC()
+	}
+	return out, nil
+}
+
 // Due lists the tenants whose deletion time has come.
 func (s *TenantStore) Due(ctx context.Context, now time.Time) ([]string, error) {
 	ctx, cancel := platform.BoundStore(ctx)

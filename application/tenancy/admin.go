@@ -19,10 +19,12 @@ import (
 
 // Deletions are the stored tenants marked for deletion: Mark records when
 // a tenant's data goes (zero clears the mark), When reads it (zero for
-// none), and Due lists those whose time has come.
+// none), Marked reads every mark at once, and Due lists those whose time
+// has come.
 type Deletions interface {
 	Mark(ctx context.Context, id string, at time.Time) error
 	When(ctx context.Context, id string) (time.Time, error)
+	Marked(ctx context.Context) (map[string]time.Time, error)
 	Due(ctx context.Context, now time.Time) ([]string, error)
 }
 
@@ -111,16 +113,17 @@ func (a *Admin) List(ctx context.Context) ([]Entry, error) {
 	if err := a.dir.Refresh(ctx); err != nil {
 		return nil, err
 	}
+	// One read of the marks for all tenants, not one per stored tenant.
+	marked, err := a.deletions.Marked(ctx)
+	if err != nil {
+		return nil, err
+	}
 	ts := a.dir.All()
 	out := make([]Entry, len(ts))
 	for i, t := range ts {
 		out[i] = Entry{Tenant: t}
 		if t.Source == "store" {
-			when, err := a.deletions.When(ctx, t.ID)
-			if err != nil {
-				return nil, err
-			}
-			out[i].DeleteAfter = when
+			out[i].DeleteAfter = marked[t.ID]
 		}
 	}
 	return out, nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -44,6 +45,12 @@ func (d *deletions) When(_ context.Context, id string) (time.Time, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.at[id], nil
+}
+
+func (d *deletions) Marked(context.Context) (map[string]time.Time, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.at), nil
 }
 
 func (d *deletions) Due(_ context.Context, now time.Time) ([]string, error) {
@@ -139,6 +146,15 @@ func TestAdminLifecycle(t *testing.T) {
 	e, err := a.Delete(ctx, "ops", "acme")
 	if err != nil || !e.DeleteAfter.Equal(clock.t.Add(24*time.Hour)) || !e.Tenant.Disabled {
 		t.Fatalf("delete: %+v, %v", e, err)
+	}
+	list, err := a.List(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, le := range list {
+		if want := le.Tenant.ID == "acme"; !le.DeleteAfter.IsZero() != want || (want && !le.DeleteAfter.Equal(e.DeleteAfter)) {
+			t.Errorf("list: %s goes at %v, want %v", le.Tenant.ID, le.DeleteAfter, map[bool]time.Time{true: e.DeleteAfter}[want])
+		}
 	}
 	if _, err := a.Update(ctx, "ops", storeTenant("acme", "acme.example")); err != nil {
 		t.Fatal(err)
