@@ -319,7 +319,12 @@ func (s *Service) Authenticate(ctx context.Context, kind CredentialKind, value s
 // it is complete and trusted; otherwise the store does (the session
 // document, read past any cache), so that a lost set revives nothing.
 // When the store is asked, *sess (if given) is replaced by what it holds.
+//
+// The trust is read before the set is asked: a sync pass that ends while
+// the check is under way may have copied the revocation after the check
+// read the set, so only a set trusted when the check began may answer.
 func (s *Service) checkRevoked(ctx context.Context, sessionID string, now time.Time, sess *identity.Session) error {
+	trusted := s.d.Sync.Trusted()
 	revoked, complete, err := s.d.Revocations.Revoked(ctx, s.t.ID, sessionID)
 	if err != nil {
 		// Redis is away: the store decides, and the set is not trusted
@@ -329,7 +334,7 @@ func (s *Service) checkRevoked(ctx context.Context, sessionID string, now time.T
 	if revoked {
 		return ErrInvalidToken
 	}
-	if err == nil && complete && s.d.Sync.Trusted() {
+	if err == nil && complete && trusted {
 		return nil
 	}
 	stored, err := s.d.Sessions.ByID(ctx, s.t.ID, sessionID)
