@@ -121,7 +121,11 @@ func (r *Revocations) work() {
 // check answers a batch with one pipeline: an EXISTS per query and one
 // for the completeness marker, given until the latest deadline of its
 // callers (tenants' store timeouts differ): a Redis that hangs holds a
-// worker no longer than someone waits for its answer.
+// worker no longer than someone waits for its answer. The pipeline is a
+// transaction (MULTI/EXEC; every key shares one hash slot), so that the
+// marker and the revocations are read at one moment: a flush between
+// them would otherwise answer "complete, not revoked" for a revocation
+// the set had lost.
 func (r *Revocations) check(batch []revocationQuery) {
 	var deadline time.Time
 	for _, q := range batch {
@@ -133,7 +137,7 @@ func (r *Revocations) check(batch []revocationQuery) {
 	defer cancel()
 	cmds := make([]*goredis.IntCmd, len(batch))
 	var marker *goredis.IntCmd
-	_, err := r.c.Pipelined(ctx, func(p goredis.Pipeliner) error {
+	_, err := r.c.TxPipelined(ctx, func(p goredis.Pipeliner) error {
 		marker = p.Exists(ctx, completeKey)
 		for i, q := range batch {
 			cmds[i] = p.Exists(ctx, q.key)

@@ -2,8 +2,12 @@ package redis_test
 
 import (
 	"context"
+	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/portcullis/portcullis/adapters/redis"
 	"github.com/portcullis/portcullis/application/session"
@@ -39,5 +43,65 @@ func TestRevocationsAreStoredUnderTheTenantKey(t *testing.T) {
 	}
 	if n := c.Exists(ctx, redis.Key(id, "{revocations}", "s1")).Val(); n != 1 {
 		t.Fatal("not stored under Key(tenant, \"{revocations}\", session)")
+	}
+}
+
+// pipelineRecorder is a go-redis hook that keeps the names of the commands
+// of every pipeline sent.
+type pipelineRecorder struct {
+	mu        sync.Mutex
+	pipelines [][]string
+}
+
+func (*pipelineRecorder) DialHook(next goredis.DialHook) goredis.DialHook          { return next }
+func (*pipelineRecorder) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook { return next }
+func (h *pipelineRecorder) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []goredis.Cmder) error {
+		names := make([]string, len(cmds))
+		for i, c := range cmds {
+			names[i] = c.Name()
+		}
+		h.mu.Lock()
+		h.pipelines = append(h.pipelines, names)
+		h.mu.Unlock()
+		return next(ctx, cmds)
+	}
+}
+
+// A check reads the completeness marker and the revocations in one
+// transaction: were they read apart, a flush between the two reads would
+// answer "complete, not revoked" for a revocation the set had lost.
+func TestRevocationChecksReadTheMarkerAndTheKeysAtOneMoment(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	c, err := redis.NewClient(server(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close() })
+	rec := &pipelineRecorder{}
+	c.AddHook(rec)
+	id := freshTenant(t, c)
+	r, stop := redis.NewRevocations(c)
+	t.Cleanup(stop)
+	if err := r.Revoke(ctx, id, "s1", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if revoked, _, err := r.Revoked(ctx, id, "s1"); err != nil || !revoked {
+		t.Fatalf("Revoked(s1) = %v, %v; want true", revoked, err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	// Besides the check, the pipelines of a new connection's set-up
+	// (CLIENT SETINFO) pass the hook.
+	var checks [][]string
+	for _, p := range rec.pipelines {
+		if slices.Contains(p, "exists") {
+			checks = append(checks, p)
+		}
+	}
+	want := []string{"multi", "exists", "exists", "exec"}
+	if len(checks) != 1 || !slices.Equal(checks[0], want) {
+		t.Fatalf("one check sent %v, want one pipeline %v (the marker and the key in one transaction)", checks, want)
 	}
 }
