@@ -77,7 +77,7 @@ func TestKeyIsTenantScoped(t *testing.T) {
 
 // server returns the URL to test against: REDIS_URL when set, else the
 // embedded Redis.
-func server(t *testing.T) string {
+func server(t testing.TB) string {
 	t.Helper()
 	if u := os.Getenv("REDIS_URL"); u != "" {
 		return u

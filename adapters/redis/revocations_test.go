@@ -105,3 +105,36 @@ func TestRevocationChecksReadTheMarkerAndTheKeysAtOneMoment(t *testing.T) {
 		t.Fatalf("one check sent %v, want one pipeline %v (the marker and the key in one transaction)", checks, want)
 	}
 }
+
+// BenchmarkRevocationCheckRoundTrip measures, side by side, one check's
+// reads (the completeness marker and one key) as the MULTI/EXEC the
+// adapter sends and as a plain pipeline: the cost of the transaction per
+// round trip at a batch of one, its worst case (concurrent checks share a
+// batch). Run it against a real Redis with REDIS_URL; without, it
+// measures the embedded miniredis.
+func BenchmarkRevocationCheckRoundTrip(b *testing.B) {
+	ctx := context.Background()
+	c, err := redis.NewClient(server(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = c.Close() })
+	marker, key := redis.Key("_", "{revocations}", "complete"), redis.Key("bench", "{revocations}", "s1")
+	reads := func(p goredis.Pipeliner) error {
+		p.Exists(ctx, marker)
+		p.Exists(ctx, key)
+		return nil
+	}
+	for _, v := range []struct {
+		name string
+		send func(context.Context, func(goredis.Pipeliner) error) ([]goredis.Cmder, error)
+	}{{"transaction", c.TxPipelined}, {"pipeline", c.Pipelined}} {
+		b.Run(v.name, func(b *testing.B) {
+			for b.Loop() {
+				if _, err := v.send(ctx, reads); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
