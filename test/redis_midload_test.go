@@ -420,10 +420,10 @@ func redisMidLoad(t *testing.T, b *behindProxies, mode proxyMode, phones *atomic
 	t.Logf("registrations checked after the load: %d answered 202, %d answered 503", len(registered), len(refused))
 }
 
-// checkEach runs check on every item, four at a time, and reports the
-// errors it returns. check must not call t's methods: it runs on other
-// goroutines.
-func checkEach[T any](t *testing.T, items []T, check func(T) error) {
+// checkEach runs check on every item, four at a time, reports the errors
+// it returns and says how many there were. check must not call t's
+// methods: it runs on other goroutines.
+func checkEach[T any](t testing.TB, items []T, check func(T) error) int {
 	t.Helper()
 	var wg sync.WaitGroup
 	next := make(chan T)
@@ -443,7 +443,10 @@ func checkEach[T any](t *testing.T, items []T, check func(T) error) {
 	close(next)
 	wg.Wait()
 	close(found)
+	n := 0
 	for err := range found {
 		t.Error(err)
+		n++
 	}
+	return n
 }

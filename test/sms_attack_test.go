@@ -183,29 +183,17 @@ func registerPhoneAt(t testing.TB, s *server, host, phone string) {
 // registerPhones registers one account for each number, a few at a time.
 func registerPhones(t testing.TB, s *server, host string, phones []string) {
 	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan string, len(phones))
-	next := make(chan string)
-	for range 4 {
-		wg.Go(func() {
-			for phone := range next {
-				body := registerBody(newAccount("sms-attack"))
-				body["phone"] = phone
-				r, err := s.send(http.MethodPost, "/auth/v1/register", withHost(host), withJSON(body))
-				if err != nil || r.Status != http.StatusAccepted {
-					errs <- fmt.Sprintf("register with phone %s: %v, %d %s", phone, err, r.Status, r.Body)
-				}
-			}
-		})
-	}
-	for _, p := range phones {
-		next <- p
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Fatal(e)
+	failed := checkEach(t, phones, func(phone string) error {
+		body := registerBody(newAccount("sms-attack"))
+		body["phone"] = phone
+		r, err := s.send(http.MethodPost, "/auth/v1/register", withHost(host), withJSON(body))
+		if err != nil || r.Status != http.StatusAccepted {
+			return fmt.Errorf("register with phone %s: %v, %d %s", phone, err, r.Status, r.Body)
+		}
+		return nil
+	})
+	if failed > 0 {
+		t.FailNow()
 	}
 }
 
