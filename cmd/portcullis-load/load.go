@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+
+	"github.com/portcullis/portcullis/cmd/internal/proc"
 )
 
 // newClient returns a fasthttp client of at most conns connections to addr
@@ -218,7 +220,7 @@ func (r runner) sampleRSS(stop <-chan struct{}, peak *atomic.Uint64) {
 	t := time.NewTicker(10 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if rss, err := procRSS(r.ServerPid); err == nil && rss > peak.Load() {
+		if rss, err := proc.RSS(r.ServerPid); err == nil && rss > peak.Load() {
 			peak.Store(rss)
 		}
 		select {

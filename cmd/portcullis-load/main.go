@@ -42,6 +42,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/portcullis/portcullis/cmd/internal/proc"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
 
@@ -377,7 +378,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 			settings.StorefrontHost = o.StorefrontHost
 		}
 		if o.ProfileDir != "" || runSMS || o.Phases[groupStorefront] {
-			pa, err := freeLoopbackAddr()
+			pa, err := proc.FreeLoopbackAddr()
 			if err != nil {
 				return nil, err
 			}
@@ -636,7 +637,7 @@ func bench(ctx context.Context, o options, log io.Writer) (*Report, error) {
 		}
 		var baseline *float64
 		if rep.Server.Pid > 0 {
-			if rss, err := procRSS(rep.Server.Pid); err == nil {
+			if rss, err := proc.RSS(rep.Server.Pid); err == nil {
 				baseline = ptr(round(float64(rss)/(1<<20), 1))
 			}
 		}

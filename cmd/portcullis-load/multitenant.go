@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/portcullis/portcullis/cmd/internal/devdb"
+	"github.com/portcullis/portcullis/cmd/internal/proc"
 	"github.com/portcullis/portcullis/config"
 	"github.com/portcullis/portcullis/domain/tenant"
 )
@@ -514,7 +515,7 @@ func (p multitenantPhase) run(ctx context.Context) (mtOutcome, error) {
 		if err := os.MkdirAll(p.profileDir, 0o755); err != nil {
 			return mtOutcome{}, err
 		}
-		pa, err := freeLoopbackAddr()
+		pa, err := proc.FreeLoopbackAddr()
 		if err != nil {
 			return mtOutcome{}, err
 		}
@@ -566,7 +567,7 @@ func (p multitenantPhase) run(ctx context.Context) (mtOutcome, error) {
 		return mtOutcome{}, failed("server not ready", err)
 	}
 	rss := func() *float64 {
-		if b, err := procRSS(fig.Pid); err == nil {
+		if b, err := proc.RSS(fig.Pid); err == nil {
 			return ptr(round(float64(b)/(1<<20), 1))
 		}
 		return nil
@@ -672,7 +673,7 @@ func (p multitenantPhase) run(ctx context.Context) (mtOutcome, error) {
 		return mtOutcome{}, failed("the /me slices", fmt.Errorf("%d of %d windows run", len(windows), n))
 	}
 	fig.RSSEndMiB = rss()
-	if b, err := procPeakRSS(fig.Pid); err == nil {
+	if b, err := proc.PeakRSS(fig.Pid); err == nil {
 		fig.PeakRSSMiB = ptr(round(float64(b)/(1<<20), 1))
 	}
 	if stores != nil {

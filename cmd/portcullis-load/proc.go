@@ -60,50 +60,6 @@ func parseStatCPU(stat string) (time.Duration, error) {
 	return time.Duration(utime+stime) * time.Second / clockTicks, nil
 }
 
-// procRSS returns pid's resident set size in bytes.
-func procRSS(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	return parseVmRSS(string(b))
-}
-
-// procPeakRSS returns pid's peak resident set size so far (VmHWM) in
-// bytes.
-func procPeakRSS(pid int) (uint64, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0, err
-	}
-	return parseStatusKB(string(b), "VmHWM")
-}
-
-// parseVmRSS reads the VmRSS line ("VmRSS:	  123456 kB") of the contents of
-// /proc/<pid>/status.
-func parseVmRSS(status string) (uint64, error) { return parseStatusKB(status, "VmRSS") }
-
-// parseStatusKB reads the line of field (such as "VmRSS", "VmHWM") of the
-// contents of /proc/<pid>/status, a size in kB, and returns it in bytes.
-func parseStatusKB(status, field string) (uint64, error) {
-	for line := range strings.Lines(status) {
-		rest, ok := strings.CutPrefix(line, field+":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(rest)
-		if len(f) != 2 || f[1] != "kB" {
-			return 0, fmt.Errorf("/proc status: odd %s line %q", field, strings.TrimSpace(line))
-		}
-		kb, err := strconv.ParseUint(f[0], 10, 64)
-		if err != nil {
-			return 0, fmt.Errorf("/proc status: %s: %w", field, err)
-		}
-		return kb << 10, nil
-	}
-	return 0, fmt.Errorf("/proc status: no %s line", field)
-}
-
 // selfCPU returns the CPU time (user + system) this process has used.
 func selfCPU() time.Duration {
 	var ru syscall.Rusage

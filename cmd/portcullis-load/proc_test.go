@@ -37,37 +37,6 @@ func TestProcCPUOfThisProcess(t *testing.T) {
 	if _, err := procCPU(os.Getpid()); err != nil {
 		t.Errorf("procCPU(self): %v", err)
 	}
-	rss, err := procRSS(os.Getpid())
-	if err != nil || rss == 0 {
-		t.Errorf("procRSS(self) = %d, %v; want a positive size", rss, err)
-	}
-	if peak, err := procPeakRSS(os.Getpid()); err != nil || peak == 0 {
-		t.Errorf("procPeakRSS(self) = %d, %v; want a positive size", peak, err)
-	}
-}
-
-func TestParseVmRSS(t *testing.T) {
-	t.Parallel()
-	status := "Name:\tportcullis\nVmPeak:\t  900000 kB\nVmRSS:\t  123456 kB\nThreads:\t9\n"
-	got, err := parseVmRSS(status)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := uint64(123456) << 10; got != want {
-		t.Errorf("parseVmRSS = %d, want %d", got, want)
-	}
-	for _, bad := range []string{"Name:\tx\n", "VmRSS:\t12 MB\n", "VmRSS:\tlots kB\n"} {
-		if _, err := parseVmRSS(bad); err == nil {
-			t.Errorf("parseVmRSS(%q) accepted", bad)
-		}
-	}
-	hwm, err := parseStatusKB(status+"VmHWM:\t  200000 kB\n", "VmHWM")
-	if err != nil || hwm != uint64(200000)<<10 {
-		t.Errorf("parseStatusKB(VmHWM) = %d, %v; want %d", hwm, err, uint64(200000)<<10)
-	}
-	if _, err := parseStatusKB(status, "VmHWM"); err == nil || !strings.Contains(err.Error(), "no VmHWM line") {
-		t.Errorf("parseStatusKB without the line: %v", err)
-	}
 }
 
 func TestParseListening(t *testing.T) {

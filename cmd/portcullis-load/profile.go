@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,17 +21,6 @@ type profiler struct {
 	// CPUOnly skips the goroutine dump, which stops the server's world
 	// for a moment, when only the CPU profile is wanted.
 	CPUOnly bool
-}
-
-// freeLoopbackAddr returns a 127.0.0.1 address with a port that was free a
-// moment ago, for a listener whose address cannot be asked for afterwards.
-func freeLoopbackAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // start begins profiling phase for d and returns a function that waits for

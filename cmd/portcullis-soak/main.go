@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/portcullis/portcullis/cmd/internal/devdb"
+	"github.com/portcullis/portcullis/cmd/internal/proc"
 )
 
 func main() {
@@ -179,21 +180,6 @@ func startServer(o options, dir string) (*server, error) {
 		stopStores()
 		return nil, errors.New("the server did not start within 60s")
 	}
-}
-
-// rss is the server's resident set size in bytes.
-func (s *server) rss() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024, err
-		}
-	}
-	return 0, errors.New("no VmRSS")
 }
 
 // client sends the soak's requests.
@@ -446,12 +432,12 @@ func soak(o options, stderr io.Writer) (*report, error) {
 	// password hash allocates its 19 MiB and the garbage collector returns
 	// memory to the system when it gets to it, so that one reading can be
 	// tens of MiB off the process's level either way.
-	var rssBytes []int64
+	var rssBytes []uint64
 	for i := range o.Intervals {
 		end := begin.Add(time.Duration(i+1) * interval)
-		var readings []int64
+		var readings []uint64
 		for {
-			rss, err := s.rss()
+			rss, err := proc.RSS(s.cmd.Process.Pid)
 			if err != nil {
 				return nil, err
 			}
@@ -509,7 +495,7 @@ type report struct {
 }
 
 // fill computes the figures: each operation in the interval it began in.
-func (r *report) fill(samples []sample, rss []int64, begin time.Time, interval time.Duration) {
+func (r *report) fill(samples []sample, rss []uint64, begin time.Time, interval time.Duration) {
 	r.ErrorKinds = map[string]int{}
 	per := make([][]time.Duration, len(rss))
 	r.Intervals = make([]intervalFigures, len(rss))

@@ -31,7 +31,7 @@ func TestFill(t *testing.T) {
 		{at: at(25), took: time.Millisecond}, // after the last interval
 	}
 	var r report
-	r.fill(samples, []int64{100 << 20, 105 << 20}, begin, 10*time.Second)
+	r.fill(samples, []uint64{100 << 20, 105 << 20}, begin, 10*time.Second)
 	if r.Operations != 4 || r.Errors != 1 || r.Intervals[0].Operations != 2 || r.Intervals[1].Errors != 1 {
 		t.Fatalf("counted %+v", r)
 	}
@@ -45,7 +45,7 @@ func TestFill(t *testing.T) {
 		t.Errorf("error kinds %v", r.ErrorKinds)
 	}
 	r = report{}
-	r.fill(samples[:3], []int64{100 << 20, 111 << 20}, begin, 10*time.Second)
+	r.fill(samples[:3], []uint64{100 << 20, 111 << 20}, begin, 10*time.Second)
 	if r.Pass {
 		t.Error("11% RSS growth passes")
 	}
@@ -60,7 +60,7 @@ func TestDriftUsesMedians(t *testing.T) {
 	for i := range 6 {
 		samples = append(samples, sample{at: begin.Add(time.Duration(i)*time.Second + time.Millisecond), took: time.Duration(10*(i+1)) * time.Millisecond})
 	}
-	rss := []int64{100 << 20, 150 << 20, 102 << 20, 104 << 20, 160 << 20, 105 << 20}
+	rss := []uint64{100 << 20, 150 << 20, 102 << 20, 104 << 20, 160 << 20, 105 << 20}
 	var r report
 	r.fill(samples, rss, begin, time.Second)
 	// medians: RSS 102 → 105 (+2.9%); p99 20 → 50 ms.

@@ -5,17 +5,16 @@
 package devdb
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/portcullis/portcullis/cmd/internal/proc"
 )
 
 // startTimeout bounds the wait for both ports to accept connections.
@@ -45,7 +44,7 @@ func Start(binary, dir string) (*Process, error) {
 	}
 	var addrs [2]string
 	for i := range addrs {
-		if addrs[i], err = freeAddr(); err != nil {
+		if addrs[i], err = proc.FreeLoopbackAddr(); err != nil {
 			return nil, err
 		}
 	}
@@ -91,19 +90,7 @@ func Start(binary, dir string) (*Process, error) {
 func (p *Process) Pid() int { return p.cmd.Process.Pid }
 
 // RSS is the child's resident set size in bytes.
-func (p *Process) RSS() (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.Pid()))
-	if err != nil {
-		return 0, err
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmRSS in /proc/<pid>/status")
-}
+func (p *Process) RSS() (uint64, error) { return proc.RSS(p.Pid()) }
 
 // Stop ends the child with SIGTERM (SIGKILL after 10 s) and waits for it.
 func (p *Process) Stop() {
@@ -116,15 +103,6 @@ func (p *Process) Stop() {
 			<-p.exited
 		}
 	})
-}
-
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // tail is the last 4 KB of the child's output.
