@@ -111,17 +111,7 @@ type inside struct{}
 // ProcessHook runs a command through the breaker.
 func (b *Breaker) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 	return func(ctx context.Context, cmd goredis.Cmder) error {
-		if ctx.Value(inside{}) != nil {
-			return next(ctx, cmd)
-		}
-		ctx = context.WithValue(ctx, inside{}, true)
-		_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, next(ctx, cmd) })
-		if rejected(err) {
-			b.refused.Add(1)
-			cmd.SetErr(ErrUnreachable)
-			return ErrUnreachable
-		}
-		return err
+		return b.run(ctx, func(ctx context.Context) error { return next(ctx, cmd) }, cmd)
 	}
 }
 
@@ -129,20 +119,27 @@ func (b *Breaker) ProcessHook(next goredis.ProcessHook) goredis.ProcessHook {
 // breaker as one command.
 func (b *Breaker) ProcessPipelineHook(next goredis.ProcessPipelineHook) goredis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []goredis.Cmder) error {
-		if ctx.Value(inside{}) != nil {
-			return next(ctx, cmds)
-		}
-		ctx = context.WithValue(ctx, inside{}, true)
-		_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, next(ctx, cmds) })
-		if rejected(err) {
-			b.refused.Add(1)
-			for _, c := range cmds {
-				c.SetErr(ErrUnreachable)
-			}
-			return ErrUnreachable
-		}
-		return err
+		return b.run(ctx, func(ctx context.Context) error { return next(ctx, cmds) }, cmds...)
 	}
+}
+
+// run sends cmds (by send) through the breaker, unless ctx is already
+// inside a command it let through. When the breaker refuses, each of cmds
+// fails with ErrUnreachable, unsent.
+func (b *Breaker) run(ctx context.Context, send func(context.Context) error, cmds ...goredis.Cmder) error {
+	if ctx.Value(inside{}) != nil {
+		return send(ctx)
+	}
+	ctx = context.WithValue(ctx, inside{}, true)
+	_, err := b.cb.Execute(func() (struct{}, error) { return struct{}{}, send(ctx) })
+	if rejected(err) {
+		b.refused.Add(1)
+		for _, c := range cmds {
+			c.SetErr(ErrUnreachable)
+		}
+		return ErrUnreachable
+	}
+	return err
 }
 
 // rejected says whether the breaker refused the command without running
