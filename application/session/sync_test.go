@@ -134,8 +134,7 @@ func TestARevokeThatMissesRedisStillStands(t *testing.T) {
 		t.Fatal(err)
 	}
 	k, v := f.start(t, identity.SessionAPI)
-	down := session.New(tenantShop(), session.Deps{Users: usersWith(t, f.user), Sessions: f.sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-		Revocations: failingSet{f.set}, Tokens: tokens{}, Sync: f.sync, Audit: f.audit, Clock: platformtest.NewClock(time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)), Random: rand.Reader})
+	down := f.serviceWith(t, failingSet{f.set})
 	if _, err := down.Logout(ctx, k, v); err != nil {
 		t.Fatalf("a logout whose Redis write fails, with the store up: %v", err)
 	}
@@ -154,6 +153,14 @@ func TestARevokeThatMissesRedisStillStands(t *testing.T) {
 	if _, err := f.svc.Authenticate(ctx, k, v); !errors.Is(err, session.ErrInvalidToken) {
 		t.Fatalf("the revoked token after the pass: %v", err)
 	}
+}
+
+// serviceWith is another session service of the fixture's tenant, over
+// its sessions, sync and clock, that asks set as its revocation set.
+func (f *fixture) serviceWith(t *testing.T, set session.Revocations) *session.Service {
+	t.Helper()
+	return session.New(tenantShop(), session.Deps{Users: usersWith(t, f.user), Sessions: f.sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
+		Revocations: set, Tokens: tokens{}, Sync: f.sync, Audit: f.audit, Clock: f.clock, Random: rand.Reader})
 }
 
 func tenantShop() tenant.Tenant {
@@ -233,13 +240,11 @@ func TestAPassEndingDuringACheckDoesNotVouchForIt(t *testing.T) {
 	}
 	for _, kind := range []identity.SessionKind{identity.SessionAPI, identity.SessionApp} {
 		k, v := f.start(t, kind)
-		down := session.New(tenantShop(), session.Deps{Users: usersWith(t, f.user), Sessions: f.sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-			Revocations: failingSet{f.set}, Tokens: tokens{}, Sync: f.sync, Audit: f.audit, Clock: f.clock, Random: rand.Reader})
+		down := f.serviceWith(t, failingSet{f.set})
 		if _, err := down.Logout(ctx, k, v); err != nil {
 			t.Fatalf("%s: a logout whose Redis write fails: %v", kind, err)
 		}
-		racing := session.New(tenantShop(), session.Deps{Users: usersWith(t, f.user), Sessions: f.sessions, Refresh: sessiontest.NewMemoryRefreshTokens(),
-			Revocations: passingSet{f.set, f.sync, t}, Tokens: tokens{}, Sync: f.sync, Audit: f.audit, Clock: f.clock, Random: rand.Reader})
+		racing := f.serviceWith(t, passingSet{f.set, f.sync, t})
 		if _, err := racing.Authenticate(ctx, k, v); !errors.Is(err, session.ErrInvalidToken) {
 			t.Fatalf("%s: a revoked credential checked while a pass ends: %v, want ErrInvalidToken", kind, err)
 		}
